@@ -1,0 +1,1 @@
+"""SharpEyes api: the composition root (FastAPI, SQLAlchemy, websocket hub, auth, media, bus, CLI)."""

@@ -1,0 +1,69 @@
+"""The `sharpeyes` command. Each group of subcommands lives in its own module with `register(sub)`.
+
+User errors (bad config, missing model, unreadable clip) print one line and exit 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Modules that add subcommands; each has register(subparsers) and sets `func` on its parsers.
+COMMAND_MODULES = (
+    "api.cli.vision_cmds",   # detect, analyze, eval, bench vision / detector
+    "api.cli.patrol_cmds",   # bench dispatch
+    "api.cli.server_cmds",   # serve, worker, user, bench api
+    "api.cli.demo_cmds",     # demo
+)
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    from patrol.errors import PatrolError
+    from vision.errors import VisionError
+
+    from api.errors import ApiError
+
+    return (VisionError, PatrolError, ApiError, FileNotFoundError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sharpeyes", description="SharpEyes (雪亮): cameras, incidents, patrols")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    bench = sub.add_parser("bench", help="measured figures: bench vision|detector|api|dispatch --json OUT.json")
+    bench_sub = bench.add_subparsers(dest="bench_target", metavar="TARGET")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that group is not built yet
+            raise
+        module.register(sub, bench_sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except user_error_types() as exc:
+        print(f"sharpeyes: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The one currency type of the vision pipeline (after supervision's `Detections`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Detections:
+    """Boxes in source pixels. Every stage takes and returns this; a boolean mask returns a new one."""
+
+    xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.float32))
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros((0,), dtype=np.float32))
+    class_id: np.ndarray = field(default_factory=lambda: np.zeros((0,), dtype=np.int64))
+    tracker_id: np.ndarray | None = None
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        self.confidence = np.asarray(self.confidence, dtype=np.float32).reshape(-1)
+        self.class_id = np.asarray(self.class_id, dtype=np.int64).reshape(-1)
+        n = len(self.xyxy)
+        if len(self.confidence) != n or len(self.class_id) != n:
+            raise ValueError(f"Detections arrays disagree in length: {n}, {len(self.confidence)}, {len(self.class_id)}")
+        if self.tracker_id is not None:
+            self.tracker_id = np.asarray(self.tracker_id, dtype=np.int64).reshape(-1)
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: Any) -> Detections:
+        if isinstance(index, int | np.integer):
+            index = [int(index)]
+        return Detections(
+            xyxy=self.xyxy[index],
+            confidence=self.confidence[index],
+            class_id=self.class_id[index],
+            tracker_id=None if self.tracker_id is None else self.tracker_id[index],
+            data={k: np.asarray(v)[index] for k, v in self.data.items()},
+        )
+
+    def __iter__(self) -> Iterator[Detections]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls()
+
+    @classmethod
+    def merge(cls, parts: list[Detections]) -> Detections:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls()
+        keys = set.intersection(*(set(p.data) for p in parts)) if parts else set()
+        tids = [p.tracker_id for p in parts]
+        return cls(
+            xyxy=np.concatenate([p.xyxy for p in parts]),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            class_id=np.concatenate([p.class_id for p in parts]),
+            tracker_id=None if any(t is None for t in tids) else np.concatenate(tids),  # type: ignore[arg-type]
+            data={k: np.concatenate([np.asarray(p.data[k]) for p in parts]) for k in keys},
+        )
+
+    @property
+    def area(self) -> np.ndarray:
+        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+
+    @property
+    def bottom_center(self) -> np.ndarray:
+        """The anchor used for zones: bottom-centre of each box, shape (N, 2)."""
+        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)
