@@ -1,0 +1,339 @@
+"""The camera config (ARCHITECTURE.md, "Camera config"): pydantic models and `load_config`.
+
+Global sections (`detector`, `detect`, `tracker`, `events`) are defaults for every camera; a camera's own
+section overrides the keys it sets (merged with `model_dump(exclude_unset=True)`, as Frigate does).
+Every mistake is a `ConfigError` naming the file, the camera, the zone and the key path.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vision.errors import ConfigError
+
+COCO_NAMES = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)
+
+_SCHEDULE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class VisionModel(BaseModel):
+    """Base of every config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Point = tuple[float, float]
+
+
+def _check_relative(points: list[Point], what: str) -> list[Point]:
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"{what} point [{x}, {y}] is outside 0..1 (coordinates are fractions of width, height)")
+    return points
+
+
+class DetectSettings(VisionModel):
+    fps: float = Field(default=5.0, gt=0, le=60, description="Frames per second decoded and analysed")
+    keepalive_s: float = Field(
+        default=2.0, gt=0, description="Run the detector on the whole frame at least this often (seconds), "
+        "so still objects (parked cars) stay tracked without motion")
+    refresh_s: float = Field(
+        default=1.0, gt=0, description="While motion is explained by known tracks, re-detect this often (seconds)")
+    max_regions: int = Field(default=2, ge=1, le=8, description="Most motion crops per frame before the whole "
+                             "frame is used instead")
+
+
+class TrackerSettings(VisionModel):
+    lost_s: float = Field(default=5.0, gt=0, description="Keep a lost track this long (seconds) before it ends")
+    activation_score: float = Field(default=0.35, ge=0, le=1, description="Score a detection needs to start a track")
+    high_score: float = Field(default=0.45, ge=0, le=1, description="ByteTrack's first-stage (high) score split")
+    min_iou: float = Field(default=0.1, ge=0, le=1, description="Least IoU to associate a box with a track")
+    min_frames: int = Field(default=2, ge=1, description="Consecutive detections before a track gets an id")
+    still_radius: float = Field(
+        default=0.15, gt=0, description="A track is still while its box centre stays within this fraction "
+        "of its box size of where it stopped")
+
+
+class EventSettings(VisionModel):
+    snapshots: bool = Field(default=True, description="Write a JPEG snapshot (best frame, box drawn) per event")
+    clips: bool = Field(default=True, description="Write an H.264 MP4 clip per event")
+    pre_s: float = Field(default=3.0, ge=0, le=30, description="Seconds of clip before the event starts")
+    post_s: float = Field(default=3.0, ge=0, le=30, description="Seconds of clip after the event ends")
+    max_clip_s: float = Field(default=30.0, gt=0, description="Longest clip; a longer event's clip stops here")
+    update_s: float = Field(default=10.0, gt=0, description="Send an `update` message at most this often")
+
+
+class Location(VisionModel):
+    node: str = Field(description="Node of the site graph where this camera looks, for dispatch")
+
+
+class RuleBase(VisionModel):
+    event: str = Field(min_length=1, description="Event type this rule raises, e.g. fire_lane_blocked")
+    schedule: list[str] = Field(default_factory=list, description="Active times of day, e.g. ['22:00-06:00']; "
+                                "empty: always. Clock: the frame's wall time, else the camera's clip_start + t")
+    min_score: float = Field(default=0.3, ge=0, le=1, description="Least detector score of an object the rule counts")
+    min_scores: dict[str, float] = Field(default_factory=dict, description="Per-label score thresholds, override min_score")
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _one_schedule(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not _SCHEDULE.match(item):
+                raise ValueError(f"schedule {item!r} is not HH:MM-HH:MM (e.g. 22:00-06:00)")
+        return v
+
+    def label_list(self) -> list[str]:
+        return list(getattr(self, "labels", []))
+
+
+class PresenceRule(RuleBase):
+    kind: Literal["presence"] = Field(description="An object in the zone for >= min_seconds")
+    labels: list[str] = Field(min_length=1, description="Object labels (COCO names) the rule watches")
+    min_seconds: float = Field(ge=0, description="Seconds inside the zone before the event starts")
+
+
+class StationaryRule(RuleBase):
+    kind: Literal["stationary"] = Field(description="An object in the zone and not moving for >= min_seconds")
+    labels: list[str] = Field(min_length=1, description="Object labels (COCO names) the rule watches")
+    min_seconds: float = Field(ge=0, description="Seconds still inside the zone before the event starts")
+    gap_s: float = Field(default=20.0, ge=0, description="A still object unseen for longer than this has left; "
+                         "a track found again at the same place within it continues the same event")
+
+
+class CrowdRule(RuleBase):
+    kind: Literal["crowd"] = Field(description=">= min_count objects in the zone at once for >= min_seconds")
+    labels: list[str] = Field(min_length=1, description="Object labels (COCO names) counted")
+    min_count: int = Field(ge=2, description="Objects at once that make a crowd")
+    min_seconds: float = Field(ge=0, description="Seconds the crowd lasts before the event starts")
+
+
+class LineRule(RuleBase):
+    kind: Literal["line"] = Field(description="An object's bottom-centre crossing a polyline")
+    labels: list[str] = Field(min_length=1, description="Object labels (COCO names) counted")
+    line: list[Point] = Field(min_length=2, description="Polyline, relative 0..1 points")
+    direction: Literal["any", "left_to_right", "right_to_left"] = Field(
+        default="any", description="Crossing direction that counts, seen walking the line from its first point")
+
+    @field_validator("line")
+    @classmethod
+    def _relative(cls, v: list[Point]) -> list[Point]:
+        return _check_relative(v, "line")
+
+
+class LeftObjectRule(RuleBase):
+    kind: Literal["left_object"] = Field(description="A static foreground region no detected object explains")
+    min_seconds: float = Field(ge=0, description="Seconds the region stays before the event starts")
+    min_area: float = Field(default=0.002, gt=0, le=1, description="Least region area, fraction of the frame")
+
+
+Rule = Annotated[
+    Union[PresenceRule, StationaryRule, CrowdRule, LineRule, LeftObjectRule],  # noqa: UP007
+    Field(discriminator="kind"),
+]
+
+
+class Zone(VisionModel):
+    polygon: list[Point] = Field(min_length=3, description="Relative 0..1 [x, y] points, at least 3")
+    rules: list[Rule] = Field(min_length=1, description="Rules evaluated on objects in this zone")
+    inertia: int = Field(default=3, ge=1, description="Frames an object must be in / out before its zone "
+                         "membership changes, so one bad box does not end an event")
+
+    @field_validator("polygon")
+    @classmethod
+    def _relative(cls, v: list[Point]) -> list[Point]:
+        return _check_relative(v, "polygon")
+
+
+class Camera(VisionModel):
+    source: str = Field(description="File path (relative to the config file), rtsp:// or http(s):// URL")
+    detect: DetectSettings = Field(default_factory=DetectSettings, description="Decode / detect rates")
+    location: Location | None = Field(default=None, description="Where on the site graph this camera looks")
+    zones: dict[str, Zone] = Field(min_length=1, description="Named zones with their rules")
+    detector: dict[str, Any] | None = Field(default=None, description="Overrides of the global detector section")
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings, description="Tracker settings")
+    events: EventSettings = Field(default_factory=EventSettings, description="Snapshots and clips")
+    motion: dict[str, Any] = Field(default_factory=dict, description="Motion gating settings (vision/motion.py)")
+    clip_start: str | None = Field(default=None, description="Time of day a recorded clip starts, HH:MM[:SS], "
+                                   "for rule schedules")
+
+
+class SharpEyesConfig(VisionModel):
+    detector: dict[str, Any] = Field(default_factory=dict, description="Detector (vision/detectors): "
+                                     "`type` and its settings; the default when empty")
+    detect: DetectSettings = Field(default_factory=DetectSettings, description="Defaults of every camera's `detect`")
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings, description="Defaults of every camera's `tracker`")
+    events: EventSettings = Field(default_factory=EventSettings, description="Defaults of every camera's `events`")
+    motion: dict[str, Any] = Field(default_factory=dict, description="Defaults of every camera's `motion`")
+    cameras: dict[str, Camera] = Field(min_length=1, description="Cameras by name")
+
+
+# ---------------------------------------------------------------------------------------------------- loading
+
+def _describe_loc(loc: tuple[Any, ...]) -> str:
+    """('cameras', 'lobby', 'zones', 'corridor', 'rules', 0, 'presence', 'min_seconds') -> readable."""
+    parts: list[str] = []
+    path: list[str] = []
+    i = 0
+    loc = tuple(x for x in loc if x not in ("presence", "stationary", "crowd", "line", "left_object")
+                or (path and path[-1] == "kind"))
+    while i < len(loc):
+        item = loc[i]
+        if item == "cameras" and i + 1 < len(loc):
+            parts.append(f"camera '{loc[i + 1]}'")
+            i += 2
+            continue
+        if item == "zones" and i + 1 < len(loc):
+            parts.append(f"zone '{loc[i + 1]}'")
+            i += 2
+            continue
+        path.append(f"[{item}]" if isinstance(item, int) else str(item))
+        i += 1
+    key = "".join(p if p.startswith("[") else ("." + p if k else p) for k, p in enumerate(path))
+    if key:
+        parts.append(f"key '{key}'")
+    return ", ".join(parts)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config model at a location, to list the keys it allows."""
+    tp: Any = SharpEyesConfig
+    for item in loc:
+        while get_origin(tp) is Annotated or get_origin(tp) is Union:
+            if get_origin(tp) is Annotated:
+                tp = get_args(tp)[0]
+            else:
+                kinds = {get_args(m.model_fields["kind"].annotation)[0]: m for m in get_args(tp)
+                         if isinstance(m, type) and issubclass(m, BaseModel) and "kind" in m.model_fields}
+                if item in kinds:
+                    tp = kinds[item]
+                    break
+                tp = next((a for a in get_args(tp) if a is not type(None)), None)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if item in tp.model_fields:
+                tp = tp.model_fields[item].annotation
+            continue
+        origin = get_origin(tp)
+        if origin in (dict, list):
+            tp = get_args(tp)[-1]
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
+            continue
+    while get_origin(tp) in (Annotated, Union):
+        tp = next((a for a in get_args(tp) if a is not type(None)), None)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _format_error(path: Path, err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    where = _describe_loc(loc)
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(sorted(model.model_fields)) if model else "see ARCHITECTURE.md"
+        msg = f"unknown key (expected one of: {allowed})"
+    elif etype == "missing":
+        model = _model_at(loc)
+        desc = ""
+        if model is None:
+            parent = _model_at(loc[:-1])
+            if parent is not None and loc[-1] in parent.model_fields:
+                desc = parent.model_fields[loc[-1]].description or ""
+        msg = "missing required field" + (f" ({desc})" if desc else "")
+    elif etype == "too_short" and loc and loc[-1] == "rules":
+        msg = "a zone needs at least one rule (presence, stationary, crowd, line, left_object)"
+    elif etype == "too_short" and loc and loc[-1] in ("polygon", "line"):
+        msg = f"a {loc[-1]} needs at least {3 if loc[-1] == 'polygon' else 2} points, got {len(err.get('input') or [])}"
+    elif etype == "union_tag_invalid":
+        msg = "unknown rule kind; expected one of: presence, stationary, crowd, line, left_object"
+    elif etype == "union_tag_not_found":
+        msg = "rule has no 'kind' (one of: presence, stationary, crowd, line, left_object)"
+    else:
+        msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{path}: {where}: {msg}" if where else f"{path}: {msg}"
+
+
+def _merge(defaults: BaseModel, own: BaseModel) -> dict[str, Any]:
+    return {**defaults.model_dump(exclude_unset=True), **own.model_dump(exclude_unset=True)}
+
+
+def check_labels(path: Path | str, config: SharpEyesConfig, class_names: list[str] | tuple[str, ...]) -> None:
+    """Every label a rule names must be one the detector knows; the error names camera, zone, key."""
+    known = set(class_names)
+    for cam_name, cam in config.cameras.items():
+        for zone_name, zone in cam.zones.items():
+            for i, rule in enumerate(zone.rules):
+                for key in ("labels", "min_scores"):
+                    labels = list(getattr(rule, key, []) or [])
+                    for label in labels:
+                        if label not in known:
+                            near = sorted(n for n in known if n[:2] == label[:2])[:5]
+                            hint = ", ".join(near or ["person", "bicycle", "car", "motorcycle", "truck", "..."])
+                            raise ConfigError(
+                                f"{path}: camera '{cam_name}', zone '{zone_name}', key 'rules[{i}].{key}': "
+                                f"unknown label '{label}' (the model's classes include: {hint})")
+
+
+def parse_config(data: Any, path: Path | str = "<config>") -> SharpEyesConfig:
+    """Validate a loaded YAML document; global sections become each camera's defaults."""
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'cameras' section at the top")
+    try:
+        config = SharpEyesConfig.model_validate(data)
+        # Second pass with the global defaults merged into each camera: the camera's own keys win.
+        cameras: dict[str, Any] = {}
+        for name, cam in config.cameras.items():
+            raw = dict(data["cameras"][name])
+            for section in ("detect", "tracker", "events"):
+                raw[section] = _merge(getattr(config, section), getattr(cam, section))
+            raw["motion"] = {**config.motion, **cam.motion}
+            raw["detector"] = {**config.detector, **(cam.detector or {})}
+            cameras[name] = raw
+        config = SharpEyesConfig.model_validate({**data, "cameras": cameras})
+    except ValidationError as exc:
+        raise ConfigError(_format_error(path, dict(exc.errors()[0]))) from None
+    check_labels(path, config, COCO_NAMES)
+    return config
+
+
+def load_config(path: str | Path) -> SharpEyesConfig:
+    """Read and validate a camera config file; ConfigError (file, camera, zone, key) on any mistake."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.strerror}); check the path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, path)
+
+
+def resolve_source(config_path: str | Path, source: str) -> str:
+    """A file source is relative to the config file; URLs are returned as they are."""
+    if "://" in source:
+        return source
+    p = Path(source)
+    return str(p if p.is_absolute() else Path(config_path).resolve().parent / p)

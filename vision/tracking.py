@@ -1,0 +1,151 @@
+"""Tracks: ByteTrack (the `trackers` package) plus what the rules need per object.
+
+ByteTrack is class-agnostic and only sees the frames the detector ran on; it is given each frame's
+timestamp, so its Kalman filter and lost-track budget count seconds, not frames, and the gaps left by
+motion gating and a low detect rate do not end tracks. Per track this module keeps a majority-vote label,
+the best and last score, a bounded box history, speed and the time it has been still. A track ByteTrack has
+dropped is dropped here too, so state stays bounded however long the stream runs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+from trackers import ByteTrackTracker
+
+from vision.config import TrackerSettings
+from vision.detections import Detections
+
+HISTORY = 32          # boxes kept per track
+LABEL_VOTES = 64      # class votes kept per track
+
+
+@dataclass
+class Track:
+    """One tracked object. Coordinates in source pixels, times in seconds from the source start."""
+
+    id: int
+    first_t: float
+    box: np.ndarray
+    last_t: float
+    score: float
+    max_score: float
+    votes: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=LABEL_VOTES))
+    history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    still_anchor: np.ndarray | None = None
+    still_since: float = 0.0
+    speed: float = 0.0           # box sizes per second, of the bottom-centre
+    best_box: np.ndarray | None = None
+    best_t: float = 0.0
+
+    @property
+    def class_id(self) -> int:
+        """Majority vote over recent detections, weighted by score."""
+        tally: dict[int, float] = {}
+        for cid, score in self.votes:
+            tally[cid] = tally.get(cid, 0.0) + score
+        return max(tally, key=lambda c: tally[c]) if tally else -1
+
+    def still_seconds(self, t: float) -> float:
+        return max(0.0, t - self.still_since) if self.still_anchor is not None else 0.0
+
+    @property
+    def anchor(self) -> np.ndarray:
+        """Bottom-centre of the box, the point tested against zones."""
+        return np.array([(self.box[0] + self.box[2]) / 2, self.box[3]], dtype=np.float32)
+
+
+def _size(box: np.ndarray) -> float:
+    return float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
+
+
+class ObjectTracker:
+    """ByteTrack with per-track bookkeeping. `update` after each detector run, with the frame time."""
+
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        self.settings = settings or TrackerSettings()
+        s = self.settings
+        self._bt = ByteTrackTracker(
+            lost_track_buffer=max(1, int(round(s.lost_s * 30))),  # counted in 30 fps frames
+            frame_rate=30.0,
+            track_activation_threshold=s.activation_score,
+            minimum_consecutive_frames=s.min_frames,
+            minimum_iou_threshold=s.min_iou,
+            high_conf_det_threshold=s.high_score,
+        )
+        self.tracks: dict[int, Track] = {}
+        self.ended: list[Track] = []  # tracks ended by the last update; cleared on the next
+
+    def update(self, detections: Detections, t: float) -> Detections:
+        """Associate this frame's detections; returns them with `tracker_id` (-1: not yet a track)."""
+        self.ended = []
+        sv_dets = sv.Detections(
+            xyxy=detections.xyxy.astype(np.float32),
+            confidence=detections.confidence.astype(np.float32),
+            class_id=detections.class_id.astype(int),
+            data={"_row": np.arange(len(detections))},
+        )
+        out = self._bt.update(sv_dets, timestamp=float(t))
+        rows = np.asarray(out.data.get("_row", np.zeros(0)), dtype=int) if len(out) else np.zeros(0, dtype=int)
+        tids = np.full(len(detections), -1, dtype=np.int64)
+        if len(out):
+            tids[rows] = np.asarray(out.tracker_id, dtype=np.int64)
+        for row, tid in zip(rows, tids[rows] if len(rows) else [], strict=False):
+            if tid >= 0:
+                self._observe(int(tid), detections.xyxy[row], float(detections.confidence[row]),
+                              int(detections.class_id[row]), t)
+        alive = {int(tr.tracker_id) for tr in self._bt.tracks if tr.tracker_id >= 0}
+        for tid in list(self.tracks):
+            if tid not in alive:
+                self.ended.append(self.tracks.pop(tid))
+        result = detections[np.arange(len(detections))]
+        result.tracker_id = tids
+        return result
+
+    def _observe(self, tid: int, box: np.ndarray, score: float, class_id: int, t: float) -> None:
+        box = np.asarray(box, dtype=np.float32).copy()
+        track = self.tracks.get(tid)
+        if track is None:
+            track = Track(id=tid, first_t=t, box=box, last_t=t, score=score, max_score=score,
+                          still_anchor=None, still_since=t, best_box=box, best_t=t)
+            self.tracks[tid] = track
+        track.votes.append((class_id, score))
+        track.history.append((t, box))
+        track.box, track.last_t, track.score = box, t, score
+        if score >= track.max_score:
+            track.max_score, track.best_box, track.best_t = score, box, t
+        self._motion(track, t)
+
+    def _motion(self, track: Track, t: float) -> None:
+        size = _size(track.box)
+        centre = np.array([(track.box[0] + track.box[2]) / 2, (track.box[1] + track.box[3]) / 2])
+        # speed over about the last second of history
+        old_t, old_box = track.history[0]
+        for ht, hb in track.history:
+            if t - ht <= 1.0:
+                old_t, old_box = ht, hb
+                break
+        if t > old_t:
+            old_c = np.array([(old_box[0] + old_box[2]) / 2, old_box[3]])
+            new_c = np.array([(track.box[0] + track.box[2]) / 2, track.box[3]])
+            track.speed = float(np.linalg.norm(new_c - old_c) / size / (t - old_t))
+        if track.still_anchor is None or np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size:
+            track.still_anchor = centre
+            track.still_since = t
+
+    def current(self, t: float, max_age_s: float | None = None) -> list[Track]:
+        """Tracks seen within `max_age_s` (default: the lost budget) of `t`."""
+        limit = self.settings.lost_s if max_age_s is None else max_age_s
+        return [tr for tr in self.tracks.values() if t - tr.last_t <= limit]
+
+    def predicted_boxes(self) -> np.ndarray:
+        """Where ByteTrack expects its confirmed tracks now (for explaining motion)."""
+        boxes = [tr.get_state_bbox() for tr in self._bt.tracks if tr.tracker_id >= 0]
+        return np.array(boxes, dtype=np.float32).reshape(-1, 4)
+
+    def state_size(self) -> int:
+        """Objects held (ours plus ByteTrack's), for checking memory stays bounded."""
+        return len(self.tracks) + len(self._bt.tracks)
