@@ -1,0 +1,136 @@
+"""Detector plugins, one file per backend, chosen by the `type` key of the `detector` config section.
+
+    detector: {type: onnx, model: models/nanodet.onnx, score_threshold: 0.35, threads: 2,
+               filters: {car: {min_area: 900}}}
+
+`type` defaults to `onnx` and `model` to the shipped default (models/nanodet.onnx), so an empty section works.
+Every backend returns `vision.detections.Detections` in source pixels, with `data["class_name"]`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+
+from vision.base import Detector
+from vision.errors import ConfigError, ModelError
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+DEFAULT_MODEL = MODELS_DIR / "nanodet.onnx"
+
+
+class LabelFilter(BaseModel):
+    """Per-label limits, in source pixels; a detection outside them is dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_area: float = Field(default=0, ge=0, description="Smallest box area (pixels²) kept for this label")
+    max_area: float | None = Field(default=None, gt=0, description="Largest box area (pixels²) kept; none: no limit")
+    min_score: float | None = Field(default=None, ge=0, le=1, description="Score threshold for this label; "
+                                    "none: the detector's score_threshold")
+
+
+class DetectorSettings(BaseModel):
+    """Settings every backend shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(default=str(DEFAULT_MODEL), description="Model file, relative to the config file "
+                       "(default: the shipped models/nanodet.onnx)")
+    score_threshold: float = Field(default=0.35, ge=0, le=1, description="Least score of a detection kept")
+    iou_threshold: float = Field(default=0.5, gt=0, le=1, description="Overlap above which NMS drops the "
+                                 "weaker of two boxes of one class")
+    labels: list[str] | None = Field(default=None, description="Only these labels are kept; none: all classes")
+    filters: dict[str, LabelFilter] = Field(default_factory=dict, description="Per-label min/max area and "
+                                            "score, by label name")
+    threads: int = Field(default=2, ge=1, le=64, description="CPU threads one inference may use")
+
+
+class OnnxDetectorConfig(DetectorSettings):
+    type: Literal["onnx"] = Field(default="onnx", description="ONNX Runtime on the CPU (the default)")
+
+
+class OpenVinoDetectorConfig(DetectorSettings):
+    type: Literal["openvino"] = Field(description="OpenVINO (pip install 'sharpeyes[openvino]')")
+    device: str = Field(default="CPU", description="OpenVINO device: CPU, GPU, AUTO")
+
+
+class UltralyticsDetectorConfig(DetectorSettings):
+    type: Literal["ultralytics"] = Field(description="Ultralytics with your own .pt weights "
+                                         "(pip install 'sharpeyes[ultralytics]'; needs torch)")
+    device: str = Field(default="cpu", description="torch device: cpu, cuda:0, ...")
+    imgsz: int = Field(default=640, ge=32, description="Inference size (pixels, longer side)")
+
+
+def _detector_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "onnx"))
+    return str(getattr(value, "type", "onnx"))
+
+
+DetectorConfig = Annotated[
+    Annotated[OnnxDetectorConfig, Tag("onnx")]
+    | Annotated[OpenVinoDetectorConfig, Tag("openvino")]
+    | Annotated[UltralyticsDetectorConfig, Tag("ultralytics")],
+    Discriminator(_detector_type),
+]
+DETECTOR_TYPES = ("onnx", "openvino", "ultralytics")
+_adapter: TypeAdapter[Any] = TypeAdapter(DetectorConfig)
+
+
+def parse_detector_config(data: dict[str, Any] | None, where: str = "detector") -> DetectorConfig:
+    """Validate a `detector` section; ConfigError naming `where` (file and section) and the key."""
+    try:
+        return _adapter.validate_python(data or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(x) for x in err["loc"] if x not in DETECTOR_TYPES]
+        key = ".".join(loc)
+        if err["type"] == "union_tag_invalid":
+            msg = f"unknown detector type {err['input'].get('type')!r}; expected one of: {', '.join(DETECTOR_TYPES)}"
+        elif err["type"] == "extra_forbidden":
+            kind = _detector_type(data)
+            model = {"onnx": OnnxDetectorConfig, "openvino": OpenVinoDetectorConfig}.get(
+                kind, UltralyticsDetectorConfig)
+            allowed = LabelFilter.model_fields if len(loc) == 3 and loc[0] == "filters" else model.model_fields
+            msg = f"unknown key '{key}' (expected one of: {', '.join(sorted(allowed))})"
+        else:
+            msg = f"key '{key}': {err['msg']}" if key else str(err["msg"])
+        raise ConfigError(f"{where}: {msg}") from None
+
+
+def resolve_model(cfg: DetectorSettings, base_dir: Path | str | None) -> Path:
+    path = Path(cfg.model).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.is_file():
+        hint = ("rebuild the shipped models with models/convert.py (see models/README.md)"
+                if path.resolve().parent == MODELS_DIR else "check detector.model")
+        raise ModelError(f"{path}: model file not found; {hint}")
+    return path
+
+
+def create_detector(cfg: DetectorConfig | dict[str, Any] | None = None, base_dir: Path | str | None = None) -> Detector:
+    """Build the backend `cfg.type` names; the model path is relative to `base_dir` (the config's folder)."""
+    if cfg is None or isinstance(cfg, dict):
+        cfg = parse_detector_config(cfg)
+    path = resolve_model(cfg, base_dir)
+    if isinstance(cfg, OpenVinoDetectorConfig):
+        from vision.detectors.openvino import OpenVinoDetector
+
+        return OpenVinoDetector(cfg, path)
+    if isinstance(cfg, UltralyticsDetectorConfig):
+        from vision.detectors.ultralytics import UltralyticsDetector
+
+        return UltralyticsDetector(cfg, path)
+    from vision.detectors.onnx_runtime import OnnxDetector
+
+    return OnnxDetector(cfg, path)
+
+
+__all__ = [
+    "DEFAULT_MODEL", "DetectorConfig", "DetectorSettings", "LabelFilter", "OnnxDetectorConfig",
+    "OpenVinoDetectorConfig", "UltralyticsDetectorConfig", "create_detector", "parse_detector_config",
+]

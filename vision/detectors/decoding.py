@@ -1,0 +1,276 @@
+"""What every tensor backend shares: the model's input format, pre-processing, output decoding, NMS.
+
+Three output families are understood, told apart by their shapes (see `read_model_format`):
+- NanoDet: per stride a class map [1, N, C] (sigmoid scores) and a box map [1, N, 4 * (reg_max + 1)]
+  (a distribution over distances, in strides, from the cell's centre to each side).
+- Ultralytics YOLOv8 / YOLO11 exports: one [1, 4 + C, N] tensor, rows cx, cy, w, h then C class scores.
+- End-to-end detectors: one [1, N, 6] tensor of x1, y1, x2, y2, score, class (CenterNet here, YOLOv10/26).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.errors import ModelError
+
+COCO80 = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
+    "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
+    "teddy bear", "hair drier", "toothbrush",
+)
+
+Shape = tuple[Any, ...]
+
+
+@dataclass
+class ModelFormat:
+    """How to feed a model and read its outputs."""
+
+    decoder: str                       # "nanodet" | "yolo" | "rows_xyxy_score_class"
+    class_names: list[str]
+    size: tuple[int, int]              # (width, height) of the input
+    layout: str = "NCHW"               # or "NHWC"
+    color: str = "RGB"                 # channel order the model wants
+    resize: str = "letterbox"          # or "stretch"
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (255.0, 255.0, 255.0)
+    strides: tuple[int, ...] = (8, 16, 32)
+    reg_max: int = 7
+    batch: bool = False                # input takes a batch larger than one
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Letterbox:
+    """Maps input pixels back to source pixels: source = (input - pad) / scale."""
+
+    sx: float
+    sy: float
+    px: float = 0.0
+    py: float = 0.0
+
+    def to_source(self, xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+        out = xyxy.astype(np.float32).copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.px) / self.sx
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.py) / self.sy
+        out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
+        out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+        return out
+
+
+def parse_names(value: str | None, count: int) -> list[str]:
+    """Class names from metadata: Ultralytics' "{0: 'person', ...}", a JSON list, or generic names."""
+    names: list[str] = []
+    if value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            try:
+                parsed = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                parsed = None
+        if isinstance(parsed, dict):
+            names = [str(parsed[k]) for k in sorted(parsed, key=int)]
+        elif isinstance(parsed, list):
+            names = [str(n) for n in parsed]
+    if not names:
+        names = list(COCO80) if count == 80 else [f"class{i}" for i in range(count)]
+    if count and len(names) != count:
+        names = (names + [f"class{i}" for i in range(len(names), count)])[:count]
+    return names
+
+
+def _dim(d: Any) -> int | None:
+    return d if isinstance(d, int) and d > 0 else None
+
+
+def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, outputs: list[Shape]) -> ModelFormat:
+    """Work out the decoder from output shapes; `sharpeyes.input` metadata (models/convert.py) wins."""
+    declared: dict[str, Any] = {}
+    if "sharpeyes.input" in metadata:
+        try:
+            declared = json.loads(metadata["sharpeyes.input"])
+        except ValueError:
+            raise ModelError(f"{path}: metadata 'sharpeyes.input' is not JSON; rebuild it with models/convert.py") from None
+    shapes = [tuple(s) for s in outputs]
+    if len(input_shape) != 4:
+        raise ModelError(f"{path}: expected one image input of rank 4, got shape {list(input_shape)}")
+    layout = declared.get("layout") or ("NHWC" if _dim(input_shape[3]) == 3 else "NCHW")
+    h_dim, w_dim = (input_shape[1], input_shape[2]) if layout == "NHWC" else (input_shape[2], input_shape[3])
+    imgsz = metadata.get("imgsz")
+    if "size" in declared:
+        size = (int(declared["size"][0]), int(declared["size"][1]))
+    elif _dim(h_dim) and _dim(w_dim):
+        size = (int(w_dim), int(h_dim))
+    elif imgsz:
+        hw = ast.literal_eval(imgsz)
+        size = (int(hw[1]), int(hw[0])) if isinstance(hw, list | tuple) else (int(hw), int(hw))
+    else:
+        size = (640, 640)
+    batch = _dim(input_shape[0]) != 1
+
+    def fmt(decoder: str, count: int, **defaults: Any) -> ModelFormat:
+        values: dict[str, Any] = {**defaults, **{k: v for k, v in declared.items() if k not in ("decoder", "size", "layout")}}
+        for key in ("mean", "std", "strides"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return ModelFormat(decoder=decoder, class_names=parse_names(metadata.get("names"), count), size=size,
+                           layout=layout, batch=batch, **values)
+
+    unsupported = (f"{path}: unsupported model outputs {[list(s) for s in shapes]}; expected NanoDet "
+                   "(class and box maps per stride), an Ultralytics YOLOv8/11 export (1 x (4+C) x N) or "
+                   "rows of x1,y1,x2,y2,score,class (1 x N x 6); export the model in one of these forms")
+    if len(shapes) == 1 and len(shapes[0]) == 3:
+        _, a, b = shapes[0]
+        if _dim(b) == 6 and declared.get("decoder", "rows_xyxy_score_class") == "rows_xyxy_score_class":
+            count = len(parse_names(metadata.get("names"), 0)) if metadata.get("names") else 80
+            return fmt("rows_xyxy_score_class", count, color="RGB", resize="letterbox")
+        if _dim(a) and a > 4 and (not _dim(b) or b > a):
+            return fmt("yolo", a - 4, color="RGB", resize="letterbox")
+        raise ModelError(unsupported)
+    if len(shapes) >= 2 and len(shapes) % 2 == 0 and all(len(s) == 3 for s in shapes):
+        widths = sorted({s[2] for s in shapes if _dim(s[2])})
+        if "reg_max" in declared:
+            box_w = 4 * (int(declared["reg_max"]) + 1)
+        else:  # the narrower map is the box distribution when its width fits a usual reg_max (7, 10, 16)
+            box_w = widths[0] if widths and widths[0] % 4 == 0 and widths[0] // 4 - 1 in (7, 10, 16) else -1
+        if len(widths) == 2 and box_w in widths:
+            cls_w = widths[1] if box_w == widths[0] else widths[0]
+            return fmt("nanodet", int(cls_w), color="BGR", resize="stretch", reg_max=box_w // 4 - 1,
+                       mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395))
+    raise ModelError(unsupported)
+
+
+def preprocess(image: np.ndarray, fmt: ModelFormat) -> tuple[np.ndarray, Letterbox]:
+    """BGR uint8 HxWx3 -> the model's input tensor (1 x ...) and the map back to source pixels."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a BGR image HxWx3, got shape {image.shape}")
+    h, w = image.shape[:2]
+    tw, th = fmt.size
+    if fmt.resize == "stretch":
+        resized = cv2.resize(image, (tw, th), interpolation=cv2.INTER_LINEAR)
+        box = Letterbox(tw / w, th / h)
+    else:
+        r = min(tw / w, th / h)
+        nw, nh = max(1, round(w * r)), max(1, round(h * r))
+        px, py = (tw - nw) // 2, (th - nh) // 2
+        resized = np.full((th, tw, 3), 114, dtype=np.uint8)
+        resized[py:py + nh, px:px + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        box = Letterbox(nw / w, nh / h, px, py)
+    if fmt.color == "RGB":
+        resized = resized[:, :, ::-1]
+    x = resized.astype(np.float32)
+    if any(fmt.mean) or any(s != 1.0 for s in fmt.std):
+        x = (x - np.asarray(fmt.mean, np.float32)) / np.asarray(fmt.std, np.float32)
+    if fmt.layout == "NCHW":
+        x = x.transpose(2, 0, 1)
+    return np.ascontiguousarray(x[None]), box
+
+
+def nms(xyxy: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou: float) -> np.ndarray:
+    """Per-class non-maximum suppression; indices kept, best first."""
+    if len(xyxy) == 0:
+        return np.zeros((0,), dtype=np.int64)
+    # Offsetting each class far apart turns per-class NMS into one pass.
+    boxes = xyxy + (class_id.astype(np.float32) * (float(xyxy.max()) + 1.0))[:, None]
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes.T
+    areas = (x2 - x1).clip(0) * (y2 - y1).clip(0)
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        ix1 = np.maximum(x1[i], x1[rest])
+        iy1 = np.maximum(y1[i], y1[rest])
+        ix2 = np.minimum(x2[i], x2[rest])
+        iy2 = np.minimum(y2[i], y2[rest])
+        inter = (ix2 - ix1).clip(0) * (iy2 - iy1).clip(0)
+        union = areas[i] + areas[rest] - inter
+        order = rest[inter <= iou * np.maximum(union, 1e-9)]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def decode_nanodet(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's NanoDet maps (each [N, C] or [N, 4*(reg_max+1)]) -> boxes in input pixels."""
+    tw, th = fmt.size
+    bins = 4 * (fmt.reg_max + 1)
+    cls_maps = {o.shape[0]: o for o in outputs if o.shape[1] != bins}
+    box_maps = {o.shape[0]: o for o in outputs if o.shape[1] == bins}
+    boxes, scores, classes = [], [], []
+    for stride in fmt.strides:
+        gw, gh = -(-tw // stride), -(-th // stride)
+        n = gw * gh
+        if n not in cls_maps or n not in box_maps:
+            raise ModelError(f"NanoDet outputs lack the {gh}x{gw} maps of stride {stride} "
+                             f"(have {sorted(cls_maps)} cells)")
+        cls = cls_maps[n]
+        best = cls.argmax(axis=1)
+        best_score = cls[np.arange(n), best]
+        idx = np.nonzero(best_score >= score_threshold)[0]
+        if not len(idx):
+            continue
+        dist = _softmax(box_maps[n][idx].reshape(-1, 4, fmt.reg_max + 1), axis=2)
+        dist = (dist * np.arange(fmt.reg_max + 1, dtype=np.float32)).sum(axis=2) * stride
+        # Distances are measured from the cell's centre; from its corner every box sits half a stride
+        # up and left of the object (checked on vtest.avi against CenterNet and by eye).
+        cx = ((idx % gw).astype(np.float32) + 0.5) * stride
+        cy = ((idx // gw).astype(np.float32) + 0.5) * stride
+        boxes.append(np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1))
+        scores.append(best_score[idx])
+        classes.append(best[idx])
+    if not boxes:
+        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64)
+    return np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
+
+
+def decode_yolo(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's Ultralytics [4 + C, N] output -> boxes (input pixels), scores, classes."""
+    pred = output.T  # [N, 4 + C]
+    cls = pred[:, 4:]
+    best = cls.argmax(axis=1)
+    best_score = cls[np.arange(len(cls)), best]
+    keep = best_score >= score_threshold
+    cx, cy, w, h = pred[keep, :4].T
+    xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    return xyxy, best_score[keep], best[keep]
+
+
+def decode_rows(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's [N, 6] rows of x1, y1, x2, y2, score, class (already suppressed)."""
+    keep = output[:, 4] >= score_threshold
+    return output[keep, :4], output[keep, 4], output[keep, 5].round().astype(np.int64)
+
+
+def decode(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float, iou: float
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's outputs (batch axis removed) -> (xyxy in input pixels, score, class id) after NMS."""
+    if fmt.decoder == "nanodet":
+        xyxy, score, cls = decode_nanodet(outputs, fmt, score_threshold)
+    elif fmt.decoder == "yolo":
+        xyxy, score, cls = decode_yolo(outputs[0], score_threshold)
+    elif fmt.decoder == "rows_xyxy_score_class":
+        return decode_rows(outputs[0], score_threshold)
+    else:
+        raise ModelError(f"unknown decoder {fmt.decoder!r}")
+    keep = nms(xyxy, score, cls, iou)
+    return xyxy[keep], score[keep], cls[keep]

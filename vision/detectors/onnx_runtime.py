@@ -1,0 +1,46 @@
+"""ONNX Runtime backend (the default): NanoDet, CenterNet, and Ultralytics YOLOv8/11 exports, on the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from vision.detectors import DetectorSettings
+from vision.detectors.decoding import read_model_format
+from vision.detectors.tensor_detector import TensorDetector
+from vision.errors import ModelError
+
+
+def open_session(path: Path, threads: int) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path}: not a model ONNX Runtime can load ({first[:200]}); "
+                         "check the file is a complete .onnx export") from None
+
+
+def session_metadata(session: ort.InferenceSession) -> dict[str, str]:
+    return dict(session.get_modelmeta().custom_metadata_map or {})
+
+
+class OnnxDetector(TensorDetector):
+    def __init__(self, cfg: DetectorSettings, path: Path) -> None:
+        self.session = open_session(path, cfg.threads)
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelError(f"{path}: expected one image input, the model has {len(inputs)}")
+        self._input = inputs[0].name
+        fmt = read_model_format(path, session_metadata(self.session), tuple(inputs[0].shape),
+                                [tuple(o.shape) for o in self.session.get_outputs()])
+        super().__init__(cfg, path, fmt)
+
+    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        return list(self.session.run(None, {self._input: batch}))

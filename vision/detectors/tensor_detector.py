@@ -1,0 +1,77 @@
+"""The part of a tensor backend (ONNX Runtime, OpenVINO) that does not depend on the runtime."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from vision.detections import Detections
+from vision.detectors import DetectorSettings
+from vision.detectors.decoding import Letterbox, ModelFormat, decode, preprocess
+from vision.errors import ConfigError
+
+
+class TensorDetector(ABC):
+    """Pre-process, run the runtime, decode, map to source pixels, filter."""
+
+    def __init__(self, cfg: DetectorSettings, path: Path, fmt: ModelFormat) -> None:
+        self.cfg = cfg
+        self.path = path
+        self.format = fmt
+        self.class_names: list[str] = list(fmt.class_names)
+        self.input_size: tuple[int, int] = fmt.size
+        index = {name: i for i, name in enumerate(self.class_names)}
+        for label in [*(cfg.labels or []), *cfg.filters]:
+            if label not in index:
+                raise ConfigError(f"detector: label '{label}' is not a class of {path} "
+                                  f"(classes: {', '.join(self.class_names[:8])}, ...)")
+        n = len(self.class_names)
+        self._allowed = np.ones(n, dtype=bool)
+        if cfg.labels is not None:
+            self._allowed[:] = False
+            self._allowed[[index[x] for x in cfg.labels]] = True
+        self._min_score = np.full(n, cfg.score_threshold, dtype=np.float32)
+        self._min_area = np.zeros(n, dtype=np.float32)
+        self._max_area = np.full(n, np.inf, dtype=np.float32)
+        for label, f in cfg.filters.items():
+            i = index[label]
+            self._min_area[i] = f.min_area
+            self._max_area[i] = f.max_area if f.max_area is not None else np.inf
+            if f.min_score is not None:
+                self._min_score[i] = f.min_score
+        self._floor = float(self._min_score.min())
+
+    @abstractmethod
+    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Run the model on an input batch; outputs in the order of the model."""
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
+        """Several crops (motion regions): one batch when the model takes one, else one run each."""
+        prepared = [preprocess(img, self.format) for img in images]
+        if self.format.batch and len(images) > 1:
+            outputs = self.infer(np.concatenate([p[0] for p in prepared]))
+            per_image = [[o[i] for o in outputs] for i in range(len(images))]
+        else:
+            per_image = [[o[0] for o in self.infer(p[0])] for p in prepared]
+        return [self._finish(outs, box, img.shape[1], img.shape[0])
+                for outs, (_, box), img in zip(per_image, prepared, images, strict=True)]
+
+    def _finish(self, outputs: list[np.ndarray], box: Letterbox, width: int, height: int) -> Detections:
+        xyxy, score, cls = decode(outputs, self.format, self._floor, self.cfg.iou_threshold)
+        valid = (cls >= 0) & (cls < len(self.class_names))
+        xyxy, score, cls = xyxy[valid], score[valid], cls[valid]
+        xyxy = box.to_source(xyxy, width, height)
+        area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+        keep = (self._allowed[cls] & (score >= self._min_score[cls]) & (area > 0)
+                & (area >= self._min_area[cls]) & (area <= self._max_area[cls]))
+        order = np.argsort(-score[keep], kind="stable")
+        cls = cls[keep][order]
+        return Detections(
+            xyxy=xyxy[keep][order], confidence=score[keep][order], class_id=cls,
+            data={"class_name": np.asarray([self.class_names[i] for i in cls], dtype=object)},
+        )
