@@ -1,0 +1,78 @@
+// HTTP to the api with the bearer token. Every route the pages use is named here, in one place.
+const TOKEN_KEY = 'se.token';
+const USER_KEY = 'se.user';
+
+export class HttpError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+export const auth = {
+  get token() { return localStorage.getItem(TOKEN_KEY); },
+  get user() { try { return JSON.parse(localStorage.getItem(USER_KEY) || 'null'); } catch { return null; } },
+  save(token, user) { localStorage.setItem(TOKEN_KEY, token); localStorage.setItem(USER_KEY, JSON.stringify(user)); },
+  clear() { localStorage.removeItem(TOKEN_KEY); localStorage.removeItem(USER_KEY); },
+};
+
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
+
+// A network failure throws a TypeError (offline); an http error throws HttpError with the api's message.
+export async function request(method, path, body) {
+  const headers = {};
+  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) { headers['Content-Type'] = 'application/json'; payload = JSON.stringify(body); }
+  const r = await fetch(path, { method, headers, body: payload });
+  if (r.status === 401 && !path.startsWith('/api/auth/')) onUnauthorized();
+  if (!r.ok) {
+    let msg = `${r.status}`;
+    try { const j = await r.json(); msg = typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail ?? j); } catch { /* not json */ }
+    throw new HttpError(r.status, msg);
+  }
+  if (r.status === 204) return null;
+  const ct = r.headers.get('content-type') || '';
+  return ct.includes('json') ? r.json() : r.text();
+}
+
+export const get = (p) => request('GET', p);
+export const post = (p, b) => request('POST', p, b ?? {});
+
+export async function login(name, password) {
+  const res = await request('POST', '/api/auth/login', { username: name, password });
+  const token = res.access_token || res.token;
+  auth.save(token, null);
+  const me = res.user || await get('/api/auth/me');
+  auth.save(token, me);
+  return me;
+}
+
+// Media (snapshots, clips) need the token too; <img>/<video> cannot send headers, so it goes in the query.
+export function mediaUrl(url) {
+  if (!url) return '';
+  const sep = url.includes('?') ? '&' : '?';
+  return `${url}${sep}token=${encodeURIComponent(auth.token || '')}`;
+}
+
+export const routes = {
+  me: () => '/api/auth/me',
+  site: () => '/api/site',
+  incidents: () => '/api/incidents',
+  incident: (id) => `/api/incidents/${id}`,
+  incidentAction: (id) => `/api/incidents/${id}/actions`,
+  incidentPhotos: (id) => `/api/incidents/${id}/photos`,
+  proposal: (id) => `/api/incidents/${id}/proposal`,
+  cameras: () => '/api/cameras',
+  live: (id) => `/api/cameras/${encodeURIComponent(id)}/live.mjpeg`,
+  latest: (id) => `/api/cameras/${encodeURIComponent(id)}/latest.jpg`,
+  teams: () => '/api/teams',
+  stats: () => '/api/stats/today',
+  myTasks: () => '/api/incidents',
+  myTeam: () => '/api/teams/mine',
+  way: (from, to) => `/api/site/path?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+  taskAction: (id, action) => `/api/tasks/${id}/${action}`,
+  myRoute: () => '/api/patrol/route/mine',
+  checkin: () => '/api/patrol/checkins',
+  points: () => '/api/points/mine',
+  position: () => '/api/teams/mine/position',
+};

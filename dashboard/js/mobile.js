@@ -1,0 +1,318 @@
+// Patrol leader's phone page: my task pushed live, accept/decline, the way there, arrive, resolve with a photo;
+// today's patrol route with check-in by code; service points. Every action goes through the offline outbox.
+import { auth, get, HttpError, login, mediaUrl, request, routes, setUnauthorizedHandler } from './api.js';
+import { clock, el, severityClass, untilDeadline } from './format.js';
+import { apply, bindLangSwitch, loadI18n, onLangChange, t, tv } from './i18n.js';
+import { bindBanner, LiveLink } from './live.js';
+import { PlanMap } from './plan.js';
+import { flush, isNetworkError, outbox } from './queue.js';
+
+const ACTIVE_TASK = ['dispatched', 'accepted', 'on_site', 'escalated', 'reopened'];
+const state = { tasks: new Map(), team: null, site: null, route: null, points: null, queue: [], pending: new Map(), shownTask: null };
+let taskMap = null;
+let patrolMap = null;
+let live = null;
+const $ = (id) => document.getElementById(id);
+
+function flash(text, kind = 'ok') {
+  const f = $('flash');
+  f.hidden = false;
+  f.className = `flash ${kind}`;
+  f.textContent = text;
+  clearTimeout(flash.timer);
+  flash.timer = setTimeout(() => { f.hidden = true; }, 6000);
+}
+
+// ---- the outbox --------------------------------------------------------------------------------------
+// Actions are queued first and then flushed, so they leave in the order taken even across reconnects.
+async function send(a) {
+  if (a.kind === 'checkin') return request('POST', routes.checkin(), { checkpoint: a.checkpoint, code: a.code });
+  if (a.kind === 'resolve' && a.photo && !a.photoDone) {
+    const fd = new FormData();
+    fd.append('file', a.photo, a.photoName || 'photo.jpg');
+    if (a.note) fd.append('note', a.note);
+    await request('POST', routes.incidentPhotos(a.incidentId), fd);
+    a.photoDone = true;
+    await outbox.put(a);   // a retry after this point does not upload the photo twice
+  }
+  const updated = await request('POST', routes.incidentAction(a.incidentId), { action: a.kind, reason: a.reason || a.note || '' });
+  if (updated && updated.id !== undefined) upsertTask(updated);
+  return updated;
+}
+
+async function refreshQueue() {
+  state.queue = await outbox.list();
+  const box = $('queue');
+  box.hidden = state.queue.length === 0;
+  $('queue-title').textContent = t('queue.title', { n: state.queue.length });
+  $('queue-list').replaceChildren(...state.queue.map((a) => el('li', { dataset: { kind: a.kind } },
+    `${clock(a.queuedAt)} ${t(`act.${a.kind}`)}${a.incidentId ? ` #${a.incidentId}` : ''}${a.checkpoint ? ` ${placeName(a.checkpoint)}` : ''}${a.photo ? ' 📷' : ''}`)));
+  document.body.dataset.queued = String(state.queue.length);
+}
+
+async function flushNow() {
+  const res = await flush(send);
+  for (const { action, error } of res.refused) {
+    flash(t('queue.refused', { a: t(`act.${action.kind}`), msg: error.message }), 'error');
+  }
+  if (res.sent && !res.left && !res.refused.length) flash(t('queue.sent', { n: res.sent }));
+  await refreshQueue();
+  if (res.sent || res.refused.length) await refresh();
+  render();
+}
+
+async function perform(action) {
+  await outbox.add(action);
+  applyLocally(action);
+  await refreshQueue();
+  render();
+  if (!navigator.onLine) { flash(t('queue.offline'), 'warn'); return; }
+  await flushNow();
+}
+
+// While an action waits in the outbox the page shows its result, so the leader can go on working.
+function applyLocally(a) {
+  const next = { accept: 'accepted', decline: 'declined', arrive: 'on_site', resolve: 'resolved' }[a.kind];
+  if (!next || !state.tasks.has(a.incidentId)) return;
+  state.tasks.set(a.incidentId, { ...state.tasks.get(a.incidentId), state: next, pending: true });
+}
+
+// ---- data --------------------------------------------------------------------------------------------
+function placeName(id) { const p = state.site?.places?.[id]; return (p && p.name) || id; }
+function placeXY(id) { const p = state.site?.places?.[id]; return p ? p.xy : null; }
+
+function upsertTask(inc) {
+  if (!inc || inc.id === undefined) return;
+  const known = state.tasks.get(inc.id);
+  // The outbox still holds a later step for this task: keep showing its local result.
+  const queued = state.queue.filter((a) => a.incidentId === inc.id);
+  const merged = { ...(known || {}), ...inc, pending: false };
+  const isNewAssignment = inc.team_id === auth.user?.team_id && inc.state === 'dispatched' && (!known || known.state !== 'dispatched');
+  state.tasks.set(inc.id, merged);
+  if (queued.length) applyLocally(queued[queued.length - 1]);
+  if (isNewAssignment && state.loaded) {
+    if (navigator.vibrate) navigator.vibrate([300, 120, 300]);
+    window.__sharpeyesVibrations = (window.__sharpeyesVibrations || 0) + 1;
+    flash(t('task.new', { id: inc.id }), 'warn');
+  }
+}
+
+function currentTask() {
+  const mine = [...state.tasks.values()].filter((i) => i.team_id === auth.user?.team_id && ACTIVE_TASK.includes(i.state));
+  mine.sort((a, b) => (b.severity - a.severity) || (Date.parse(a.deadline_at) - Date.parse(b.deadline_at)));
+  return mine[0] || [...state.tasks.values()].find((i) => i.pending && i.state === 'resolved') || null;
+}
+
+async function safe(path) { try { return await get(path); } catch { return null; } }
+
+async function refresh() {
+  const [tasks, team, route, points] = await Promise.all([safe(routes.myTasks()), safe(routes.myTeam()), safe(routes.myRoute()), safe(routes.points())]);
+  state.queue = await outbox.list();
+  if (Array.isArray(tasks)) tasks.forEach(upsertTask);
+  if (team) state.team = team;
+  if (route) state.route = route;
+  if (points) state.points = points;
+  state.loaded = true;
+  render();
+}
+
+// ---- rendering ---------------------------------------------------------------------------------------
+function taskButtons(task) {
+  const reason = el('input', { id: 'decline-reason', placeholder: t('task.decline_ph') });
+  if (task.state === 'dispatched' || task.state === 'reopened' || task.state === 'escalated') {
+    return el('div', { class: 'task-actions' },
+      el('button', { type: 'button', class: 'big primary', id: 'btn-accept', onclick: () => perform({ kind: 'accept', incidentId: task.id }), text: t('act.accept') }),
+      el('div', { class: 'inline' }, reason,
+        el('button', { type: 'button', id: 'btn-decline', onclick: () => {
+          if (!reason.value.trim()) { reason.classList.add('need'); reason.focus(); return; }
+          perform({ kind: 'decline', incidentId: task.id, reason: reason.value.trim() });
+        }, text: t('act.decline') })));
+  }
+  if (task.state === 'accepted') {
+    return el('div', { class: 'task-actions' }, el('button', { type: 'button', class: 'big primary', id: 'btn-arrive', onclick: () => perform({ kind: 'arrive', incidentId: task.id }), text: t('act.arrive') }));
+  }
+  if (task.state === 'on_site') {
+    const photo = el('input', { type: 'file', id: 'photo', accept: 'image/*', capture: 'environment' });
+    const note = el('textarea', { id: 'note', rows: 3, placeholder: t('task.note_ph') });
+    const preview = el('img', { class: 'preview', hidden: true, alt: '' });
+    photo.addEventListener('change', () => {
+      const f = photo.files[0];
+      if (f) { preview.src = URL.createObjectURL(f); preview.hidden = false; }
+    });
+    return el('form', { class: 'task-actions resolve', onsubmit: (e) => {
+      e.preventDefault();
+      const f = photo.files[0];
+      if (!f) { flash(t('task.need_photo'), 'error'); return; }
+      perform({ kind: 'resolve', incidentId: task.id, photo: f, photoName: f.name, note: note.value.trim() });
+    } },
+    el('label', { class: 'photo-btn' }, el('span', { text: t('task.photo') }), photo), preview, note,
+    el('button', { type: 'submit', class: 'big primary', id: 'btn-resolve', text: t('act.resolve') }));
+  }
+  return null;
+}
+
+function renderTask() {
+  const box = $('task');
+  const task = currentTask();
+  const key = task ? JSON.stringify([task.id, task.state, task.pending, document.documentElement.lang]) : 'none';
+  if (key === state.shownTask) {
+    const dl = box.querySelector('.deadline');
+    if (dl && task) dl.textContent = untilDeadline(task.deadline_at);
+    return;
+  }
+  state.shownTask = key;
+  if (!task) {
+    box.replaceChildren(el('p', { class: 'muted', text: t('task.none') }));
+    if (taskMap) taskMap.clearRoutes();
+    return;
+  }
+  box.replaceChildren(
+    el('div', { class: 'panel-head' },
+      el('span', { class: severityClass(task.severity), text: String(task.severity) }),
+      el('h2', { text: `#${task.id} ${tv('event', task.event_type || task.category)}` }),
+      el('span', { class: `chip state-${task.state}`, id: 'task-state', text: tv('state', task.state) })),
+    task.pending ? el('p', { class: 'pending', text: t('task.pending') }) : null,
+    el('dl', { class: 'facts' },
+      el('dt', { text: t('inc.where') }), el('dd', { text: placeName(task.place) || task.camera_id || '—' }),
+      el('dt', { text: t('inc.deadline') }), el('dd', { class: 'deadline', text: untilDeadline(task.deadline_at) }),
+      el('dt', { text: t('inc.category') }), el('dd', { text: tv('cat', task.category) })),
+    task.snapshot_url ? el('img', { class: 'snapshot', src: mediaUrl(task.snapshot_url), alt: t('inc.snapshot') }) : null,
+    taskButtons(task),
+    task.state === 'resolved' ? el('p', { class: 'ok', text: t('task.resolved') }) : null);
+  drawWay(task);
+}
+
+async function drawWay(task) {
+  if (!taskMap) return;
+  taskMap.clearRoutes();
+  const target = placeXY(task.place);
+  const from = state.team?.position || placeXY(state.team?.place);
+  let pts = [from, target];
+  if (state.team?.place && task.place) {
+    const way = await safe(routes.way(state.team.place, task.place));
+    if (way && Array.isArray(way.path_xy) && way.path_xy.length >= 2) pts = way.path_xy;
+  }
+  taskMap.drawRoute(pts);
+  taskMap.upsert('incidents', task.id, target, `pin-inc sev-${task.severity}`, '!', placeName(task.place));
+  if (from) taskMap.upsert('teams', 'me', from, 'pin-team team-dispatched', '我', t('map.me'));
+  if (target) taskMap.focus(target, 1);
+}
+
+function renderRoute() {
+  const r = state.route;
+  const stops = (r && (r.stops || r.checkpoints)) || [];
+  const done = new Set((r && r.checked_in) || []);
+  $('route').replaceChildren(...(stops.length ? stops.map((s) => {
+    const place = s.place || s.checkpoint || s;
+    const queued = state.queue.some((a) => a.kind === 'checkin' && a.checkpoint === place);
+    return el('li', { class: done.has(place) ? 'done' : queued ? 'queued' : '' },
+      el('span', { text: placeName(place) }),
+      el('span', { class: 'muted', text: s.arrive_min != null ? `+${Math.round(s.arrive_min)} min` : '' }),
+      el('span', { class: 'chip', text: done.has(place) ? t('patrol.done') : queued ? t('patrol.queued') : t('patrol.todo') }));
+  }) : [el('li', { class: 'muted', text: t('patrol.none') })]));
+  const sel = $('checkin-point');
+  const cur = sel.value;
+  const cps = [...new Set(stops.map((s) => s.place || s.checkpoint || s))];
+  const all = cps.length ? cps : Object.entries(state.site?.places || {}).filter(([, p]) => p.kind === 'checkpoint').map(([id]) => id);
+  sel.replaceChildren(...all.map((id) => el('option', { value: id, text: placeName(id) })));
+  if (cur) sel.value = cur;
+  if (patrolMap) {
+    patrolMap.clearRoutes();
+    patrolMap.drawRoute(cps.map(placeXY), '#2ca25f');
+  }
+}
+
+function renderPoints() {
+  const p = state.points;
+  const bal = (p && p.balance) || {};
+  $('points-balance').replaceChildren(...Object.entries(bal).map(([who, n]) => el('div', { class: 'bal' }, el('span', { text: who }), el('strong', { text: String(n) }))));
+  $('points-history').replaceChildren(...((p && p.history) || []).slice(-30).reverse().map((h) => el('li', {},
+    el('span', { class: 'muted', text: clock(h.at) }), el('span', { text: `${h.person} ${h.reason}` }), el('strong', { text: h.delta > 0 ? `+${h.delta}` : String(h.delta) }))));
+  if (!Object.keys(bal).length) $('points-balance').replaceChildren(el('p', { class: 'muted', text: t('points.none') }));
+}
+
+function render() {
+  if (state.team) $('team-name').textContent = state.team.name;
+  renderTask();
+  renderRoute();
+  renderPoints();
+}
+
+// ---- wiring ------------------------------------------------------------------------------------------
+function onMessage(topic, payload) {
+  if (topic === 'tasks' || topic === 'incidents') {
+    (Array.isArray(payload) ? payload : [payload]).forEach(upsertTask);
+  } else if (topic === 'teams' || topic.startsWith('teams/')) {
+    (Array.isArray(payload) ? payload : [payload]).forEach((tm) => { if (tm && tm.id === auth.user?.team_id) state.team = { ...state.team, ...tm }; });
+  }
+  render();
+}
+
+function showTab(name) {
+  document.querySelectorAll('.tabs button').forEach((b) => b.classList.toggle('active', b.dataset.tab === name));
+  document.querySelectorAll('.tab').forEach((s) => { s.hidden = s.id !== `tab-${name}`; });
+  if (name === 'patrol' && patrolMap) patrolMap.map.invalidateSize();
+  if (name === 'task' && taskMap) taskMap.map.invalidateSize();
+}
+
+async function start() {
+  $('login').hidden = true;
+  $('app').hidden = false;
+  state.site = await safe(routes.site());
+  if (state.site) {
+    taskMap = new PlanMap($('task-map'), state.site, { compact: true });
+    patrolMap = new PlanMap($('patrol-map'), state.site, { compact: true });
+    patrolMap.drawCheckpoints();
+  }
+  const setLink = bindBanner($('link-banner'), t);
+  live = new LiveLink({
+    onMessage,
+    onStatus: (s, at) => {
+      setLink(s, at);
+      $('link-dot').dataset.state = s;
+      if (s === 'up') flushNow().then(refresh);
+      if (s === 'unauthorized') showLogin();
+    },
+  });
+  await refreshQueue();
+  await refresh();
+  live.start();
+  window.addEventListener('online', () => flushNow());
+  setInterval(() => { if (navigator.onLine && state.queue.length) flushNow(); }, 5000);
+  setInterval(renderTask, 5000);
+}
+
+function showLogin() {
+  if (live) live.stop();
+  $('app').hidden = true;
+  $('login').hidden = false;
+}
+
+async function main() {
+  await loadI18n();
+  bindLangSwitch($('lang'));
+  onLangChange(() => { apply(document); state.shownTask = null; render(); refreshQueue(); });
+  document.querySelectorAll('.tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
+  setUnauthorizedHandler(() => { auth.clear(); showLogin(); });
+  $('logout').addEventListener('click', () => { auth.clear(); location.reload(); });
+  $('checkin-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const code = $('checkin-code').value.trim();
+    if (!code) return;
+    perform({ kind: 'checkin', checkpoint: $('checkin-point').value, code });
+    $('checkin-code').value = '';
+  });
+  $('login-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      await login(f.get('username'), f.get('password'));
+      start();
+    } catch (err) {
+      $('login-error').textContent = err instanceof HttpError || isNetworkError(err) ? t('auth.failed', { msg: err.message }) : String(err);
+    }
+  });
+  if (auth.token) start(); else showLogin();
+}
+
+main();
