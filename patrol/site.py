@@ -65,6 +65,14 @@ class Building(_Model):
     floors: int = Field(default=6, ge=1, description="Number of floors")
 
 
+class Area(_Model):
+    """A drawn area that is not a building: fire lane strip, bike shed roof, square, green."""
+
+    kind: Literal["fire_lane", "bike_shed", "square", "green", "parking", "road"] = Field(description="What it is")
+    name: str = Field(default="", description="Display name")
+    polygon: list[tuple[float, float]] = Field(min_length=3, description="Outline in metres")
+
+
 class Plan(_Model):
     """The plan image and its scale."""
 
@@ -86,6 +94,7 @@ class SiteConfig(_Model):
     links: list[Link | tuple[str, str]] = Field(default_factory=list, description="Walkable links")
     grids: dict[str, GridCell] = Field(default_factory=dict, description="Grid cells by id")
     buildings: dict[str, Building] = Field(default_factory=dict, description="Building footprints by id")
+    areas: dict[str, Area] = Field(default_factory=dict, description="Drawn areas (fire lanes, sheds, squares)")
 
     @model_validator(mode="after")
     def _check_refs(self) -> SiteConfig:
