@@ -50,4 +50,11 @@ def mqtt_addr() -> tuple[str, int]:
 @pytest.fixture
 def unique() -> Iterator[str]:
     """A name no other test run uses, so runs on one Redis / database do not see each other."""
-    yield "t" + uuid.uuid4().hex[:10]
+    name = "t" + uuid.uuid4().hex[:10]
+    yield name
+    if port_open("127.0.0.1", 6379):
+        import redis
+
+        r = redis.Redis.from_url(REDIS_URL)
+        for key in r.scan_iter(match=f"sharpeyes:{name}:*", count=1000):
+            r.delete(key)

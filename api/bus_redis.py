@@ -1,0 +1,346 @@
+"""The Redis event bus: pub/sub fan-out between replicas, and the worker event stream.
+
+`RedisBus` implements `api.bus.EventBus`: broadcast topics (the hub's websocket messages) go through
+`api.fanout_redis.RedisFanout`.
+
+The event stream lets workers hand events to the api through Redis instead of HTTP:
+
+- A worker signs each batch with its key (HMAC-SHA256 keyed by sha256(key), the hash the api stores;
+  the key itself never travels) over its name, pool, a timestamp, a nonce and the body, and `XADD`s it to
+  shard `hash(camera) % shards` of `sharpeyes:events:<i>`, so one camera's events stay in order.
+- Each shard is read by one replica at a time, the holder of the shard's lease (`api.leases.CameraPool`
+  over shard names): consumer group `api`, at-least-once. The entry is `XACK`ed (and deleted) only after
+  the incident is stored. When a replica dies, the next holder of its shards `XAUTOCLAIM`s what it left.
+- The api answers on the batch's reply list; the worker deletes the batch from its durable outbox only on
+  an `ok` answer. A timeout (Redis restarted and lost the entry, no replica up, database down) keeps the
+  batch in the outbox and it is sent again later; ingest is idempotent on (event id, seq), so a batch
+  delivered twice is stored once.
+- Refused and logged (audit log `stream_refused`): a bad signature, an unknown or revoked worker, a
+  worker key used for another pool, a timestamp outside the window, a nonce seen before (a replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.bus import EventBus, Handler
+from api.fanout_redis import RedisFanout
+from vision.events import EventMessage
+
+log = logging.getLogger(__name__)
+
+STREAM_PREFIX = "sharpeyes:events:"
+GROUP = "api"
+SIG_VERSION = "1"
+
+
+class RedisBus(EventBus):
+    """EventBus over Redis: every topic is a broadcast to all replicas (pub/sub)."""
+
+    def __init__(self, url: str, replica: str | None = None) -> None:
+        self.url = url
+        self.fanout = RedisFanout(url, replica)
+
+    async def start(self) -> None:
+        await self.fanout.start()
+
+    async def close(self) -> None:
+        await self.fanout.close()
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        await self.fanout.publish(topic, message)
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        self.fanout.subscribe(topic, handler)
+
+    def on_gap(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+        """Called when this replica may have missed broadcasts (the hub resyncs its clients)."""
+        self.fanout.on_gap(callback)
+
+
+# ------------------------------------------------------------------------------------------ signing
+
+def signing_key(key_sha256_hex: str) -> bytes:
+    return key_sha256_hex.encode()
+
+
+def signature(key_sha256_hex: str, fields: dict[str, str]) -> str:
+    text = "\n".join(fields[k] for k in ("v", "worker", "pool", "ts", "nonce", "reply", "body"))
+    return hmac.new(signing_key(key_sha256_hex), text.encode(), hashlib.sha256).hexdigest()
+
+
+def shard_of(camera: str, shards: int) -> int:
+    return zlib.crc32(camera.encode()) % shards
+
+
+def stream_name(shard: int, prefix: str = STREAM_PREFIX) -> str:
+    return f"{prefix}{shard}"
+
+
+# ------------------------------------------------------------------------------------- worker side
+
+class StreamRefused(Exception):
+    """The api refused a batch (signature, pool, ...): retrying the same batch will not help."""
+
+
+class StreamUnavailable(Exception):
+    """No answer in time (Redis down, no replica reading, database down): keep it and retry later."""
+
+
+class StreamProducer:
+    """A worker's sending side: `send(batch)` returns once the api has stored it, else raises."""
+
+    def __init__(self, url: str, worker: str, key: str, pool: str = "", shards: int = 8,
+                 timeout_s: float = 10.0, prefix: str = STREAM_PREFIX) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=timeout_s + 5,
+                                          decode_responses=True)
+        self.worker, self.pool, self.shards, self.timeout_s, self.prefix = worker, pool, shards, timeout_s, prefix
+        self._key_hash = hashlib.sha256(key.encode()).hexdigest()
+
+    def signed_fields(self, body: str, reply: str, ts: float | None = None, nonce: str | None = None) -> dict[str, str]:
+        fields = {"v": SIG_VERSION, "worker": self.worker, "pool": self.pool,
+                  "ts": f"{time.time() if ts is None else ts:.3f}", "nonce": nonce or secrets.token_hex(12),
+                  "reply": reply, "body": body}
+        fields["sig"] = signature(self._key_hash, fields)
+        return fields
+
+    def send(self, messages: Sequence[EventMessage]) -> dict[str, int]:
+        """Store a batch through the stream; {"stored", "duplicates"} once every shard's part is stored."""
+        import redis
+
+        parts: dict[int, list[dict[str, Any]]] = {}
+        for m in messages:
+            parts.setdefault(shard_of(m.camera, self.shards), []).append(m.model_dump(mode="json"))
+        reply = f"sharpeyes:reply:{self.worker}:{secrets.token_hex(8)}"
+        try:
+            for shard, items in parts.items():
+                body = json.dumps(items, separators=(",", ":"))
+                self.redis.xadd(stream_name(shard, self.prefix), self.signed_fields(body, reply))  # type: ignore[arg-type]
+            total = {"stored": 0, "duplicates": 0}
+            deadline = time.monotonic() + self.timeout_s
+            for _ in parts:
+                left = deadline - time.monotonic()
+                got = self.redis.blpop([reply], timeout=max(0.01, left)) if left > 0 else None
+                if got is None:
+                    raise StreamUnavailable(f"no api replica stored the batch within {self.timeout_s:.0f} s")
+                answer = json.loads(got[1])
+                if answer.get("refused"):
+                    raise StreamRefused(f"the api refused the batch: {answer['refused']}")
+                if not answer.get("ok"):
+                    raise StreamUnavailable(f"the api could not store the batch: {answer.get('error')}")
+                total["stored"] += int(answer.get("stored", 0))
+                total["duplicates"] += int(answer.get("duplicates", 0))
+            return total
+        except redis.RedisError as exc:
+            raise StreamUnavailable(f"Redis is unreachable: {exc}") from exc
+        finally:
+            try:
+                self.redis.delete(reply)
+            except redis.RedisError:
+                pass
+
+
+# ---------------------------------------------------------------------------------------- api side
+
+@dataclass
+class WorkerIdentity:
+    name: str
+    key_hash: str
+    pool: str | None
+
+
+StoreFn = Callable[[list[EventMessage], str], dict[str, Any]]
+LookupFn = Callable[[str], WorkerIdentity | None]
+RefuseFn = Callable[[str, str], None]
+
+
+@dataclass
+class StreamConsumer:
+    """Reads the event stream's shards this replica holds; see the module doc.
+
+    `store(messages, worker_name)` stores a batch (raises on a database outage) and returns
+    {"stored", "duplicates"}; `lookup(worker_name)` gives the worker's key hash and pool;
+    `refused(worker_name, reason)` records a refusal (audit log).
+    """
+
+    url: str
+    store: StoreFn
+    lookup: LookupFn
+    refused: RefuseFn
+    lease_store: Any
+    replica: str = field(default_factory=lambda: f"api-{os.getpid()}-{secrets.token_hex(3)}")
+    shards: int = 8
+    window_s: float = 300.0
+    claim_idle_ms: int = 5000
+    prefix: str = STREAM_PREFIX
+    processed: int = 0
+    _identities: dict[str, tuple[float, WorkerIdentity | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import redis
+
+        from api.leases import CameraPool
+
+        self.redis = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
+        self.pool = CameraPool(self.lease_store, f"stream:{self.prefix}",
+                               [stream_name(i, self.prefix) for i in range(self.shards)],
+                               worker_id=self.replica, ttl_s=10.0, heartbeat_s=2.0, keep_on_store_error=False)
+        self._groups: set[str] = set()
+
+    # -- verification
+
+    def _identity(self, worker: str) -> WorkerIdentity | None:
+        now = time.monotonic()
+        hit = self._identities.get(worker)
+        if hit and hit[0] > now:
+            return hit[1]
+        ident = self.lookup(worker)
+        self._identities[worker] = (now + 10.0, ident)
+        return ident
+
+    def check(self, entry_id: str, fields: dict[str, str], stream: str) -> str | None:
+        """None when the entry is genuine and fresh; else the reason it is refused."""
+        needed = ("v", "worker", "pool", "ts", "nonce", "reply", "body", "sig")
+        if any(k not in fields for k in needed) or fields["v"] != SIG_VERSION:
+            return "malformed stream entry (missing fields or unknown version)"
+        ident = self._identity(fields["worker"])
+        if ident is None:
+            return f"unknown or revoked worker {fields['worker']!r}"
+        if not hmac.compare_digest(signature(ident.key_hash, fields), fields["sig"]):
+            return "bad signature (forged, altered, or signed with another key)"
+        if ident.pool and fields["pool"] != ident.pool:
+            return f"worker key of pool {ident.pool!r} used for pool {fields['pool']!r}"
+        try:
+            ts = float(fields["ts"])
+        except ValueError:
+            return "bad timestamp"
+        # The nonce remembers the entry that first carried it: the same entry delivered again (a retry,
+        # XAUTOCLAIM) is fine, another entry with the same nonce is a replay.
+        nonce_key = f"sharpeyes:nonce:{fields['worker']}:{fields['nonce']}"
+        marker = f"{stream}/{entry_id}"
+        first = self.redis.set(nonce_key, marker, nx=True, ex=int(self.window_s * 2))
+        if not first and self.redis.get(nonce_key) != marker:
+            return "replayed message (nonce already used)"
+        if first and abs(time.time() - ts) > self.window_s:
+            return f"stale or future timestamp ({time.time() - ts:.0f} s off; window {self.window_s:.0f} s)"
+        return None
+
+    # -- the loop
+
+    def _ensure_group(self, stream: str) -> None:
+        import redis
+
+        if stream in self._groups:
+            return
+        try:
+            self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add(stream)
+
+    def handle(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
+        """Verify, store, answer, acknowledge. A database outage leaves the entry pending (retried)."""
+        reason = self.check(entry_id, fields, stream)
+        reply = fields.get("reply", "")
+        if reason is not None:
+            worker = fields.get("worker", "?")
+            log.warning("stream entry %s from %r refused: %s", entry_id, worker, reason)
+            self.refused(worker, reason)
+            self._answer(reply, {"refused": reason})
+            self._ack(stream, entry_id)
+            return
+        try:
+            messages = [EventMessage.model_validate(m) for m in json.loads(fields["body"])]
+        except (ValueError, ValidationError) as exc:
+            reason = f"body is not a list of events: {str(exc).splitlines()[0]}"
+            self.refused(fields["worker"], reason)
+            self._answer(reply, {"refused": reason})
+            self._ack(stream, entry_id)
+            return
+        try:
+            outcome = self.store(messages, fields["worker"])
+        except Exception as exc:  # noqa: BLE001 - database away: stays pending, claimed again later
+            log.warning("could not store stream entry %s: %s", entry_id, exc)
+            self._answer(reply, {"ok": False, "error": str(exc).splitlines()[0][:200]})
+            return
+        self._ack(stream, entry_id)
+        self.processed += 1
+        self._answer(reply, {"ok": True, **outcome})
+
+    def _ack(self, stream: str, entry_id: str) -> None:
+        pipe = self.redis.pipeline()
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        pipe.execute()
+
+    def _answer(self, reply: str, answer: dict[str, Any]) -> None:
+        if not reply.startswith("sharpeyes:reply:"):
+            return  # never write where an entry tells us to, unless it is a reply list
+        pipe = self.redis.pipeline()
+        pipe.rpush(reply, json.dumps(answer, default=str))
+        pipe.expire(reply, 60)
+        pipe.execute()
+
+    def poll_once(self, block_ms: int = 500) -> int:
+        """One round: rebalance shards, claim what dead consumers left, read new entries. Entries handled."""
+        active = sorted(self.pool.tick())
+        if not active:
+            time.sleep(block_ms / 1000)
+            return 0
+        n = 0
+        for stream in active:
+            self._ensure_group(stream)
+            res: Any = self.redis.xautoclaim(stream, GROUP, self.replica, self.claim_idle_ms,
+                                             start_id="0-0", count=50)
+            for entry_id, fields in res[1]:
+                if fields:  # None when the entry was deleted meanwhile
+                    self.handle(stream, entry_id, fields)
+                    n += 1
+        read: Any = self.redis.xreadgroup(GROUP, self.replica, {s: ">" for s in active}, count=100, block=block_ms)
+        for stream, entries in read or []:
+            for entry_id, fields in entries:
+                if stream not in self.pool.active():
+                    break  # lease lost mid-batch: leave the rest pending for the new holder
+                self.handle(stream, entry_id, fields)
+                n += 1
+        return n
+
+    def run(self, stop: Callable[[], bool]) -> None:
+        """Blocking loop (run it in a thread) until stop() is true. Redis outages are waited out."""
+        import redis
+
+        delay = 0.2
+        while not stop():
+            try:
+                self.poll_once()
+                delay = 0.2
+            except redis.RedisError as exc:
+                log.warning("event stream: Redis unreachable (%s); retrying in %.1f s", exc, delay)
+                self._groups.clear()  # a restarted Redis has no groups
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.pool.leave()
+
+    async def run_async(self) -> None:
+        stopping = False
+        try:
+            await asyncio.to_thread(self.run, lambda: stopping)
+        except asyncio.CancelledError:
+            stopping = True
+            raise
