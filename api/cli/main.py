@@ -20,10 +20,9 @@ COMMAND_MODULES = (
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
+    from api.errors import ApiError
     from patrol.errors import PatrolError
     from vision.errors import VisionError
-
-    from api.errors import ApiError
 
     return (VisionError, PatrolError, ApiError, FileNotFoundError)
 

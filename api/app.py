@@ -1,0 +1,145 @@
+"""create_app(settings): the FastAPI application, its background jobs and the dashboard mount."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select, text
+
+from api import __version__
+from api.auth import LoginLimiter
+from api.bus import make_bus
+from api.db import make_engine, migrate, session_factory
+from api.deps import Ctx
+from api.hub import Hub
+from api.media import MediaStore
+from api.models import Camera
+from api.policy import load_policy
+from api.routes import cameras, incidents, ingest, media, stats, teams, users
+from api.schemas import CameraOut, HealthOut
+from api.settings import Settings
+from api.ws import websocket_endpoint
+
+log = logging.getLogger(__name__)
+OFFLINE_AFTER_S = 8.0   # no heartbeat for this long -> offline (workers beat every 2 s)
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+async def _sweep_cameras(ctx: Ctx) -> None:
+    """Mark cameras offline when their worker stops beating, and tell the pages."""
+    while True:
+        await asyncio.sleep(2.0)
+        try:
+            cutoff = datetime.now(UTC) - timedelta(seconds=OFFLINE_AFTER_S)
+
+            def work(cutoff: datetime = cutoff) -> list[dict[str, Any]]:
+                with ctx.sessions() as s:
+                    stale = s.scalars(select(Camera).where(Camera.state != "offline", Camera.state != "unknown",
+                                                           Camera.last_seen_at < cutoff)).all()
+                    for cam in stale:
+                        cam.state, cam.fps, cam.detail = "offline", 0.0, "no heartbeat from its worker"
+                    s.commit()
+                    return [CameraOut.model_validate(c).model_dump(mode="json") for c in stale]
+
+            for payload in await asyncio.to_thread(work):
+                await ctx.hub.publish(f"cameras/{payload['id']}/state", payload)
+        except Exception:
+            log.exception("camera sweep failed; retrying")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    bus = make_bus(settings.bus, settings.redis_url)
+    hub = Hub(bus)
+    ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine), policy=load_policy(settings.policy_path),
+              bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute),
+              media=MediaStore(settings.media_dir))
+    try:
+        from api.patrol_link import PatrolLink
+
+        ctx.patrol = PatrolLink.create(ctx)
+    except ModuleNotFoundError as exc:
+        if exc.name != "api.patrol_link":
+            raise
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        ctx.frame_event = asyncio.Event()
+        await bus.start()
+        jobs = [asyncio.create_task(_sweep_cameras(ctx))]
+        if ctx.patrol is not None:
+            jobs.append(asyncio.create_task(ctx.patrol.run_jobs()))
+        try:
+            yield
+        finally:
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
+            await bus.close()
+            engine.dispose()
+
+    app = FastAPI(title="SharpEyes api", version=__version__, lifespan=lifespan,
+                  description="Incidents from the cameras, patrol dispatch, live updates. See docs/api.md.")
+    app.state.ctx = ctx
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # keep FastAPI's documented shape (detail: list) and add one readable line
+        return JSONResponse(status_code=422, content={"detail": jsonable(exc.errors()), "message": _validation_message(exc)})
+
+    @app.get("/api/health", response_model=HealthOut, tags=["health"], summary="Liveness and database check")
+    def health() -> HealthOut:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
+
+    for module in (users, ingest, incidents, cameras, teams, media, stats):
+        app.include_router(module.router)
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket_endpoint(websocket, ctx)
+
+    mount_dashboard(app, settings.dashboard_dir or DASHBOARD_DIR)
+    return app
+
+
+def mount_dashboard(app: FastAPI, folder: Path) -> None:
+    """Hook for the dashboard: serve dashboard/m at /m (phone page) and dashboard/ at / when present."""
+    if not (folder / "index.html").is_file():
+        return
+    if (folder / "m" / "index.html").is_file():
+        app.mount("/m", StaticFiles(directory=folder / "m", html=True), name="dashboard-mobile")
+    app.mount("/", StaticFiles(directory=folder, html=True), name="dashboard")
+
+
+def jsonable(errors: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(errors, custom_encoder={BaseException: str, bytes: lambda b: b.decode("utf-8", "replace")})
+
+
+__all__ = ["create_app", "mount_dashboard"]

@@ -1,0 +1,109 @@
+"""Passwords (argon2), signed bearer tokens, worker API keys and the login rate limit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ROLES = ("admin", "operator", "leader")
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A hash to verify against when the user does not exist, so timing does not reveal which names exist.
+DUMMY_HASH = hash_password("no-such-user-" + secrets.token_hex(8))
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    role: str
+    team_id: int | None
+    expires: float
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_token(secret: str, user_id: int, role: str, team_id: int | None, ttl_s: float) -> str:
+    body = _b64(json.dumps({"u": user_id, "r": role, "t": team_id, "e": time.time() + ttl_s}).encode())
+    sig = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{sig}"
+
+
+def read_token(secret: str, token: str) -> TokenClaims | None:
+    """The claims of a valid, unexpired token; None for anything else."""
+    try:
+        body, sig = token.split(".", 1)
+        want = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(want, sig):
+            return None
+        data = json.loads(_unb64(body))
+        claims = TokenClaims(int(data["u"]), str(data["r"]), data["t"], float(data["e"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    if claims.expires < time.time() or claims.role not in ROLES:
+        return None
+    return claims
+
+
+def new_worker_key() -> str:
+    return "swk_" + secrets.token_urlsafe(32)
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class LoginLimiter:
+    """At most `limit` failed logins per (address, name) per minute; then 429 until the window passes."""
+
+    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._fails: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def retry_after(self, addr: str, name: str) -> float:
+        """Seconds to wait before another try; 0 when allowed."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._fails[(addr, name)]
+            while q and q[0] < now - self.window_s:
+                q.popleft()
+            if len(q) >= self.limit:
+                return q[0] + self.window_s - now
+        return 0.0
+
+    def failed(self, addr: str, name: str) -> None:
+        with self._lock:
+            self._fails[(addr, name)].append(time.monotonic())
+
+    def succeeded(self, addr: str, name: str) -> None:
+        with self._lock:
+            self._fails.pop((addr, name), None)

@@ -1,0 +1,154 @@
+"""Shared dependencies of the routes: the app context, sessions, the current user, worker keys, roles."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Query, Request, status
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.auth import key_hash, read_token
+from api.bus import EventBus
+from api.hub import Hub
+from api.models import AuditEntry, User, WorkerKey
+from api.policy import Policy
+from api.settings import Settings
+
+
+@dataclass
+class LiveFrame:
+    jpeg: bytes
+    at: float
+    version: int
+
+
+@dataclass
+class Ctx:
+    """Everything a request may need, built once by create_app()."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: Policy
+    bus: EventBus
+    hub: Hub
+    limiter: Any
+    media: Any
+    patrol: Any = None
+    frames: dict[str, LiveFrame] = field(default_factory=dict)
+    frame_event: asyncio.Event | None = None
+    _keys: dict[str, tuple[float, str, str | None]] = field(default_factory=dict)
+
+    def audit(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
+        with self.sessions() as s:
+            s.add(AuditEntry(actor=actor, action=action, target=target, detail=detail[:2000]))
+            s.commit()
+
+    def worker_for_key(self, key: str) -> tuple[str, str | None] | None:
+        """(worker name, pool) of a valid key; cached for 10 s so ingest does not hit the table each time."""
+        h = key_hash(key)
+        hit = self._keys.get(h)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1], hit[2]
+        with self.sessions() as s:
+            row = s.scalars(select(WorkerKey).where(WorkerKey.key_hash == h, WorkerKey.revoked.is_(False))).first()
+        if row is None:
+            self._keys.pop(h, None)
+            return None
+        self._keys[h] = (now + 10.0, row.name, row.pool)
+        return row.name, row.pool
+
+    def forget_keys(self) -> None:
+        self._keys.clear()
+
+
+def get_ctx(request: Request) -> Ctx:
+    ctx: Ctx = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+
+
+def get_session(ctx: CtxDep) -> Iterator[Session]:
+    with ctx.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def user_from_token(ctx: Ctx, session: Session, token: str) -> User | None:
+    claims = read_token(ctx.settings.secret_key, token)
+    if claims is None:
+        return None
+    user = session.get(User, claims.user_id)
+    if user is None or not user.active:
+        return None
+    return user
+
+
+def get_current_user(
+    request: Request, ctx: CtxDep, session: SessionDep,
+    authorization: Annotated[str | None, Header(description="Bearer TOKEN")] = None,
+    token: Annotated[str | None, Query(description="The bearer token, for <img>/<video> and websocket URLs")] = None,
+) -> User:
+    raw = token
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value:
+            raw = value.strip()
+    if not raw:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not signed in: send 'Authorization: Bearer TOKEN' from POST /api/auth/login",
+                            headers={"WWW-Authenticate": "Bearer"})
+    user = user_from_token(ctx, session, raw)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token invalid or expired: sign in again",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(*roles: str) -> Callable[[User], User]:
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role '{user.role}' may not do this (needs {' or '.join(roles)})")
+        return user
+
+    return check
+
+
+Operator = Annotated[User, Depends(require("admin", "operator"))]
+Admin = Annotated[User, Depends(require("admin"))]
+AnyUser = Annotated[User, Depends(require("admin", "operator", "leader"))]
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    name: str
+    pool: str | None
+
+
+def get_worker(ctx: CtxDep, request: Request,
+               x_api_key: Annotated[str | None, Header(description="Worker API key (sharpeyes user key)")] = None,
+               ) -> WorkerIdentity:
+    if not x_api_key:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no worker key: send it in the X-API-Key header")
+    found = ctx.worker_for_key(x_api_key)
+    if found is None:
+        addr = request.client.host if request.client else "?"
+        ctx.audit(f"addr:{addr}", "worker_key_refused", request.url.path)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "worker key not valid or revoked: check --key")
+    return WorkerIdentity(*found)
+
+
+Worker = Annotated[WorkerIdentity, Depends(get_worker)]

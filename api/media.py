@@ -1,0 +1,75 @@
+"""Media store: snapshots, clips and photos under one folder, checked for type and size.
+
+Stored names are made here (never from the client's file name), and every read is resolved and checked
+to stay inside the folder, so no request can reach a file outside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
+
+
+class MediaRejected(Exception):
+    """Not stored: wrong type (415) or too big (413). `status` says which."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MediaStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def check_image(self, data: bytes, limit: int) -> tuple[str, str]:
+        """(content type, extension) of a JPEG/PNG/WebP image within `limit` bytes, else MediaRejected."""
+        if len(data) > limit:
+            raise MediaRejected(413, f"file is {len(data)} bytes; the limit is {limit} bytes ({limit // 2**20} MB)")
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or ""
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise MediaRejected(415, "not an image: upload a JPEG, PNG or WebP photo") from exc
+        if fmt not in IMAGE_TYPES:
+            raise MediaRejected(415, f"image type {fmt or 'unknown'} not accepted: upload a JPEG, PNG or WebP photo")
+        return IMAGE_TYPES[fmt]
+
+    def check_clip(self, data: bytes, limit: int) -> tuple[str, str]:
+        if len(data) > limit:
+            raise MediaRejected(413, f"clip is {len(data)} bytes; the limit is {limit} bytes")
+        if data[4:8] != b"ftyp":
+            raise MediaRejected(415, "not an MP4 clip: upload an H.264 MP4 file")
+        return "video/mp4", ".mp4"
+
+    def save(self, kind: str, data: bytes, ext: str) -> tuple[str, str]:
+        """Write the bytes; returns (path relative to the root, sha256)."""
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        rel = f"{kind}/{day}/{uuid.uuid4().hex}{ext}"
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        return rel, hashlib.sha256(data).hexdigest()
+
+    def resolve(self, rel: str) -> Path | None:
+        """The file for a stored relative path, or None if it is missing or points outside the folder."""
+        path = (self.root / rel).resolve()
+        if not path.is_relative_to(self.root) or not path.is_file():
+            return None
+        return path
+
+    def delete(self, rel: str) -> None:
+        path = self.resolve(rel)
+        if path is not None:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,73 @@
+"""Helpers shared by the routers: documented error responses, incident serialisation and publishing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import HTTPException, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import Ctx
+from api.models import Incident, Media, User
+from api.schemas import ErrorOut, IncidentOut, MediaOut
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Bad request"},
+    401: {"model": ErrorOut, "description": "Not signed in, or a bad token / worker key"},
+    403: {"model": ErrorOut, "description": "Role not allowed"},
+    404: {"model": ErrorOut, "description": "Not found"},
+    409: {"model": ErrorOut, "description": "Conflict, e.g. an action not allowed in the current state"},
+    413: {"model": ErrorOut, "description": "Too large"},
+    415: {"model": ErrorOut, "description": "Unsupported media type"},
+    429: {"model": ErrorOut, "description": "Too many attempts"},
+}
+
+
+def media_url(m: Media) -> str:
+    return f"/api/media/{m.id}"
+
+
+def media_out(m: Media) -> MediaOut:
+    return MediaOut(id=m.id, kind=m.kind, incident_id=m.incident_id, event_id=m.event_id,  # type: ignore[arg-type]
+                    content_type=m.content_type, size=m.size, created_at=m.created_at, url=media_url(m))
+
+
+def incidents_out(session: Session, incidents: Sequence[Incident]) -> list[IncidentOut]:
+    ids = [i.id for i in incidents]
+    snaps: dict[int, str] = {}
+    if ids:
+        rows = session.execute(
+            select(Media.incident_id, Media.id).where(Media.incident_id.in_(ids), Media.kind.in_(("snapshot", "photo")))
+            .order_by(Media.id)
+        ).tuples()
+        for inc_id, media_id in rows:
+            if inc_id is not None:
+                snaps[inc_id] = f"/api/media/{media_id}"
+    out = []
+    for inc in incidents:
+        item = IncidentOut.model_validate(inc)
+        item.snapshot_url = snaps.get(inc.id)
+        out.append(item)
+    return out
+
+
+def publish_incidents(ctx: Ctx, items: Sequence[IncidentOut], previous_team: dict[int, int | None] | None = None) -> None:
+    """Push incident changes: `incidents` to the control room, `tasks` to the assigned team (and the old one)."""
+    for item in items:
+        payload = item.model_dump(mode="json")
+        ctx.hub.emit("incidents", payload)
+        if item.team_id is not None:
+            ctx.hub.emit("tasks", payload, team_id=item.team_id)
+        old = (previous_team or {}).get(item.id)
+        if old is not None and old != item.team_id:
+            ctx.hub.emit("tasks", payload, team_id=old)
+
+
+def get_incident_for(session: Session, user: User, incident_id: int) -> Incident:
+    """The incident, if this user may see it (a leader: only his team's)."""
+    inc = session.get(Incident, incident_id)
+    if inc is None or (user.role == "leader" and (user.team_id is None or inc.team_id != user.team_id)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id} (or not one of your team's)")
+    return inc

@@ -1,0 +1,181 @@
+"""Incidents: list, open by hand, details with timeline, actions of the state machine, notes, photos."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile
+from sqlalchemy import select
+
+from api.deps import AnyUser, CtxDep, Operator, SessionDep
+from api.incidents import (
+    LEADER_ACTIONS,
+    TEAM_STATUS_AFTER,
+    Conflict,
+    Invalid,
+    apply_action,
+    new_incident,
+    record,
+)
+from api.media import MediaRejected
+from api.models import Camera, Event, Incident, Media, Team, TimelineEntry, utcnow
+from api.routes.common import ERRORS, get_incident_for, incidents_out, media_out, publish_incidents
+from api.schemas import (
+    ActionIn,
+    EventOut,
+    IncidentCreate,
+    IncidentDetail,
+    IncidentOut,
+    MediaOut,
+    NoteIn,
+    ProposalOut,
+    State,
+    TeamOut,
+    TimelineOut,
+)
+
+router = APIRouter(prefix="/api/incidents", tags=["incidents"], responses=ERRORS)
+IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.get("", response_model=list[IncidentOut], summary="Incidents, newest first (a leader: his team's)")
+def list_incidents(user: AnyUser, session: SessionDep,
+                   state: Annotated[list[State] | None, Query()] = None,
+                   category: Annotated[str | None, Query(max_length=50)] = None,
+                   camera_id: Annotated[str | None, Query(max_length=100)] = None,
+                   team_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                   active: Annotated[bool | None, Query(description="true: only not yet resolved/closed/false alarm")] = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                   offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[IncidentOut]:
+    q = select(Incident)
+    if user.role == "leader":
+        q = q.where(Incident.team_id == user.team_id)
+    if state:
+        q = q.where(Incident.state.in_(state))
+    if category:
+        q = q.where(Incident.category == category)
+    if camera_id:
+        q = q.where(Incident.camera_id == camera_id)
+    if team_id:
+        q = q.where(Incident.team_id == team_id)
+    if active is not None:
+        from api.incidents import ACTIVE
+
+        q = q.where(Incident.state.in_(ACTIVE) if active else Incident.state.not_in(ACTIVE))
+    rows = session.scalars(q.order_by(Incident.id.desc()).limit(limit).offset(offset)).all()
+    return incidents_out(session, rows)
+
+
+@router.post("", response_model=IncidentOut, status_code=201, summary="Open an incident by hand (operator)")
+def create_incident(body: IncidentCreate, user: Operator, ctx: CtxDep, session: SessionDep) -> IncidentOut:
+    camera = None
+    if body.camera_id is not None:
+        camera = session.get(Camera, body.camera_id)
+        if camera is None:
+            raise HTTPException(404, f"unknown camera {body.camera_id!r}")
+    inc = new_incident(session, ctx.policy, title=body.title, event_type=body.event_type, actor=user.name,
+                       at=utcnow(), source="manual", camera=camera, description=body.description,
+                       category=body.category, severity=body.severity, place=body.place)
+    session.commit()
+    items = incidents_out(session, [inc])
+    publish_incidents(ctx, items)
+    if ctx.patrol is not None:
+        ctx.patrol.on_new_incidents([inc.id])
+    return items[0]
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident with timeline, events and media")
+def get_incident(incident_id: IncidentId, user: AnyUser, session: SessionDep) -> IncidentDetail:
+    inc = get_incident_for(session, user, incident_id)
+    base = incidents_out(session, [inc])[0]
+    timeline = session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == inc.id).order_by(TimelineEntry.id))
+    events = session.scalars(select(Event).where(Event.incident_id == inc.id).order_by(Event.created_at, Event.id))
+    media = session.scalars(select(Media).where(Media.incident_id == inc.id).order_by(Media.id))
+    return IncidentDetail(**base.model_dump(), timeline=[TimelineOut.model_validate(t) for t in timeline],
+                          events=[EventOut.model_validate(e) for e in events], media=[media_out(m) for m in media])
+
+
+@router.post("/{incident_id}/actions", response_model=IncidentOut,
+             summary="Move the incident: dispatch, override, accept, decline, arrive, resolve, close, escalate, "
+                     "false_alarm, reopen (409 when not allowed from the current state)")
+def act(incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> IncidentOut:
+    inc = get_incident_for(session, user, incident_id)
+    if user.role == "leader" and body.action not in LEADER_ACTIONS:
+        raise HTTPException(403, f"a leader may only {', '.join(sorted(LEADER_ACTIONS))}; '{body.action}' is for operators")
+    team = None
+    if body.team_id is not None:
+        team = session.get(Team, body.team_id)
+        if team is None:
+            raise HTTPException(404, f"no team {body.team_id}")
+    previous = inc.team_id
+    try:
+        apply_action(session, inc, body.action, user.name, body.reason, body.team_id)
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except Invalid as exc:
+        raise HTTPException(422, str(exc)) from exc
+    teams_changed: list[Team] = []
+    status = TEAM_STATUS_AFTER.get(body.action)
+    target = session.get(Team, inc.team_id) if inc.team_id is not None else None
+    if status and target is not None:
+        target.status, target.updated_at = status, utcnow()
+        teams_changed.append(target)
+    if body.action == "override" and previous is not None and previous != inc.team_id:
+        old = session.get(Team, previous)
+        if old is not None:
+            old.status, old.updated_at = "available", utcnow()
+            teams_changed.append(old)
+    if ctx.patrol is not None:
+        ctx.patrol.on_action(session, inc, body.action, user)
+    session.commit()
+    items = incidents_out(session, [inc])
+    publish_incidents(ctx, items, {inc.id: previous})
+    for t in teams_changed:
+        ctx.hub.emit("teams", TeamOut.model_validate(t).model_dump(mode="json"), team_id=t.id)
+    return items[0]
+
+
+@router.post("/{incident_id}/notes", response_model=TimelineOut, status_code=201, summary="Add a note to the timeline")
+def add_note(incident_id: IncidentId, body: NoteIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> TimelineOut:
+    inc = get_incident_for(session, user, incident_id)
+    entry = record(session, inc, user.name, "note", body.note, team_id=inc.team_id)
+    inc.updated_at = utcnow()
+    session.commit()
+    publish_incidents(ctx, incidents_out(session, [inc]))
+    return TimelineOut.model_validate(entry)
+
+
+@router.post("/{incident_id}/photos", response_model=MediaOut, status_code=201,
+             summary="Attach a photo (JPEG/PNG/WebP, <= 10 MB) with an optional note")
+def add_photo(incident_id: IncidentId, file: Annotated[UploadFile, File(description="The photo")],
+              user: AnyUser, ctx: CtxDep, session: SessionDep,
+              note: Annotated[str, Form(max_length=5000)] = "") -> MediaOut:
+    inc = get_incident_for(session, user, incident_id)
+    limit = ctx.settings.max_photo_bytes
+    if file.size is not None and file.size > limit:
+        raise HTTPException(413, f"photo is {file.size} bytes; the limit is {limit} bytes (10 MB)")
+    data = file.file.read(limit + 1)
+    try:
+        ctype, ext = ctx.media.check_image(data, limit)
+    except MediaRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    rel, sha = ctx.media.save("photo", data, ext)
+    row = Media(kind="photo", incident_id=inc.id, path=rel, content_type=ctype, size=len(data), sha256=sha,
+                uploaded_by=user.name)
+    session.add(row)
+    session.flush()
+    record(session, inc, user.name, "photo", note, team_id=inc.team_id, data={"media_id": row.id})
+    inc.updated_at = utcnow()
+    session.commit()
+    publish_incidents(ctx, incidents_out(session, [inc]))
+    return media_out(row)
+
+
+@router.get("/{incident_id}/proposal", response_model=list[ProposalOut],
+            summary="Teams proposed for dispatch, best first, with the reasons (operator)")
+def proposal(incident_id: IncidentId, user: Operator, ctx: CtxDep, session: SessionDep) -> list[ProposalOut]:
+    inc = get_incident_for(session, user, incident_id)
+    if ctx.patrol is None:
+        return []
+    result: list[ProposalOut] = ctx.patrol.propose(session, inc)
+    return result

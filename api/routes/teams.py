@@ -1,0 +1,173 @@
+"""Patrol teams: list, create, live status; a leader's tasks, route, check-ins and service points."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+import patrol
+from api.deps import Admin, AnyUser, CtxDep, SessionDep
+from api.incidents import ACTIVE
+from api.models import Incident, Team, User, utcnow
+from api.routes.common import ERRORS, incidents_out
+from api.schemas import (
+    CheckInIn,
+    CheckInOut,
+    IncidentOut,
+    PointsEntryOut,
+    PointsOut,
+    RedeemIn,
+    RouteOut,
+    TeamCreate,
+    TeamOut,
+    TeamStatusIn,
+)
+
+router = APIRouter(prefix="/api", tags=["teams"], responses=ERRORS)
+TeamId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def team_out(ctx: CtxDep, team: Team) -> TeamOut:
+    out = TeamOut.model_validate(team)
+    if ctx.patrol is not None:
+        out.on_shift = ctx.patrol.on_shift(team)
+    return out
+
+
+def team_for(session: SessionDep, user: User, team_id: int, write: bool = False) -> Team:
+    team = session.get(Team, team_id)
+    if team is None or (user.role == "leader" and user.team_id != team_id):
+        raise HTTPException(404, f"no team {team_id} (or not yours)")
+    return team
+
+
+@router.get("/teams", response_model=list[TeamOut], summary="Teams with live status (a leader: his own)")
+def list_teams(user: AnyUser, ctx: CtxDep, session: SessionDep) -> list[TeamOut]:
+    q = select(Team).order_by(Team.id)
+    if user.role == "leader":
+        q = q.where(Team.id == user.team_id)
+    return [team_out(ctx, t) for t in session.scalars(q)]
+
+
+@router.post("/teams", response_model=TeamOut, status_code=201, summary="Create a team (admin)")
+def create_team(body: TeamCreate, admin: Admin, ctx: CtxDep, session: SessionDep) -> TeamOut:
+    data = body.model_dump()
+    try:
+        patrol.team_from_dict(body.key, {k: data[k] for k in ("name", "leader", "members", "skills", "home_grid", "base",
+                                                              "roster", "exceptions", "timezone")})
+        for pid, person in body.people.items():
+            patrol.Person.model_validate(person)
+            if pid not in body.members:
+                raise patrol.PatrolError(f"teams.{body.key}.people: '{pid}' is not among members")
+    except patrol.PatrolError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, f"teams.{body.key}.people: {exc}") from exc
+    if ctx.patrol is not None and body.base is not None and not ctx.patrol.has_place(body.base):
+        raise HTTPException(422, f"teams.{body.key}.base: no place {body.base!r} on the site")
+    team = Team(**data, status="available", place=body.base)
+    session.add(team)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise HTTPException(409, f"team '{body.key}' exists already") from exc
+    if ctx.patrol is not None:
+        ctx.patrol.teams_changed()
+    out = team_out(ctx, team)
+    ctx.hub.emit("teams", out.model_dump(mode="json"), team_id=team.id)
+    return out
+
+
+@router.get("/teams/{team_id}", response_model=TeamOut, summary="One team")
+def get_team(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> TeamOut:
+    return team_out(ctx, team_for(session, user, team_id))
+
+
+@router.patch("/teams/{team_id}/status", response_model=TeamOut,
+              summary="Set a team's status and/or position (its leader, or an operator)")
+def set_status(team_id: TeamId, body: TeamStatusIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> TeamOut:
+    team = team_for(session, user, team_id)
+    if body.place is not None and ctx.patrol is not None and not ctx.patrol.has_place(body.place):
+        raise HTTPException(422, f"no place {body.place!r} on the site")
+    if body.status is not None:
+        team.status = body.status
+    if body.position is not None:
+        team.position = body.position
+        if body.place is None and ctx.patrol is not None:
+            team.place = ctx.patrol.nearest_place(body.position)
+    if body.place is not None:
+        team.place = body.place
+    team.updated_at = utcnow()
+    session.commit()
+    out = team_out(ctx, team)
+    ctx.hub.emit("teams", out.model_dump(mode="json"), team_id=team.id)
+    return out
+
+
+@router.get("/tasks", response_model=list[IncidentOut],
+            summary="Active incidents assigned to a team (a leader: his team's; operators: all teams')")
+def tasks(user: AnyUser, session: SessionDep) -> list[IncidentOut]:
+    q = select(Incident).where(Incident.state.in_(ACTIVE), Incident.team_id.is_not(None))
+    if user.role == "leader":
+        q = q.where(Incident.team_id == user.team_id)
+    return incidents_out(session, session.scalars(q.order_by(Incident.severity.desc(), Incident.deadline_at)).all())
+
+
+def _need_patrol(ctx: CtxDep) -> None:
+    if ctx.patrol is None or not ctx.patrol.has_site():
+        raise HTTPException(404, "no site loaded: start the server with SHARPEYES_SITE_PATH set to a site YAML")
+
+
+@router.get("/teams/{team_id}/route", response_model=RouteOut, summary="Today's routine patrol route of a team")
+def route(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> RouteOut:
+    team = team_for(session, user, team_id)
+    _need_patrol(ctx)
+    out: RouteOut = ctx.patrol.route(session, team)
+    return out
+
+
+@router.post("/teams/{team_id}/checkins", response_model=CheckInOut, status_code=201,
+             summary="Check in at a checkpoint with the code shown there")
+def check_in(team_id: TeamId, body: CheckInIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> CheckInOut:
+    team = team_for(session, user, team_id)
+    _need_patrol(ctx)
+    row = ctx.patrol.check_in(session, team, user, body.checkpoint, body.code)
+    session.commit()
+    out = team_out(ctx, team)
+    ctx.hub.emit("teams", out.model_dump(mode="json"), team_id=team.id)
+    return CheckInOut.model_validate(row)
+
+
+@router.get("/teams/{team_id}/checkins", response_model=list[CheckInOut], summary="A team's check-ins today")
+def list_checkins(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> list[CheckInOut]:
+    team = team_for(session, user, team_id)
+    if ctx.patrol is None:
+        return []
+    return [CheckInOut.model_validate(c) for c in ctx.patrol.checkins_today(session, team)]
+
+
+@router.get("/teams/{team_id}/points", response_model=PointsOut, summary="Service points (积分) of the team's people")
+def points(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> PointsOut:
+    team = team_for(session, user, team_id)
+    if ctx.patrol is None:
+        return PointsOut(team_id=team.id, balance={}, history=[])
+    out: PointsOut = ctx.patrol.points(session, team)
+    return out
+
+
+@router.post("/teams/{team_id}/points/redeem", response_model=PointsEntryOut, status_code=201,
+             summary="Redeem a person's points (operator)")
+def redeem(team_id: TeamId, body: RedeemIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> PointsEntryOut:
+    if user.role == "leader":
+        raise HTTPException(403, "redeeming points is for operators")
+    team = team_for(session, user, team_id)
+    if body.person not in team.members:
+        raise HTTPException(404, f"no person {body.person!r} in team {team.key}")
+    _need_patrol(ctx)
+    entry: PointsEntryOut = ctx.patrol.redeem(session, body.person, body.points, body.item)
+    session.commit()
+    return entry

@@ -1,0 +1,98 @@
+"""Sign-in, users and worker keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import DUMMY_HASH, hash_password, key_hash, make_token, new_worker_key, verify_password
+from api.deps import Admin, AnyUser, CtxDep, SessionDep
+from api.models import Team, User, WorkerKey
+from api.routes.common import ERRORS
+from api.schemas import LoginIn, TokenOut, UserCreate, UserOut, WorkerKeyCreate, WorkerKeyOut
+
+router = APIRouter(prefix="/api", tags=["users"], responses=ERRORS)
+
+
+@router.post("/auth/login", response_model=TokenOut, summary="Sign in; returns a bearer token")
+def login(body: LoginIn, request: Request, ctx: CtxDep, session: SessionDep) -> TokenOut:
+    addr = request.client.host if request.client else "?"
+    wait = ctx.limiter.retry_after(addr, body.username)
+    if wait > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many failed sign-ins for '{body.username}': try again in {int(wait) + 1} s",
+                            headers={"Retry-After": str(int(wait) + 1)})
+    user = session.scalars(select(User).where(User.name == body.username)).first()
+    ok = verify_password(user.password_hash if user else DUMMY_HASH, body.password)
+    if not ok or user is None or not user.active:
+        ctx.limiter.failed(addr, body.username)
+        ctx.audit(f"addr:{addr}", "login_failed", body.username)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
+    ctx.limiter.succeeded(addr, body.username)
+    ttl = ctx.settings.token_ttl_s
+    token = make_token(ctx.settings.secret_key, user.id, user.role, user.team_id, ttl)
+    return TokenOut(access_token=token, expires_in=ttl, user=UserOut.model_validate(user))
+
+
+@router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
+def me(user: AnyUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.get("/users", response_model=list[UserOut], summary="All users (admin)")
+def list_users(_: Admin, session: SessionDep) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+@router.post("/users", response_model=UserOut, status_code=201, summary="Create a user (admin)")
+def create_user(body: UserCreate, admin: Admin, ctx: CtxDep, session: SessionDep) -> UserOut:
+    if body.role == "leader" and body.team_id is None:
+        raise HTTPException(422, "a leader needs a team: give team_id")
+    if body.team_id is not None and session.get(Team, body.team_id) is None:
+        raise HTTPException(404, f"no team {body.team_id}: create it first (POST /api/teams)")
+    user = User(name=body.name, password_hash=hash_password(body.password), role=body.role, team_id=body.team_id)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise HTTPException(409, f"user '{body.name}' exists already") from exc
+    ctx.audit(admin.name, "user_created", body.name, body.role)
+    return UserOut.model_validate(user)
+
+
+@router.get("/workers", response_model=list[WorkerKeyOut], summary="Worker keys (admin; keys not shown)")
+def list_workers(_: Admin, session: SessionDep) -> list[WorkerKeyOut]:
+    rows = session.scalars(select(WorkerKey).where(WorkerKey.revoked.is_(False)).order_by(WorkerKey.id))
+    return [WorkerKeyOut(id=w.id, name=w.name, pool=w.pool) for w in rows]
+
+
+@router.post("/workers", response_model=WorkerKeyOut, status_code=201, summary="Create a worker key (admin); shown once")
+def create_worker(body: WorkerKeyCreate, admin: Admin, ctx: CtxDep, session: SessionDep) -> WorkerKeyOut:
+    key = new_worker_key()
+    row = WorkerKey(name=body.name, key_hash=key_hash(key), pool=body.pool)
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise HTTPException(409, f"worker '{body.name}' exists already") from exc
+    ctx.audit(admin.name, "worker_key_created", body.name)
+    return WorkerKeyOut(id=row.id, name=row.name, pool=row.pool, key=key)
+
+
+@router.delete("/workers/{worker_id}", response_model=WorkerKeyOut, summary="Revoke a worker key (admin)")
+def revoke_worker(worker_id: Annotated[int, Path(ge=1)], admin: Admin, ctx: CtxDep, session: SessionDep) -> WorkerKeyOut:
+    row = session.get(WorkerKey, worker_id)
+    if row is None or row.revoked:
+        raise HTTPException(404, f"no active worker key {worker_id}")
+    row.revoked = True
+    # a unique-free name so the same worker name can be given a new key
+    row.name = f"{row.name}#revoked{row.id}"
+    session.commit()
+    ctx.forget_keys()
+    ctx.audit(admin.name, "worker_key_revoked", row.name)
+    return WorkerKeyOut(id=row.id, name=row.name, pool=row.pool)

@@ -1,0 +1,50 @@
+"""Settings of the api server, from the environment (SHARPEYES_*) or the command line.
+
+Outside development mode a secret must be given: a default one would let anyone forge tokens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.errors import ApiError
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Everything the server needs; every field can be set as SHARPEYES_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="SHARPEYES_", extra="forbid")
+
+    db_url: str = Field(default="sqlite:///data/sharpeyes.db", description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://...")
+    dev: bool = Field(default=False, description="Development mode: allows the default secret")
+    secret_key: str = Field(default=DEV_SECRET, description="Signs bearer tokens; required outside --dev")
+    token_ttl_s: int = Field(default=12 * 3600, gt=0, description="Lifetime of a bearer token")
+    media_dir: Path = Field(default=Path("data/media"), description="Folder for snapshots, clips and photos")
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest uploaded photo")
+    max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="Largest clip a worker may upload")
+    policy_path: Path | None = Field(default=None, description="YAML policy (event type -> category, ...); built-in default when unset")
+    site_path: Path | None = Field(default=None, description="Patrol site YAML (places, links, grids)")
+    login_attempts_per_minute: int = Field(default=10, gt=0, description="Failed logins allowed per user and address per minute")
+    dashboard_dir: Path | None = Field(default=None, description="Static dashboard folder; default: dashboard/ next to the package if present")
+    bus: str = Field(default="memory", description="Event bus: memory (in-process)")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL for the redis bus")
+    deadline_check_s: float = Field(default=15.0, gt=0, description="How often deadlines are checked for escalation")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if not self.dev and self.secret_key == DEV_SECRET:
+            raise ApiError(
+                "no secret key: set SHARPEYES_SECRET_KEY to a long random string (or run with --dev for development)"
+            )
+        if len(self.secret_key) < 16:
+            raise ApiError("SHARPEYES_SECRET_KEY is too short: use at least 16 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
