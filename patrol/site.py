@@ -228,7 +228,7 @@ class Site:
 def _format_validation(source: str, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
-    return f"{source}: {loc}: {err['msg']}" + (f" ({len(exc.errors())} errors in all)" if len(exc.errors()) > 1 else "")
+    return f"{source}: {loc}: {str(err['msg']).removeprefix('Value error, ')}" + (f" ({len(exc.errors())} errors in all)" if len(exc.errors()) > 1 else "")
 
 
 def site_from_dict(data: Any, source: str = "<site>") -> Site:
