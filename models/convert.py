@@ -54,7 +54,7 @@ MODELS = {
             "mean": [103.53, 116.28, 123.675], "std": [57.375, 57.12, 58.395],
             "strides": [8, 16, 32], "reg_max": 10,
         },
-        "source": "https://github.com/RangiLyu/nanodet (NanoDet-m 416, Apache-2.0), TF.js by vladmandic",
+        "source": "https://github.com/RangiLyu/nanodet (NanoDet-m 416), TF.js by vladmandic",
     },
     "centernet": {
         "input": "tower_0/images:0",
@@ -63,7 +63,7 @@ MODELS = {
             "decoder": "rows_xyxy_score_class", "layout": "NHWC", "color": "RGB", "size": [512, 512],
             "resize": "stretch", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0],
         },
-        "source": "https://github.com/610265158/mobilenetv3_centernet (Apache-2.0), TF.js by vladmandic",
+        "source": "https://github.com/610265158/mobilenetv3_centernet, TF.js by vladmandic",
     },
 }
 
