@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from vision.detectors import parse_detector_config
 from vision.errors import ConfigError
+from vision.motion import MotionConfig
 
 COCO_NAMES = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
@@ -28,6 +30,7 @@ COCO_NAMES = (
     "hair drier", "toothbrush",
 )
 
+KEEPALIVE_S = 3.0  # default whole-frame detection interval; below TrackerSettings.lost_s
 _SCHEDULE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -49,13 +52,9 @@ def _check_relative(points: list[Point], what: str) -> list[Point]:
 
 class DetectSettings(VisionModel):
     fps: float = Field(default=5.0, gt=0, le=60, description="Frames per second decoded and analysed")
-    keepalive_s: float = Field(
-        default=2.0, gt=0, description="Run the detector on the whole frame at least this often (seconds), "
-        "so still objects (parked cars) stay tracked without motion")
     refresh_s: float = Field(
-        default=1.0, gt=0, description="While motion is explained by known tracks, re-detect this often (seconds)")
-    max_regions: int = Field(default=2, ge=1, le=8, description="Most motion crops per frame before the whole "
-                             "frame is used instead")
+        default=1.0, gt=0, description="While all motion is explained by known tracks, re-detect this often "
+        "(seconds); the whole frame is detected every motion.keepalive_s")
 
 
 class TrackerSettings(VisionModel):
@@ -172,7 +171,9 @@ class Camera(VisionModel):
     detector: dict[str, Any] | None = Field(default=None, description="Overrides of the global detector section")
     tracker: TrackerSettings = Field(default_factory=TrackerSettings, description="Tracker settings")
     events: EventSettings = Field(default_factory=EventSettings, description="Snapshots and clips")
-    motion: dict[str, Any] = Field(default_factory=dict, description="Motion gating settings (vision/motion.py)")
+    motion: MotionConfig = Field(default_factory=lambda: MotionConfig.model_validate({"keepalive_s": KEEPALIVE_S}),
+                                 description="Motion gating (vision/motion.py); keepalive_s defaults to "
+                                 f"{KEEPALIVE_S} s here, shorter than tracker.lost_s, so parked cars stay tracked")
     clip_start: str | None = Field(default=None, description="Time of day a recorded clip starts, HH:MM[:SS], "
                                    "for rule schedules")
 
@@ -183,7 +184,8 @@ class SharpEyesConfig(VisionModel):
     detect: DetectSettings = Field(default_factory=DetectSettings, description="Defaults of every camera's `detect`")
     tracker: TrackerSettings = Field(default_factory=TrackerSettings, description="Defaults of every camera's `tracker`")
     events: EventSettings = Field(default_factory=EventSettings, description="Defaults of every camera's `events`")
-    motion: dict[str, Any] = Field(default_factory=dict, description="Defaults of every camera's `motion`")
+    motion: MotionConfig = Field(default_factory=lambda: MotionConfig.model_validate({"keepalive_s": KEEPALIVE_S}),
+                                 description="Defaults of every camera's `motion`")
     cameras: dict[str, Camera] = Field(min_length=1, description="Cameras by name")
 
 
@@ -305,8 +307,10 @@ def parse_config(data: Any, path: Path | str = "<config>") -> SharpEyesConfig:
             raw = dict(data["cameras"][name])
             for section in ("detect", "tracker", "events"):
                 raw[section] = _merge(getattr(config, section), getattr(cam, section))
-            raw["motion"] = {**config.motion, **cam.motion}
+            raw["motion"] = _merge(config.motion, cam.motion)
+            raw["motion"].setdefault("keepalive_s", KEEPALIVE_S)
             raw["detector"] = {**config.detector, **(cam.detector or {})}
+            parse_detector_config(raw["detector"], f"{path}: camera '{name}', key 'detector'")
             cameras[name] = raw
         config = SharpEyesConfig.model_validate({**data, "cameras": cameras})
     except ValidationError as exc:

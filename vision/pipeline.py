@@ -1,0 +1,238 @@
+"""One camera's pipeline: frame -> motion plan -> detector -> tracker -> zone rules -> events.
+
+`CameraPipeline` is driven frame by frame (`process(frame) -> list[EventMessage]`, then `finish()`), so the
+api's worker, `sharpeyes analyze` and the benchmarks all run the same code. Why it is cheap: the detector
+runs on the whole frame only every `detect.keepalive_s` (so parked cars stay tracked), on motion regions near
+the zones when something new moves there, and not at all while every motion is explained by a known track
+that was detected less than `detect.refresh_s` ago; ByteTrack gets timestamps, so these gaps do not break
+tracks. `naive=True` runs the detector on every frame it is given, full frame: the baseline of the bench.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vision.base import Detector, Frame
+from vision.config import Camera, SharpEyesConfig, check_labels
+from vision.detections import Detections
+from vision.events import EventManager, EventMessage, draw_box
+from vision.motion import MotionGate, Plan
+from vision.rules import LeftObject, Line, RuleContext, ZoneRule, build_rule, seconds_of_day
+from vision.tracking import ObjectTracker
+from vision.zones import PolygonZone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    full: int = 0          # detector runs on the whole frame
+    regions: int = 0       # detector runs on motion crops
+    crops: int = 0         # crops detected in all
+    skipped: int = 0       # frames with no detector run
+    events: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"frames": self.frames, "detect_full": self.full, "detect_regions": self.regions,
+                "regions": self.crops, "no_detect": self.skipped, "events": self.events}
+
+
+def _covered(box: np.ndarray, tracks: np.ndarray, frac: float = 0.7) -> bool:
+    """Whether most of a (padded) motion box lies inside known tracks' predicted boxes, padded alike."""
+    if not len(tracks):
+        return False
+    pad = (tracks[:, 2:] - tracks[:, :2]) * 0.25 + 24
+    tracks = np.concatenate([tracks[:, :2] - pad, tracks[:, 2:] + pad], axis=1)
+    area = max(1.0, float((box[2] - box[0]) * (box[3] - box[1])))
+    ix = np.clip(np.minimum(box[2], tracks[:, 2]) - np.maximum(box[0], tracks[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], tracks[:, 3]) - np.maximum(box[1], tracks[:, 1]), 0, None)
+    return bool((ix * iy).sum() / area >= frac)
+
+
+class CameraPipeline:
+    """Runs one camera; the worker calls `process` per frame and `finish` when the source ends."""
+
+    def __init__(self, name: str, camera: Camera, detector: Detector, *, media_dir: str | Path | None = None,
+                 naive: bool = False, config_path: str | Path = "<config>") -> None:
+        self.name = name
+        self.camera = camera
+        self.detector = detector
+        self.naive = naive
+        self.class_names = list(detector.class_names)
+        check_labels(config_path, _single(name, camera), self.class_names)
+        self.tracker = ObjectTracker(camera.tracker)
+        self.events = EventManager(name, camera.events, media_dir, camera.detect.fps)
+        self.gate: MotionGate | None = None
+        self.stats = PipelineStats()
+        self.zones: dict[str, PolygonZone] = {}
+        self.rules: list[tuple[str, int, ZoneRule]] = []
+        self._inside: dict[str, dict[int, bool]] = {}
+        self._last_full = -1e9
+        self._interest: list[np.ndarray] | None = None
+        self._last_detect = -1e9
+        self._last_t = 0.0
+        self._size: tuple[int, int] | None = None
+        self.last_detections = Detections.empty()
+        self.last_mode = "none"
+
+    def _setup(self, width: int, height: int) -> None:
+        self._size = (width, height)
+        for zname, zcfg in self.camera.zones.items():
+            zone = PolygonZone(zname, zcfg.polygon, width, height, inertia=zcfg.inertia)
+            self.zones[zname] = zone
+            self._inside[zname] = {}
+            for i, rcfg in enumerate(zcfg.rules):
+                self.rules.append((zname, i, build_rule(rcfg, zone)))
+        # a line counts anywhere, so with a line rule all motion matters; otherwise only motion in zones
+        lines = any(isinstance(rule, Line) for _, _, rule in self.rules)
+        self._interest = None if lines else [z.mask() for z in self.zones.values()]
+        motion = self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
+        iw, ih = self.detector.input_size
+        self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)))
+
+    # ------------------------------------------------------------------ detection plan
+
+    def _plan(self, image: np.ndarray, t: float) -> Plan:
+        assert self.gate is not None
+        plan = self.gate.plan(image, t)
+        if plan.mode != "regions":
+            return plan
+        if self._interest is not None:  # only motion that touches a zone matters
+            regions = [r for r in plan.regions if any(m[r[1]:r[3], r[0]:r[2]].any() for m in self._interest)]
+            if not regions:
+                return Plan("skip", [], "no motion in zones", plan.motion_fraction)
+            plan = Plan("regions", regions, plan.reason, plan.motion_fraction)
+        # motion that known tracks explain needs no detector until their refresh is due
+        fresh = t - self._last_detect < self.camera.detect.refresh_s
+        predicted = self.tracker.predicted_boxes()
+        if fresh and all(_covered(np.asarray(r, dtype=np.float32), predicted) for r in plan.regions):
+            return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
+        return plan
+
+    def _detect(self, image: np.ndarray, plan: Plan) -> Detections:
+        assert self.gate is not None
+        batch = self.gate.prepare(image, plan)
+        dets = batch.to_frame(self.detector.detect_batch(batch.images))
+        if plan.mode != "regions" or not len(dets):
+            return dets
+        # a box cut by a region's edge (inside the frame) is part of an object: it would drag its track
+        # off the object, so it is dropped; the object is seen whole at the next keep-alive or larger region
+        h, w = image.shape[:2]
+        cut = np.zeros(len(dets), dtype=bool)
+        b = dets.xyxy
+        for x1, y1, x2, y2 in plan.regions:
+            inside = (b[:, 0] >= x1 - 1) & (b[:, 2] <= x2 + 1) & (b[:, 1] >= y1 - 1) & (b[:, 3] <= y2 + 1)
+            edge = (((b[:, 0] <= x1 + 2) & (x1 > 0)) | ((b[:, 2] >= x2 - 2) & (x2 < w))
+                    | ((b[:, 1] <= y1 + 2) & (y1 > 0)) | ((b[:, 3] >= y2 - 2) & (y2 < h)))
+            cut |= inside & edge
+        return dets[~cut]
+
+    # ------------------------------------------------------------------ per frame
+
+    def process(self, frame: Frame) -> list[EventMessage]:
+        """Analyse one frame; returns the event messages (new / update / end) it caused."""
+        image, t = frame.image, float(frame.t)
+        if self._size is None:
+            self._setup(image.shape[1], image.shape[0])
+        self._last_t = t
+        self.stats.frames += 1
+        out = self.events.push_frame(image, t)
+        plan = self._plan(image, t)
+        mode = self.last_mode = plan.mode
+        updated = mode != "skip"
+        if mode == "skip":
+            self.stats.skipped += 1
+        else:
+            dets = self._detect(image, plan)
+            if mode == "full":
+                self.stats.full += 1
+                self._last_full = t
+            else:
+                self.stats.regions += 1
+                self.stats.crops += len(plan.regions)
+            self._last_detect = t
+            self.last_detections = self.tracker.update(dets, t)
+            ended = {tr.id for tr in self.tracker.ended}
+            for zname, zone in self.zones.items():
+                zone.forget(ended)
+                inside = self._inside[zname]
+                for tid in ended:
+                    inside.pop(tid, None)
+        tracks = self.tracker.current(t)
+        if updated:
+            observed = [tr for tr in tracks if tr.last_t == t]
+            for zname, zone in self.zones.items():
+                if observed:
+                    flags = zone.trigger([tr.id for tr in observed], np.stack([tr.anchor for tr in observed]))
+                    self._inside[zname].update({tr.id: bool(f) for tr, f in zip(observed, flags, strict=True)})
+        sod = seconds_of_day(frame.wall_time, self.camera.clip_start, t)
+        ended_ids = {tr.id for tr in self.tracker.ended} if updated else set()
+        for zname, idx, rule in self.rules:
+            ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
+                              seconds_of_day=sod, image=image if isinstance(rule, LeftObject) else None,
+                              ended=ended_ids)
+            episodes = rule.evaluate(ctx)
+            msgs = self.events.step(zname, idx, rule.kind, rule.event, episodes, t, frame.wall_time)
+            out.extend(msgs)
+        self.stats.events += sum(1 for m in out if m.lifecycle == "new")
+        return out
+
+    def finish(self) -> list[EventMessage]:
+        """End the events still open (the source ended or the worker stops)."""
+        return self.events.finish(self._last_t)
+
+    # ------------------------------------------------------------------ drawing
+
+    def annotate(self, frame: Frame) -> np.ndarray:
+        """The frame with zones, tracked boxes with ids and labels, and active events (for the live view)."""
+        img = frame.image.copy()
+        active_tracks = {m.track_id: m for m in self.events.active if m.track_id is not None}
+        active_zones = {m.zone for m in self.events.active}
+        for zname, zone in self.zones.items():
+            color = (0, 0, 255) if zname in active_zones else (0, 200, 255)
+            pts = np.round(zone.polygon).astype(np.int32)
+            overlay = img.copy()
+            cv2.fillPoly(overlay, [pts], color)
+            cv2.addWeighted(overlay, 0.15, img, 0.85, 0, img)
+            cv2.polylines(img, [pts], True, color, 2)
+            cv2.putText(img, zname, tuple(int(v) for v in pts[0] + [4, 16]), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1,
+                        cv2.LINE_AA)
+        for _, _, rule in self.rules:
+            if isinstance(rule, Line):
+                cv2.polylines(img, [np.round(rule.line).astype(np.int32)], False, (255, 0, 255), 2)
+        for tr in self.tracker.current(frame.t, max_age_s=1.0):
+            cid = tr.class_id
+            label = self.class_names[cid] if 0 <= cid < len(self.class_names) else "?"
+            ev = active_tracks.get(tr.id)
+            if ev is not None:
+                draw_box(img, tr.box, f"#{tr.id} {label} {ev.event}", (0, 0, 255))
+            else:
+                draw_box(img, tr.box, f"#{tr.id} {label} {tr.score:.2f}", (0, 220, 0))
+        for m in self.events.active:
+            if m.track_id is None:
+                draw_box(img, m.bbox, f"{m.event} ({m.label})", (0, 0, 255))
+        status = f"{self.name} t={frame.t:6.1f}s detect={self.last_mode} events={len(self.events.active)}"
+        cv2.putText(img, status, (8, img.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(img, status, (8, img.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        return img
+
+    def state_size(self) -> dict[str, int]:
+        """Objects held by each stage: stays bounded on a long stream."""
+        return {
+            "tracker": self.tracker.state_size(),
+            "zones": sum(z.state_size() for z in self.zones.values()) + sum(len(v) for v in self._inside.values()),
+            "rules": sum(r.state_size() for _, _, r in self.rules),
+            "events": self.events.state_size(),
+        }
+
+
+def _single(name: str, camera: Camera) -> SharpEyesConfig:
+    """A config with just this camera, for label checks against the detector's own class names."""
+    return SharpEyesConfig.model_construct(cameras={name: camera})
