@@ -60,8 +60,10 @@ def test_leader_job_runs_on_one_replica_at_a_time(store, unique) -> None:  # typ
             running.append(replica)
             overlaps.append(len(running))
             runs[replica] += 1
-            await asyncio.sleep(0.05)
-            running.remove(replica)
+            try:
+                await asyncio.sleep(0.05)
+            finally:
+                running.remove(replica)
         return job
 
     async def main() -> None:
@@ -129,3 +131,43 @@ def test_camera_pool_keeps_cameras_while_store_is_down(redis_url, unique) -> Non
     assert pool.tick() == {"a", "b"} and not pool.store_ok
     pool.keep_on_store_error = False
     assert pool.tick() == set()
+
+
+def test_leader_loop_keeps_one_long_job_running_and_stops_it_when_the_store_goes(store, unique) -> None:  # type: ignore[no-untyped-def]
+    from api.leases import LeaderLoop
+
+    running: set[str] = set()
+    most = [0]
+
+    def factory_for(replica: str):  # type: ignore[no-untyped-def]
+        async def job() -> None:
+            running.add(replica)
+            most[0] = max(most[0], len(running))
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                running.discard(replica)
+        return job
+
+    async def main() -> None:
+        loops = [LeaderLoop(store, unique, factory_for(f"r{i}"), holder=f"r{i}", ttl_s=1.2) for i in range(3)]
+        tasks = [asyncio.create_task(lp.run_forever()) for lp in loops]
+        await asyncio.sleep(1.0)
+        assert len(running) == 1
+        leader = int(next(iter(running))[1:])
+        tasks[leader].cancel()
+        await asyncio.gather(tasks[leader], return_exceptions=True)
+        await asyncio.sleep(1.0)
+        assert len(running) == 1 and f"r{leader}" not in running
+        # The store becomes unreachable for everyone: the job must stop before the lease could move.
+        broken = RedisLeaseStore("redis://127.0.0.1:1/0")
+        for lp in loops:
+            lp.lease.store = broken
+        await asyncio.sleep(1.2)
+        assert running == set()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    assert most[0] == 1
