@@ -1,0 +1,348 @@
+"""Motion gating: run the detector only where something moves, and the whole frame now and then.
+
+Usage::
+
+    from vision.motion import MotionConfig, MotionGate
+
+    gate = MotionGate(MotionConfig(keepalive_s=10), frame_size=(768, 576), input_size=detector.input_size,
+                      zones=[[(0.1, 0.4), (0.9, 0.4), (0.9, 1.0), (0.1, 1.0)]])   # optional, relative 0..1
+    for frame in frames:
+        plan = gate.plan(frame.image, frame.t)          # "skip" | "regions" | "full"
+        if plan.mode == "skip":
+            detections = Detections.empty()             # nothing moved: the tracker coasts
+        else:
+            batch = gate.prepare(frame.image, plan)     # detector inputs: the frame, or crops packed in one image
+            detections = batch.to_frame(detector.detect_batch(batch.images))   # frame pixels, NMS-merged
+
+A background model (OpenCV MOG2 on a small grey copy of the frame) gives a foreground mask; its blobs
+become boxes, padded and merged. ``plan`` then decides:
+
+- ``full``: the first frame, every ``keepalive_s`` seconds (so parked cars, which the background model
+  absorbs, stay tracked), and when motion covers most of the frame (lighting change, camera moved);
+- ``regions``: the motion boxes (whole boxes of blobs that touch a zone of interest) packed side by side
+  into ONE image of the model's input size, each at least at the scale the full frame would get, so the
+  detector costs one inference and sees small objects larger than on the full frame;
+  if they do not fit at that scale, the full frame is no worse and is used instead;
+- ``skip``: nothing moves (in the zones) and no keep-alive is due: no inference at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from vision.detections import Detections
+
+Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
+Mode = Literal["skip", "regions", "full"]
+PAD_VALUE = 114  # grey between packed crops (as letterboxing does), so no edge looks like an object
+
+
+class MotionConfig(BaseModel):
+    """Settings of the motion gate (the `motion:` section of a camera config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="false: run the detector on every full frame")
+    width: int = Field(default=320, ge=64, description="width of the grey copy the background model works on")
+    history: int = Field(default=300, ge=10, description="frames the background model remembers (MOG2 history)")
+    threshold: float = Field(default=25.0, gt=0, description="MOG2 variance threshold: higher ignores weaker changes")
+    min_area: float = Field(default=0.0004, ge=0, description="smallest blob counted, as a fraction of the frame area")
+    pad: float = Field(default=0.2, ge=0, description="padding added around each motion box, as a fraction of its size")
+    pad_px: int = Field(default=16, ge=0, description="padding added around each motion box, in frame pixels")
+    min_box: int = Field(default=64, ge=1, description="smallest crop side in frame pixels (context for the detector)")
+    keepalive_s: float = Field(default=10.0, gt=0, description="a full-frame detection at least this often, in seconds")
+    full_fraction: float = Field(default=0.5, gt=0, le=1,
+                                 description="motion boxes covering more than this fraction of the frame: full frame")
+    warmup_frames: int = Field(default=3, ge=0, description="frames after start (or a full-frame change) run on the full frame")
+
+
+@dataclass
+class Plan:
+    """What to run the detector on for one frame."""
+
+    mode: Mode
+    regions: list[Box] = field(default_factory=list)  # motion boxes, frame pixels (after padding and merging)
+    reason: str = ""
+    motion_fraction: float = 0.0  # fraction of the frame inside motion boxes
+
+
+@dataclass
+class Tile:
+    """Where a part of the frame sits in a detector input image."""
+
+    src: Box            # region of the frame
+    image_index: int    # which image of DetectorBatch.images
+    offset: tuple[int, int]  # top-left of the region inside that image
+    scale: float        # image pixels per frame pixel
+
+
+@dataclass
+class DetectorBatch:
+    """Detector inputs built from a plan, and the way back to frame pixels."""
+
+    images: list[np.ndarray]
+    tiles: list[Tile]
+    frame_size: tuple[int, int]  # (width, height)
+
+    def to_frame(self, per_image: Sequence[Detections], iou: float = 0.6) -> Detections:
+        """Map each image's detections back to frame pixels, then merge duplicates (class-wise NMS).
+
+        A box is assigned to the tile holding its centre and clipped to that tile, so a detection never
+        straddles two crops of the packed image.
+        """
+        if len(per_image) != len(self.images):
+            raise ValueError(f"expected detections for {len(self.images)} images, got {len(per_image)}")
+        parts: list[Detections] = []
+        for idx, dets in enumerate(per_image):
+            if not len(dets):
+                continue
+            tiles = [t for t in self.tiles if t.image_index == idx]
+            cx = (dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2
+            cy = (dets.xyxy[:, 1] + dets.xyxy[:, 3]) / 2
+            for tile in tiles:
+                x1, y1, x2, y2 = tile.src
+                ox, oy = tile.offset
+                tw, th = (x2 - x1) * tile.scale, (y2 - y1) * tile.scale
+                inside = (cx >= ox) & (cx < ox + tw) & (cy >= oy) & (cy < oy + th)
+                if not inside.any():
+                    continue
+                sub = dets[inside]
+                b = sub.xyxy.copy()
+                b[:, [0, 2]] = np.clip(b[:, [0, 2]], ox, ox + tw)
+                b[:, [1, 3]] = np.clip(b[:, [1, 3]], oy, oy + th)
+                b[:, [0, 2]] = (b[:, [0, 2]] - ox) / tile.scale + x1
+                b[:, [1, 3]] = (b[:, [1, 3]] - oy) / tile.scale + y1
+                sub.xyxy = b.astype(np.float32)
+                parts.append(sub)
+        merged = Detections.merge(parts)
+        return merged[nms(merged, iou)] if len(merged) else merged
+
+
+def nms(dets: Detections, iou: float = 0.6) -> np.ndarray:
+    """Indices kept by class-wise non-maximum suppression, best first."""
+    keep: list[int] = []
+    for cls in np.unique(dets.class_id):
+        idx = np.flatnonzero(dets.class_id == cls)
+        idx = idx[np.argsort(-dets.confidence[idx])]
+        boxes = dets.xyxy[idx]
+        while len(idx):
+            keep.append(int(idx[0]))
+            if len(idx) == 1:
+                break
+            ov = box_iou(boxes[:1], boxes[1:])[0]
+            mask = ov < iou
+            idx, boxes = idx[1:][mask], boxes[1:][mask]
+    keep.sort(key=lambda i: -float(dets.confidence[i]))
+    return np.asarray(keep, dtype=np.int64)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix of boxes a (N,4) and b (M,4)."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return np.asarray(inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9))
+
+
+def merge_boxes(boxes: list[Box]) -> list[Box]:
+    """Union overlapping boxes until none overlap (touching counts as overlapping)."""
+    out = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        i = 0
+        while i < len(out):
+            j = i + 1
+            while j < len(out):
+                a, b = out[i], out[j]
+                if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
+                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del out[j]
+                    changed = True
+                else:
+                    j += 1
+            i += 1
+    return out
+
+
+def zone_mask(zones: Sequence[Sequence[tuple[float, float]]], size: tuple[int, int]) -> np.ndarray:
+    """A uint8 mask (h, w) of the union of relative 0..1 polygons at `size` = (w, h)."""
+    w, h = size
+    mask = np.zeros((h, w), np.uint8)
+    for poly in zones:
+        pts = np.round(np.asarray(poly, np.float64) * [w, h]).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 255)
+    return mask
+
+
+class MotionDetector:
+    """Background model on a downscaled grey frame; returns padded, merged motion boxes in frame pixels."""
+
+    def __init__(self, config: MotionConfig, frame_size: tuple[int, int],
+                 zones: Sequence[Sequence[tuple[float, float]]] | None = None) -> None:
+        self.config = config
+        self.frame_size = frame_size
+        w, h = frame_size
+        self.scale = min(1.0, config.width / w)
+        self.small_size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+        self._bg = cv2.createBackgroundSubtractorMOG2(history=config.history, varThreshold=config.threshold,
+                                                      detectShadows=False)
+        self._zones = zone_mask(zones, self.small_size) if zones else None
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.mask: np.ndarray | None = None  # last foreground mask (small size), for display and debugging
+
+    def reset(self) -> None:
+        self._bg = cv2.createBackgroundSubtractorMOG2(history=self.config.history,
+                                                      varThreshold=self.config.threshold, detectShadows=False)
+
+    def update(self, image: np.ndarray) -> list[Box]:
+        """Feed one frame (BGR, frame size); return motion boxes in frame pixels."""
+        small = cv2.resize(image, self.small_size, interpolation=cv2.INTER_AREA)
+        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        fg = self._bg.apply(grey)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
+        fg = cv2.dilate(fg, self._kernel, iterations=2)
+        self.mask = fg
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        min_px = self.config.min_area * self.small_size[0] * self.small_size[1]
+        boxes: list[Box] = []
+        for k in range(1, n):
+            x, y, bw, bh, area = (int(v) for v in stats[k])
+            if area < min_px:
+                continue
+            if self._zones is not None and not np.any(self._zones[y:y + bh, x:x + bw][labels[y:y + bh, x:x + bw] == k]):
+                continue  # blob entirely outside the zones of interest
+            boxes.append(self._to_frame((x, y, x + bw, y + bh)))
+        return merge_boxes(boxes)
+
+    def _to_frame(self, b: Box) -> Box:
+        """Scale a small-mask box to frame pixels, pad it, give it a minimum size and clip it to the frame."""
+        c, (w, h) = self.config, self.frame_size
+        s = 1.0 / self.scale
+        x1, y1, x2, y2 = b[0] * s, b[1] * s, b[2] * s, b[3] * s
+        px = (x2 - x1) * c.pad / 2 + c.pad_px
+        py = (y2 - y1) * c.pad / 2 + c.pad_px
+        x1, y1, x2, y2 = x1 - px, y1 - py, x2 + px, y2 + py
+        for lo, hi, limit in ((0, 2, w), (1, 3, h)):
+            box = [x1, y1, x2, y2]
+            side = min(max(box[hi] - box[lo], c.min_box), limit)
+            mid = (box[lo] + box[hi]) / 2
+            a = min(max(mid - side / 2, 0.0), limit - side)
+            if lo == 0:
+                x1, x2 = a, a + side
+            else:
+                y1, y2 = a, a + side
+        return (int(np.floor(x1)), int(np.floor(y1)), int(np.ceil(x2)), int(np.ceil(y2)))
+
+
+class MotionGate:
+    """Per-frame plan (skip / regions / full) and the detector inputs that go with it."""
+
+    def __init__(self, config: MotionConfig, frame_size: tuple[int, int], input_size: tuple[int, int],
+                 zones: Sequence[Sequence[tuple[float, float]]] | None = None) -> None:
+        self.config = config
+        self.frame_size = frame_size
+        self.input_size = input_size
+        self.motion = MotionDetector(config, frame_size, zones)
+        self._last_full_t: float | None = None
+        self._frames = 0
+        self._warm_until = config.warmup_frames
+        self.counts: dict[str, int] = {"skip": 0, "regions": 0, "full": 0}
+
+    @property
+    def full_scale(self) -> float:
+        """Scale the detector applies to the whole frame (letterboxed into its input)."""
+        return min(self.input_size[0] / self.frame_size[0], self.input_size[1] / self.frame_size[1])
+
+    def plan(self, image: np.ndarray, t: float) -> Plan:
+        """Update the background model with this frame and decide what the detector runs on."""
+        c = self.config
+        regions = self.motion.update(image) if c.enabled else []
+        w, h = self.frame_size
+        frac = sum((b[2] - b[0]) * (b[3] - b[1]) for b in regions) / float(w * h)
+        self._frames += 1
+        p: Plan
+        if not c.enabled:
+            p = Plan("full", regions, "motion gating off", frac)
+        elif self._frames <= self._warm_until:
+            p = Plan("full", regions, "background model warming up", frac)
+        elif self._last_full_t is None or t - self._last_full_t >= c.keepalive_s - 1e-6:
+            p = Plan("full", regions, "keep-alive", frac)
+        elif frac > c.full_fraction:
+            p = Plan("full", regions, "motion covers most of the frame", frac)
+            self._warm_until = self._frames + c.warmup_frames
+        elif not regions:
+            p = Plan("skip", [], "no motion", 0.0)
+        elif self._pack(regions) is None:
+            p = Plan("full", regions, "motion regions do not fit one input at full-frame scale", frac)
+        else:
+            p = Plan("regions", regions, f"{len(regions)} motion region(s)", frac)
+        if p.mode == "full":
+            self._last_full_t = t
+        self.counts[p.mode] += 1
+        return p
+
+    def prepare(self, image: np.ndarray, plan: Plan) -> DetectorBatch:
+        """Detector inputs for a plan: the frame itself (full), or the regions packed into one image."""
+        h, w = image.shape[:2]
+        if plan.mode == "skip":
+            return DetectorBatch([], [], (w, h))
+        if plan.mode == "full":
+            return DetectorBatch([image], [Tile((0, 0, w, h), 0, (0, 0), 1.0)], (w, h))
+        packed = self._pack(plan.regions)
+        if packed is None:  # should not happen: plan() checked it; fall back to the full frame
+            return DetectorBatch([image], [Tile((0, 0, w, h), 0, (0, 0), 1.0)], (w, h))
+        scale, places = packed
+        iw, ih = self.input_size
+        canvas = np.full((ih, iw, 3), PAD_VALUE, np.uint8)
+        tiles = []
+        for box, (ox, oy) in zip(plan.regions, places, strict=True):
+            x1, y1, x2, y2 = box
+            tw, th = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            canvas[oy:oy + th, ox:ox + tw] = cv2.resize(image[y1:y2, x1:x2], (tw, th), interpolation=interp)
+            tiles.append(Tile(box, 0, (ox, oy), tw / (x2 - x1)))
+        return DetectorBatch([canvas], tiles, (w, h))
+
+    def _pack(self, regions: list[Box]) -> tuple[float, list[tuple[int, int]]] | None:
+        """Shelf-pack the regions into the model input at the largest scale <= 2 that fits.
+
+        Returns None when they only fit at a scale below the full frame's (then the full frame is better).
+        """
+        iw, ih = self.input_size
+        sizes = [(b[2] - b[0], b[3] - b[1]) for b in regions]
+        scale = min(2.0, min(iw / sw for sw, _ in sizes), min(ih / sh for _, sh in sizes))
+        floor = self.full_scale
+        while scale >= floor - 1e-9:
+            places = _shelf_pack([(round(sw * scale), round(sh * scale)) for sw, sh in sizes], iw, ih, gap=4)
+            if places is not None:
+                return scale, places
+            scale *= 0.9
+        return None
+
+
+def _shelf_pack(sizes: list[tuple[int, int]], width: int, height: int, gap: int) -> list[tuple[int, int]] | None:
+    """Place rectangles in rows, tallest first; top-left of each (input order), or None if they do not fit."""
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i][1])
+    places: list[tuple[int, int]] = [(0, 0)] * len(sizes)
+    x = y = row_h = 0
+    for i in order:
+        w, h = sizes[i]
+        if w > width or h > height:
+            return None
+        if x + w > width:
+            x, y, row_h = 0, y + row_h + gap, 0
+        if y + h > height:
+            return None
+        places[i] = (x, y)
+        x += w + gap
+        row_h = max(row_h, h)
+    return places
