@@ -16,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
-from api import __version__
+from api import __version__, scaleout
 from api.auth import LoginLimiter
 from api.bus import make_bus
 from api.db import make_engine, migrate, session_factory
@@ -87,9 +89,11 @@ def create_app(settings: Settings) -> FastAPI:
         hub.bind(asyncio.get_running_loop())
         ctx.frame_event = asyncio.Event()
         await bus.start()
-        jobs = [asyncio.create_task(_sweep_cameras(ctx))]
+        background: dict[str, Any] = {"camera-sweep": lambda: _sweep_cameras(ctx)}
         if ctx.patrol is not None:
-            jobs.append(asyncio.create_task(ctx.patrol.run_jobs()))
+            background["patrol"] = ctx.patrol.run_jobs
+        # one replica at a time runs them when SHARPEYES_LEASE_URL is set (api/scaleout.py)
+        jobs = [asyncio.ensure_future(c) for c in scaleout.background(ctx, background)]
         try:
             yield
         finally:
@@ -101,9 +105,20 @@ def create_app(settings: Settings) -> FastAPI:
             await bus.close()
             engine.dispose()
 
+    scaleout.attach(ctx)
+
     app = FastAPI(title="SharpEyes api", version=__version__, lifespan=lifespan,
                   description="Incidents from the cameras, patrol dispatch, live updates. See docs/api.md.")
     app.state.ctx = ctx
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SATimeoutError)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down or unreachable: answer at once and recover by itself when it is back
+        # (pool_pre_ping replaces the dead connections).
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])
+        return JSONResponse(status_code=503, headers={"Retry-After": "5"},
+                            content={"detail": "database unavailable: nothing was changed; retry in a few seconds"})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -37,7 +37,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Short connect and pool timeouts: with the database down a request fails fast (503), never hangs.
+    connect_args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5,
+                         connect_args=connect_args)
 
 
 def alembic_config(url: str) -> Config:

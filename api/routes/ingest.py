@@ -18,6 +18,7 @@ from api.incidents import UnknownCamera, ingest
 from api.media import MediaRejected
 from api.models import Camera, Event, Incident, Media
 from api.routes.common import ERRORS, incidents_out, media_out, publish_incidents
+from api.scaleout import publish_events
 from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, MediaOut
 from vision.events import EventMessage
 
@@ -50,6 +51,7 @@ async def ingest_events(body: EventMessage | EventBatch, worker: Worker, ctx: Ct
                         raise
                     continue
             publish_incidents(ctx, items)
+            publish_events(ctx, messages)
             if ctx.patrol is not None and outcome.new_incidents:
                 ctx.patrol.on_new_incidents(outcome.new_incidents)
             return IngestResult(stored=outcome.stored, duplicates=outcome.duplicates, incidents=outcome.incidents)
