@@ -154,7 +154,7 @@ def plan_routes(site: Site, teams: Sequence[RouteTeam], checkpoints: Sequence[Pa
         w_lo, w_hi = int(lo + k * part), int(lo + (k + 1) * part)
         tdim.CumulVar(index).SetRange(w_lo, max(w_lo, w_hi))
         if cp.teams:
-            routing.SetAllowedVehiclesForIndex(allowed, index)
+            routing.VehicleVar(index).SetValues([-1, *allowed])
         routing.AddDisjunction([index], FIRST_VISIT_PENALTY if k == 0 else EXTRA_VISIT_PENALTY)
     for v in range(n_teams):
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(v)))

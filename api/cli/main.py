@@ -12,7 +12,8 @@ import sys
 
 # Modules that add subcommands; each has register(subparsers) and sets `func` on its parsers.
 COMMAND_MODULES = (
-    "api.cli.vision_cmds",   # detect, analyze, eval, bench vision / detector
+    "api.cli.vision_cmds",   # analyze, eval, bench vision
+    "api.cli.detector_cmds",  # detect, bench detector
     "api.cli.patrol_cmds",   # bench dispatch
     "api.cli.server_cmds",   # serve, worker, user, bench api
     "api.cli.demo_cmds",     # demo

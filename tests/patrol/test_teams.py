@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -59,8 +59,8 @@ def test_weekdays_and_exceptions():
 def test_aware_times_are_converted_to_the_roster_timezone():
     t = make_team("d", start="08:00", end="18:00")
     # 01:30 UTC is 09:30 in Shanghai
-    assert t.on_shift(datetime(2024, 6, 3, 1, 30, tzinfo=timezone.utc))
-    assert not t.on_shift(datetime(2024, 6, 3, 11, 0, tzinfo=timezone.utc))   # 19:00 local
+    assert t.on_shift(datetime(2024, 6, 3, 1, 30, tzinfo=UTC))
+    assert not t.on_shift(datetime(2024, 6, 3, 11, 0, tzinfo=UTC))   # 19:00 local
 
 
 def test_demo_teams_cover_every_hour():

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from patrol import Incident, Level, deadline_for, deadline_status, escalation_step, policy_from_dict
+
+from .conftest import MONDAY_10, TEST_POLICY
+
+
+def test_minute_and_hour_deadlines(policy):
+    assert deadline_for("fire", MONDAY_10, policy) == MONDAY_10 + timedelta(minutes=10)
+    assert deadline_for("minor", MONDAY_10, policy) == MONDAY_10 + timedelta(hours=24)
+
+
+@pytest.mark.parametrize("opened, due", [
+    (datetime(2024, 6, 3, 10, 0), datetime(2024, 6, 7, 0, 0)),    # Mon -> end of Thu (Tue, Wed, Thu)
+    (datetime(2024, 6, 6, 15, 0), datetime(2024, 6, 12, 0, 0)),   # Thu -> Fri, Mon, Tue: end of Tue
+    (datetime(2024, 6, 8, 9, 0), datetime(2024, 6, 13, 0, 0)),    # Sat -> Mon, Tue, Wed
+])
+def test_working_day_deadlines_skip_weekends(policy, opened, due):
+    assert deadline_for("hard", opened, policy) == due
+
+
+def test_holidays_and_make_up_workdays():
+    data = dict(TEST_POLICY)
+    data["calendar"] = {"holidays": ["2024-06-10"], "workdays": ["2024-06-08"]}   # Dragon Boat 2024 (example)
+    pol = policy_from_dict(data)
+    # Thu 6th: Fri 7th, Sat 8th (make-up day), Mon 10th holiday skipped, Tue 11th
+    assert deadline_for("hard", datetime(2024, 6, 6, 15, 0), pol) == datetime(2024, 6, 12, 0, 0)
+
+
+def test_aware_datetimes_stay_aware(policy):
+    opened = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)    # 10:00 in Shanghai, Monday
+    due = deadline_for("hard", opened, policy)
+    assert due.tzinfo is not None and due == datetime(2024, 6, 6, 16, 0, tzinfo=UTC)
+
+
+def test_near_then_grid_worker_then_office(line_site, policy):
+    inc = Incident("i1", "fire", "p3", MONDAY_10)      # p3 lies in grid E, worker gw_e; due 10:10
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=5), line_site, Level.NONE, policy)
+    assert level == Level.NONE and entries == []
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=8, seconds=30), line_site, level, policy)
+    assert level == Level.NEAR and [e.kind for e in entries] == ["near_deadline"]
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=8, seconds=40), line_site, level, policy)
+    assert entries == []                                 # nothing new: no duplicate entries
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=11), line_site, level, policy)
+    assert level == Level.GRID and entries[0].kind == "escalated_grid" and entries[0].target == "gw_e"
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=16), line_site, level, policy)
+    assert level == Level.OFFICE and entries[0].kind == "escalated_office" and entries[0].target == "community_office"
+
+
+def test_late_first_check_records_every_step(line_site, policy):
+    inc = Incident("i1", "fire", "p0", MONDAY_10)
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(hours=1), line_site, Level.NONE, policy)
+    assert level == Level.OFFICE
+    assert [e.kind for e in entries] == ["near_deadline", "escalated_grid", "escalated_office"]
+    assert entries[1].target == "gw_w"
+
+
+def test_status_with_stored_deadline_override(policy):
+    inc = Incident("i1", "minor", "p0", MONDAY_10)
+    st = deadline_status(inc, MONDAY_10 + timedelta(minutes=50), policy, deadline=MONDAY_10 + timedelta(hours=1))
+    assert st.near and not st.overdue and st.remaining_s == pytest.approx(600)
