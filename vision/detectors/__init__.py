@@ -92,8 +92,9 @@ def parse_detector_config(data: dict[str, Any] | None, where: str = "detector") 
             msg = f"unknown detector type {err['input'].get('type')!r}; expected one of: {', '.join(DETECTOR_TYPES)}"
         elif err["type"] == "extra_forbidden":
             kind = _detector_type(data)
-            model = {"onnx": OnnxDetectorConfig, "openvino": OpenVinoDetectorConfig}.get(
-                kind, UltralyticsDetectorConfig)
+            models: dict[str, type[BaseModel]] = {"onnx": OnnxDetectorConfig, "openvino": OpenVinoDetectorConfig,
+                                                  "ultralytics": UltralyticsDetectorConfig}
+            model = models.get(kind, OnnxDetectorConfig)
             allowed = LabelFilter.model_fields if len(loc) == 3 and loc[0] == "filters" else model.model_fields
             msg = f"unknown key '{key}' (expected one of: {', '.join(sorted(allowed))})"
         else:

@@ -172,9 +172,10 @@ def preprocess(image: np.ndarray, fmt: ModelFormat) -> tuple[np.ndarray, Letterb
         box = Letterbox(nw / w, nh / h, px, py)
     if fmt.color == "RGB":
         resized = resized[:, :, ::-1]
-    x = resized.astype(np.float32)
+    x: np.ndarray = resized.astype(np.float32)
     if any(fmt.mean) or any(s != 1.0 for s in fmt.std):
-        x = (x - np.asarray(fmt.mean, np.float32)) / np.asarray(fmt.std, np.float32)
+        x -= np.asarray(fmt.mean, np.float32)
+        x *= 1.0 / np.asarray(fmt.std, np.float32)
     if fmt.layout == "NCHW":
         x = x.transpose(2, 0, 1)
     return np.ascontiguousarray(x[None]), box
