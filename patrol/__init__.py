@@ -23,10 +23,18 @@ from patrol.routes import (
     coverage,
     hotspot_visits,
     plan_routes,
+    plan_shift_routes,
     verify_checkin,
 )
 from patrol.site import Place, Site, SiteConfig, load_site, site_from_dict
-from patrol.stats import IncidentRecord, day_summary, false_alarm_rates, group_stats, team_load
+from patrol.stats import (
+    IncidentRecord,
+    day_summary,
+    false_alarm_rates,
+    group_stats,
+    shift_workload,
+    team_load,
+)
 from patrol.teams import (
     CurrentTask,
     Person,
@@ -52,6 +60,6 @@ __all__ = [
     "RouteStop", "RouteTeam", "SITES_DIR", "ShiftException", "Site", "SiteConfig", "Team", "TeamState",
     "TeamsConfig", "TimelineEntry", "checkin_code", "coverage", "day_summary", "deadline_for", "deadline_status",
     "default_policy", "escalation_step", "false_alarm_rates", "group_stats", "hotspot_visits", "load_policy",
-    "load_site", "load_teams", "plan_routes", "policy_from_dict", "site_from_dict", "team_from_dict", "team_load",
+    "load_site", "load_teams", "plan_routes", "plan_shift_routes", "shift_workload", "policy_from_dict", "site_from_dict", "team_from_dict", "team_load",
     "teams_from_dict", "verify_checkin",
 ]

@@ -19,6 +19,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from patrol.errors import PatrolError
 from patrol.site import Site
+from patrol.teams import Team
 
 FIRST_VISIT_PENALTY = 100_000_000   # dropping a required checkpoint is a last resort
 EXTRA_VISIT_PENALTY = 1_000_000     # dropping a hotspot's repeat visit is cheaper
@@ -242,3 +243,33 @@ def coverage(required_visits: Mapping[str, int], checkins: Iterable[CheckIn], da
         share = 1.0 if req == 0 else min(done, req) / req
         out[place] = Coverage(req, done, round(share, 3))
     return out
+
+
+def plan_shift_routes(site: Site, teams: Mapping[str, Team], now: datetime, hotspot_counts: Mapping[str, int] | None = None,
+                      positions: Mapping[str, str] | None = None, round_minutes: float = 120.0,
+                      dwell_min: float = 2.0, time_limit_s: float = 2.0) -> RoutePlan:
+    """One patrol round for the teams on shift at `now`, through every checkpoint of the site.
+
+    A checkpoint in a grid cell whose team is on shift is that team's; the others go to whoever fits.
+    Each round lasts `round_minutes` or what is left of the team's shift, if less. Teams start from
+    `positions[team]` (a place id), else their base; a team with neither is left out.
+    """
+    on: list[RouteTeam] = []
+    grid_team: dict[str, list[str]] = {}
+    for tid, team in teams.items():
+        window = team.shift_at(now)
+        start = (positions or {}).get(tid) or team.base
+        if window is None or start is None:
+            continue
+        left = (window[1] - team._local(now)).total_seconds() / 60
+        on.append(RouteTeam(tid, start, min(round_minutes, left)))
+        if team.home_grid:
+            grid_team.setdefault(team.home_grid, []).append(tid)
+    if not on:
+        raise PatrolError("plan_shift_routes: no team with a base or position is on shift now")
+    places = site.places_of_kind("checkpoint")
+    visits = hotspot_visits(hotspot_counts or {}, places)
+    cps = [PatrolCheckpoint(p, visits=visits[p], dwell_min=dwell_min,
+                            teams=tuple(grid_team[g]) if (g := site.grid_of.get(p)) in grid_team else None)
+           for p in places]
+    return plan_routes(site, on, cps, time_limit_s=time_limit_s)

@@ -120,3 +120,17 @@ def day_summary(records: Iterable[IncidentRecord], now: datetime, at_risk_s: flo
         "resolved_in_time_share": s.within_deadline_share,
         "false_alarm_rate": round(sum(r.false_alarm for r in today) / len(today), 3) if today else None,
     }
+
+
+def shift_workload(records: Iterable[IncidentRecord], team_id: str, shift_start: datetime, now: datetime
+                   ) -> tuple[int, float]:
+    """(tasks, busy minutes) of a team since its shift started: what TeamState.tasks_this_shift and
+    busy_minutes_this_shift want. A task still open counts as busy until `now`."""
+    tasks, busy = 0, 0.0
+    for r in records:
+        if r.team != team_id or r.dispatched_at is None or r.dispatched_at < shift_start or r.dispatched_at > now:
+            continue
+        tasks += 1
+        end = r.resolved_at if r.resolved_at and r.resolved_at <= now else now
+        busy += max(0.0, (end - r.dispatched_at).total_seconds() / 60)
+    return tasks, round(busy, 1)

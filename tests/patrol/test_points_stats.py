@@ -63,3 +63,12 @@ def test_statistics_on_known_records():
     assert load["t1"].tasks == 2 and load["t1"].busy_minutes == pytest.approx(19 + 30)
     s = day_summary(recs, T + timedelta(minutes=25))
     assert s["incidents"] == 5 and s["open"] == 1 and s["at_risk"] == 1 and s["false_alarm_rate"] == 0.2
+
+
+def test_shift_workload():
+    from patrol import shift_workload
+
+    recs = [_rec(1, "fire", "t1", "G1", 10, 15, 40, 60), _rec(2, "fire", "t1", "G1", 50, None, None, 90),
+            _rec(3, "fire", "t1", "G1", -30, None, -5, 90), _rec(4, "fire", "t2", "G1", 10, None, 20, 90)]
+    # since T: task 1 (30 min) and task 2, open since T+50 until now = T+60 (10 min); task 3 began before
+    assert shift_workload(recs, "t1", T, T + timedelta(minutes=60)) == (2, 40.0)

@@ -100,3 +100,18 @@ def test_coverage_counts_visits_per_day():
     cov = coverage({"a": 3, "b": 1}, ins, day)
     assert (cov["a"].done, cov["a"].share) == (2, pytest.approx(0.667))   # 9:00 and 9:02 are one visit
     assert (cov["b"].done, cov["b"].share) == (0, 0.0)
+
+
+def test_shift_round_for_the_demo_teams_on_shift():
+    from patrol import DEMO_TEAMS, load_teams, plan_shift_routes
+
+    site = load_site(DEMO_SITE)
+    teams = load_teams(DEMO_TEAMS).teams
+    now = datetime(2024, 6, 5, 18, 0)       # day teams t1, t2 have one hour left; t5 is on all day
+    plan = plan_shift_routes(site, teams, now, hotspot_counts={"cp_fire_east": 6}, round_minutes=90, time_limit_s=0.5)
+    assert set(plan.routes) == {"t1", "t2", "t5"} and plan.feasible
+    assert plan.routes["t1"].duration_min <= 60 and plan.routes["t5"].duration_min <= 90
+    assert sum(1 for r in plan.routes.values() for s in r.stops if s.place == "cp_fire_east") == 3
+    # checkpoints of grid G1 (t1's) are t1's
+    g1 = {p for p in site.places_of_kind("checkpoint") if site.grid_of[p] == "G1"}
+    assert g1 and g1 <= {s.place for s in plan.routes["t1"].stops}
