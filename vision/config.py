@@ -62,7 +62,7 @@ class TrackerSettings(VisionModel):
     activation_score: float = Field(default=0.35, ge=0, le=1, description="Score a detection needs to start a track")
     high_score: float = Field(default=0.45, ge=0, le=1, description="ByteTrack's first-stage (high) score split")
     min_iou: float = Field(default=0.1, ge=0, le=1, description="Least IoU to associate a box with a track")
-    min_frames: int = Field(default=2, ge=1, description="Consecutive detections before a track gets an id")
+    min_frames: int = Field(default=1, ge=1, description="Consecutive detections before a track gets an id")
     still_radius: float = Field(
         default=0.15, gt=0, description="A track is still while its box centre stays within this fraction "
         "of its box size of where it stopped")

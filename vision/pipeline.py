@@ -67,7 +67,7 @@ class CameraPipeline:
         self.naive = naive
         self.class_names = list(detector.class_names)
         check_labels(config_path, _single(name, camera), self.class_names)
-        self.tracker = ObjectTracker(camera.tracker)
+        self.tracker = ObjectTracker(camera.tracker, self.class_names)
         self.events = EventManager(name, camera.events, media_dir, camera.detect.fps)
         self.gate: MotionGate | None = None
         self.stats = PipelineStats()

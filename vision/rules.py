@@ -160,7 +160,9 @@ class _TrackRule(ZoneRule):
                 continue
             ok, _ = self.qualifies(tr, ctx) if ctx.inside.get(tid, False) else (False, 0.0)
             if ok or (ctx.inside.get(tid, False) and self._holds(ep, tr, ctx)):
-                ep.last_t, ep.box = tr.last_t, tr.box
+                ep.last_t = tr.last_t
+                if tr.moved_to is None:  # not while one odd box awaits confirmation
+                    ep.box = tr.box
                 ep.score = max(ep.score, tr.max_score)
                 ep.label = ctx.label(tr)
             else:

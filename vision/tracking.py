@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import supervision as sv
@@ -37,6 +38,8 @@ class Track:
     history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     still_anchor: np.ndarray | None = None
     still_since: float = 0.0
+    moved_to: np.ndarray | None = None   # a first box away from the still anchor, awaiting confirmation
+    moved_t: float = 0.0
     speed: float = 0.0           # box sizes per second, of the bottom-centre
     best_box: np.ndarray | None = None
     best_t: float = 0.0
@@ -62,13 +65,32 @@ def _size(box: np.ndarray) -> float:
     return float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
 
 
+# ByteTrack matches boxes by overlap alone; one tracker per family of classes keeps a person walking past a
+# parked car from taking over the car's track, while car/truck/bus confusions stay one track (majority vote).
+FAMILIES = {"person": 1, "bicycle": 2, "motorcycle": 2, "car": 3, "truck": 3, "bus": 3, "train": 3}
+ID_STRIDE = 1_000_000
+
+
+def family_of(class_id: int, class_names: list[str] | tuple[str, ...] | None) -> int:
+    if class_names is None or not 0 <= class_id < len(class_names):
+        return 0
+    return FAMILIES.get(class_names[class_id], 0)
+
+
 class ObjectTracker:
     """ByteTrack with per-track bookkeeping. `update` after each detector run, with the frame time."""
 
-    def __init__(self, settings: TrackerSettings | None = None) -> None:
+    def __init__(self, settings: TrackerSettings | None = None,
+                 class_names: list[str] | tuple[str, ...] | None = None) -> None:
         self.settings = settings or TrackerSettings()
+        self.class_names = class_names
+        self._bts: dict[int, ByteTrackTracker] = {}
+        self.tracks: dict[int, Track] = {}
+        self.ended: list[Track] = []  # tracks ended by the last update; cleared on the next
+
+    def _new_bytetrack(self) -> ByteTrackTracker:
         s = self.settings
-        self._bt = ByteTrackTracker(
+        return ByteTrackTracker(
             lost_track_buffer=max(1, int(round(s.lost_s * 30))),  # counted in 30 fps frames
             frame_rate=30.0,
             track_activation_threshold=s.activation_score,
@@ -76,28 +98,33 @@ class ObjectTracker:
             minimum_iou_threshold=s.min_iou,
             high_conf_det_threshold=s.high_score,
         )
-        self.tracks: dict[int, Track] = {}
-        self.ended: list[Track] = []  # tracks ended by the last update; cleared on the next
+
+    @property
+    def _bt_tracks(self) -> list[tuple[int, Any]]:
+        return [(fam, tr) for fam, bt in self._bts.items() for tr in bt.tracks]
 
     def update(self, detections: Detections, t: float) -> Detections:
         """Associate this frame's detections; returns them with `tracker_id` (-1: not yet a track)."""
         self.ended = []
-        sv_dets = sv.Detections(
-            xyxy=detections.xyxy.astype(np.float32),
-            confidence=detections.confidence.astype(np.float32),
-            class_id=detections.class_id.astype(int),
-            data={"_row": np.arange(len(detections))},
-        )
-        out = self._bt.update(sv_dets, timestamp=float(t))
-        rows = np.asarray(out.data.get("_row", np.zeros(0)), dtype=int) if len(out) else np.zeros(0, dtype=int)
+        fams = np.array([family_of(int(c), self.class_names) for c in detections.class_id], dtype=int)
         tids = np.full(len(detections), -1, dtype=np.int64)
-        if len(out):
-            tids[rows] = np.asarray(out.tracker_id, dtype=np.int64)
-        for row, tid in zip(rows, tids[rows] if len(rows) else [], strict=False):
-            if tid >= 0:
-                self._observe(int(tid), detections.xyxy[row], float(detections.confidence[row]),
-                              int(detections.class_id[row]), t)
-        alive = {int(tr.tracker_id) for tr in self._bt.tracks if tr.tracker_id >= 0}
+        for fam in set(fams.tolist()) | set(self._bts):
+            idx = np.nonzero(fams == fam)[0]
+            sub = detections[idx]
+            bt = self._bts.setdefault(fam, self._new_bytetrack())
+            sv_dets = sv.Detections(
+                xyxy=sub.xyxy.astype(np.float32), confidence=sub.confidence.astype(np.float32),
+                class_id=sub.class_id.astype(int), data={"_row": idx},
+            )
+            out = bt.update(sv_dets, timestamp=float(t))
+            if len(out):
+                rows = np.asarray(out.data["_row"], dtype=int)
+                ids = np.asarray(out.tracker_id, dtype=np.int64)
+                tids[rows] = np.where(ids >= 0, ids + fam * ID_STRIDE, -1)
+        for row in np.nonzero(tids >= 0)[0]:
+            self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
+                          int(detections.class_id[row]), t)
+        alive = {int(tr.tracker_id) + fam * ID_STRIDE for fam, tr in self._bt_tracks if tr.tracker_id >= 0}
         for tid in list(self.tracks):
             if tid not in alive:
                 self.ended.append(self.tracks.pop(tid))
@@ -132,9 +159,16 @@ class ObjectTracker:
             old_c = np.array([(old_box[0] + old_box[2]) / 2, old_box[3]])
             new_c = np.array([(track.box[0] + track.box[2]) / 2, track.box[3]])
             track.speed = float(np.linalg.norm(new_c - old_c) / size / (t - old_t))
-        if track.still_anchor is None or np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size:
-            track.still_anchor = centre
-            track.still_since = t
+        if track.still_anchor is None:
+            track.still_anchor, track.still_since = centre, t
+        elif np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size:
+            # moved: believed once a second box agrees (one occluded or partial box is not a move)
+            if track.moved_to is not None and np.linalg.norm(centre - track.moved_to) <= self.settings.still_radius * size * 2:
+                track.still_anchor, track.still_since, track.moved_to = centre, track.moved_t, None
+            else:
+                track.moved_to, track.moved_t = centre, t
+        else:
+            track.moved_to = None
 
     def current(self, t: float, max_age_s: float | None = None) -> list[Track]:
         """Tracks seen within `max_age_s` (default: the lost budget) of `t`."""
@@ -143,9 +177,9 @@ class ObjectTracker:
 
     def predicted_boxes(self) -> np.ndarray:
         """Where ByteTrack expects its confirmed tracks now (for explaining motion)."""
-        boxes = [tr.get_state_bbox() for tr in self._bt.tracks if tr.tracker_id >= 0]
+        boxes = [tr.get_state_bbox() for _, tr in self._bt_tracks if tr.tracker_id >= 0]
         return np.array(boxes, dtype=np.float32).reshape(-1, 4)
 
     def state_size(self) -> int:
         """Objects held (ours plus ByteTrack's), for checking memory stays bounded."""
-        return len(self.tracks) + len(self._bt.tracks)
+        return len(self.tracks) + len(self._bt_tracks)
