@@ -76,14 +76,18 @@ def apply_action(session: Session, incident: Incident, action: str, actor: str, 
     if action in NEEDS_TEAM and team_id is None:
         raise Invalid(f"{action} needs a team: give 'team_id'")
     before = incident.state
+    acting_team = incident.team_id
     incident.state = target
     if action in NEEDS_TEAM:
         incident.team_id = team_id
+    if action == "decline":
+        incident.team_id = None   # no longer that team's task; patrol or the operator picks another
     if action == "escalate":
         incident.escalation_level += 1
     incident.updated_at = utcnow()
     session.flush()
-    return record(session, incident, actor, action, reason, before, target, team_id=incident.team_id)
+    return record(session, incident, actor, action, reason, before, target,
+                  team_id=incident.team_id if action in NEEDS_TEAM else acting_team)
 
 
 def new_incident(session: Session, policy: Policy, *, title: str, event_type: str, actor: str,
@@ -138,7 +142,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     seen = set(session.execute(
         select(EventStep.event_id, EventStep.seq).where(EventStep.event_id.in_(ids))
         .where(tuple_(EventStep.event_id, EventStep.seq).in_(list(keys)))
-    ).tuples()) if keys else set()
+    ).all()) if keys else set()
     events = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_(ids)))}
     changed: dict[int, Incident] = {}
     for msg in messages:

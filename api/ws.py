@@ -39,9 +39,9 @@ def current_state(ctx: Ctx, role: str, team_id: int | None) -> list[tuple[str, d
             tasks = s.scalars(select(Incident).where(Incident.team_id.is_not(None), Incident.state.in_(ACTIVE))
                               .order_by(Incident.id)).all()
         else:
-            team = s.get(Team, team_id) if team_id is not None else None
-            if team is not None:
-                out.append(("teams", TeamOut.model_validate(team).model_dump(mode="json")))
+            mine = s.get(Team, team_id) if team_id is not None else None
+            if mine is not None:
+                out.append(("teams", TeamOut.model_validate(mine).model_dump(mode="json")))
             tasks = s.scalars(select(Incident).where(Incident.team_id == team_id, Incident.state.in_(ACTIVE))
                               .order_by(Incident.id)).all() if team_id is not None else []
         for item in incidents_out(s, tasks):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response
 from fastapi.responses import StreamingResponse
@@ -17,7 +17,7 @@ from api.schemas import CameraOut
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], responses=ERRORS)
 CameraId = Annotated[str, Path(max_length=100)]
-JPEG = {200: {"content": {"image/jpeg": {}}, "description": "JPEG image"}}
+JPEG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}}, "description": "JPEG image"}}
 
 
 @router.get("", response_model=list[CameraOut], summary="All cameras with their live state")

@@ -41,7 +41,7 @@ def incidents_out(session: Session, incidents: Sequence[Incident]) -> list[Incid
         rows = session.execute(
             select(Media.incident_id, Media.id).where(Media.incident_id.in_(ids), Media.kind.in_(("snapshot", "photo")))
             .order_by(Media.id)
-        ).tuples()
+        ).all()
         for inc_id, media_id in rows:
             if inc_id is not None:
                 snaps[inc_id] = f"/api/media/{media_id}"

@@ -116,7 +116,8 @@ def act(incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, ses
         raise HTTPException(422, str(exc)) from exc
     teams_changed: list[Team] = []
     status = TEAM_STATUS_AFTER.get(body.action)
-    target = session.get(Team, inc.team_id) if inc.team_id is not None else None
+    acting = inc.team_id if body.action != "decline" else previous
+    target = session.get(Team, acting) if acting is not None else None
     if status and target is not None:
         target.status, target.updated_at = status, utcnow()
         teams_changed.append(target)
@@ -126,7 +127,7 @@ def act(incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, ses
             old.status, old.updated_at = "available", utcnow()
             teams_changed.append(old)
     if ctx.patrol is not None:
-        ctx.patrol.on_action(session, inc, body.action, user)
+        ctx.patrol.on_action(session, inc, body.action, user, previous)
     session.commit()
     items = incidents_out(session, [inc])
     publish_incidents(ctx, items, {inc.id: previous})

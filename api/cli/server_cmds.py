@@ -1,0 +1,144 @@
+"""`sharpeyes serve`, `worker`, `user add|key`, `bench api`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from pathlib import Path
+
+from api.errors import ApiError
+
+
+def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="run the api and the dashboard")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--db", default=None, help="database URL (default sqlite:///data/sharpeyes.db; or postgresql+psycopg://...)")
+    p.add_argument("--dev", action="store_true", help="development mode: allows the built-in secret key")
+    p.add_argument("--media", type=Path, default=None, help="media folder (default data/media)")
+    p.add_argument("--site", type=Path, default=None, help="patrol site YAML (places, links, grids) for dispatch")
+    p.set_defaults(func=_serve)
+
+    w = sub.add_parser("worker", help="run the cameras of a config and send their events to the api")
+    w.add_argument("--config", type=Path, required=True, help="camera config YAML")
+    w.add_argument("--api", required=True, help="api base URL, e.g. http://127.0.0.1:8000")
+    w.add_argument("--key", default=os.environ.get("SHARPEYES_WORKER_KEY"), help="worker API key (or SHARPEYES_WORKER_KEY)")
+    w.add_argument("--outbox", type=Path, default=Path("data/outbox.db"), help="durable outbox file (default data/outbox.db)")
+    w.add_argument("--camera", action="append", default=None, help="run only this camera (repeatable)")
+    w.add_argument("--loop", action="store_true", help="loop file sources (demo)")
+    w.set_defaults(func=_worker)
+
+    u = sub.add_parser("user", help="manage users and worker keys")
+    usub = u.add_subparsers(dest="user_command", metavar="ACTION")
+    a = usub.add_parser("add", help="create a user: user add NAME --role operator|admin|leader [--team KEY]")
+    a.add_argument("name")
+    a.add_argument("--role", required=True, choices=["admin", "operator", "leader"])
+    a.add_argument("--team", default=None, help="team key (required for leaders)")
+    a.add_argument("--password", default=os.environ.get("SHARPEYES_PASSWORD"),
+                   help="password (or SHARPEYES_PASSWORD; asked for when neither is given)")
+    a.add_argument("--db", default=None, help="database URL (default as serve)")
+    a.set_defaults(func=_user_add)
+    k = usub.add_parser("key", help="create a worker API key: user key NAME [--pool P]; prints the key once")
+    k.add_argument("name")
+    k.add_argument("--pool", default=None)
+    k.add_argument("--db", default=None, help="database URL (default as serve)")
+    k.set_defaults(func=_user_key)
+
+    b = bench_sub.add_parser("api", help="ingest events/s and ingest-to-websocket latency")
+    b.add_argument("--json", type=Path, required=True, help="write the figures here")
+    b.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file)")
+    b.add_argument("--clients", type=int, default=200, help="websocket clients (default 200)")
+    b.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput phase")
+    b.set_defaults(func=_bench)
+
+
+def _settings(db: str | None, dev: bool = True, **extra: object):  # type: ignore[no-untyped-def]
+    from api.settings import Settings
+
+    kw: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
+    if db:
+        kw["db_url"] = db
+    if dev:
+        kw["dev"] = True
+    return Settings(**kw)  # type: ignore[arg-type]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args.db, args.dev or None, media_dir=args.media, site_path=args.site)
+    app = create_app(settings)
+    print(f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: {settings.db_url.split('@')[-1]})",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_ping_interval=20, ws_ping_timeout=20)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from api.worker import run_worker
+
+    if not args.key:
+        raise ApiError("no worker key: give --key KEY (create one with `sharpeyes user key NAME`)")
+    return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera, loop=args.loop)
+
+
+def _sessions(db: str | None):  # type: ignore[no-untyped-def]
+    from api.db import make_engine, migrate, session_factory
+
+    settings = _settings(db, dev=True)
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    return session_factory(engine)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from api.auth import hash_password
+    from api.models import Team, User
+
+    password = args.password or getpass.getpass(f"password for {args.name}: ")
+    if len(password) < 8:
+        raise ApiError("password too short: use at least 8 characters")
+    if args.role == "leader" and not args.team:
+        raise ApiError("a leader needs a team: add --team TEAM_KEY")
+    with _sessions(args.db)() as s:
+        team_id = None
+        if args.team:
+            team_id = s.scalars(select(Team.id).where(Team.key == args.team)).first()
+            if team_id is None:
+                raise ApiError(f"no team {args.team!r}: create it first (POST /api/teams, or the demo)")
+        s.add(User(name=args.name, password_hash=hash_password(password), role=args.role, team_id=team_id))
+        try:
+            s.commit()
+        except IntegrityError as exc:
+            raise ApiError(f"user {args.name!r} exists already") from exc
+    print(f"user {args.name} ({args.role}) created")
+    return 0
+
+
+def _user_key(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from api.auth import key_hash, new_worker_key
+    from api.models import WorkerKey
+
+    key = new_worker_key()
+    with _sessions(args.db)() as s:
+        s.add(WorkerKey(name=args.name, key_hash=key_hash(key), pool=args.pool))
+        try:
+            s.commit()
+        except IntegrityError as exc:
+            raise ApiError(f"worker {args.name!r} has a key already") from exc
+    print(key)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from api.bench import run_bench
+
+    return run_bench(args.json, db=args.db, clients=args.clients, seconds=args.seconds)

@@ -1,0 +1,313 @@
+"""The api side of patrol: maps rows onto patrol's types, stores its decisions, runs its periodic jobs.
+
+patrol is pure logic (docs/patrol.md); everything here is storing inputs, calling it, storing outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import patrol
+from api.incidents import ACTIVE, Conflict, apply_action, record
+from api.models import CheckIn, Incident, PointsEntry, Team, User, utcnow
+from api.schemas import PointsEntryOut, PointsOut, ProposalOut, RouteOut, RouteStopOut
+
+if TYPE_CHECKING:
+    from api.deps import Ctx
+
+log = logging.getLogger(__name__)
+JOB_PERIOD_S = 15.0
+
+
+class PatrolLink:
+    def __init__(self, ctx: Ctx, site: patrol.Site | None) -> None:
+        self.ctx = ctx
+        self.site = site
+        self.policy: patrol.Policy = ctx.policy.patrol
+        self._lock = threading.RLock()
+        self._dispatcher: patrol.Dispatcher | None = None
+        self._teams_version = 0
+        self._built_version = -1
+
+    @classmethod
+    def create(cls, ctx: Ctx) -> PatrolLink:
+        path = ctx.settings.site_path
+        return cls(ctx, patrol.load_site(path) if path else None)
+
+    # --- site -------------------------------------------------------------------------------------------
+    def has_site(self) -> bool:
+        return self.site is not None
+
+    def has_place(self, place: str) -> bool:
+        return self.site is None or place in self.site.config.places
+
+    def nearest_place(self, position: list[float]) -> str | None:
+        return self.site.nearest_place(position[0], position[1]) if self.site else None
+
+    # --- teams ------------------------------------------------------------------------------------------
+    def teams_changed(self) -> None:
+        with self._lock:
+            self._teams_version += 1
+
+    @staticmethod
+    def patrol_team(row: Team) -> patrol.Team:
+        return patrol.team_from_dict(row.key, {
+            "name": row.name, "leader": row.leader, "members": row.members, "skills": row.skills,
+            "home_grid": row.home_grid, "base": row.base, "roster": row.roster, "exceptions": row.exceptions,
+            "timezone": row.timezone})
+
+    def on_shift(self, row: Team) -> bool | None:
+        try:
+            return self.patrol_team(row).on_shift(datetime.now(UTC))
+        except patrol.PatrolError:
+            return None
+
+    def dispatcher(self, session: Session) -> patrol.Dispatcher | None:
+        if self.site is None:
+            return None
+        with self._lock:
+            if self._dispatcher is None or self._built_version != self._teams_version:
+                teams = {t.key: self.patrol_team(t) for t in session.scalars(select(Team))}
+                self._dispatcher = patrol.Dispatcher(self.site, teams, self.policy)
+                self._built_version = self._teams_version
+            return self._dispatcher
+
+    def states(self, session: Session) -> dict[str, patrol.TeamState]:
+        rows = session.scalars(select(Team)).all()
+        busy = {i.team_id: i for i in session.scalars(
+            select(Incident).where(Incident.team_id.is_not(None), Incident.state.in_(("dispatched", "accepted", "on_site"))))}
+        out = {}
+        for t in rows:
+            inc = busy.get(t.id)
+            task = patrol.CurrentTask(str(inc.id), inc.severity) if inc else None
+            place = t.place if (t.place and self.site and t.place in self.site.config.places) else t.base
+            out[t.key] = patrol.TeamState(t.key, status=t.status, position=place, task=task)  # type: ignore[arg-type]
+        return out
+
+    def to_patrol(self, session: Session, inc: Incident) -> patrol.Incident | None:
+        if self.site is None or not inc.place or inc.place not in self.site.config.places:
+            return None
+        keys = {t.id: t.key for t in session.scalars(select(Team))}
+        return patrol.Incident(id=str(inc.id), category=inc.category, place=inc.place, opened_at=inc.created_at,
+                               severity=inc.severity,
+                               excluded_teams=frozenset(keys[i] for i in inc.excluded_teams if i in keys))
+
+    def _team_id(self, session: Session, key: str) -> int | None:
+        return session.scalars(select(Team.id).where(Team.key == key)).first()
+
+    # --- dispatch ---------------------------------------------------------------------------------------
+    def propose(self, session: Session, inc: Incident) -> list[ProposalOut]:
+        d, pinc = self.dispatcher(session), self.to_patrol(session, inc)
+        if d is None or pinc is None:
+            return []
+        out = []
+        for c in d.rank(pinc, self.states(session), datetime.now(UTC), limit=self.policy.propose_top):
+            tid = self._team_id(session, c.team_id)
+            if tid is not None:
+                out.append(ProposalOut(team_id=tid, team=c.team_id, cost_s=c.cost_s, travel_s=c.travel_s,
+                                       reasons=c.reasons, preempts=c.preempts))
+        return out
+
+    def _store_decision(self, session: Session, inc: Incident, decision: patrol.Decision) -> bool:
+        """Write the decision's timeline; dispatch the chosen team in auto mode. True when changed."""
+        for e in decision.timeline:
+            if e.kind == "dispatched":
+                continue  # the dispatch action below writes its own entry, with these reasons as the why
+            record(session, inc, e.actor, e.kind, e.message, data={**e.data, "target": e.target}, at=e.at)
+        if decision.chosen is None:
+            return bool(decision.timeline)
+        tid = self._team_id(session, decision.chosen.team_id)
+        if tid is None:
+            return False
+        try:
+            apply_action(session, inc, "dispatch", "patrol", "auto: " + "; ".join(decision.chosen.reasons), tid)
+        except Conflict:
+            return False
+        inc.dispatched_at = utcnow()
+        team = session.get(Team, tid)
+        if team is not None:
+            team.status, team.updated_at = "dispatched", utcnow()
+        return True
+
+    def on_new_incidents(self, ids: list[int]) -> None:
+        """Decide dispatch for new incidents (auto or a proposal), store it and push the changes."""
+        if self.site is None:
+            return
+        from api.routes.common import incidents_out, publish_incidents
+
+        try:
+            with self.ctx.sessions() as s:
+                d = self.dispatcher(s)
+                changed = []
+                for inc in s.scalars(select(Incident).where(Incident.id.in_(ids), Incident.state == "open")):
+                    pinc = self.to_patrol(s, inc)
+                    if d is None or pinc is None:
+                        continue
+                    if self._store_decision(s, inc, d.decide(pinc, self.states(s), datetime.now(UTC))):
+                        changed.append(inc)
+                s.commit()
+                publish_incidents(self.ctx, incidents_out(s, changed))
+                self._publish_teams(s, {i.team_id for i in changed if i.team_id})
+        except patrol.PatrolError:
+            log.exception("dispatch failed for incidents %s", ids)
+
+    def _publish_teams(self, s: Session, team_ids: set[int]) -> None:
+        from api.schemas import TeamOut
+
+        for tid in team_ids:
+            t = s.get(Team, tid)
+            if t is not None:
+                self.ctx.hub.emit("teams", TeamOut.model_validate(t).model_dump(mode="json"), team_id=t.id)
+
+    def on_action(self, session: Session, inc: Incident, action: str, user: User, previous_team: int | None) -> None:
+        """Patrol's side of a state change (called before commit)."""
+        now = utcnow()
+        if action in ("dispatch", "override"):
+            inc.dispatched_at = now
+        elif action == "arrive":
+            inc.on_site_at = now
+        elif action == "resolve":
+            inc.resolved_at = now
+            team = session.get(Team, inc.team_id) if inc.team_id else None
+            if team is not None:
+                ledger = self.ledger(session)
+                for e in ledger.award_task(team.members, str(inc.id), inc.severity, now <= inc.deadline_at, now):
+                    self._store_points(session, e)
+                record(session, inc, "patrol", "points", f"service points to {', '.join(team.members)}")
+        elif action == "decline" and previous_team is not None:
+            inc.excluded_teams = sorted({*inc.excluded_teams, previous_team})
+            d, pinc = self.dispatcher(session), self.to_patrol(session, inc)
+            if d is not None and pinc is not None and self.policy.category(inc.category).mode == "auto":
+                session.flush()
+                self._store_decision(session, inc, d.decide(pinc, self.states(session), now))
+
+    # --- periodic jobs: escalation and acknowledge timeouts ----------------------------------------------
+    async def run_jobs(self) -> None:
+        while True:
+            await asyncio.sleep(JOB_PERIOD_S)
+            try:
+                await asyncio.to_thread(self.tick, datetime.now(UTC))
+            except Exception:
+                log.exception("patrol jobs failed; retrying")
+
+    def tick(self, now: datetime) -> list[int]:
+        if self.site is None:
+            return []
+        from api.routes.common import incidents_out, publish_incidents
+
+        changed: dict[int, Incident] = {}
+        with self.ctx.sessions() as s:
+            d = self.dispatcher(s)
+            for inc in s.scalars(select(Incident).where(Incident.state.in_(ACTIVE))).all():
+                pinc = self.to_patrol(s, inc)
+                if pinc is None or d is None:
+                    continue
+                level, entries = patrol.escalation_step(pinc, now, self.site, inc.escalation_level, self.policy,
+                                                        deadline=inc.deadline_at)
+                for e in entries:
+                    record(s, inc, e.actor, e.kind, e.message, data={**e.data, "target": e.target}, at=e.at)
+                if int(level) >= int(patrol.Level.GRID) and inc.state != "escalated":
+                    apply_action(s, inc, "escalate", "system", entries[-1].message if entries else "past deadline")
+                if entries:
+                    inc.escalation_level = int(level)
+                    changed[inc.id] = inc
+                if inc.state == "dispatched" and inc.dispatched_at and inc.team_id is not None \
+                        and d.ack_overdue(pinc, inc.dispatched_at, now):
+                    team = s.get(Team, inc.team_id)
+                    inc.excluded_teams = sorted({*inc.excluded_teams, inc.team_id})
+                    ack_team = inc.team_id
+                    apply_action(s, inc, "decline", "system", "not acknowledged in time (ack_timeout)")
+                    if team is not None:
+                        team.status = "available"
+                    s.flush()
+                    self._publish_teams(s, {ack_team})
+                    pinc = self.to_patrol(s, inc)
+                    if pinc is not None and self.policy.category(inc.category).mode == "auto":
+                        self._store_decision(s, inc, d.decide(pinc, self.states(s), now))
+                    changed[inc.id] = inc
+            s.commit()
+            publish_incidents(self.ctx, incidents_out(s, list(changed.values())))
+        return sorted(changed)
+
+    # --- routine patrols and check-ins ------------------------------------------------------------------
+    def route(self, session: Session, team: Team) -> RouteOut:
+        assert self.site is not None
+        pteam = self.patrol_team(team)
+        now = datetime.now(UTC)
+        window = pteam.shift_at(now)
+        minutes = (window[1] - window[0]).total_seconds() / 60 if window else 240.0
+        start = team.base or next(iter(self.site.config.places))
+        checkpoints = self.site.places_of_kind("checkpoint")
+        grid_cps = [c for c in checkpoints if team.home_grid is None or self.site.grid_of.get(c) == team.home_grid] or checkpoints
+        plan = patrol.plan_routes(self.site, [patrol.RouteTeam(team.key, start, minutes)],
+                                  [patrol.PatrolCheckpoint(c) for c in grid_cps], time_limit_s=1.0)
+        r = plan.routes.get(team.key)
+        stops = r.stops if r else []
+        xy = {p: list(self.site.place(p).xy) for p in {s.place for s in stops}}
+        path: list[list[float]] = []
+        seq = [start] + [s.place for s in stops] + [r.end if r else start]
+        for a, b in zip(seq, seq[1:], strict=False):
+            if a != b:
+                path.extend([list(p) for p in self.site.path_xy(a, b)])
+        checks = [patrol.CheckIn(c.checkpoint, team.key, c.person, c.at) for c in self.checkins_today(session, team)]
+        cov = patrol.coverage(plan.required_visits(), checks, now.date())
+        return RouteOut(team_id=team.id,
+                        stops=[RouteStopOut(place=s.place, visit=s.visit, arrive_min=s.arrive_min,
+                                            depart_min=s.depart_min, xy=xy.get(s.place)) for s in stops],
+                        duration_min=r.duration_min if r else 0.0, distance_m=r.distance_m if r else 0.0,
+                        path_xy=path, coverage={k: {"required": v.required, "done": v.done, "share": v.share}
+                                                for k, v in cov.items()})
+
+    def check_in(self, session: Session, team: Team, user: User, checkpoint: str, code: str) -> CheckIn:
+        assert self.site is not None
+        if checkpoint not in self.site.config.places:
+            raise HTTPException(404, f"no checkpoint {checkpoint!r} on the site")
+        if not patrol.verify_checkin(self.ctx.settings.secret_key, checkpoint, code):
+            raise HTTPException(422, f"wrong code for checkpoint {checkpoint!r}: enter the code shown there")
+        person = user.name if user.name in team.members else team.leader
+        row = CheckIn(team_id=team.id, checkpoint=checkpoint, person=person, at=utcnow())
+        session.add(row)
+        team.place, team.updated_at = checkpoint, utcnow()
+        self._store_points(session, self.ledger(session).award_checkin(person, checkpoint, row.at))
+        return row
+
+    def checkins_today(self, session: Session, team: Team) -> list[CheckIn]:
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return list(session.scalars(select(CheckIn).where(CheckIn.team_id == team.id, CheckIn.at >= start)
+                                    .order_by(CheckIn.id)))
+
+    # --- service points ---------------------------------------------------------------------------------
+    def ledger(self, session: Session) -> patrol.Ledger:
+        rows = session.scalars(select(PointsEntry).order_by(PointsEntry.seq)).all()
+        entries = [patrol.PointsEntry(r.seq, r.person, r.delta, r.kind, r.ref, r.at, r.note, r.prev_hash, r.hash)
+                   for r in rows]
+        return patrol.Ledger(entries, self.policy.points)
+
+    @staticmethod
+    def _store_points(session: Session, e: Any) -> None:
+        session.add(PointsEntry(seq=e.seq, person=e.person, delta=e.delta, kind=e.kind, ref=e.ref, note=e.note,
+                                at=e.at, prev_hash=e.prev_hash, hash=e.hash))
+        session.flush()
+
+    def points(self, session: Session, team: Team) -> PointsOut:
+        ledger = self.ledger(session)
+        history = [PointsEntryOut(seq=e.seq, person=e.person, delta=e.delta, kind=e.kind, ref=e.ref, note=e.note, at=e.at)
+                   for p in team.members for e in ledger.history(p)]
+        history.sort(key=lambda e: e.seq, reverse=True)
+        return PointsOut(team_id=team.id, balance={p: ledger.balance(p) for p in team.members}, history=history)
+
+    def redeem(self, session: Session, person: str, points: int, item: str) -> PointsEntryOut:
+        try:
+            e = self.ledger(session).redeem(person, points, item, utcnow())
+        except patrol.PatrolError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        self._store_points(session, e)
+        return PointsEntryOut(seq=e.seq, person=e.person, delta=e.delta, kind=e.kind, ref=e.ref, note=e.note, at=e.at)
