@@ -1,0 +1,211 @@
+"""Vision commands: `analyze`, `eval`, `bench vision` (contract: ARCHITECTURE.md, "CLI")."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any, bench_sub: Any) -> None:
+    p = sub.add_parser("analyze", help="run one camera's zone rules on a recorded clip; events as JSON Lines")
+    p.add_argument("clip", help="video file (replaces the camera's source)")
+    p.add_argument("--config", required=True, help="camera config YAML")
+    p.add_argument("--events", required=True, help="output events file (JSON Lines); snapshots go beside it")
+    p.add_argument("--annotated", help="also write an annotated H.264 MP4 (zones, boxes, track ids, events)")
+    p.add_argument("--camera", help="camera name, when the config has several")
+    p.set_defaults(func=cmd_analyze)
+
+    e = sub.add_parser("eval", help="event precision / recall / F1 of the rules on labelled cases")
+    e.add_argument("cases", help="folder of cases (each: camera.yaml + truth.json), or one case")
+    e.add_argument("--naive", action="store_true", help="detector on every frame, full frame (the baseline)")
+    e.add_argument("--json", help="write the report as JSON here")
+    e.set_defaults(func=cmd_eval)
+
+    b = bench_sub.add_parser("vision", help="decode / pipeline / naive fps, realtime streams, event F1")
+    b.add_argument("--config", required=True, help="camera config of the clip (its detect fps is used)")
+    b.add_argument("--json", required=True, help="write the figures here")
+    b.add_argument("--clip", help="clip to measure (default: the camera's source)")
+    b.add_argument("--camera", help="camera name, when the config has several")
+    b.add_argument("--cases", default="sample_videos/cases", help="cases for event F1 ('' to skip)")
+    b.add_argument("--stream-seconds", type=float, default=20.0, help="how long each realtime-streams trial runs")
+    b.add_argument("--max-streams", type=int, default=32, help="most cameras tried at once")
+    b.set_defaults(func=cmd_bench_vision)
+
+
+def _print_events(records: list[dict[str, Any]]) -> None:
+    for r in records:
+        print(f"{r['first_seen_s']:7.1f}s-{r['end_s']:7.1f}s  {r['zone']:<14} {r['event']:<20} {r['label']:<10} "
+              f"track={r['track_id']} score={r['max_score']:.2f}")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from vision.pipeline import analyze_clip
+
+    res = analyze_clip(args.config, args.clip, camera=args.camera, events_path=args.events,
+                       annotated=args.annotated, progress=True)
+    _print_events(res.records)
+    speed = res.source_frames / res.seconds if res.seconds else 0.0
+    print(f"{len(res.records)} events -> {args.events}; {res.clip_seconds:.1f} s of video in {res.seconds:.1f} s "
+          f"({speed:.0f} frames/s); detector: {res.stats.full} full, {res.stats.regions} motion-region, "
+          f"{res.stats.skipped} skipped of {res.stats.frames} frames"
+          + (f"; annotated -> {args.annotated}" if args.annotated else ""))
+    return 0
+
+
+def _report(results: list[Any], total: Any) -> dict[str, Any]:
+    return {"cases": [r.as_dict() for r in results], "overall": total.as_dict()}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from vision.eval import evaluate
+
+    results, total = evaluate(args.cases, naive=args.naive, progress=True)
+    print(f"{'case':<28} {'tp':>3} {'fp':>3} {'fn':>3} {'prec':>6} {'rec':>6} {'F1':>6} {'start err':>9} {'end err':>8}")
+    for r in [*results, total]:
+        d = r.as_dict()
+        print(f"{d['case']:<28} {d['tp']:>3} {d['fp']:>3} {d['fn']:>3} {d['precision']:>6.3f} {d['recall']:>6.3f} "
+              f"{d['f1']:>6.3f} {d['mean_start_error_s'] if d['mean_start_error_s'] is not None else '-':>9} "
+              f"{d['mean_end_error_s'] if d['mean_end_error_s'] is not None else '-':>8}")
+        for p in r.false_positives:
+            print(f"    false positive: {p['zone']}/{p['event']} {p['label']} {p['first_seen_s']}-{p['end_s']}s")
+        for m in r.misses:
+            print(f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(_report(results, total), indent=2), encoding="utf-8")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ bench
+
+def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at: float, queue: Any) -> None:
+    """One camera at real frame rate (the source drops frames when the pipeline falls behind)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from vision.config import load_config
+    from vision.detectors import create_detector
+    from vision.pipeline import CameraPipeline
+    from vision.sources import open_source
+
+    cam = load_config(config).cameras[camera]
+    det = create_detector({**(cam.detector or {}), "threads": 1}, base_dir=Path(config).resolve().parent)
+    pipe = CameraPipeline(camera, cam, det)
+    time.sleep(max(0.0, start_at - time.time()))
+    src = open_source(clip, cam.detect.fps, realtime=True, loop=True)
+    t0 = time.monotonic()
+    n, lags = 0, []
+    with src:
+        for frame in src:
+            pipe.process(frame)
+            n += 1
+            elapsed = time.monotonic() - t0
+            lags.append(elapsed - frame.t)
+            if elapsed >= seconds:
+                break
+    queue.put({"frames": n, "expected": seconds * cam.detect.fps, "max_lag_s": max(lags) if lags else 0.0})
+
+
+def _run_streams(config: str, camera: str, clip: str, n: int, seconds: float) -> tuple[bool, list[dict[str, Any]]]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start_at = time.time() + 4.0 + 0.3 * n  # all load their model first, then start together
+    procs = [ctx.Process(target=_stream_worker, args=(config, camera, clip, seconds, start_at, queue))
+             for _ in range(n)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=seconds + 120 + n) for _ in procs]
+    for p in procs:
+        p.join()
+    # keeping up: (almost) every frame at the detect rate analysed, and never more than a second behind
+    ok = all(r["frames"] >= 0.95 * r["expected"] and r["max_lag_s"] < 1.0 for r in results)
+    return ok, results
+
+
+def realtime_streams(config: str, camera: str, clip: str, seconds: float, max_streams: int,
+                     log: Any = print) -> tuple[int, list[dict[str, Any]]]:
+    """Most copies of this camera that keep up at its real frame rate, found by running them at once."""
+    trials: list[dict[str, Any]] = []
+    best, n = 0, min(12, max_streams)
+    lo_fail: int | None = None
+    while 1 <= n <= max_streams:
+        ok, res = _run_streams(config, camera, clip, n, seconds)
+        worst = min(r["frames"] / r["expected"] for r in res)
+        trials.append({"streams": n, "kept_up": ok, "worst_frame_ratio": round(worst, 3),
+                       "max_lag_s": round(max(r["max_lag_s"] for r in res), 2)})
+        log(f"  {n} streams: {'kept up' if ok else 'fell behind'} (worst {worst:.0%} of frames)")
+        if ok:
+            best = max(best, n)
+            nxt = n + 4 if lo_fail is None else (n + lo_fail) // 2
+            if lo_fail is not None and nxt <= n:
+                break
+            n = nxt
+        else:
+            lo_fail = n
+            if best and n - best <= 1:
+                break
+            n = (best + n) // 2 if best else n // 2
+            if n <= best:
+                break
+    return best, trials
+
+
+def cmd_bench_vision(args: argparse.Namespace) -> int:
+    from vision.config import load_config, resolve_source
+    from vision.detectors import create_detector
+    from vision.eval import evaluate
+    from vision.pipeline import analyze_clip
+    from vision.sources import decode_stats
+
+    config = load_config(args.config)
+    camera = args.camera or next(iter(config.cameras))
+    cam = config.cameras[camera]
+    clip = args.clip or resolve_source(args.config, cam.source)
+    detector = create_detector(cam.detector or None, base_dir=Path(args.config).resolve().parent)
+    print(f"bench vision: {clip} at detect fps {cam.detect.fps} on {os.cpu_count()} cores")
+    dec = decode_stats(clip, cam.detect.fps)
+    native = _native_fps(clip)
+    decode_fps = dec.clip_seconds * native / dec.seconds
+    print(f"  decode only: {decode_fps:.0f} source frames/s")
+    pipe = analyze_clip(args.config, clip, camera=camera, detector=detector, media=False)
+    pipeline_fps = pipe.source_frames / pipe.seconds
+    print(f"  pipeline: {pipeline_fps:.0f} source frames/s ({pipe.stats.as_dict()})")
+    naive = analyze_clip(args.config, clip, camera=camera, detector=detector, media=False, naive=True)
+    naive_fps = naive.source_frames / naive.seconds
+    print(f"  naive: {naive_fps:.0f} source frames/s; ratio {pipeline_fps / naive_fps:.1f}")
+    report: dict[str, Any] = {
+        "clip": str(clip), "camera": camera, "detect_fps": cam.detect.fps, "native_fps": native,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "fps_unit": "source frames (at the clip's own rate) analysed per wall-clock second",
+        "decode_fps": round(decode_fps, 1), "pipeline_fps": round(pipeline_fps, 1), "naive_fps": round(naive_fps, 1),
+        "pipeline_over_naive": round(pipeline_fps / naive_fps, 2),
+        "pipeline_detector_runs": pipe.stats.as_dict(), "naive_detector_runs": naive.stats.as_dict(),
+    }
+    if args.cases:
+        results, total = evaluate(args.cases, detector=detector)
+        n_results, n_total = evaluate(args.cases, detector=detector, naive=True)
+        report["event_f1_pipeline"] = round(total.f1, 3)
+        report["event_f1_naive"] = round(n_total.f1, 3)
+        report["eval_pipeline"] = _report(results, total)
+        report["eval_naive"] = _report(n_results, n_total)
+        print(f"  event F1: pipeline {total.f1:.3f}, naive {n_total.f1:.3f}")
+    print("  realtime streams (running N cameras at once at real frame rate):")
+    streams, trials = realtime_streams(args.config, camera, clip, args.stream_seconds, args.max_streams)
+    report["realtime_streams"] = streams
+    report["realtime_trials"] = trials
+    Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(f"  realtime_streams: {streams}; figures -> {args.json}")
+    return 0
+
+
+def _native_fps(clip: str) -> float:
+    import cv2
+
+    cap = cv2.VideoCapture(clip)
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    cap.release()
+    return fps if 0.5 < fps < 1000 else 25.0
