@@ -54,6 +54,8 @@ export function mediaUrl(url) {
   return `${url}${sep}token=${encodeURIComponent(auth.token || '')}`;
 }
 
+const myTeam = () => (auth.user && auth.user.team_id) ?? 0;
+
 export const routes = {
   me: () => '/api/auth/me',
   site: () => '/api/site',
@@ -66,13 +68,12 @@ export const routes = {
   live: (id) => `/api/cameras/${encodeURIComponent(id)}/live.mjpeg`,
   latest: (id) => `/api/cameras/${encodeURIComponent(id)}/latest.jpg`,
   teams: () => '/api/teams',
-  stats: () => '/api/stats/today',
-  myTasks: () => '/api/incidents',
-  myTeam: () => '/api/teams/mine',
+  stats: () => '/api/stats/summary',
+  myTasks: () => '/api/tasks',
+  myTeam: () => `/api/teams/${myTeam()}`,
+  myRoute: () => `/api/teams/${myTeam()}/route`,
+  checkin: () => `/api/teams/${myTeam()}/checkins`,
+  points: () => `/api/teams/${myTeam()}/points`,
+  teamStatus: (id) => `/api/teams/${id}/status`,
   way: (from, to) => `/api/site/path?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
-  taskAction: (id, action) => `/api/tasks/${id}/${action}`,
-  myRoute: () => '/api/patrol/route/mine',
-  checkin: () => '/api/patrol/checkins',
-  points: () => '/api/points/mine',
-  position: () => '/api/teams/mine/position',
 };

@@ -199,7 +199,7 @@ function renderTeams() {
       const task = [...state.incidents.values()].find((i) => i.team_id === tm.id && ACTIVE.has(i.state) && i.state !== 'open');
       return el('tr', { dataset: { team: tm.id } },
         el('td', {}, tm.name, tm.simulated ? el('span', { class: 'badge sim small', text: t('sim.short') }) : null),
-        el('td', { text: tm.leader || '—' }),
+        el('td', { text: (tm.people && tm.people[tm.leader] && tm.people[tm.leader].name) || tm.leader || '—' }),
         el('td', {}, el('span', { class: `chip team-${tm.status}`, text: tv('teamstatus', tm.status) })),
         el('td', {}, task ? el('a', { href: '#', onclick: (e) => { e.preventDefault(); select(task.id); } }, `#${task.id} ${tv('state', task.state)}`) : '—'));
     }))));
@@ -292,10 +292,21 @@ async function refresh() {
   render();
 }
 
+// The live message carries the incident without its timeline and media: fetch those for the open panel.
+let detailTimer = null;
+function refreshSelectedSoon() {
+  clearTimeout(detailTimer);
+  detailTimer = setTimeout(async () => {
+    if (state.selected == null) return;
+    try { upsertIncident(await get(routes.incident(state.selected)), { quiet: true }); render(); } catch { /* next message */ }
+  }, 250);
+}
+
 function onMessage(topic, payload) {
   if (topic === 'incidents' || topic.startsWith('incidents/')) {
-    const list = listOf(payload);
-    if (list) list.forEach((i) => upsertIncident(i)); else upsertIncident(payload);
+    const list = listOf(payload) || [payload];
+    list.forEach((i) => upsertIncident(i));
+    if (list.some((i) => i && i.id === state.selected)) refreshSelectedSoon();
   } else if (topic === 'teams' || topic.startsWith('teams/')) {
     const list = listOf(payload);
     if (list) list.forEach(upsertTeam); else upsertTeam(payload);

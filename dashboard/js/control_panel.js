@@ -123,7 +123,7 @@ export async function renderPanel(state, ctx) {
       el('dt', { text: t('inc.category') }), el('dd', { text: tv('cat', inc.category) }),
       el('dt', { text: t('inc.where') }), el('dd', { text: [inc.place_name || inc.place, inc.camera_id, inc.zone].filter(Boolean).join(' · ') || '—' }),
       el('dt', { text: t('inc.deadline') }), el('dd', { class: 'deadline', text: untilDeadline(inc.deadline_at) }),
-      el('dt', { text: t('inc.team') }), el('dd', { text: team ? `${team.name} (${team.leader || ''})` : '—' }),
+      el('dt', { text: t('inc.team') }), el('dd', { text: team ? `${team.name} (${(team.people && team.people[team.leader] && team.people[team.leader].name) || team.leader || ''})` : '—' }),
       el('dt', { text: t('inc.events') }), el('dd', { text: String(inc.event_count ?? '—') })),
     el('div', { class: 'media' },
       snap ? el('figure', {}, el('img', { class: 'snapshot', src: mediaUrl(snap), alt: t('inc.snapshot') }), el('figcaption', { text: t('inc.snapshot') })) : null,

@@ -201,7 +201,8 @@ async function drawWay(task) {
 function renderRoute() {
   const r = state.route;
   const stops = (r && (r.stops || r.checkpoints)) || [];
-  const done = new Set((r && r.checked_in) || []);
+  const cov = (r && r.coverage) || {};
+  const done = new Set([...((r && r.checked_in) || []), ...Object.entries(cov).filter(([, c]) => c.done >= 1).map(([p]) => p)]);
   $('route').replaceChildren(...(stops.length ? stops.map((s) => {
     const place = s.place || s.checkpoint || s;
     const queued = state.queue.some((a) => a.kind === 'checkin' && a.checkpoint === place);
@@ -218,7 +219,7 @@ function renderRoute() {
   if (cur) sel.value = cur;
   if (patrolMap) {
     patrolMap.clearRoutes();
-    patrolMap.drawRoute(cps.map(placeXY), '#2ca25f');
+    patrolMap.drawRoute(r && r.path_xy && r.path_xy.length > 1 ? r.path_xy : cps.map(placeXY), '#2ca25f');
   }
 }
 
