@@ -95,7 +95,7 @@ function renderFilters() {
 }
 
 function incidentTitle(inc) {
-  const where = inc.place_name || inc.place || inc.camera_name || inc.camera_id || '';
+  const where = (inc.place && placeName(inc.place)) || inc.camera_id || '';
   return `${tv('event', inc.event_type || inc.category)}${where ? ' · ' + where : ''}`;
 }
 
@@ -245,7 +245,7 @@ function perHour(items) {
 function renderStats() {
   const s = state.stats || {};
   const incs = [...state.incidents.values()];
-  const open = s.open ?? incs.filter((i) => ACTIVE.has(i.state)).length;
+  const open = incs.filter((i) => ACTIVE.has(i.state)).length;
   const atRisk = s.at_risk ?? incs.filter(isAtRisk).length;
   const pct = (v) => (v === null || v === undefined ? '—' : `${Math.round(v * 100)}%`);
   const tiles = [
@@ -278,7 +278,9 @@ export async function select(id) {
   render();
 }
 
-const ctx = { render, select, refresh: () => refresh(), upsertIncident, placeXY, plan: () => plan };
+function placeName(id) { const p = state.site && state.site.places && state.site.places[id]; return (p && p.name) || id; }
+
+const ctx = { placeName, render, select, refresh: () => refresh(), upsertIncident, placeXY, plan: () => plan };
 
 async function safe(path) { try { return await get(path); } catch { return null; } }
 
@@ -350,6 +352,11 @@ async function start() {
   live.start();
   setInterval(refreshStills, 1000);
   setInterval(() => { renderIncidents(); }, 5000);
+  // A clip is uploaded after its event; until the open incident has one, look again every few seconds.
+  setInterval(() => {
+    const inc = state.incidents.get(state.selected);
+    if (inc && inc.source !== 'manual' && !(inc.media || []).some((m) => m.kind === 'clip')) refreshSelectedSoon();
+  }, 4000);
   setInterval(async () => { const s = await safe(routes.stats()); if (s) { state.stats = s; renderStats(); } }, 15000);
 }
 

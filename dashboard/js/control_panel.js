@@ -113,15 +113,15 @@ export async function renderPanel(state, ctx) {
   const video = clip ? (oldVideo && oldVideo.dataset.src === clip.url ? oldVideo
     : el('video', { src: mediaUrl(clip.url), controls: true, muted: true, autoplay: true, loop: true, playsinline: true, preload: 'auto', dataset: { src: clip.url } })) : null;
   if (video) video.muted = true;
-  const props = ACTIONS.dispatch.includes(inc.state) || inc.state === 'dispatched' ? proposalCache.id === inc.id ? proposalCache.items : null : [];
-  box.replaceChildren(
+  const props = ACTIONS.dispatch.includes(inc.state) ? (proposalCache.id === inc.id ? proposalCache.items : null) : [];
+  box.replaceChildren(...[
     el('div', { class: 'panel-head' },
       el('span', { class: severityClass(inc.severity), text: String(inc.severity) }),
       el('h2', { text: `#${inc.id} ${tv('event', inc.event_type || inc.category)}` }),
       el('span', { class: `chip state-${inc.state}`, id: 'panel-state', text: tv('state', inc.state) })),
     el('dl', { class: 'facts' },
       el('dt', { text: t('inc.category') }), el('dd', { text: tv('cat', inc.category) }),
-      el('dt', { text: t('inc.where') }), el('dd', { text: [inc.place_name || inc.place, inc.camera_id, inc.zone].filter(Boolean).join(' · ') || '—' }),
+      el('dt', { text: t('inc.where') }), el('dd', { text: [ctx.placeName(inc.place), inc.camera_id, inc.zone].filter(Boolean).join(' · ') || '—' }),
       el('dt', { text: t('inc.deadline') }), el('dd', { class: 'deadline', text: untilDeadline(inc.deadline_at) }),
       el('dt', { text: t('inc.team') }), el('dd', { text: team ? `${team.name} (${(team.people && team.people[team.leader] && team.people[team.leader].name) || team.leader || ''})` : '—' }),
       el('dt', { text: t('inc.events') }), el('dd', { text: String(inc.event_count ?? '—') })),
@@ -131,7 +131,7 @@ export async function renderPanel(state, ctx) {
       ...photos.map((p) => el('figure', {}, el('img', { class: 'photo', src: mediaUrl(p.url), alt: t('inc.photo') }), el('figcaption', { text: t('inc.photo') })))),
     props === null ? el('p', { class: 'muted', text: t('prop.loading') }) : props.length ? proposalBox(inc, props, ctx) : null,
     actionsBox(inc, ctx, [...state.teams.values()]),
-    el('h3', { text: t('inc.timeline') }), timeline(inc));
+    el('h3', { text: t('inc.timeline') }), timeline(inc)].filter(Boolean));
   if (keepReason) document.getElementById('act-reason').value = keepReason;
   box.dataset.proposal = String(proposalCache.at);
   if (ACTIONS.dispatch.includes(inc.state) && (proposalCache.id !== inc.id || Date.now() - proposalCache.at > 5000)) {

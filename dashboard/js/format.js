@@ -46,7 +46,7 @@ export function untilDeadline(deadline) {
   return left >= 0 ? t('deadline.left', { d: duration(left) }) : t('deadline.over', { d: duration(-left) });
 }
 
-export function severityClass(sev) { return `sev sev-${Math.max(1, Math.min(4, Number(sev) || 1))}`; }
+export function severityClass(sev) { return `sev sev-${Math.max(1, Math.min(5, Number(sev) || 1))}`; }
 
 export function beep() {
   try {

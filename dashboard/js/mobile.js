@@ -166,7 +166,7 @@ function renderTask() {
     if (taskMap) taskMap.clearRoutes();
     return;
   }
-  box.replaceChildren(
+  box.replaceChildren(...[
     el('div', { class: 'panel-head' },
       el('span', { class: severityClass(task.severity), text: String(task.severity) }),
       el('h2', { text: `#${task.id} ${tv('event', task.event_type || task.category)}` }),
@@ -178,7 +178,7 @@ function renderTask() {
       el('dt', { text: t('inc.category') }), el('dd', { text: tv('cat', task.category) })),
     task.snapshot_url ? el('img', { class: 'snapshot', src: mediaUrl(task.snapshot_url), alt: t('inc.snapshot') }) : null,
     taskButtons(task),
-    task.state === 'resolved' ? el('p', { class: 'ok', text: t('task.resolved') }) : null);
+    task.state === 'resolved' ? el('p', { class: 'ok', text: t('task.resolved') }) : null].filter(Boolean));
   drawWay(task);
 }
 
