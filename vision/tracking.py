@@ -61,6 +61,14 @@ class Track:
         return np.array([(self.box[0] + self.box[2]) / 2, self.box[3]], dtype=np.float32)
 
 
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    inter = ix * iy
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def _size(box: np.ndarray) -> float:
     return float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
 
@@ -87,6 +95,7 @@ class ObjectTracker:
         self._bts: dict[int, ByteTrackTracker] = {}
         self.tracks: dict[int, Track] = {}
         self.ended: list[Track] = []  # tracks ended by the last update; cleared on the next
+        self._alias: dict[int, int] = {}  # ByteTrack id -> our track id it continues
 
     def _new_bytetrack(self) -> ByteTrackTracker:
         s = self.settings
@@ -117,20 +126,65 @@ class ObjectTracker:
                 class_id=sub.class_id.astype(int), data={"_row": idx},
             )
             out = bt.update(sv_dets, timestamp=float(t))
+            if self.settings.min_frames <= 1 and len(out):
+                self._confirm_new(bt, out)
             if len(out):
                 rows = np.asarray(out.data["_row"], dtype=int)
                 ids = np.asarray(out.tracker_id, dtype=np.int64)
                 tids[rows] = np.where(ids >= 0, ids + fam * ID_STRIDE, -1)
         for row in np.nonzero(tids >= 0)[0]:
+            tids[row] = self._identity(int(tids[row]), detections.xyxy[row], t)
+        for row in np.nonzero(tids >= 0)[0]:
             self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
                           int(detections.class_id[row]), t)
-        alive = {int(tr.tracker_id) + fam * ID_STRIDE for fam, tr in self._bt_tracks if tr.tracker_id >= 0}
+        alive_bt = {int(tr.tracker_id) + fam * ID_STRIDE for fam, tr in self._bt_tracks if tr.tracker_id >= 0}
+        self._alias = {k: v for k, v in self._alias.items() if k in alive_bt}
+        alive = {self._alias.get(b, b) for b in alive_bt}
         for tid in list(self.tracks):
             if tid not in alive:
                 self.ended.append(self.tracks.pop(tid))
         result = detections[np.arange(len(detections))]
         result.tracker_id = tids
         return result
+
+    @staticmethod
+    def _confirm_new(bt: ByteTrackTracker, out: sv.Detections) -> None:
+        """With min_frames 1, a track is an object from its first detection (ByteTrack waits for a second
+        match, which under motion gating may come seconds later)."""
+        fresh = [tr for tr in bt.tracks if tr.tracker_id == -1 and tr.time_since_update == 0]
+        if not fresh:
+            return
+        ids = np.asarray(out.tracker_id).copy()
+        for tr in fresh:
+            box = tr.get_state_bbox()
+            d = np.abs(out.xyxy - box).sum(axis=1)
+            k = int(np.argmin(d))
+            if d[k] < 1.0 and ids[k] == -1:
+                tr.tracker_id = bt._allocate_tracker_id()
+                ids[k] = tr.tracker_id
+        out.tracker_id = ids
+
+    def _identity(self, bt_id: int, box: np.ndarray, t: float) -> int:
+        """Our id for a ByteTrack id. A new ByteTrack id whose box sits where a track of the same family was
+        last seen (and that track was not seen in this frame) continues that track: across the gaps of motion
+        gating the Kalman filter can drift off a still object after one odd box, and a new id would follow."""
+        if bt_id in self._alias:
+            return self._alias[bt_id]
+        if bt_id in self.tracks:
+            return bt_id
+        fam = bt_id // ID_STRIDE
+        best, best_iou = None, 0.5
+        for tr in self.tracks.values():
+            if tr.id // ID_STRIDE != fam or tr.last_t >= t:
+                continue
+            iou = _iou(tr.box, box)
+            if iou >= best_iou:
+                best, best_iou = tr, iou
+        if best is None:
+            return bt_id
+        self._alias = {k: v for k, v in self._alias.items() if v != best.id}
+        self._alias[bt_id] = best.id
+        return best.id
 
     def _observe(self, tid: int, box: np.ndarray, score: float, class_id: int, t: float) -> None:
         box = np.asarray(box, dtype=np.float32).copy()
@@ -163,8 +217,8 @@ class ObjectTracker:
             track.still_anchor, track.still_since = centre, t
         elif np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size:
             # moved: believed once a second box agrees (one occluded or partial box is not a move)
-            if track.moved_to is not None and np.linalg.norm(centre - track.moved_to) <= self.settings.still_radius * size * 2:
-                track.still_anchor, track.still_since, track.moved_to = centre, track.moved_t, None
+            if track.moved_to is not None:
+                track.still_anchor, track.still_since, track.moved_to = centre, t, None
             else:
                 track.moved_to, track.moved_t = centre, t
         else:
@@ -182,4 +236,4 @@ class ObjectTracker:
 
     def state_size(self) -> int:
         """Objects held (ours plus ByteTrack's), for checking memory stays bounded."""
-        return len(self.tracks) + len(self._bt_tracks)
+        return len(self.tracks) + len(self._bt_tracks) + len(self._alias)

@@ -1,0 +1,73 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vision.config import load_config, parse_config
+from vision.errors import ConfigError
+
+BASE = {
+    "detect": {"fps": 4},
+    "cameras": {
+        "lobby": {
+            "source": "x.mp4",
+            "detect": {"refresh_s": 2},
+            "zones": {
+                "corridor": {
+                    "polygon": [[0.1, 0.4], [0.9, 0.4], [0.9, 1.0]],
+                    "rules": [{"kind": "presence", "labels": ["bicycle"], "min_seconds": 3, "event": "ebike"}],
+                }
+            },
+        }
+    },
+}
+
+
+def _zone(d):
+    return d["cameras"]["lobby"]["zones"]["corridor"]
+
+
+def test_globals_are_camera_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    cam = load_config(path).cameras["lobby"]
+    assert cam.detect.fps == 4 and cam.detect.refresh_s == 2
+    assert cam.zones["corridor"].rules[0].kind == "presence"
+
+
+@pytest.mark.parametrize("mutate, expected", [
+    (lambda d: _zone(d).update(foo=1), "zone 'corridor', key 'foo': unknown key (expected one of: inertia, polygon, rules)"),
+    (lambda d: _zone(d).update(rules=[]), "zone 'corridor', key 'rules': a zone needs at least one rule"),
+    (lambda d: _zone(d).update(polygon=[[0, 0], [1, 1]]), "key 'polygon': a polygon needs at least 3 points"),
+    (lambda d: _zone(d).update(polygon=[[0, 0], [1, 1], [1.5, 0]]), "point [1.5, 0.0] is outside 0..1"),
+    (lambda d: _zone(d)["rules"][0].update(labels=["ebike"]), "key 'rules[0].labels': unknown label 'ebike'"),
+    (lambda d: _zone(d)["rules"][0].pop("min_seconds"), "key 'rules[0].min_seconds': missing required field"),
+    (lambda d: _zone(d)["rules"][0].update(kind="stay"), "key 'rules[0]': unknown rule kind"),
+    (lambda d: _zone(d)["rules"][0].update(schedule="25:00-06:00"), "is not HH:MM-HH:MM"),
+    (lambda d: d["detect"].update(fsp=2), "key 'detect.fsp': unknown key"),
+    (lambda d: d["cameras"]["lobby"].update(detector={"type": "tpu"}), "camera 'lobby', key 'detector'"),
+    (lambda d: None, None),
+])
+def test_errors_name_camera_zone_key(mutate, expected) -> None:
+    data = copy.deepcopy(BASE)
+    mutate(data)
+    if expected is None:
+        parse_config(data, "c.yaml")
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "c.yaml")
+    msg = str(info.value)
+    assert msg.startswith("c.yaml: ")
+    assert expected in msg
+    if "zone 'corridor'" in expected or "rules" in expected or "polygon" in expected:
+        assert "camera 'lobby'" in msg and "zone 'corridor'" in msg
+
+
+def test_unreadable_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cameras: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
