@@ -145,8 +145,9 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, 
         widths = sorted({s[2] for s in shapes if _dim(s[2])})
         if "reg_max" in declared:
             box_w = 4 * (int(declared["reg_max"]) + 1)
-        else:  # the narrower map is the box distribution when its width fits a usual reg_max (7, 10, 16)
-            box_w = widths[0] if widths and widths[0] % 4 == 0 and widths[0] // 4 - 1 in (7, 10, 16) else -1
+        else:  # the box map's width is 4 x (reg_max + 1) for a usual reg_max (7, 10, 16)
+            fits = [w for w in widths if w % 4 == 0 and w // 4 - 1 in (7, 10, 16)]
+            box_w = fits[0] if fits else -1
         if len(widths) == 2 and box_w in widths:
             cls_w = widths[1] if box_w == widths[0] else widths[0]
             return fmt("nanodet", int(cls_w), color="BGR", resize="stretch", reg_max=box_w // 4 - 1,

@@ -40,7 +40,8 @@ class OpenVinoDetector(TensorDetector):
         try:
             model = core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long messages
-            raise ModelError(f"{path}: OpenVINO cannot read this model ({str(exc).strip().splitlines()[0][:200]})") from None
+            detail = " ".join(str(exc).split())[:300]
+            raise ModelError(f"{path}: not a model OpenVINO can read (.onnx or OpenVINO .xml); {detail}") from None
         if len(model.inputs) != 1:
             raise ModelError(f"{path}: expected one image input, the model has {len(model.inputs)}")
 

@@ -1,0 +1,105 @@
+"""The shipped models on real footage, and `sharpeyes detect` / `sharpeyes bench detector` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from api.cli.main import main
+from vision.detectors import DEFAULT_MODEL, MODELS_DIR, create_detector
+
+REPO = Path(__file__).resolve().parents[2]
+VTEST = REPO / "sample_videos" / "vtest.avi"
+
+
+def vtest_frame(index: int = 100) -> np.ndarray:
+    cap = cv2.VideoCapture(str(VTEST))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, image = cap.read()
+    cap.release()
+    assert ok, f"cannot read frame {index} of {VTEST}"
+    return image
+
+
+@pytest.mark.parametrize("name", ["nanodet.onnx", "centernet.onnx"])
+def test_shipped_models_carry_their_class_names(name: str) -> None:
+    det = create_detector({"model": str(MODELS_DIR / name)})
+    assert len(det.class_names) == 80
+    assert det.class_names[:3] == ["person", "bicycle", "car"] and det.class_names[7] == "truck"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_default_model_finds_pedestrians_and_parked_vehicles_on_vtest(backend: str) -> None:
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    det = create_detector({"type": backend})
+    assert Path(det.path) == DEFAULT_MODEL  # type: ignore[attr-defined]
+    for index in (100, 200, 700):   # frames with 6 to 10 people walking in view
+        dets = det.detect(vtest_frame(index))
+        names = list(dets.data["class_name"])
+        assert names.count("person") >= 5, names
+        # the van and the car parked at the top right of the scene: two boxes there
+        parked = [box for box, n in zip(dets.xyxy, names, strict=True) if n in ("car", "truck")]
+        assert sum(x1 > 600 and y2 < 130 for x1, _, _, y2 in parked) >= 2, (names, dets.xyxy)
+        people = dets.xyxy[np.asarray(names) == "person"]
+        assert np.all(people[:, 3] - people[:, 1] > people[:, 2] - people[:, 0])  # upright boxes
+
+
+@pytest.mark.slow
+def test_detect_command_on_clip_writes_playable_mp4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "annotated.mp4"
+    assert main(["detect", str(VTEST), "--out", str(out), "--max-frames", "4", "--fps", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "person" in text and ("car" in text or "truck" in text)
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    ok, frame = cap.read()
+    assert ok and frame.shape[:2] == (576, 768)
+
+
+@pytest.mark.slow
+def test_detect_command_on_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), vtest_frame())
+    out = tmp_path / "annotated.jpg"
+    assert main(["detect", str(image), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.strip().startswith("person ") for line in lines) >= 4
+    drawn = cv2.imread(str(out))
+    assert drawn is not None
+    assert drawn.shape == (576, 768, 3) and np.abs(drawn.astype(int) - vtest_frame().astype(int)).max() > 100
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["detect", "nothere.avi"], "nothere.avi: no such file"),
+    (["detect", "{clip}", "--model", "missing.onnx"], "missing.onnx: model file not found"),
+    (["detect", "{bad}"], "bad.jpg: cannot read it as an image"),
+    (["detect", "{clip}", "--model", "{bad_model}"], "bad.onnx: not a model ONNX Runtime can load"),
+])
+def test_detect_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                    argv: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    (tmp_path / "clip.jpg").write_bytes(cv2.imencode(".jpg", np.zeros((32, 32, 3), np.uint8))[1].tobytes())
+    paths = {"clip": str(tmp_path / "clip.jpg"), "bad": "bad.jpg", "bad_model": "bad.onnx"}
+    assert main([a.format(**paths) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sharpeyes: error: ") and message in err[0], err
+
+
+@pytest.mark.slow
+def test_bench_detector_writes_figures(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "detector", "--json", str(out), "--runs", "3", "--models", str(DEFAULT_MODEL),
+                 "--backends", "onnx", "--clips", str(VTEST)]) == 0
+    data = json.loads(out.read_text())
+    (row,) = data["latency"]
+    assert row["model"] == "nanodet.onnx" and row["threads"] == 2 and 0 < row["median_ms"] <= row["p95_ms"]
+    (clip,) = data["decode"]
+    assert clip["clip"] == "vtest.avi" and clip["frames"] == 795 and clip["decode_fps"] > 0
