@@ -328,9 +328,10 @@ class Line(ZoneRule):
         for a, b in zip(self.line[:-1], self.line[1:], strict=True):
             s1, s2 = _side(p, a, b), _side(q, a, b)
             t1, t2 = _side(a, p, q), _side(b, p, q)
-            if s1 * s2 < 0 and t1 * t2 < 0:
+            # a point on the line counts as its right side, so touching it and going back is not a crossing
+            if (s1 >= 0) != (s2 >= 0) and t1 * t2 <= 0:
                 # image y points down: a positive side value is to the walker's right
-                return "left_to_right" if s1 < 0 < s2 else "right_to_left"
+                return "left_to_right" if s1 < 0 else "right_to_left"
         return None
 
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
@@ -346,10 +347,12 @@ class Line(ZoneRule):
             if not self.accepts(label, tr.max_score):
                 continue
             way = self._crossing(prev[1], tr.anchor)
-            if way is None or (self.direction != "any" and way != self.direction):
+            if way is None:
                 continue
             per = self.counts.setdefault(label, {"left_to_right": 0, "right_to_left": 0})
-            per[way] += 1
+            per[way] += 1  # both ways are counted; only the configured one raises events
+            if self.direction != "any" and way != self.direction:
+                continue
             out.append(Episode(key=self._key(), label=label, first_seen=tr.last_t, start=tr.last_t, last_t=tr.last_t,
                                box=tr.box.copy(), score=tr.max_score, track_id=tr.id, count=sum(per.values()),
                                done=True))

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from vision.config import COCO_NAMES, CrowdRule, LineRule, PresenceRule, StationaryRule
+from vision.rules import Crowd, Line, Presence, RuleContext, Stationary, schedule_active
+from vision.tracking import Track
+from vision.zones import PolygonZone
+
+ZONE = PolygonZone("z", [(0, 0.5), (1, 0.5), (1, 1), (0, 1)], 100, 100, inertia=1)
+
+
+def track(tid, box, t, label="car", first_t=0.0, still_since=0.0, score=0.8):
+    tr = Track(id=tid, first_t=first_t, box=np.array(box, dtype=np.float32), last_t=t, score=score, max_score=score,
+               still_anchor=np.array([0, 0]), still_since=still_since)
+    tr.votes.append((COCO_NAMES.index(label), score))
+    return tr
+
+
+def ctx(t, tracks, inside=None):
+    inside = inside if inside is not None else {tr.id: bool(ZONE.contains(tr.anchor[None])[0]) for tr in tracks}
+    return RuleContext(t=t, tracks=tracks, inside=inside, class_names=COCO_NAMES)
+
+
+def test_presence_after_min_seconds_and_label_filter() -> None:
+    rule = Presence(PresenceRule(kind="presence", labels=["bicycle"], min_seconds=2, event="e"), ZONE)
+    for k in range(30):
+        t = k * 0.2
+        eps = rule.evaluate(ctx(t, [track(1, [10, 60, 30, 90], t, "bicycle", first_t=0.0),
+                                    track(2, [50, 60, 70, 90], t, "person")]))
+        if t < 2 - 1e-9:
+            assert eps == []
+    assert len(eps) == 1 and eps[0].label == "bicycle" and eps[0].first_seen == 0.0 and eps[0].start >= 2.0
+    # it leaves the zone: the episode ends
+    eps = rule.evaluate(ctx(6.2, [track(1, [10, 10, 30, 40], 6.2, "bicycle")]))
+    assert eps and eps[0].done and eps[0].last_t == pytest.approx(5.8)
+
+
+def test_per_label_score_threshold() -> None:
+    cfg = PresenceRule(kind="presence", labels=["car", "truck"], min_seconds=0, event="e", min_scores={"car": 0.9})
+    rule = Presence(cfg, ZONE)
+    assert rule.evaluate(ctx(0.0, [track(1, [10, 60, 30, 90], 0.0, "car", score=0.8)])) == []
+    assert len(rule.evaluate(ctx(0.2, [track(2, [40, 60, 60, 90], 0.2, "truck", score=0.5)]))) == 1
+
+
+def test_stationary_one_event_across_broken_tracks() -> None:
+    rule = Stationary(StationaryRule(kind="stationary", labels=["car"], min_seconds=5, event="blocked", gap_s=20), ZONE)
+    keys = set()
+    for k in range(200):
+        t = k * 0.5
+        # the track breaks every 30 s: a new id at the same place (still since its own start)
+        tid = 1 + int(t // 30)
+        tr = track(tid, [20, 60, 60, 90], t, "car", first_t=(tid - 1) * 30.0, still_since=(tid - 1) * 30.0)
+        keys.update(ep.key for ep in rule.evaluate(ctx(t, [tr])))
+    assert len(keys) == 1
+
+
+def test_stationary_ends_when_it_drives_off() -> None:
+    rule = Stationary(StationaryRule(kind="stationary", labels=["car"], min_seconds=2, event="blocked"), ZONE)
+    for k in range(10):
+        eps = rule.evaluate(ctx(k * 0.5, [track(1, [20, 60, 60, 90], k * 0.5)]))
+    assert len(eps) == 1 and not eps[0].done
+    eps = rule.evaluate(ctx(5.0, [track(1, [30, 60, 70, 90], 5.0, still_since=5.0)]))
+    assert eps[0].done
+
+
+def test_crowd() -> None:
+    rule = Crowd(CrowdRule(kind="crowd", labels=["person"], min_count=3, min_seconds=1, event="crowd"), ZONE)
+    people = [track(i, [10 * i, 60, 10 * i + 8, 90], 0, "person") for i in range(1, 4)]
+    for k in range(8):
+        for p in people:
+            p.last_t = k * 0.2
+        eps = rule.evaluate(ctx(k * 0.2, people))
+    assert len(eps) == 1 and eps[0].count == 3
+    for k in range(8, 30):
+        eps = rule.evaluate(ctx(k * 0.2, people[:1]))
+    assert eps == [] or eps[0].done
+
+
+def test_line_direction_and_counts() -> None:
+    zone = PolygonZone("z", [(0, 0), (1, 0), (1, 1), (0, 1)], 100, 100)
+    rule = Line(LineRule(kind="line", labels=["person"], line=[(0.5, 0.0), (0.5, 1.0)], event="cross",
+                         direction="right_to_left"), zone)
+    crossings = []
+    for k in range(10):
+        x = 10 + 10 * k  # walks left to right across x=50
+        crossings += rule.evaluate(ctx(k * 0.2, [track(1, [x - 5, 40, x + 5, 60], k * 0.2, "person")]))
+    for k in range(10):
+        x = 100 - 10 * k
+        crossings += rule.evaluate(ctx(2 + k * 0.2, [track(1, [x - 5, 40, x + 5, 60], 2 + k * 0.2, "person")]))
+    assert len(crossings) == 1 and crossings[0].done
+    assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 1}
+
+
+@pytest.mark.parametrize("schedule, hour, active", [
+    ([], 12, True), (["22:00-06:00"], 23, True), (["22:00-06:00"], 3, True), (["22:00-06:00"], 12, False),
+    (["08:00-09:30"], 9.25, True), (["08:00-09:30"], 9.75, False),
+])
+def test_schedule(schedule, hour, active) -> None:
+    assert schedule_active(schedule, hour * 3600) is active
