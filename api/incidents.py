@@ -139,10 +139,10 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
         )
     keys = {(m.id, m.seq) for m in messages}
     ids = {m.id for m in messages}
-    seen = set(session.execute(
+    seen: set[tuple[str, int]] = {(str(r[0]), int(r[1])) for r in session.execute(
         select(EventStep.event_id, EventStep.seq).where(EventStep.event_id.in_(ids))
         .where(tuple_(EventStep.event_id, EventStep.seq).in_(list(keys)))
-    ).all()) if keys else set()
+    )} if keys else set()
     events = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_(ids)))}
     changed: dict[int, Incident] = {}
     for msg in messages:

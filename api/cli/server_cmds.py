@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     w.add_argument("--key", default=os.environ.get("SHARPEYES_WORKER_KEY"), help="worker API key (or SHARPEYES_WORKER_KEY)")
     w.add_argument("--outbox", type=Path, default=Path("data/outbox.db"), help="durable outbox file (default data/outbox.db)")
     w.add_argument("--camera", action="append", default=None, help="run only this camera (repeatable)")
-    w.add_argument("--loop", action="store_true", help="loop file sources (demo)")
+    w.add_argument("--loop", action="store_true", help="loop file sources, paced in real time (demo)")
+    w.add_argument("--realtime", action="store_true", help="pace file sources at their own frame rate")
     w.set_defaults(func=_worker)
 
     u = sub.add_parser("user", help="manage users and worker keys")
@@ -60,7 +61,7 @@ def _settings(db: str | None, dev: bool = True, **extra: object):  # type: ignor
     if db:
         kw["db_url"] = db
     if dev:
-        kw["dev"] = True
+        kw["dev"] = True   # otherwise SHARPEYES_DEV / SHARPEYES_SECRET_KEY from the environment decide
     return Settings(**kw)  # type: ignore[arg-type]
 
 
@@ -69,7 +70,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    settings = _settings(args.db, args.dev or None, media_dir=args.media, site_path=args.site)
+    settings = _settings(args.db, bool(args.dev), media_dir=args.media, site_path=args.site)
     app = create_app(settings)
     print(f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: {settings.db_url.split('@')[-1]})",
           flush=True)
@@ -82,7 +83,8 @@ def _worker(args: argparse.Namespace) -> int:
 
     if not args.key:
         raise ApiError("no worker key: give --key KEY (create one with `sharpeyes user key NAME`)")
-    return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera, loop=args.loop)
+    return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera, loop=args.loop,
+                      realtime=True if args.realtime else None)
 
 
 def _sessions(db: str | None):  # type: ignore[no-untyped-def]
