@@ -256,8 +256,17 @@ class StreamConsumer:
 
     def handle(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         """Verify, store, answer, acknowledge. A database outage leaves the entry pending (retried)."""
-        reason = self.check(entry_id, fields, stream)
+        import redis
+
         reply = fields.get("reply", "")
+        try:
+            reason = self.check(entry_id, fields, stream)
+        except redis.RedisError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is down: cannot verify now, stays pending
+            log.warning("cannot verify stream entry %s now: %s", entry_id, str(exc).splitlines()[0])
+            self._answer(reply, {"ok": False, "error": str(exc).splitlines()[0][:200]})
+            return
         if reason is not None:
             worker = fields.get("worker", "?")
             log.warning("stream entry %s from %r refused: %s", entry_id, worker, reason)
@@ -333,6 +342,10 @@ class StreamConsumer:
             except redis.RedisError as exc:
                 log.warning("event stream: Redis unreachable (%s); retrying in %.1f s", exc, delay)
                 self._groups.clear()  # a restarted Redis has no groups
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:  # noqa: BLE001 - the reader must outlive any outage; entries stay pending
+                log.exception("event stream: unexpected error; retrying in %.1f s", delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.pool.leave()

@@ -85,7 +85,7 @@ def test_batches_are_stored_once_and_in_order(redis_url: str, unique: str) -> No
 def test_forged_replayed_and_foreign_pool_messages_are_refused(redis_url: str, unique: str) -> None:
     h = Harness(redis_url, unique)
     stop, t = _serve(h.consumer("r1"))
-    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r: Any = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         with pytest.raises(StreamRefused, match="bad signature"):
             h.producer(key="not-the-key").send([_ev("cam1", 1)])
@@ -141,7 +141,7 @@ def test_database_outage_keeps_the_batch_and_it_arrives_later(redis_url: str, un
 
 def test_a_dead_consumers_entries_are_claimed_by_the_next_shard_holder(redis_url: str, unique: str) -> None:
     h = Harness(redis_url, unique, shards=1)
-    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r: Any = redis.Redis.from_url(redis_url, decode_responses=True)
     dead = h.consumer("dead")
     dead.pool.ttl_s = 1.0
     dead.poll_once(block_ms=10)  # takes the shard's lease and creates the group
