@@ -252,7 +252,8 @@ class Stationary(_TrackRule):
         self.min_seconds = cfg.min_seconds
 
     def qualifies(self, track: Track, ctx: RuleContext) -> tuple[bool, float]:
-        return track.still_seconds(ctx.t) >= self.min_seconds, track.still_since
+        # speed too: under motion gating a slow mover is seen seldom, and each sighting may fall near the last
+        return track.still_seconds(ctx.t) >= self.min_seconds and track.speed < 0.2, track.still_since
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
         # an adopted track keeps the episode while it has not moved since it was adopted

@@ -53,7 +53,10 @@ class Track:
         return max(tally, key=lambda c: tally[c]) if tally else -1
 
     def still_seconds(self, t: float) -> float:
-        return max(0.0, t - self.still_since) if self.still_anchor is not None else 0.0
+        """Seconds the object has stayed where it stopped (0 while a move awaits confirmation)."""
+        if self.still_anchor is None or self.moved_to is not None:
+            return 0.0
+        return max(0.0, t - self.still_since)
 
     @property
     def anchor(self) -> np.ndarray:
@@ -203,10 +206,10 @@ class ObjectTracker:
     def _motion(self, track: Track, t: float) -> None:
         size = _size(track.box)
         centre = np.array([(track.box[0] + track.box[2]) / 2, (track.box[1] + track.box[3]) / 2])
-        # speed over about the last second of history
+        # speed against the latest sighting at least half a second old (sightings are sparse under gating)
         old_t, old_box = track.history[0]
-        for ht, hb in track.history:
-            if t - ht <= 1.0:
+        for ht, hb in reversed(track.history):
+            if t - ht >= 0.5:
                 old_t, old_box = ht, hb
                 break
         if t > old_t:
