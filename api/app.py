@@ -28,7 +28,7 @@ from api.hub import Hub
 from api.media import MediaStore
 from api.models import Camera
 from api.policy import load_policy
-from api.routes import cameras, incidents, ingest, media, stats, teams, users
+from api.routes import cameras, incidents, ingest, media, site, stats, teams, users
 from api.schemas import CameraOut, HealthOut
 from api.settings import Settings
 from api.ws import websocket_endpoint
@@ -80,6 +80,10 @@ def create_app(settings: Settings) -> FastAPI:
         from api.patrol_link import PatrolLink
 
         ctx.patrol = PatrolLink.create(ctx)
+        if ctx.patrol.site is not None:
+            from api.routes.common import SITE
+
+            SITE[engine] = ctx.patrol.site
     except ModuleNotFoundError as exc:
         if exc.name != "api.patrol_link":
             raise
@@ -131,7 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
-    for module in (users, ingest, incidents, cameras, teams, media, stats):
+    for module in (users, ingest, incidents, cameras, site, teams, media, stats):  # site first: /teams/mine
         app.include_router(module.router)
 
     @app.websocket("/ws")

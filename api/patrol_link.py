@@ -259,12 +259,13 @@ class PatrolLink:
                 path.extend([list(p) for p in self.site.path_xy(a, b)])
         checks = [patrol.CheckIn(c.checkpoint, team.key, c.person, c.at) for c in self.checkins_today(session, team)]
         cov = patrol.coverage(plan.required_visits(), checks, now.date())
+        checked = sorted({c.checkpoint for c in checks})
         return RouteOut(team_id=team.id,
                         stops=[RouteStopOut(place=s.place, visit=s.visit, arrive_min=s.arrive_min,
                                             depart_min=s.depart_min, xy=xy.get(s.place)) for s in stops],
                         duration_min=r.duration_min if r else 0.0, distance_m=r.distance_m if r else 0.0,
                         path_xy=path, coverage={k: {"required": v.required, "done": v.done, "share": v.share}
-                                                for k, v in cov.items()})
+                                                for k, v in cov.items()}, checked_in=checked)
 
     def check_in(self, session: Session, team: Team, user: User, checkpoint: str, code: str) -> CheckIn:
         assert self.site is not None

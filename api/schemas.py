@@ -167,6 +167,8 @@ class IncidentOut(Out):
     deadline_at: datetime
     last_event_at: datetime | None
     snapshot_url: str | None = Field(default=None, description="Newest snapshot or photo, if any")
+    grid: str | None = Field(default=None, description="Grid cell (网格) of the place, from the site")
+    place_name: str | None = Field(default=None, description="Display name of the place, from the site")
 
 
 class IncidentDetail(IncidentOut):
@@ -296,6 +298,33 @@ class RouteOut(Out):
     distance_m: float
     path_xy: list[list[float]] = Field(default_factory=list, description="Polyline in site metres")
     coverage: dict[str, dict[str, float]] = Field(default_factory=dict, description="Checkpoint -> {required, done, share}")
+    checked_in: list[str] = Field(default_factory=list, description="Checkpoints checked in at today")
+
+
+class PathOut(Out):
+    path: list[str] = Field(description="Place ids, from first to last")
+    path_xy: list[list[float]] = Field(description="Polyline in site metres")
+    travel_s: float
+
+
+class PlanOut(Out):
+    image_url: str | None
+    width_m: float
+    height_m: float
+    px_per_m: float
+
+
+class SiteOut(Out):
+    name: str
+    timezone: str
+    office: str
+    plan: PlanOut
+    places: dict[str, dict[str, Any]]
+    links: list[Any]
+    grids: dict[str, dict[str, Any]]
+    buildings: dict[str, dict[str, Any]]
+    areas: dict[str, dict[str, Any]]
+    simulation: bool
 
 
 class StatsOut(Out):

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     mqtt_host: str = Field(default="", description="MQTT broker host for integrations; empty: no MQTT")
     mqtt_port: int = Field(default=1883, gt=0, description="MQTT broker port")
     mqtt_prefix: str = Field(default="sharpeyes", description="MQTT topic prefix")
+    simulation: bool = Field(default=False, description="Teams are simulated (sharpeyes demo --simulate-teams); pages label it")
     deadline_check_s: float = Field(default=15.0, gt=0, description="How often deadlines are checked for escalation")
 
     @model_validator(mode="after")

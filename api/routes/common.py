@@ -45,12 +45,21 @@ def incidents_out(session: Session, incidents: Sequence[Incident]) -> list[Incid
         for inc_id, media_id in rows:
             if inc_id is not None:
                 snaps[inc_id] = f"/api/media/{media_id}"
+    site = SITE.get(session.get_bind())
     out = []
     for inc in incidents:
         item = IncidentOut.model_validate(inc)
         item.snapshot_url = snaps.get(inc.id)
+        if site is not None and inc.place and inc.place in site.config.places:
+            item.grid = site.grid_of.get(inc.place)
+            item.place_name = site.config.places[inc.place].name or inc.place
         out.append(item)
     return out
+
+
+# The patrol site of each engine's app, so incident payloads can name the place and grid. Keyed by engine
+# because tests run several apps in one process.
+SITE: dict[Any, Any] = {}
 
 
 def publish_incidents(ctx: Ctx, items: Sequence[IncidentOut], previous_team: dict[int, int | None] | None = None) -> None:

@@ -18,6 +18,7 @@ from api.schemas import StatsOut
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=ERRORS)
 
 
+@router.get("/today", response_model=StatsOut, summary="Today's figures for the control room (same as /summary)")
 @router.get("/summary", response_model=StatsOut, summary="Today's figures for the control room")
 def summary(_: Operator, session: SessionDep) -> StatsOut:
     now = datetime.now(UTC)
