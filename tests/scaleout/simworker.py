@@ -54,6 +54,10 @@ class Outbox:
             self.db.execute("DELETE FROM outbox WHERE n <= ?", (n,))
 
 
+def drop(open_events: dict[str, object], camera: str) -> None:
+    open_events.pop(camera, None)  # a camera handed over: its open event stays without an end
+
+
 def sender(outbox: Outbox, producer: StreamProducer, stop: threading.Event) -> None:
     delay = 0.2
     while True:
@@ -107,7 +111,7 @@ def main() -> int:
     while not args.stop_file.exists():
         now = time.time()
         if time.monotonic() >= next_tick:
-            active = pool.tick(stop=lambda cam: [open_events.pop(cam, None)] and None)
+            active = pool.tick(stop=lambda cam: drop(open_events, cam))  # type: ignore[arg-type]
             next_tick = time.monotonic() + pool.heartbeat_s
         for cam in sorted(active):
             pending = open_events.get(cam)
