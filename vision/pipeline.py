@@ -110,7 +110,12 @@ class CameraPipeline:
                 return Plan("skip", [], "no motion in zones", plan.motion_fraction)
             plan = Plan("regions", regions, plan.reason, plan.motion_fraction)
         # motion that known tracks explain needs no detector until their refresh is due
-        fresh = t - self._last_detect < self.camera.detect.refresh_s
+        # ...but a moving object must not get further than about half its size between sightings, or the
+        # tracker cannot follow it; a track seen once has no known speed yet
+        recent = [tr for tr in self.tracker.tracks.values() if tr.last_t >= self._last_detect - 1e-6]
+        speeds = [tr.speed if len(tr.history) > 1 else float("inf") for tr in recent]
+        refresh = min([self.camera.detect.refresh_s, *(0.4 / v for v in speeds if v > 0)])
+        fresh = t - self._last_detect < refresh - 1e-6
         predicted = self.tracker.predicted_boxes()
         if fresh and all(_covered(np.asarray(r, dtype=np.float32), predicted) for r in plan.regions):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)

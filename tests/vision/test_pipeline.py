@@ -55,7 +55,8 @@ def test_events_from_a_scene(naive: bool, tmp_path: Path) -> None:
     blocked = [m for m in ends if m.event == "blocked"]
     lawn = [m for m in ends if m.event == "on_lawn"]
     assert len(blocked) == 1 and blocked[0].label == "car"
-    assert blocked[0].first_seen_s == pytest.approx(4.0, abs=1.0) and blocked[0].end_s == pytest.approx(40, abs=1.0)
+    # under gating a car that stops is seen again at the next keep-alive (3 s): that bounds the error
+    assert blocked[0].first_seen_s == pytest.approx(4.0, abs=3.0) and blocked[0].end_s == pytest.approx(40, abs=1.5)
     assert len(lawn) == 1 and lawn[0].first_seen_s == pytest.approx(10, abs=1.0)
     assert Path(blocked[0].snapshot).is_file()
     if not naive:  # motion gating: most frames need no detector
