@@ -281,3 +281,34 @@ def test_sample_clips_decode_fully(name: str, frames: int, size: tuple[int, int]
     first = next(iter(open_source(path, 5)))
     assert first.image.shape == (size[1], size[0], 3)
     assert stats.realtime_factor > 1  # decodes faster than real time
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["composed_ebike_corridor", "composed_left_object", "composed_fire_lane",
+                                  "composed_fire_lane_passing"])
+def test_composed_clips_match_their_ground_truth(name: str) -> None:
+    """Each composed clip has the frames its truth says, the config's zones are the truth's, and every still
+    object really is in the pixels at its box (the clip differs there from the background clip)."""
+    import json
+
+    from vision.config import load_config
+
+    folder = ROOT / "sample_videos"
+    truth = json.loads((folder / f"{name}.json").read_text())
+    cam = load_config(folder / f"{name}.yaml").cameras[name]
+    assert cam.source == truth["clip"]
+    assert set(cam.zones) == set(truth["zones"])
+    for z, zone in cam.zones.items():
+        np.testing.assert_allclose(np.array(zone.polygon), np.array(truth["zones"][z]), atol=0.006)
+    frames = {f.index: f.image for f in open_source(folder / truth["clip"], None)}
+    assert len(frames) == truth["frames"] and frames[0].shape == (576, 768, 3)
+    first = truth["background"]["first_frame"]
+    background = {f.index - first: f.image for f in open_source(folder / "vtest.avi", None) if f.index >= first}
+    for obj in truth["objects"]:
+        for t, x1, y1, x2, y2 in obj["boxes"][:: max(1, len(obj["boxes"]) // 8)]:
+            i = int(round(t * 10))
+            a = frames[i][y1:y2, x1:x2].astype(int)
+            b = background[i][y1:y2, x1:x2].astype(int)
+            assert np.abs(a - b).mean() > 12, (obj["id"], t)  # the object is there
+    for ev in truth["events"]:
+        assert ev["zone"] in truth["zones"] and 0 <= ev["first_seen_s"] < ev["end_s"] <= truth["duration_s"]
