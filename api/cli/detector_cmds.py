@@ -45,6 +45,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     b.add_argument("--clips", nargs="+", default=None, help="clips (default: sample_videos/*.mp4|avi)")
     b.add_argument("--runs", type=int, default=100, help="timed inferences per model (default: %(default)s)")
     b.add_argument("--threads", type=int, default=2, help="CPU threads per inference (default: %(default)s)")
+    b.add_argument("--sample-every", type=int, default=10, help="label counts: every Nth frame of each clip, "
+                   "ONNX backend (default: %(default)s; 0: skip)")
     b.set_defaults(func=cmd_bench_detector)
 
 
@@ -197,6 +199,33 @@ def bench_model(backend: str, model: Path, image: np.ndarray, runs: int, threads
     }
 
 
+SCENE_LABELS = ("person", "bicycle", "motorcycle", "car", "truck", "bus")
+
+
+def clip_label_counts(model: Path, clip: Path, every: int, threads: int) -> dict[str, Any]:
+    """What a model finds on every Nth frame of a clip: detections per frame by label (no ground truth)."""
+    det: Any = create_detector({"model": str(model), "threads": threads})
+    cap = cv2.VideoCapture(str(clip))
+    counts: Counter[str] = Counter()
+    frames, index = 0, 0
+    while True:
+        ok = cap.grab()
+        if not ok:
+            break
+        if index % every == 0:
+            ok, image = cap.retrieve()
+            if not ok:
+                break
+            frames += 1
+            for name in det.detect(image).data.get("class_name", []):
+                counts[name if name in SCENE_LABELS else "other"] += 1
+        index += 1
+    cap.release()
+    per_frame = {label: round(counts[label] / max(frames, 1), 2) for label in (*SCENE_LABELS, "other")}
+    return {"model": model.name, "clip": clip.name, "frames": frames, "score_threshold": det.cfg.score_threshold,
+            "per_frame": per_frame}
+
+
 def cmd_bench_detector(args: argparse.Namespace) -> int:
     from vision.sources import decode_stats
 
@@ -226,6 +255,13 @@ def cmd_bench_detector(args: argparse.Namespace) -> int:
                "decode_fps": round(stats.frames_per_s, 1), "realtime_factor": round(stats.realtime_factor, 1)}
         result["decode"].append(row)
         print(f"decode    {clip.name:16s} {row['decode_fps']:7.1f} frames/s ({row['frames']} frames)", flush=True)
+    result["labels"] = []
+    for clip in clips if args.sample_every > 0 else []:
+        for model in models:
+            row = clip_label_counts(model, clip, args.sample_every, args.threads)
+            result["labels"].append(row)
+            found = ", ".join(f"{k} {v}" for k, v in row["per_frame"].items() if v)
+            print(f"labels    {model.name:16s} {clip.name:12s} per frame: {found}", flush=True)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -254,6 +254,20 @@ def test_preprocess_stretch_bgr_normalised() -> None:
     assert (box.sx, box.sy) == (0.5, 0.5)
 
 
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_preprocess_letterbox_rgb(layout: str) -> None:
+    fmt = ModelFormat(decoder="yolo", class_names=["a"], size=(8, 8), layout=layout, color="RGB",
+                      mean=(1, 2, 3), std=(255, 255, 255))
+    image = np.zeros((2, 8, 3), np.uint8)
+    image[..., 0] = 10    # blue
+    image[..., 2] = 200   # red
+    tensor, box = preprocess(image, fmt)
+    chw = tensor[0] if layout == "NCHW" else tensor[0].transpose(2, 0, 1)
+    assert chw.shape == (3, 8, 8) and (box.px, box.py, box.sx) == (0, 3, 1.0)
+    np.testing.assert_allclose(chw[:, 4, 4], [(200 - 1) / 255, -2 / 255, (10 - 3) / 255], atol=1e-6)
+    np.testing.assert_allclose(chw[:, 0, 0], [113 / 255, 112 / 255, 111 / 255], atol=1e-6)   # grey padding
+
+
 # ------------------------------------------------------------------------------------------- config errors
 
 

@@ -97,9 +97,12 @@ def test_detect_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_bench_detector_writes_figures(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     assert main(["bench", "detector", "--json", str(out), "--runs", "3", "--models", str(DEFAULT_MODEL),
-                 "--backends", "onnx", "--clips", str(VTEST)]) == 0
+                 "--backends", "onnx", "--clips", str(VTEST), "--sample-every", "40"]) == 0
     data = json.loads(out.read_text())
     (row,) = data["latency"]
     assert row["model"] == "nanodet.onnx" and row["threads"] == 2 and 0 < row["median_ms"] <= row["p95_ms"]
     (clip,) = data["decode"]
     assert clip["clip"] == "vtest.avi" and clip["frames"] == 795 and clip["decode_fps"] > 0
+    (labels,) = data["labels"]
+    assert labels["frames"] == 20 and labels["per_frame"]["person"] > 3
+    assert labels["per_frame"]["car"] + labels["per_frame"]["truck"] >= 1.5   # the parked van and car

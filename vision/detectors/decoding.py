@@ -171,14 +171,18 @@ def preprocess(image: np.ndarray, fmt: ModelFormat) -> tuple[np.ndarray, Letterb
         resized = np.full((th, tw, 3), 114, dtype=np.uint8)
         resized[py:py + nh, px:px + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         box = Letterbox(nw / w, nh / h, px, py)
+    normalise = any(fmt.mean) or any(s != 1.0 for s in fmt.std)
+    if fmt.layout == "NCHW":  # OpenCV's blob: channel swap, mean and HWC->CHW in one C++ pass
+        blob = cv2.dnn.blobFromImage(resized, 1.0, None, tuple(float(m) for m in fmt.mean), fmt.color == "RGB")
+        if any(s != 1.0 for s in fmt.std):
+            blob *= (1.0 / np.asarray(fmt.std, np.float32))[None, :, None, None]
+        return blob, box
     if fmt.color == "RGB":
         resized = resized[:, :, ::-1]
     x: np.ndarray = resized.astype(np.float32)
-    if any(fmt.mean) or any(s != 1.0 for s in fmt.std):
+    if normalise:
         x -= np.asarray(fmt.mean, np.float32)
         x *= 1.0 / np.asarray(fmt.std, np.float32)
-    if fmt.layout == "NCHW":
-        x = x.transpose(2, 0, 1)
     return np.ascontiguousarray(x[None]), box
 
 
