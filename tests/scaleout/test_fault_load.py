@@ -325,7 +325,7 @@ def check(tmp: Path, report: dict[str, Any], team_id: int, windows: list[tuple[f
     from sqlalchemy.orm import Session
 
     with Session(engine) as s:
-        steps = s.execute(select(EventStep.event_id, EventStep.seq)).tuples().all()
+        steps = [(r[0], r[1]) for r in s.execute(select(EventStep.event_id, EventStep.seq))]
         events = s.scalars(select(Event)).all()
         incidents = {i.id: i for i in s.scalars(select(Incident))}
         timeline = s.scalars(select(TimelineEntry).order_by(TimelineEntry.id)).all()
