@@ -180,6 +180,8 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
     from api.app import create_app
     from api.settings import Settings
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     data = (data or ROOT / "data" / "demo").resolve()
     data.mkdir(parents=True, exist_ok=True)
     site_path, teams_path = demo_site_paths()

@@ -44,7 +44,7 @@ function media(inc) {
   const items = inc.media || [];
   const clip = [...items].reverse().find((m) => m.kind === 'clip');
   const photos = items.filter((m) => m.kind === 'photo');
-  const snap = inc.snapshot_url || (items.find((m) => m.kind === 'snapshot') || {}).url;
+  const snap = ([...items].reverse().find((m) => m.kind === 'snapshot') || {}).url || inc.snapshot_url;
   return { clip, photos, snap };
 }
 

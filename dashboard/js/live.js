@@ -15,6 +15,8 @@ export class LiveLink {
     this.retryAt = 0;
     this.lastMessageAt = 0;
     window.addEventListener('online', () => this.reconnectNow());
+    // The socket may stay open a while with no network; say at once that we are offline.
+    window.addEventListener('offline', () => this.onStatus('offline'));
   }
 
   start() { this.stopped = false; this.open(); }

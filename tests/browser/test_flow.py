@@ -110,16 +110,12 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
     ph.set_input_files("#photo", str(_photo(tmp_path)))
     ph.fill("#note", "车辆已劝离")
     ph.click("#btn-resolve")
-    try:
-        op.wait_for_selector("#incident-panel #panel-state:has-text('已处置')")
-    except Exception:
-        print("PHONE", ph.text_content("body")[:1500], ph_errors, op_errors)
-        raise
+    op.wait_for_selector("#incident-panel #panel-state:has-text('已处置')")
 
     # the photo reached the operator's panel; then he closes the incident
     op.wait_for_selector("#incident-panel img.photo")
     op.click("#incident-panel button.act-close")
-    op.wait_for_function(f"() => document.querySelector('#panel-state').textContent === '已结案'")
+    op.wait_for_function("() => document.querySelector('#panel-state').textContent === '已结案'")
     detail = _incident(server, inc_id)
     assert detail["state"] == "closed"
     actions = [t["action"] for t in detail["timeline"]]
@@ -158,9 +154,11 @@ def test_leader_offline_resolves_then_syncs(server: ApiServer, browser: Any, sho
     ph.set_input_files("#photo", str(_photo(tmp_path)))
     ph.fill("#note", "离线处置")
     ph.click("#btn-resolve")
-    ph.wait_for_selector("#queue:not([hidden])")
+    ph.wait_for_function("() => document.querySelectorAll('#queue-list li').length === 3")
     assert "3" in ph.text_content("#queue-title")
-    assert ph.locator("#queue-list li").count() == 3
+    assert ph.locator("#task-state").text_content() == "已处置"   # shown locally while queued
+    ph.wait_for_selector("#link-banner[data-state=offline]")
+    ph.evaluate("window.scrollTo(0, 0)")
     ph.screenshot(path=str(shots / "phone_offline_queue.png"))
     time.sleep(1.0)
     assert _incident(server, inc_id)["state"] == "dispatched"   # nothing reached the server while offline
@@ -173,7 +171,8 @@ def test_leader_offline_resolves_then_syncs(server: ApiServer, browser: Any, sho
     assert actions.index("accept") < actions.index("arrive") < actions.index("resolve")
     assert sum(1 for m in detail["media"] if m["kind"] == "photo") == 1
     assert any(t.get("reason") == "离线处置" for t in detail["timeline"])
-    op.wait_for_selector(f".incident[data-id='{inc_id}'][data-state=resolved]", state="attached")
+    op.select_option("#f-state", "resolved")
+    op.wait_for_selector(f".incident[data-id='{inc_id}'][data-state=resolved]")
     op_ctx.close()
     ph_ctx.close()
 
