@@ -118,9 +118,12 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require(*roles: str) -> Callable[[User], User]:
-    def check(user: CurrentUser) -> User:
+def require(*roles: str) -> Callable[..., User]:
+    def check(user: CurrentUser, ctx: CtxDep, request: Request) -> User:
         if user.role not in roles:
+            # refused and logged: a leader's token on an operator route is worth an audit line
+            ctx.audit(f"user:{user.name}", "role_refused", f"{request.method} {request.url.path}"[:200],
+                      f"role {user.role}; needs {' or '.join(roles)}")
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role '{user.role}' may not do this (needs {' or '.join(roles)})")
         return user
 
