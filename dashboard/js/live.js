@@ -35,7 +35,7 @@ export class LiveLink {
     let ws;
     try { ws = new WebSocket(url); } catch { this.schedule(); return; }
     this.ws = ws;
-    this.onStatus('connecting');
+    this.onStatus(navigator.onLine ? 'connecting' : 'offline');
     ws.onopen = () => { this.attempt = 0; this.onStatus('up'); };
     ws.onmessage = (e) => {
       this.lastMessageAt = Date.now();
@@ -58,7 +58,7 @@ export class LiveLink {
     const delay = Math.round(base * (0.8 + 0.4 * Math.random()));
     this.attempt += 1;
     this.retryAt = Date.now() + delay;
-    this.onStatus('down', this.retryAt);
+    this.onStatus(navigator.onLine ? 'down' : 'offline', this.retryAt);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.open(), delay);
   }

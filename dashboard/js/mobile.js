@@ -46,7 +46,7 @@ async function refreshQueue() {
   box.hidden = state.queue.length === 0;
   $('queue-title').textContent = t('queue.title', { n: state.queue.length });
   $('queue-list').replaceChildren(...state.queue.map((a) => el('li', { dataset: { kind: a.kind } },
-    `${clock(a.queuedAt)} ${t(`act.${a.kind}`)}${a.incidentId ? ` #${a.incidentId}` : ''}${a.checkpoint ? ` ${placeName(a.checkpoint)}` : ''}${a.photo ? ' 📷' : ''}`)));
+    `${clock(a.queuedAt)} ${t(`act.${a.kind}`)}${a.incidentId ? ` #${a.incidentId}` : ''}${a.checkpoint ? ` ${placeName(a.checkpoint)}` : ''}${a.photo ? ` ${t('queue.with_photo')}` : ''}`)));
   document.body.dataset.queued = String(state.queue.length);
 }
 
