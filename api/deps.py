@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +46,24 @@ class Ctx:
     frames: dict[str, LiveFrame] = field(default_factory=dict)
     frame_event: asyncio.Event | None = None
     _keys: dict[str, tuple[float, str, str | None]] = field(default_factory=dict)
+    cameras: dict[str, Any] = field(default_factory=dict)     # id -> CameraInfo, for ingest
+    # SQLite has one writer: ingest takes this lock instead of busy-waiting on the database's lock
+    write_lock: Any = field(default_factory=threading.Lock)
+
+    def camera_infos(self, names: set[str]) -> dict[str, Any]:
+        """CameraInfo for the known cameras among `names` (cached; registration refreshes it)."""
+        from api.incidents import CameraInfo
+        from api.models import Camera
+
+        missing = names - self.cameras.keys()
+        if missing:
+            with self.sessions() as s:
+                for c in s.scalars(select(Camera).where(Camera.id.in_(missing))):
+                    self.cameras[c.id] = CameraInfo(c.id, c.name, c.place)
+        return {n: self.cameras[n] for n in names if n in self.cameras}
+
+    def writing(self) -> Any:
+        return self.write_lock if self.settings.is_sqlite else contextlib.nullcontext()
 
     def audit(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
         with self.sessions() as s:

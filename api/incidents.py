@@ -6,11 +6,13 @@ who did it, when and why. An illegal transition raises Conflict (HTTP 409) namin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.models import Camera, Event, EventStep, Incident, TimelineEntry, utcnow
@@ -91,7 +93,8 @@ def apply_action(session: Session, incident: Incident, action: str, actor: str, 
 
 
 def new_incident(session: Session, policy: Policy, *, title: str, event_type: str, actor: str,
-                 at: datetime, source: str = "camera", camera: Camera | None = None, zone: str | None = None,
+                 at: datetime, source: str = "camera", camera: Camera | CameraInfo | None = None,
+                 zone: str | None = None,
                  description: str = "", category: str | None = None, severity: int | None = None,
                  place: str | None = None) -> Incident:
     rule = policy.rule(event_type, category)
@@ -117,6 +120,7 @@ class IngestOutcome:
     incidents: list[int] = field(default_factory=list)
     new_incidents: list[int] = field(default_factory=list)
     cameras: set[str] = field(default_factory=set)
+    changed: list[Incident] = field(default_factory=list)
 
 
 def _event_time(msg: EventMessage) -> datetime:
@@ -127,35 +131,60 @@ def _event_time(msg: EventMessage) -> datetime:
     return utcnow()
 
 
-def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str) -> IngestOutcome:
-    """Store new lifecycle steps, skip ones already stored, open or extend incidents. Caller commits."""
-    out = IngestOutcome()
-    names = {m.camera for m in messages}
-    cameras = {c.id: c for c in session.scalars(select(Camera).where(Camera.id.in_(names)))}
-    missing = sorted(names - cameras.keys())
+@dataclass(frozen=True)
+class CameraInfo:
+    """What ingest needs of a camera (cached by the api, so ingest does not read the cameras table)."""
+
+    id: str
+    name: str
+    place: str | None
+
+
+def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[str, int]]:
+    """Insert lifecycle steps, skipping ones stored before; returns the keys stored now."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (insert(EventStep).values(rows).on_conflict_do_nothing(index_elements=["event_id", "seq"])
+            .returning(EventStep.event_id, EventStep.seq))
+    return {(str(r[0]), int(r[1])) for r in session.execute(stmt)}
+
+
+def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,
+           cameras: Mapping[str, CameraInfo] | None = None) -> IngestOutcome:
+    """Store new lifecycle steps, skip ones already stored, open or extend incidents. Caller commits.
+
+    `cameras`: every camera of the batch, from the caller's cache; None reads them from the table.
+    An unknown camera raises UnknownCamera before anything is written.
+    """
+    if cameras is None:
+        names = {m.camera for m in messages}
+        cameras = {c.id: CameraInfo(c.id, c.name, c.place)
+                   for c in session.scalars(select(Camera).where(Camera.id.in_(names)))}
+    missing = sorted({m.camera for m in messages} - cameras.keys())
     if missing:
-        raise UnknownCamera(
-            f"unknown camera {missing[0]!r}: register it first (POST /api/ingest/cameras; the worker does this from its config)"
-        )
-    keys = {(m.id, m.seq) for m in messages}
-    ids = {m.id for m in messages}
-    seen: set[tuple[str, int]] = {(str(r[0]), int(r[1])) for r in session.execute(
-        select(EventStep.event_id, EventStep.seq).where(EventStep.event_id.in_(ids))
-        .where(tuple_(EventStep.event_id, EventStep.seq).in_(list(keys)))
-    )} if keys else set()
+        raise UnknownCamera(f"unknown camera {missing[0]!r}: register it first "
+                            "(POST /api/ingest/cameras; the worker does this from its config)")
+    out = IngestOutcome()
+    unique: dict[tuple[str, int], EventMessage] = {}
+    for m in messages:
+        unique.setdefault((m.id, m.seq), m)
+    now = utcnow()
+    stored = _insert_steps(session, [{"event_id": k[0], "seq": k[1], "lifecycle": m.lifecycle, "received_at": now}
+                                     for k, m in unique.items()])
+    out.stored = len(stored)
+    out.duplicates = len(messages) - len(stored)
+    if not stored:
+        return out
+    ids = {k[0] for k in stored}
     events = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_(ids)))}
     changed: dict[int, Incident] = {}
-    for msg in messages:
-        key = (msg.id, msg.seq)
-        if key in seen:
-            out.duplicates += 1
+    for key, msg in unique.items():
+        if key not in stored:
             continue
-        seen.add(key)
-        session.add(EventStep(event_id=msg.id, seq=msg.seq, lifecycle=msg.lifecycle))
-        out.stored += 1
         camera = cameras[msg.camera]
         at = _event_time(msg)
-        camera.last_event_at = at
         out.cameras.add(camera.id)
         ev = events.get(msg.id)
         if ev is None:
@@ -175,7 +204,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                        label=msg.label, track_id=msg.track_id, first_seen_s=msg.first_seen_s,
                        start_s=msg.start_s, end_s=msg.end_s, max_score=msg.max_score, bbox=list(msg.bbox),
                        count=msg.count, lifecycle=msg.lifecycle, last_seq=msg.seq, wall_time=msg.wall_time,
-                       incident_id=incident.id)
+                       incident_id=incident.id, created_at=now, updated_at=now)
             session.add(ev)
             events[msg.id] = ev
             changed[incident.id] = incident
@@ -187,17 +216,18 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                 ev.count = msg.count
                 ev.wall_time = msg.wall_time
             ev.max_score = max(ev.max_score, msg.max_score)
-            ev.updated_at = utcnow()
-            if ev.incident_id is not None:
-                inc = changed.get(ev.incident_id) or session.get(Incident, ev.incident_id)
+            ev.updated_at = now
+            if ev.incident_id is not None and ev.incident_id not in changed:
+                inc = session.get(Incident, ev.incident_id)
                 if inc is not None:
                     changed[inc.id] = inc
-        inc = changed[ev.incident_id] if ev.incident_id in changed else None
+        inc = changed.get(ev.incident_id) if ev.incident_id is not None else None
         if inc is not None and (inc.last_event_at is None or at > inc.last_event_at):
             inc.last_event_at = at
-            inc.updated_at = utcnow()
+            inc.updated_at = now
     session.flush()
     out.incidents = sorted(changed)
+    out.changed = list(changed.values())
     return out
 
 

@@ -14,12 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import CtxDep, LiveFrame, Worker
-from api.incidents import UnknownCamera, ingest
+from api.incidents import ingest
 from api.media import MediaRejected
 from api.models import Camera, Event, Incident, Media
 from api.routes.common import ERRORS, incidents_out, media_out, publish_incidents
-from api.scaleout import publish_events
-from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, MediaOut
+from api.schemas import CameraOut, CameraRegister, CameraStateIn, IncidentOut, IngestResult, MediaOut
 from vision.events import EventMessage
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"], responses=ERRORS)
@@ -35,27 +34,23 @@ async def ingest_events(body: EventMessage | EventBatch, worker: Worker, ctx: Ct
     messages = body if isinstance(body, list) else [body]
 
     def work() -> IngestResult:
-        for attempt in range(3):
-            with ctx.sessions() as session:
-                try:
-                    outcome = ingest(session, ctx.policy, messages, actor=f"worker:{worker.name}")
-                    changed = session.scalars(select(Incident).where(Incident.id.in_(outcome.incidents))).all()
-                    items = incidents_out(session, changed)
-                    session.commit()
-                except UnknownCamera as exc:
-                    raise HTTPException(404, str(exc)) from exc
-                except IntegrityError:
-                    # the same step arrived twice at once; the retry sees it as a duplicate
-                    session.rollback()
-                    if attempt == 2:
-                        raise
-                    continue
-            publish_incidents(ctx, items)
-            publish_events(ctx, messages)
-            if ctx.patrol is not None and outcome.new_incidents:
-                ctx.patrol.on_new_incidents(outcome.new_incidents)
-            return IngestResult(stored=outcome.stored, duplicates=outcome.duplicates, incidents=outcome.incidents)
-        raise AssertionError("unreachable")
+        names = {m.camera for m in messages}
+        cameras = ctx.camera_infos(names)
+        if len(cameras) < len(names):
+            missing = sorted(names - cameras.keys())[0]
+            raise HTTPException(404, f"unknown camera {missing!r}: register it first "
+                                     "(POST /api/ingest/cameras; the worker does this from its config)")
+        with ctx.writing(), ctx.sessions() as session:
+            outcome = ingest(session, ctx.policy, messages, f"worker:{worker.name}", cameras)
+            created = set(outcome.new_incidents)
+            # a new incident has no media yet: only merged ones need the snapshot lookup
+            items = incidents_out(session, [i for i in outcome.changed if i.id not in created])
+            items += [IncidentOut.model_validate(i) for i in outcome.changed if i.id in created]
+            session.commit()
+        publish_incidents(ctx, items)
+        if ctx.patrol is not None and outcome.new_incidents:
+            ctx.patrol.on_new_incidents(outcome.new_incidents)
+        return IngestResult(stored=outcome.stored, duplicates=outcome.duplicates, incidents=outcome.incidents)
 
     return await run_in_threadpool(work)
 
@@ -75,6 +70,7 @@ def register_cameras(body: Annotated[list[CameraRegister], Field(min_length=1, m
             row.zones = cam.zones
             row.worker = worker.name
             out.append(row)
+            ctx.cameras.pop(cam.id, None)
         session.commit()
         items = [CameraOut.model_validate(c) for c in out]
     for item in items:

@@ -50,7 +50,7 @@ class ServerThread:
 def write_clip(path: Path, seconds: float = 4.0, fps: int = 10, size: tuple[int, int] = (160, 120)) -> Path:
     """A small synthetic clip (a square moving across a grey background)."""
     w, h = size
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))  # type: ignore[attr-defined]
     for i in range(int(seconds * fps)):
         img = np.full((h, w, 3), 90, np.uint8)
         x = int(i * (w - 20) / (seconds * fps))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import patrol
 from tests.api.conftest import Harness
 
@@ -29,7 +31,7 @@ def test_teams_roles_and_status(api: Harness) -> None:
 
 
 def test_create_team_validates_with_patrol(api: Harness) -> None:
-    body = {"key": "t3", "name": "第三巡逻队", "leader": "x", "members": ["y"]}
+    body: dict[str, Any] = {"key": "t3", "name": "第三巡逻队", "leader": "x", "members": ["y"]}
     r = api.client.post("/api/teams", headers=api.auth("admin"), json=body)
     assert r.status_code == 422 and "leader 'x' is not among members" in r.json()["detail"]
     body = {**body, "members": ["x", "y"], "roster": [{"days": ["mon"], "start": "18:00", "end": "08:00"}]}

@@ -11,7 +11,7 @@ from tests.api.conftest import Harness, event
 
 
 def _until_ready(ws: Any) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     while True:
         msg = ws.receive_json()
         if msg["topic"] == "ready":
