@@ -17,6 +17,7 @@ from vision.motion import (
     Tile,
     _shelf_pack,
     box_iou,
+    gate_stats,
     merge_boxes,
     nms,
 )
@@ -205,3 +206,6 @@ def test_vtest_is_mostly_gated() -> None:
     n = sum(gate.counts.values())
     assert n == 398
     assert gate.counts["full"] / n < 0.2
+    stats = gate_stats(str(ROOT / "sample_videos" / "vtest.avi"), 5, MotionConfig(keepalive_s=4))
+    assert stats["frames"] == 398 and stats["full_fraction"] == pytest.approx(20 / 398, abs=0.01)
+    assert stats["skip_fraction"] + stats["regions_fraction"] + stats["full_fraction"] == pytest.approx(1)
