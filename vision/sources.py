@@ -40,6 +40,7 @@ Status = Literal["connecting", "online", "reconnecting", "offline", "ended"]
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_HINT = "mp4, avi, mkv, mov or any container FFmpeg decodes"
+REPORT_S = 5.0  # while frames flow, the state callback also fires this often (fps, last frame time)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class FrameSource:
         self._closed = threading.Event()
         self._state_lock = threading.Lock()
         self._fps_t: float | None = None
+        self._reported = time.monotonic()
 
     def __iter__(self) -> Iterator[Frame]:
         return self._frames()
@@ -117,7 +119,7 @@ class FrameSource:
             self._on_state(snapshot)
 
     def _delivered(self, now: float) -> None:
-        """Update the delivered-fps moving average (no callback: state changes are what callbacks report)."""
+        """Update the delivered-fps moving average; report the state every REPORT_S while frames flow."""
         s = self.state
         if self._fps_t is not None and now > self._fps_t:
             inst = 1.0 / (now - self._fps_t)
@@ -125,6 +127,9 @@ class FrameSource:
         self._fps_t = now
         s.frames += 1
         s.last_frame_time = time.time()
+        if now - self._reported >= REPORT_S:
+            self._reported = now
+            self._set()
 
 
 class FileSource(FrameSource):
@@ -364,7 +369,8 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
     - `fps`: the camera's detect fps; None delivers every frame.
     - `realtime`/`loop` (files and folders): pace frames at the clip's own rate and start again at the
       end, so a sample clip behaves like a live camera.
-    - `on_state`: called with a :class:`SourceState` whenever the status changes.
+    - `on_state`: called with a copy of the :class:`SourceState` whenever the status changes, and every
+      REPORT_S seconds while frames flow (delivered fps, last frame time).
     - `backoff`: reconnect policy of live streams.
 
     Raises SourceError when the file or folder does not exist or cannot be opened.

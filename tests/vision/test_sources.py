@@ -116,9 +116,14 @@ def test_image_folder(tmp_path: Path) -> None:
     assert got == [0, 1]
 
 
-def test_realtime_loop_paces_frames_and_continues_the_timeline(tmp_path: Path) -> None:
+def test_realtime_loop_paces_frames_and_continues_the_timeline(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision.sources
+
+    monkeypatch.setattr(vision.sources, "REPORT_S", 0.25)
     clip = write_clip(tmp_path / "c.avi", 10, fps=20)  # 0.5 s clip
-    src = open_source(clip, 10, realtime=True, loop=True)
+    states: list[SourceState] = []
+    src = open_source(clip, 10, realtime=True, loop=True, on_state=states.append)
     t0 = time.monotonic()
     frames = []
     for f in src:
@@ -131,6 +136,9 @@ def test_realtime_loop_paces_frames_and_continues_the_timeline(tmp_path: Path) -
     assert [f.index for f in frames] == list(range(0, 24, 2))  # the index goes on across loops
     assert [f.t for f in frames] == pytest.approx([i / 10 for i in range(12)])
     assert all(f.wall_time is not None for f in frames)
+    reports = [st for st in states if st.frames > 0]  # periodic reports while frames flow
+    assert len(reports) >= 3 and all(st.status == "online" for st in reports)
+    assert reports[-1].fps == pytest.approx(10, rel=0.3) and reports[-1].last_frame_time is not None
 
 
 def test_realtime_drops_frames_when_the_consumer_is_slow(tmp_path: Path) -> None:
