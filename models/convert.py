@@ -245,6 +245,7 @@ def main() -> None:
     parser.add_argument("--opset", type=int, default=13)
     parser.add_argument("--keep-tfjs", type=Path, help="also copy the TF.js json/bin here (for check_against_tfjs)")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         src = fetch_package(args.tarball.resolve() if args.tarball else None, Path(tmp))
         for name in args.models:
