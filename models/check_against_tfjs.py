@@ -26,10 +26,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from convert import MODELS  # noqa: E402
+from convert import MODELS, PACKAGE, VERSION  # noqa: E402
 
 from vision.detectors import create_detector  # noqa: E402
 from vision.detectors.decoding import decode, preprocess  # noqa: E402
+
+PACKAGE_NAME = f"{PACKAGE}@{VERSION}"
 
 
 def read_image(path: Path, frame: int) -> np.ndarray:
@@ -80,13 +82,15 @@ def check(name: str, image: np.ndarray, args: argparse.Namespace) -> dict[str, o
         xyxy, score, cls = decode([o[0] for o in outs], fmt, args.score, 0.5)
         decoded.append((box.to_source(xyxy, w, h), score, cls))
     (a, sa, ca), (b, sb, cb) = decoded
+    reference = {"boxes": [[round(float(v), 2) for v in box] for box in b], "scores": [round(float(x), 4) for x in sb],
+                 "labels": [det.class_names[i] for i in cb]}
     same_classes = sorted(ca.tolist()) == sorted(cb.tolist())
     diff = match(a, b) if same_classes else float("inf")
     labels = [det.class_names[i] for i in ca]
     return {"model": name, "onnx_boxes": len(a), "tfjs_boxes": len(b), "labels": labels,
             "max_raw_output_diff": round(raw, 6), "max_box_diff_px": float(f"{diff:.3g}"),
             "max_score_diff": round(float(np.abs(np.sort(sa) - np.sort(sb)).max()) if len(sa) == len(sb) and len(sa)
-                                    else 0.0, 6)}
+                                    else 0.0, 6), "tfjs": reference}
 
 
 def main() -> None:
@@ -98,13 +102,23 @@ def main() -> None:
     parser.add_argument("--node-modules", type=Path, default=HERE / "build/node/node_modules")
     parser.add_argument("--score", type=float, default=0.3)
     parser.add_argument("--tolerance", type=float, default=2.0, help="largest box difference allowed (pixels)")
+    parser.add_argument("--write-reference", type=Path, help="save the TF.js boxes as JSON (what the tests compare "
+                        "the ONNX models with: models/tfjs_reference.json)")
     args = parser.parse_args()
     image = read_image(args.image, args.frame)
     ok = True
+    references: dict[str, object] = {}
     for name in args.models:
         result = check(name, image, args)
+        references[name] = result.pop("tfjs")
         print(json.dumps({"image": args.image.name, **result}))
         ok &= float(result["max_box_diff_px"]) <= args.tolerance  # type: ignore[arg-type]
+    if args.write_reference:
+        entry = {"image": args.image.name, "frame": args.frame, "score_threshold": args.score,
+                 "tfjs": f"@tensorflow/tfjs CPU backend on {PACKAGE_NAME}", "models": references}
+        old = json.loads(args.write_reference.read_text()) if args.write_reference.exists() else []
+        old = [e for e in old if (e["image"], e["frame"]) != (entry["image"], entry["frame"])]
+        args.write_reference.write_text(json.dumps([*old, entry], indent=1) + "\n")
     sys.exit(0 if ok else 1)
 
 

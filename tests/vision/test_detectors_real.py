@@ -106,3 +106,21 @@ def test_bench_detector_writes_figures(tmp_path: Path) -> None:
     (labels,) = data["labels"]
     assert labels["frames"] == 20 and labels["per_frame"]["person"] > 3
     assert labels["per_frame"]["car"] + labels["per_frame"]["truck"] >= 1.5   # the parked van and car
+
+
+def test_shipped_models_match_the_original_tfjs_models() -> None:
+    """models/tfjs_reference.json holds what the ORIGINAL TF.js models found (models/check_against_tfjs.py)."""
+    references = json.loads((MODELS_DIR / "tfjs_reference.json").read_text())
+    assert {r["image"] for r in references} == {"vtest.avi", "bikes.mp4"}
+    for ref in references:
+        cap = cv2.VideoCapture(str(REPO / "sample_videos" / ref["image"]))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, ref["frame"])
+        ok, image = cap.read()
+        assert ok
+        for name, expected in ref["models"].items():
+            det = create_detector({"model": str(MODELS_DIR / f"{name}.onnx"), "score_threshold": ref["score_threshold"]})
+            got = det.detect(image)
+            assert sorted(got.data["class_name"]) == sorted(expected["labels"]), (ref["image"], name)
+            for box, label in zip(expected["boxes"], expected["labels"], strict=True):
+                same = got.xyxy[got.data["class_name"] == label]
+                assert np.abs(same - np.asarray(box)).max(axis=1).min() <= 1.0, (ref["image"], name, label, box)
