@@ -230,11 +230,10 @@ def decode_nanodet(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold:
             raise ModelError(f"NanoDet outputs lack the {gh}x{gw} maps of stride {stride} "
                              f"(have {sorted(cls_maps)} cells)")
         cls = cls_maps[n]
-        best = cls.argmax(axis=1)
-        best_score = cls[np.arange(n), best]
-        idx = np.nonzero(best_score >= score_threshold)[0]
+        idx = np.nonzero(cls.max(axis=1) >= score_threshold)[0]
         if not len(idx):
             continue
+        best = cls[idx].argmax(axis=1)
         dist = _softmax(box_maps[n][idx].reshape(-1, 4, fmt.reg_max + 1), axis=2)
         dist = (dist * np.arange(fmt.reg_max + 1, dtype=np.float32)).sum(axis=2) * stride
         # Distances are measured from the cell's centre; from its corner every box sits half a stride
@@ -242,8 +241,8 @@ def decode_nanodet(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold:
         cx = ((idx % gw).astype(np.float32) + 0.5) * stride
         cy = ((idx // gw).astype(np.float32) + 0.5) * stride
         boxes.append(np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1))
-        scores.append(best_score[idx])
-        classes.append(best[idx])
+        scores.append(cls[idx, best])
+        classes.append(best)
     if not boxes:
         return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64)
     return np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
@@ -251,14 +250,12 @@ def decode_nanodet(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold:
 
 def decode_yolo(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's Ultralytics [4 + C, N] output -> boxes (input pixels), scores, classes."""
-    pred = output.T  # [N, 4 + C]
-    cls = pred[:, 4:]
-    best = cls.argmax(axis=1)
-    best_score = cls[np.arange(len(cls)), best]
-    keep = best_score >= score_threshold
-    cx, cy, w, h = pred[keep, :4].T
+    keep = np.nonzero(output[4:].max(axis=0) >= score_threshold)[0]
+    pred = output[:, keep].T  # [kept, 4 + C]
+    best = pred[:, 4:].argmax(axis=1)
+    cx, cy, w, h = pred[:, :4].T
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-    return xyxy, best_score[keep], best[keep]
+    return xyxy, pred[np.arange(len(pred)), 4 + best], best
 
 
 def decode_rows(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
