@@ -173,7 +173,8 @@ def preprocess(image: np.ndarray, fmt: ModelFormat) -> tuple[np.ndarray, Letterb
         box = Letterbox(nw / w, nh / h, px, py)
     normalise = any(fmt.mean) or any(s != 1.0 for s in fmt.std)
     if fmt.layout == "NCHW":  # OpenCV's blob: channel swap, mean and HWC->CHW in one C++ pass
-        blob = cv2.dnn.blobFromImage(resized, 1.0, None, tuple(float(m) for m in fmt.mean), fmt.color == "RGB")
+        mean = (float(fmt.mean[0]), float(fmt.mean[1]), float(fmt.mean[2]))
+        blob = np.asarray(cv2.dnn.blobFromImage(resized, 1.0, (tw, th), mean, fmt.color == "RGB"), np.float32)
         if any(s != 1.0 for s in fmt.std):
             blob *= (1.0 / np.asarray(fmt.std, np.float32))[None, :, None, None]
         return blob, box
