@@ -153,6 +153,17 @@ def test_openvino_backend_matches_onnx_runtime(yolo_model: Path) -> None:
     assert list(a.data["class_name"]) == list(b.data["class_name"])
 
 
+def test_openvino_ir_with_ultralytics_metadata(yolo_model: Path, tmp_path: Path) -> None:
+    ov = pytest.importorskip("openvino")
+    folder = tmp_path / "yolo_openvino_model"
+    folder.mkdir()
+    ov.save_model(ov.Core().read_model(str(yolo_model)), str(folder / "yolo.xml"))
+    (folder / "metadata.yaml").write_text("imgsz: [64, 64]\nnames: {0: walker, 1: bike, 2: auto}\n")
+    det = create_detector({"type": "openvino", "model": str(folder / "yolo.xml")})
+    assert det.class_names == ["walker", "bike", "auto"]
+    assert list(det.detect(np.zeros((64, 128, 3), np.uint8)).data["class_name"]) == ["walker", "auto"]
+
+
 # ------------------------------------------------------------------------------------------- NanoDet decoding
 
 
