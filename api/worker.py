@@ -65,7 +65,8 @@ def default_pipeline(name: str, camera: Any, config_path: Path, media_dir: Path)
 class Worker:
     def __init__(self, config_path: Path, api: str, key: str, outbox: Path, *, cameras: list[str] | None = None,
                  loop: bool = False, realtime: bool | None = None, pipeline_factory: PipelineFactory | None = None,
-                 source_factory: SourceFactory | None = None, media_dir: Path | None = None) -> None:
+                 source_factory: SourceFactory | None = None, media_dir: Path | None = None,
+                 journal: Path | None = None) -> None:
         from vision.config import load_config, resolve_source
 
         self.config_path = Path(config_path)
@@ -85,6 +86,8 @@ class Worker:
         self.source_factory = source_factory
         self.media_dir = media_dir or Path(outbox).parent / "worker_media"
         self.stop = threading.Event()
+        self.journal = journal.open("a", encoding="utf-8") if journal else None
+        self._journal_lock = threading.Lock()
         self.abandon = False   # Ctrl-C / SIGTERM: leave what is unsent in the outbox for the next start
         self.registered = False
         self.sent_events = 0
@@ -140,6 +143,11 @@ class Worker:
                     run.media_seen.add((m.id, kind))
                     items.append(("media", {"event_id": m.id, "kind": kind, "path": str(path)}))
         self.outbox.put(run.name, items)
+        if self.journal is not None and messages:
+            with self._journal_lock:
+                for m in messages:
+                    self.journal.write(m.model_dump_json() + "\n")
+                self.journal.flush()
 
     # --- delivery ---------------------------------------------------------------------------------------
     def _register(self) -> bool:
@@ -268,6 +276,8 @@ class Worker:
         sender.join(5.0)
         self.outbox.close()
         self.http.close()
+        if self.journal is not None:
+            self.journal.close()
         failed = [r for r in self.runs.values() if r.error]
         return 1 if failed and len(failed) == len(self.runs) else 0
 
@@ -280,8 +290,8 @@ class Worker:
 
 
 def run_worker(config: Path, api: str, key: str, *, outbox: Path, cameras: list[str] | None = None,
-               loop: bool = False, realtime: bool | None = None) -> int:
-    worker = Worker(config, api, key, outbox, cameras=cameras, loop=loop, realtime=realtime)
+               loop: bool = False, realtime: bool | None = None, journal: Path | None = None) -> int:
+    worker = Worker(config, api, key, outbox, cameras=cameras, loop=loop, realtime=realtime, journal=journal)
 
     def _term(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     w.add_argument("--camera", action="append", default=None, help="run only this camera (repeatable)")
     w.add_argument("--loop", action="store_true", help="loop file sources, paced in real time (demo)")
     w.add_argument("--realtime", action="store_true", help="pace file sources at their own frame rate")
+    w.add_argument("--journal", type=Path, default=None,
+                   help="also append every event step produced to this JSON Lines file (checks, debugging)")
     w.set_defaults(func=_worker)
 
     u = sub.add_parser("user", help="manage users and worker keys")
@@ -84,7 +86,7 @@ def _worker(args: argparse.Namespace) -> int:
     if not args.key:
         raise ApiError("no worker key: give --key KEY (create one with `sharpeyes user key NAME`)")
     return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera, loop=args.loop,
-                      realtime=True if args.realtime else None)
+                      realtime=True if args.realtime else None, journal=args.journal)
 
 
 def _sessions(db: str | None):  # type: ignore[no-untyped-def]
