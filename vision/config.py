@@ -25,7 +25,8 @@ COCO_NAMES = (
     "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
     "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
     "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
+    "cell phone",
     "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
     "hair drier", "toothbrush",
 )
@@ -109,6 +110,8 @@ class PresenceRule(RuleBase):
     kind: Literal["presence"] = Field(description="An object in the zone for >= min_seconds")
     labels: list[str] = Field(min_length=1, description="Object labels (COCO names) the rule watches")
     min_seconds: float = Field(ge=0, description="Seconds inside the zone before the event starts")
+    gap_s: float = Field(default=8.0, ge=0, description="An object unseen longer than this has left; a track "
+                         "found again at the same place within it continues the same event")
 
 
 class StationaryRule(RuleBase):
@@ -142,7 +145,7 @@ class LineRule(RuleBase):
 class LeftObjectRule(RuleBase):
     kind: Literal["left_object"] = Field(description="A static foreground region no detected object explains")
     min_seconds: float = Field(ge=0, description="Seconds the region stays before the event starts")
-    min_area: float = Field(default=0.002, gt=0, le=1, description="Least region area, fraction of the frame")
+    min_area: float = Field(default=0.001, gt=0, le=1, description="Least region area, fraction of the frame")
 
 
 Rule = Annotated[

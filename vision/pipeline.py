@@ -180,14 +180,31 @@ class CameraPipeline:
         sod = seconds_of_day(frame.wall_time, self.camera.clip_start, t)
         ended_ids = {tr.id for tr in self.tracker.ended} if updated else set()
         for zname, idx, rule in self.rules:
+            left = isinstance(rule, LeftObject)
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
-                              seconds_of_day=sod, image=image if isinstance(rule, LeftObject) else None,
-                              ended=ended_ids)
+                              seconds_of_day=sod, image=image if left else None, ended=ended_ids,
+                              verify=(lambda box, img=image: self._known_object_at(img, box)) if left else None)
             episodes = rule.evaluate(ctx)
             msgs = self.events.step(zname, idx, rule.kind, rule.event, episodes, t, frame.wall_time)
             out.extend(msgs)
         self.stats.events += sum(1 for m in out if m.lifecycle == "new")
         return out
+
+    def _known_object_at(self, image: np.ndarray, box: np.ndarray) -> bool:
+        """Whether the detector, run on a crop around `box`, finds an object covering it."""
+        h, w = image.shape[:2]
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        side = max(bw, bh) * 2.5 + 32
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        x1, y1 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x2, y2 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        dets = self.detector.detect(image[y1:y2, x1:x2])
+        for b in dets.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32):
+            ix = max(0.0, min(b[2], box[2]) - max(b[0], box[0]))
+            iy = max(0.0, min(b[3], box[3]) - max(b[1], box[1]))
+            if ix * iy > 0.5 * bw * bh:
+                return True
+        return False
 
     def finish(self) -> list[EventMessage]:
         """End the events still open (the source ended or the worker stops)."""

@@ -55,6 +55,8 @@ class RuleContext:
     seconds_of_day: float | None = None
     image: np.ndarray | None = None         # BGR frame, for region rules
     ended: set[int] = field(default_factory=set)  # track ids that ended at this frame
+    # left_object: asks the detector whether an object it knows is in this box (crop at a larger scale)
+    verify: Callable[[np.ndarray], bool] | None = None
 
     def label(self, track: Track) -> str:
         cid = track.class_id
@@ -221,6 +223,7 @@ class Presence(_TrackRule):
 
     def __init__(self, cfg: PresenceRule, zone: PolygonZone) -> None:
         super().__init__(cfg, zone)
+        self.gap_s = cfg.gap_s
         self._entered: dict[int, float] = {}
 
     def qualifies(self, track: Track, ctx: RuleContext) -> tuple[bool, float]:
@@ -376,36 +379,63 @@ class StaticForeground:
         self.short_s, self.long_s, self.threshold = short_s, long_s, threshold
         self._short: np.ndarray | None = None
         self._long: np.ndarray | None = None
-        self._t = 0.0
+        self._t = self._t0 = 0.0
         self.scale = 1.0
 
     def apply(self, image: np.ndarray, t: float) -> np.ndarray:
         h, w = image.shape[:2]
         self.scale = w / self.width
         small = cv2.resize(image, (self.width, max(1, int(round(h / self.scale)))), interpolation=cv2.INTER_AREA)
-        gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0).astype(np.float32)
+        # colour, not grey: a yellow rag on light paving has nearly the paving's brightness
+        gray = cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
         if self._short is None or self._long is None:
-            self._short, self._long, self._t = gray.copy(), gray.copy(), t
-            return np.zeros(gray.shape, dtype=np.uint8)
+            self._short, self._long, self._t, self._t0 = gray.copy(), gray.copy(), t, t
+            return np.zeros(gray.shape[:2], dtype=np.uint8)
         dt_s = max(1e-3, t - self._t)
         self._t = t
         a_short = min(1.0, dt_s / self.short_s)
-        a_long = min(1.0, dt_s / self.long_s)
-        moving = np.abs(gray - self._short) > self.threshold
+        # the first seconds learn fast and everywhere: whoever stood in the first frame leaves no ghost
+        warm = t - self._t0 < 3 * self.short_s
+        a_long = min(1.0, dt_s / (self.short_s if warm else self.long_s))
+        moving = np.abs(gray - self._short).max(axis=2) > self.threshold
         cv2.accumulateWeighted(gray, self._short, a_short)
-        static = (np.abs(self._short - self._long) > self.threshold) & ~moving
-        learn = (~static & ~moving).astype(np.uint8)
+        static = (np.abs(self._short - self._long).max(axis=2) > self.threshold) & ~moving
+        learn = np.ones_like(moving, dtype=np.uint8) if warm else (~static & ~moving).astype(np.uint8)
         cv2.accumulateWeighted(gray, self._long, a_long, mask=learn)
         mask = static.astype(np.uint8) * 255
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        return mask
+
+    def _drop_ghosts(self, mask: np.ndarray) -> np.ndarray:
+        """A region where something that was there has gone (a person who stood at the start walks away)
+        differs from the long-term background too; it has fewer edges now than the background had. Such a
+        ghost is learnt into the long-term background at once."""
+        assert self._short is not None and self._long is not None
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
+        if n <= 1:
+            return mask
+        gs = _gradient(self._short)
+        gl = _gradient(self._long)
+        for i in range(1, n):
+            x, y, w, h, _ = stats[i]
+            sel = labels[y:y + h, x:x + w] == i
+            if gs[y:y + h, x:x + w][sel].mean() < 0.5 * gl[y:y + h, x:x + w][sel].mean():
+                self._long[y:y + h, x:x + w][sel] = self._short[y:y + h, x:x + w][sel]
+                mask[y:y + h, x:x + w][sel] = 0
+        return mask
+
+
+def _gradient(image: np.ndarray) -> np.ndarray:
+    g = image.max(axis=2)
+    return np.asarray(cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)))
 
 
 class LeftObject(ZoneRule):
     """A static foreground region in the zone for >= min_seconds that no tracked object explains."""
 
     kind = "left_object"
-    hold_s = 2.0
+    hold_s = 5.0  # a region hidden this long (people in front of it) has gone
 
     def __init__(self, cfg: LeftObjectRule, zone: PolygonZone,
                  background: Callable[[np.ndarray, float], np.ndarray] | None = None) -> None:
@@ -423,7 +453,7 @@ class LeftObject(ZoneRule):
         s = self.background.scale
         h, w = ctx.image.shape[:2]
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
-        boxes = []
+        boxes: list[tuple[np.ndarray, bool]] = []
         for i in range(1, n):
             x, y, bw, bh, area = stats[i]
             if area * s * s < self.min_area * w * h:
@@ -432,18 +462,24 @@ class LeftObject(ZoneRule):
             anchor = np.array([[(box[0] + box[2]) / 2, box[3]]])
             if not self.zone.contains(anchor)[0]:
                 continue
-            if any(_iou(box, tr.box) > 0.2 or _inside_frac(box, tr.box) > 0.5 for tr in ctx.tracks
-                   if ctx.t - tr.last_t <= 2.0):
-                continue  # a detected object (a person standing, a parked car) explains it
-            boxes.append(box)
+            # a detected object (a person standing, a parked car) explains it
+            # (someone walking past is not: only an object that stays there itself)
+            explained = any(_iou(box, tr.box) > 0.2 or _inside_frac(box, tr.box) > 0.5 for tr in ctx.tracks
+                            if ctx.t - tr.last_t <= 1.5 and tr.speed < 0.3)
+            boxes.append((box, explained))
         seen: set[str] = set()
-        for box in boxes:
-            match = max(self._regions.values(), key=lambda ep: _iou(ep.box, box), default=None)
-            if match is not None and match.key not in seen and _iou(match.box, box) >= 0.3:
-                match.box = box if match.key not in self._fired else match.box
+        for box, explained in boxes:
+            cands = [ep for ep in self._regions.values() if ep.key not in seen
+                     and (_iou(ep.box, box) >= 0.3 or _inside_frac(box, ep.box) > 0.6 or _inside_frac(ep.box, box) > 0.6)]
+            match = max(cands, key=lambda ep: _iou(ep.box, box), default=None)
+            if match is not None:
+                if match.key not in self._fired:
+                    match.box = box
+                    if explained:  # not left behind while someone stands there: its time starts again
+                        match.first_seen = ctx.t
                 match.last_t = ctx.t
                 seen.add(match.key)
-            else:
+            elif not explained:
                 key = self._key()
                 self._regions[key] = Episode(key=key, label="unknown", first_seen=ctx.t, start=ctx.t,
                                              last_t=ctx.t, box=box, score=1.0)
@@ -457,7 +493,10 @@ class LeftObject(ZoneRule):
                     ep.done = True
                     out.append(ep)
                 continue
-            if key not in self._fired and ep.last_t - ep.first_seen >= self.min_seconds:
+            if key not in self._fired and ep.last_t == ctx.t and ep.last_t - ep.first_seen >= self.min_seconds:
+                if ctx.verify is not None and ctx.verify(ep.box):
+                    ep.first_seen = ctx.t  # a person standing still, say: look again after min_seconds
+                    continue
                 self._fired.add(key)
                 ep.start = ctx.t
             if key in self._fired:
