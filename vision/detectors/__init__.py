@@ -50,6 +50,8 @@ class DetectorSettings(BaseModel):
 
 class OnnxDetectorConfig(DetectorSettings):
     type: Literal["onnx"] = Field(default="onnx", description="ONNX Runtime on the CPU (the default)")
+    spin: bool = Field(default=False, description="Let ONNX Runtime's threads busy-wait between operators: "
+                       "a little faster on an idle machine, much slower when cameras share the cores")
 
 
 class OpenVinoDetectorConfig(DetectorSettings):

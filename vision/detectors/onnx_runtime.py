@@ -13,10 +13,11 @@ from vision.detectors.tensor_detector import TensorDetector
 from vision.errors import ModelError
 
 
-def open_session(path: Path, threads: int) -> ort.InferenceSession:
+def open_session(path: Path, threads: int, spin: bool = False) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
     try:
@@ -33,7 +34,7 @@ def session_metadata(session: ort.InferenceSession) -> dict[str, str]:
 
 class OnnxDetector(TensorDetector):
     def __init__(self, cfg: DetectorSettings, path: Path) -> None:
-        self.session = open_session(path, cfg.threads)
+        self.session = open_session(path, cfg.threads, bool(getattr(cfg, "spin", False)))
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: expected one image input, the model has {len(inputs)}")
