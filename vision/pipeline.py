@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,7 @@ class CameraPipeline:
             left = isinstance(rule, LeftObject)
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
                               seconds_of_day=sod, image=image if left else None, ended=ended_ids,
-                              verify=(lambda box, img=image: self._known_object_at(img, box)) if left else None)
+                              verify=partial(self._known_object_at, image) if left else None)
             episodes = rule.evaluate(ctx)
             msgs = self.events.step(zname, idx, rule.kind, rule.event, episodes, t, frame.wall_time)
             out.extend(msgs)
@@ -199,12 +200,12 @@ class CameraPipeline:
         x1, y1 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
         x2, y2 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
         dets = self.detector.detect(image[y1:y2, x1:x2])
+        # covered by the union of the boxes found (two people standing side by side make one region)
+        bx1, by1 = int(box[0]), int(box[1])
+        cover = np.zeros((max(1, int(bh)), max(1, int(bw))), dtype=bool)
         for b in dets.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32):
-            ix = max(0.0, min(b[2], box[2]) - max(b[0], box[0]))
-            iy = max(0.0, min(b[3], box[3]) - max(b[1], box[1]))
-            if ix * iy > 0.5 * bw * bh:
-                return True
-        return False
+            cover[max(0, int(b[1]) - by1):max(0, int(b[3]) - by1), max(0, int(b[0]) - bx1):max(0, int(b[2]) - bx1)] = True
+        return bool(cover.mean() > 0.5)
 
     def finish(self) -> list[EventMessage]:
         """End the events still open (the source ended or the worker stops)."""
