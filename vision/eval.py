@@ -65,8 +65,8 @@ def temporal_iou(pred: tuple[float, float], truth: tuple[float, float], toleranc
     union = max(pred[1], truth[1]) - min(pred[0], truth[0])
     if inter < 0:
         return 0.0
-    if union <= 1e-9:
-        return 1.0
+    if union <= 1e-9 or pred[1] - pred[0] <= 1e-9 or truth[1] - truth[0] <= 1e-9:
+        return 1.0  # an instant (a line crossing) within the tolerance of the other
     return min(1.0, inter / union)
 
 
