@@ -14,10 +14,14 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from api import __version__, scaleout
 from api.auth import LoginLimiter
@@ -129,6 +133,14 @@ def create_app(settings: Settings) -> FastAPI:
         # keep FastAPI's documented shape (detail: list) and add one readable line
         return JSONResponse(status_code=422, content={"detail": jsonable(exc.errors()), "message": _validation_message(exc)})
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route of the path; list the methods of all of them
+            headers["Allow"] = ", ".join(sorted(allowed_methods(app, request.url.path)))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
     @app.get("/api/health", response_model=HealthOut, tags=["health"], summary="Liveness and database check")
     def health() -> HealthOut:
         with engine.connect() as conn:
@@ -151,8 +163,28 @@ def mount_dashboard(app: FastAPI, folder: Path) -> None:
     if not (folder / "index.html").is_file():
         return
     if (folder / "m" / "index.html").is_file():
-        app.mount("/m", StaticFiles(directory=folder / "m", html=True), name="dashboard-mobile")
-    app.mount("/", StaticFiles(directory=folder, html=True), name="dashboard")
+        app.router.routes.append(_StaticMount("/m", StaticFiles(directory=folder / "m", html=True), name="dashboard-mobile"))
+    app.router.routes.append(_StaticMount("/", StaticFiles(directory=folder, html=True), name="dashboard"))
+
+
+def allowed_methods(app: FastAPI, path: str) -> set[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods or set()
+    return methods
+
+
+class _StaticMount(Mount):
+    """A static mount that never claims api paths, so `/api/...` keeps JSON 404s and correct 405 Allow headers."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("path", "").startswith(API_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+API_PREFIXES = ("/api/", "/ws", "/docs", "/redoc", "/openapi.json")
 
 
 def jsonable(errors: Any) -> Any:

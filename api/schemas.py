@@ -30,6 +30,11 @@ class ErrorOut(Out):
     detail: str = Field(description="What was wrong and what to do")
 
 
+class UnprocessableOut(Out):
+    detail: str | list[dict[str, Any]] = Field(description="What was wrong: a line, or pydantic's list of errors")
+    message: str | None = Field(default=None, description="One line summing up the errors in `detail`")
+
+
 class LoginIn(In):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)

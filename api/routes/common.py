@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Ctx
 from api.models import Incident, Media, User
-from api.schemas import ErrorOut, IncidentOut, MediaOut
+from api.schemas import ErrorOut, IncidentOut, MediaOut, UnprocessableOut
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Bad request"},
@@ -21,6 +21,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Conflict, e.g. an action not allowed in the current state"},
     413: {"model": ErrorOut, "description": "Too large"},
     415: {"model": ErrorOut, "description": "Unsupported media type"},
+    422: {"model": UnprocessableOut, "description": "Invalid request, or a rule not met (the detail says which)"},
     429: {"model": ErrorOut, "description": "Too many attempts"},
 }
 
