@@ -253,6 +253,10 @@ def cmd_bench_detector(args: argparse.Namespace) -> int:
             result["latency"].append(row)
             print(f"{backend:9s} {model.name:16s} median {row['median_ms']:6.1f} ms  p95 {row['p95_ms']:6.1f} ms  "
                   f"(inference only {row['inference_median_ms']:.1f} ms)", flush=True)
+    import importlib.util
+
+    if importlib.util.find_spec("ultralytics") is None:
+        result["skipped"].append("ultralytics: not installed (optional extra, needs torch and your own .pt)")
     for clip in clips:
         stats = decode_stats(clip)
         row = {"clip": clip.name, "frames": stats.frames, "seconds": round(stats.seconds, 3),
