@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from api.cli.main import main
+from tests.vision.test_detectors import constant_output_model
 from vision.detectors import DEFAULT_MODEL, MODELS_DIR, create_detector
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,7 @@ def test_detect_command_on_image(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (["detect", "{clip}", "--model", "missing.onnx"], "missing.onnx: model file not found"),
     (["detect", "{bad}"], "bad.jpg: cannot read it as an image"),
     (["detect", "{clip}", "--model", "{bad_model}"], "bad.onnx: not a model ONNX Runtime can load"),
+    (["detect", "{clip}", "--model", "{odd_model}"], "odd.onnx: unsupported model outputs [[1, 10]]"),
 ])
 def test_detect_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                     argv: list[str], message: str) -> None:
@@ -87,7 +89,8 @@ def test_detect_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     (tmp_path / "clip.jpg").write_bytes(cv2.imencode(".jpg", np.zeros((32, 32, 3), np.uint8))[1].tobytes())
-    paths = {"clip": str(tmp_path / "clip.jpg"), "bad": "bad.jpg", "bad_model": "bad.onnx"}
+    constant_output_model(tmp_path / "odd.onnx", np.zeros((1, 10), np.float32), [1, 3, 32, 32])
+    paths = {"clip": str(tmp_path / "clip.jpg"), "bad": "bad.jpg", "bad_model": "bad.onnx", "odd_model": "odd.onnx"}
     assert main([a.format(**paths) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sharpeyes: error: ") and message in err[0], err
