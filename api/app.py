@@ -80,6 +80,9 @@ def create_app(settings: Settings) -> FastAPI:
     ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine), policy=load_policy(settings.policy_path),
               bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute),
               media=MediaStore(settings.media_dir))
+    from api.routes.ingest import IngestQueue
+
+    ctx.ingest_queue = IngestQueue(ctx)
     try:
         from api.patrol_link import PatrolLink
 

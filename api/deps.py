@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +50,7 @@ class Ctx:
     cameras: dict[str, Any] = field(default_factory=dict)     # id -> CameraInfo, for ingest
     # SQLite has one writer: ingest takes this lock instead of busy-waiting on the database's lock
     write_lock: Any = field(default_factory=threading.Lock)
+    ingest_queue: Any = None
 
     def camera_infos(self, names: set[str]) -> dict[str, Any]:
         """CameraInfo for the known cameras among `names` (cached; registration refreshes it)."""
@@ -70,6 +72,13 @@ class Ctx:
             s.add(AuditEntry(actor=actor, action=action, target=target, detail=detail[:2000]))
             s.commit()
 
+    def cached_worker(self, key: str) -> tuple[str, str | None] | None:
+        """The cached (worker name, pool) of a key, without touching the database."""
+        hit = self._keys.get(key_hash(key))
+        if hit and hit[0] > time.monotonic():
+            return hit[1], hit[2]
+        return None
+
     def worker_for_key(self, key: str) -> tuple[str, str | None] | None:
         """(worker name, pool) of a valid key; cached for 10 s so ingest does not hit the table each time."""
         h = key_hash(key)
@@ -89,7 +98,7 @@ class Ctx:
         self._keys.clear()
 
 
-def get_ctx(request: Request) -> Ctx:
+async def get_ctx(request: Request) -> Ctx:  # async: FastAPI would run a plain def in the threadpool
     ctx: Ctx = request.app.state.ctx
     return ctx
 
@@ -161,15 +170,17 @@ class WorkerIdentity:
     pool: str | None
 
 
-def get_worker(ctx: CtxDep, request: Request,
-               x_api_key: Annotated[str | None, Header(description="Worker API key (sharpeyes user key)")] = None,
-               ) -> WorkerIdentity:
+async def get_worker(ctx: CtxDep, request: Request,
+                     x_api_key: Annotated[str | None, Header(description="Worker API key (sharpeyes user key)")] = None,
+                     ) -> WorkerIdentity:
     if not x_api_key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no worker key: send it in the X-API-Key header")
-    found = ctx.worker_for_key(x_api_key)
+    found = ctx.cached_worker(x_api_key)
+    if found is None:
+        found = await run_in_threadpool(ctx.worker_for_key, x_api_key)
     if found is None:
         addr = request.client.host if request.client else "?"
-        ctx.audit(f"addr:{addr}", "worker_key_refused", request.url.path)
+        await run_in_threadpool(ctx.audit, f"addr:{addr}", "worker_key_refused", request.url.path)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "worker key not valid or revoked: check --key")
     return WorkerIdentity(*found)
 

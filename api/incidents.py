@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -18,6 +19,10 @@ from sqlalchemy.orm import Session
 from api.models import Camera, Event, EventStep, Incident, TimelineEntry, utcnow
 from api.policy import Policy
 from vision.events import EventMessage
+
+EVENTS = cast(Table, Event.__table__)
+INCIDENTS = cast(Table, Incident.__table__)
+TIMELINE = cast(Table, TimelineEntry.__table__)
 
 ACTIVE = ("open", "dispatched", "accepted", "on_site", "declined", "escalated", "reopened")
 
@@ -156,7 +161,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     """Store new lifecycle steps, skip ones already stored, open or extend incidents. Caller commits.
 
     `cameras`: every camera of the batch, from the caller's cache; None reads them from the table.
-    An unknown camera raises UnknownCamera before anything is written.
+    An unknown camera raises UnknownCamera before anything is written. Written with Core statements,
+    a fixed number per batch (plus one per new incident), because this is the hot path.
     """
     if cameras is None:
         names = {m.camera for m in messages}
@@ -177,72 +183,112 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     out.duplicates = len(messages) - len(stored)
     if not stored:
         return out
-    ids = {k[0] for k in stored}
-    events = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_(ids)))}
-    changed: dict[int, Incident] = {}
-    for key, msg in unique.items():
-        if key not in stored:
-            continue
-        camera = cameras[msg.camera]
-        at = _event_time(msg)
+    todo = [m for k, m in unique.items() if k in stored]
+    ev_t, inc_t = EVENTS, INCIDENTS
+    known: dict[str, dict[str, Any]] = {r.id: dict(r._mapping) for r in session.execute(
+        select(ev_t.c.id, ev_t.c.incident_id, ev_t.c.last_seq, ev_t.c.max_score)
+        .where(ev_t.c.id.in_({m.id for m in todo})))}
+    # the newest active incident of each (camera, zone, event type) the batch opens events for
+    groups: dict[tuple[str, str, str], dict[str, object] | None] = {}
+    for m in todo:
+        g = (m.camera, m.zone, m.event)
+        if m.id not in known and g not in groups:
+            row = session.execute(
+                select(inc_t.c.id, inc_t.c.state, inc_t.c.last_event_at)
+                .where(inc_t.c.camera_id == g[0], inc_t.c.zone == g[1], inc_t.c.event_type == g[2],
+                       inc_t.c.state.in_(ACTIVE)).order_by(inc_t.c.id.desc()).limit(1)).first()
+            groups[g] = dict(row._mapping) if row else None
+    touched: dict[int, dict[str, object]] = {}      # incident id -> {"count": +n, "last": datetime}
+    new_events: list[dict[str, object]] = []
+    ev_updates: dict[str, dict[str, Any]] = {}
+    timeline: list[dict[str, object]] = []
+    for m in todo:
+        at = _event_time(m)
+        camera = cameras[m.camera]
         out.cameras.add(camera.id)
-        ev = events.get(msg.id)
+        ev = known.get(m.id)
         if ev is None:
-            incident = _merge_target(session, policy, msg, at, changed)
-            if incident is None:
-                incident = new_incident(
-                    session, policy, title=f"{msg.event} @ {camera.name or camera.id} / {msg.zone}",
-                    event_type=msg.event, actor=actor, at=at, camera=camera, zone=msg.zone,
-                    description=f"{msg.label} ({msg.rule or 'rule'}) in zone {msg.zone}",
-                )
-                out.new_incidents.append(incident.id)
+            g = (m.camera, m.zone, m.event)
+            cand = groups.get(g)
+            window = policy.rule(m.event).merge_window_s
+            last = cand["last_event_at"] if cand else None
+            if cand is not None and window > 0 and isinstance(last, datetime) and (at - last).total_seconds() <= window:
+                inc_id = int(cand["id"])  # type: ignore[call-overload]
+                timeline.append({"incident_id": inc_id, "at": at, "actor": actor, "action": "event_merged",
+                                 "from_state": None, "to_state": None, "reason": "", "team_id": None,
+                                 "data": {"event_id": m.id, "label": m.label}})
             else:
-                record(session, incident, actor, "event_merged", "", at=at,
-                       data={"event_id": msg.id, "label": msg.label})
-            incident.event_count += 1
-            ev = Event(id=msg.id, camera_id=camera.id, zone=msg.zone, event_type=msg.event, rule=msg.rule,
-                       label=msg.label, track_id=msg.track_id, first_seen_s=msg.first_seen_s,
-                       start_s=msg.start_s, end_s=msg.end_s, max_score=msg.max_score, bbox=list(msg.bbox),
-                       count=msg.count, lifecycle=msg.lifecycle, last_seq=msg.seq, wall_time=msg.wall_time,
-                       incident_id=incident.id, created_at=now, updated_at=now)
-            session.add(ev)
-            events[msg.id] = ev
-            changed[incident.id] = incident
+                inc_id = _open_core(session, policy, m, camera, actor, at, now, timeline)
+                out.new_incidents.append(inc_id)
+                cand = {"id": inc_id, "state": "open", "last_event_at": at}
+                groups[g] = cand
+            if isinstance(cand.get("last_event_at"), datetime) and at > cand["last_event_at"]:  # type: ignore[operator]
+                cand["last_event_at"] = at
+            t = touched.setdefault(inc_id, {"count": 0, "last": at})
+            t["count"] = int(t["count"]) + 1  # type: ignore[call-overload]
+            new_events.append({"id": m.id, "camera_id": camera.id, "zone": m.zone, "event_type": m.event,
+                               "rule": m.rule, "label": m.label, "track_id": m.track_id,
+                               "first_seen_s": m.first_seen_s, "start_s": m.start_s, "end_s": m.end_s,
+                               "max_score": m.max_score, "bbox": list(m.bbox), "count": m.count,
+                               "lifecycle": m.lifecycle, "last_seq": m.seq, "wall_time": m.wall_time,
+                               "incident_id": inc_id, "created_at": now, "updated_at": now})
+            known[m.id] = {"id": m.id, "incident_id": inc_id, "last_seq": m.seq, "max_score": m.max_score,
+                           "new": new_events[-1]}
         else:
-            if msg.seq >= ev.last_seq:
-                ev.lifecycle = msg.lifecycle
-                ev.last_seq = msg.seq
-                ev.end_s = msg.end_s
-                ev.count = msg.count
-                ev.wall_time = msg.wall_time
-            ev.max_score = max(ev.max_score, msg.max_score)
-            ev.updated_at = now
-            if ev.incident_id is not None and ev.incident_id not in changed:
-                inc = session.get(Incident, ev.incident_id)
-                if inc is not None:
-                    changed[inc.id] = inc
-        inc = changed.get(ev.incident_id) if ev.incident_id is not None else None
-        if inc is not None and (inc.last_event_at is None or at > inc.last_event_at):
-            inc.last_event_at = at
-            inc.updated_at = now
-    session.flush()
-    out.incidents = sorted(changed)
-    out.changed = list(changed.values())
+            erow: dict[str, Any] | None = ev.get("new")   # inserted by this batch: edit it before the insert
+            if erow is None:
+                erow = ev_updates.setdefault(m.id, {
+                    "b_id": m.id, "lifecycle": None, "last_seq": ev["last_seq"], "end_s": None, "count": None,
+                    "wall_time": None, "max_score": ev["max_score"], "updated_at": now})
+            if m.seq >= int(erow["last_seq"]):
+                erow.update(lifecycle=m.lifecycle, last_seq=m.seq, end_s=m.end_s, count=m.count, wall_time=m.wall_time)
+            erow["max_score"] = max(float(erow["max_score"]), m.max_score)
+            inc_id = ev["incident_id"]
+            if inc_id is not None:
+                t = touched.setdefault(int(inc_id), {"count": 0, "last": at})  # type: ignore[call-overload]
+                if at > t["last"]:  # type: ignore[operator]
+                    t["last"] = at
+    if new_events:
+        session.execute(ev_t.insert(), new_events)
+    upd = [r for r in ev_updates.values() if r.get("lifecycle") is not None]
+    if upd:
+        session.execute(ev_t.update().where(ev_t.c.id == bindparam("b_id")).values(
+            lifecycle=bindparam("lifecycle"), last_seq=bindparam("last_seq"), end_s=bindparam("end_s"),
+            count=bindparam("count"), wall_time=bindparam("wall_time"), max_score=bindparam("max_score"),
+            updated_at=bindparam("updated_at")), upd)
+    late = [r for r in ev_updates.values() if r.get("lifecycle") is None]   # only older steps arrived late
+    if late:
+        session.execute(ev_t.update().where(ev_t.c.id == bindparam("b_id")).values(
+            max_score=bindparam("max_score"), updated_at=bindparam("updated_at")),
+            [{"b_id": r["b_id"], "max_score": r["max_score"], "updated_at": now} for r in late])
+    if timeline:
+        session.execute(TIMELINE.insert(), timeline)
+    if touched:
+        current = {r.id: r.last_event_at for r in session.execute(
+            select(inc_t.c.id, inc_t.c.last_event_at).where(inc_t.c.id.in_(touched)))}
+        session.execute(inc_t.update().where(inc_t.c.id == bindparam("b_id")).values(
+            event_count=inc_t.c.event_count + bindparam("n"), last_event_at=bindparam("last"),
+            updated_at=bindparam("now")),
+            [{"b_id": i, "n": t["count"], "now": now,
+              "last": max(t["last"], current[i]) if current.get(i) else t["last"]}  # type: ignore[type-var]
+             for i, t in touched.items()])
+    out.incidents = sorted(touched)
     return out
 
 
-def _merge_target(session: Session, policy: Policy, msg: EventMessage, at: datetime,
-                  pending: dict[int, Incident]) -> Incident | None:
-    window = timedelta(seconds=policy.rule(msg.event).merge_window_s)
-    if window.total_seconds() <= 0:
-        return None
-    for inc in pending.values():
-        if (inc.camera_id, inc.zone, inc.event_type) == (msg.camera, msg.zone, msg.event) and inc.state in ACTIVE \
-                and inc.last_event_at is not None and at - inc.last_event_at <= window:
-            return inc
-    return session.scalars(
-        select(Incident)
-        .where(Incident.camera_id == msg.camera, Incident.zone == msg.zone, Incident.event_type == msg.event,
-               Incident.state.in_(ACTIVE), Incident.last_event_at >= at - window)
-        .order_by(Incident.id.desc()).limit(1)
-    ).first()
+def _open_core(session: Session, policy: Policy, m: EventMessage, camera: CameraInfo, actor: str,
+               at: datetime, now: datetime, timeline: list[dict[str, object]]) -> int:
+    rule = policy.rule(m.event)
+    deadline = rule.deadline(at)
+    inc_id = session.execute(INCIDENTS.insert().values(
+        title=f"{m.event} @ {camera.name or camera.id} / {m.zone}",
+        description=f"{m.label} ({m.rule or 'rule'}) in zone {m.zone}", category=rule.category,
+        severity=rule.severity, state="open", source="camera", camera_id=camera.id, zone=m.zone,
+        event_type=m.event, place=camera.place, team_id=None, escalation_level=0, excluded_teams=[],
+        event_count=0, created_by=actor, created_at=at, updated_at=now, deadline_at=deadline,
+        last_event_at=at).returning(INCIDENTS.c.id)).scalar_one()
+    timeline.append({"incident_id": inc_id, "at": at, "actor": actor, "action": "opened", "from_state": None,
+                     "to_state": "open", "reason": f"{m.label} ({m.rule or 'rule'}) in zone {m.zone}",
+                     "team_id": None, "data": {"category": rule.category, "severity": rule.severity,
+                                               "deadline_at": deadline.isoformat()}})
+    return int(inc_id)

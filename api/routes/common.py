@@ -35,6 +35,11 @@ def media_out(m: Media) -> MediaOut:
                     content_type=m.content_type, size=m.size, created_at=m.created_at, url=media_url(m))
 
 
+def incidents_out_plain(session: Session, incidents: Sequence[Incident]) -> list[IncidentOut]:
+    """Payloads without the snapshot lookup (for incidents that cannot have media yet)."""
+    return _with_site(incidents, {}, session.get_bind())
+
+
 def incidents_out(session: Session, incidents: Sequence[Incident]) -> list[IncidentOut]:
     ids = [i.id for i in incidents]
     snaps: dict[int, str] = {}
@@ -46,7 +51,11 @@ def incidents_out(session: Session, incidents: Sequence[Incident]) -> list[Incid
         for inc_id, media_id in rows:
             if inc_id is not None:
                 snaps[inc_id] = f"/api/media/{media_id}"
-    site = SITE.get(session.get_bind())
+    return _with_site(incidents, snaps, session.get_bind())
+
+
+def _with_site(incidents: Sequence[Incident], snaps: dict[int, str], bind: Any) -> list[IncidentOut]:
+    site = SITE.get(bind)
     out = []
     for inc in incidents:
         item = IncidentOut.model_validate(inc)

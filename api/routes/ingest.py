@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -13,12 +14,12 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import CtxDep, LiveFrame, Worker
-from api.incidents import ingest
+from api.deps import Ctx, CtxDep, LiveFrame, Worker
+from api.incidents import CameraInfo, ingest
 from api.media import MediaRejected
 from api.models import Camera, Event, Incident, Media
-from api.routes.common import ERRORS, incidents_out, media_out, publish_incidents
-from api.schemas import CameraOut, CameraRegister, CameraStateIn, IncidentOut, IngestResult, MediaOut
+from api.routes.common import ERRORS, incidents_out, incidents_out_plain, media_out, publish_incidents
+from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, MediaOut
 from vision.events import EventMessage
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"], responses=ERRORS)
@@ -33,26 +34,81 @@ EventBatch = Annotated[list[EventMessage], Field(min_length=1, max_length=MAX_BA
 async def ingest_events(body: EventMessage | EventBatch, worker: Worker, ctx: CtxDep) -> IngestResult:
     messages = body if isinstance(body, list) else [body]
 
-    def work() -> IngestResult:
-        names = {m.camera for m in messages}
-        cameras = ctx.camera_infos(names)
-        if len(cameras) < len(names):
-            missing = sorted(names - cameras.keys())[0]
-            raise HTTPException(404, f"unknown camera {missing!r}: register it first "
-                                     "(POST /api/ingest/cameras; the worker does this from its config)")
+    names = {m.camera for m in messages}
+    cameras = ctx.camera_infos(names) if names <= ctx.cameras.keys() else await run_in_threadpool(ctx.camera_infos, names)
+    if len(cameras) < len(names):
+        missing = sorted(names - cameras.keys())[0]
+        raise HTTPException(404, f"unknown camera {missing!r}: register it first "
+                                 "(POST /api/ingest/cameras; the worker does this from its config)")
+    return await ctx.ingest_queue.submit(messages, worker.name, cameras)
+
+
+class IngestQueue:
+    """Group commit: requests that arrive while a transaction runs are stored together in the next one.
+
+    Each request still gets its own answer; one commit per group instead of one per request is what makes
+    hundreds of single-event posts per second possible on SQLite.
+    """
+
+    MAX_GROUP = 2000
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.pending: list[tuple[list[EventMessage], str, dict[str, CameraInfo], asyncio.Future[IngestResult]]] = []
+        self.running = False
+
+    async def submit(self, messages: list[EventMessage], worker: str, cameras: dict[str, CameraInfo]) -> IngestResult:
+        fut: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        self.pending.append((messages, worker, cameras, fut))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                group: list[Any] = []
+                size = 0
+                while self.pending and (not group or size + len(self.pending[0][0]) <= self.MAX_GROUP):
+                    item = self.pending.pop(0)
+                    group.append(item)
+                    size += len(item[0])
+                try:
+                    results = await run_in_threadpool(self._store, group)
+                except Exception as exc:
+                    for *_, fut in group:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (*_, fut), res in zip(group, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(res)
+        finally:
+            self.running = False
+
+    def _store(self, group: list[Any]) -> list[IngestResult]:
+        ctx = self.ctx
+        results: list[IngestResult] = []
         with ctx.writing(), ctx.sessions() as session:
-            outcome = ingest(session, ctx.policy, messages, f"worker:{worker.name}", cameras)
-            created = set(outcome.new_incidents)
-            # a new incident has no media yet: only merged ones need the snapshot lookup
-            items = incidents_out(session, [i for i in outcome.changed if i.id not in created])
-            items += [IncidentOut.model_validate(i) for i in outcome.changed if i.id in created]
+            touched: set[int] = set()
+            created: list[int] = []
+            for messages, worker, cameras, _ in group:
+                outcome = ingest(session, ctx.policy, messages, f"worker:{worker}", cameras)
+                touched.update(outcome.incidents)
+                created.extend(outcome.new_incidents)
+                results.append(IngestResult(stored=outcome.stored, duplicates=outcome.duplicates,
+                                            incidents=outcome.incidents))
+            rows = session.scalars(select(Incident).where(Incident.id.in_(touched))).all() if touched else []
+            new = set(created)
+            # a new incident has no media yet: only the others need the snapshot lookup
+            items = incidents_out(session, [i for i in rows if i.id not in new])
+            items += incidents_out_plain(session, [i for i in rows if i.id in new])
             session.commit()
         publish_incidents(ctx, items)
-        if ctx.patrol is not None and outcome.new_incidents:
-            ctx.patrol.on_new_incidents(outcome.new_incidents)
-        return IngestResult(stored=outcome.stored, duplicates=outcome.duplicates, incidents=outcome.incidents)
-
-    return await run_in_threadpool(work)
+        if ctx.patrol is not None and created:
+            ctx.patrol.on_new_incidents(created)
+        return results
 
 
 @router.post("/cameras", response_model=list[CameraOut], summary="Register (upsert) the worker's cameras")

@@ -45,6 +45,13 @@ def test_replay_live_and_rights(api: Harness) -> None:
         api.client.patch(f"/api/teams/{api.teams['t2']}/status", headers=api.auth("lead2"), json={"status": "on_patrol"})
         nxt = l2.receive_json()
         assert nxt["topic"] == "teams" and nxt["payload"]["id"] == api.teams["t2"]
+        # an ingested event reaches the control room live
+        second = api.post_events(event("b", kind="loitering", zone="gate")).json()["incidents"][0]
+        msg = op_ws.receive_json()
+        while not (msg["topic"] == "incidents" and msg["payload"]["id"] == second):
+            assert msg["topic"] in ("tasks", "teams")     # what the dispatch above sent before
+            msg = op_ws.receive_json()
+        assert msg["payload"]["state"] == "open" and msg["payload"]["event_count"] == 1
     # a reconnecting leader gets his task in the replay
     with api.client.websocket_connect(f"/ws?token={api.tokens['lead1']}") as l1:
         tasks = [m for m in _until_ready(l1) if m["topic"] == "tasks"]
