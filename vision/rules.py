@@ -259,9 +259,10 @@ class Stationary(_TrackRule):
         return track.still_seconds(ctx.t) >= self.min_seconds and track.speed < 0.2, track.still_since
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
-        # an adopted track keeps the episode while it has not moved since it was adopted
-        adopted = self._adopted.get(ep.key)
-        return adopted is not None and tr.still_since <= adopted + 1e-6
+        # the episode holds while its object has not (confirmedly) moved since the event started or since a
+        # new track took it over; a speed spike from one odd box does not end it
+        since = max(ep.start, self._adopted.get(ep.key, ep.start))
+        return tr.still_since <= since + 1e-6
 
     def _adoptable(self, tr: Track) -> bool:
         return tr.speed < 0.5
