@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, case, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -126,6 +126,8 @@ class IngestOutcome:
     new_incidents: list[int] = field(default_factory=list)
     cameras: set[str] = field(default_factory=set)
     changed: list[Incident] = field(default_factory=list)
+    stored_keys: set[tuple[str, int]] = field(default_factory=set)   # (event id, seq) stored now
+    incident_of: dict[str, int] = field(default_factory=dict)       # event id -> its incident
 
 
 def _event_time(msg: EventMessage) -> datetime:
@@ -180,6 +182,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     stored = _insert_steps(session, [{"event_id": k[0], "seq": k[1], "lifecycle": m.lifecycle, "received_at": now}
                                      for k, m in unique.items()])
     out.stored = len(stored)
+    out.stored_keys = stored
     out.duplicates = len(messages) - len(stored)
     if not stored:
         return out
@@ -188,16 +191,17 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     known: dict[str, dict[str, Any]] = {r.id: dict(r._mapping) for r in session.execute(
         select(ev_t.c.id, ev_t.c.incident_id, ev_t.c.last_seq, ev_t.c.max_score)
         .where(ev_t.c.id.in_({m.id for m in todo})))}
-    # the newest active incident of each (camera, zone, event type) the batch opens events for
+    # the newest active incident of each (camera, zone, event type) the batch opens events for, in one query
     groups: dict[tuple[str, str, str], dict[str, object] | None] = {}
-    for m in todo:
-        g = (m.camera, m.zone, m.event)
-        if m.id not in known and g not in groups:
-            row = session.execute(
-                select(inc_t.c.id, inc_t.c.state, inc_t.c.last_event_at)
-                .where(inc_t.c.camera_id == g[0], inc_t.c.zone == g[1], inc_t.c.event_type == g[2],
-                       inc_t.c.state.in_(ACTIVE)).order_by(inc_t.c.id.desc()).limit(1)).first()
-            groups[g] = dict(row._mapping) if row else None
+    wanted = {(m.camera, m.zone, m.event) for m in todo if m.id not in known}
+    if wanted:
+        rows = session.execute(
+            select(inc_t.c.id, inc_t.c.state, inc_t.c.last_event_at, inc_t.c.camera_id, inc_t.c.zone,
+                   inc_t.c.event_type)
+            .where(tuple_(inc_t.c.camera_id, inc_t.c.zone, inc_t.c.event_type).in_(list(wanted)),
+                   inc_t.c.state.in_(ACTIVE)).order_by(inc_t.c.id))
+        for r in rows:   # ascending ids: the newest wins
+            groups[(r.camera_id, r.zone, r.event_type)] = {"id": r.id, "state": r.state, "last_event_at": r.last_event_at}
     touched: dict[int, dict[str, object]] = {}      # incident id -> {"count": +n, "last": datetime}
     new_events: list[dict[str, object]] = []
     ev_updates: dict[str, dict[str, Any]] = {}
@@ -264,15 +268,16 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     if timeline:
         session.execute(TIMELINE.insert(), timeline)
     if touched:
-        current = {r.id: r.last_event_at for r in session.execute(
-            select(inc_t.c.id, inc_t.c.last_event_at).where(inc_t.c.id.in_(touched)))}
+        last = bindparam("last", type_=inc_t.c.last_event_at.type)
         session.execute(inc_t.update().where(inc_t.c.id == bindparam("b_id")).values(
-            event_count=inc_t.c.event_count + bindparam("n"), last_event_at=bindparam("last"),
+            event_count=inc_t.c.event_count + bindparam("n"),
+            last_event_at=case((inc_t.c.last_event_at.is_(None), last), (inc_t.c.last_event_at < last, last),
+                               else_=inc_t.c.last_event_at),
             updated_at=bindparam("now")),
-            [{"b_id": i, "n": t["count"], "now": now,
-              "last": max(t["last"], current[i]) if current.get(i) else t["last"]}  # type: ignore[type-var]
-             for i, t in touched.items()])
+            [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]} for i, t in touched.items()])
     out.incidents = sorted(touched)
+    out.incident_of = {m.id: int(known[m.id]["incident_id"]) for m in todo
+                       if known.get(m.id, {}).get("incident_id") is not None}
     return out
 
 

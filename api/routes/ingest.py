@@ -93,17 +93,29 @@ class IngestQueue:
         with ctx.writing(), ctx.sessions() as session:
             touched: set[int] = set()
             created: list[int] = []
-            for messages, worker, cameras, _ in group:
-                outcome = ingest(session, ctx.policy, messages, f"worker:{worker}", cameras)
+            # one ingest per worker in the group (usually one), each request answered for its own steps
+            by_worker: dict[str, list[Any]] = {}
+            for item in group:
+                by_worker.setdefault(item[1], []).append(item)
+            answers: dict[int, IngestResult] = {}
+            for worker, items in by_worker.items():
+                merged = {c: info for it in items for c, info in it[2].items()}
+                outcome = ingest(session, ctx.policy, [m for it in items for m in it[0]], f"worker:{worker}", merged)
                 touched.update(outcome.incidents)
                 created.extend(outcome.new_incidents)
-                results.append(IngestResult(stored=outcome.stored, duplicates=outcome.duplicates,
-                                            incidents=outcome.incidents))
+                claimed: set[tuple[str, int]] = set()
+                for it in items:
+                    mine = {(m.id, m.seq) for m in it[0]}
+                    new = (mine & outcome.stored_keys) - claimed
+                    claimed |= new
+                    incs = sorted({outcome.incident_of[e] for e, _ in new if e in outcome.incident_of})
+                    answers[id(it)] = IngestResult(stored=len(new), duplicates=len(it[0]) - len(new), incidents=incs)
+            results = [answers[id(it)] for it in group]
             rows = session.scalars(select(Incident).where(Incident.id.in_(touched))).all() if touched else []
-            new = set(created)
+            fresh = set(created)
             # a new incident has no media yet: only the others need the snapshot lookup
-            items = incidents_out(session, [i for i in rows if i.id not in new])
-            items += incidents_out_plain(session, [i for i in rows if i.id in new])
+            items = incidents_out(session, [i for i in rows if i.id not in fresh])
+            items += incidents_out_plain(session, [i for i in rows if i.id in fresh])
             session.commit()
         publish_incidents(ctx, items)
         if ctx.patrol is not None and created:
