@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,6 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
@@ -171,11 +171,13 @@ def mount_dashboard(app: FastAPI, folder: Path) -> None:
 
 
 def allowed_methods(app: FastAPI, path: str) -> set[str]:
-    methods: set[str] = set()
-    for route in app.router.routes:
-        if isinstance(route, APIRoute) and route.path_regex.match(path):
-            methods |= route.methods or set()
-    return methods
+    """Methods the OpenAPI schema lists for the path (FastAPI's included routers are not plain routes)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_table", None)
+    if table is None:
+        table = [(re.compile("^" + re.sub(r"\\{[^}/]+\\}", "[^/]+", re.escape(p)) + "$"), {m.upper() for m in ops})
+                 for p, ops in app.openapi().get("paths", {}).items()]
+        app.state.allow_table = table
+    return {m for rx, methods in table if rx.match(path) for m in methods}
 
 
 class _StaticMount(Mount):
