@@ -75,3 +75,35 @@ def test_state_stays_bounded_on_a_long_stream() -> None:
         if k % 300 == 299:
             sizes.append(sum(pipe.state_size().values()))
     assert max(sizes[3:]) <= max(sizes[:3]) + 2, sizes
+
+
+@pytest.mark.slow
+def test_analyze_cli_on_vtest(tmp_path: Path) -> None:
+    """The contract of `sharpeyes analyze`: events file lines = to_record(), snapshots beside it, annotated MP4."""
+    import json
+
+    from api.cli.main import main
+
+    root = Path(__file__).resolve().parents[2]
+    events = tmp_path / "ev.jsonl"
+    rc = main(["analyze", str(root / "sample_videos/vtest.avi"), "--config",
+               str(root / "sample_videos/cases/vtest_fire_lane/camera.yaml"), "--events", str(events),
+               "--annotated", str(tmp_path / "ann.mp4")])
+    assert rc == 0
+    recs = [json.loads(line) for line in events.read_text().splitlines()]
+    assert len(recs) == 2 and {r["event"] for r in recs} == {"fire_lane_blocked"}
+    for r in recs:
+        assert list(r) == ["id", "camera", "zone", "event", "label", "track_id", "first_seen_s", "start_s",
+                           "end_s", "max_score", "bbox", "snapshot"]
+        assert r["first_seen_s"] < 3 and r["end_s"] > 76 and Path(r["snapshot"]).is_file()
+    assert (tmp_path / "ann.mp4").stat().st_size > 100_000
+
+
+def test_config_error_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli.main import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("cameras:\n  a:\n    source: x.mp4\n    zones:\n      z: {polygon: [[0, 0], [1, 0], [1, 1]], rules: []}\n")
+    assert main(["analyze", "x.mp4", "--config", str(cfg), "--events", str(tmp_path / "e.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "camera 'a', zone 'z', key 'rules'" in err and err.count("\n") == 1
