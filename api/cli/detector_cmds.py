@@ -41,8 +41,8 @@ def register(sub: Any, bench_sub: Any) -> None:
                              "decode-only fps per sample clip")
     b.add_argument("--json", required=True, help="write the figures here")
     b.add_argument("--models", nargs="+", default=None, help="model files (default: models/*.onnx)")
-    b.add_argument("--backends", nargs="+", default=["onnx", "openvino"], choices=["onnx", "onnx+spin", "openvino"],
-                   help="onnx+spin: ONNX Runtime with busy-waiting threads (default: %(default)s)")
+    b.add_argument("--backends", nargs="+", default=["onnx", "openvino"], choices=["onnx", "onnx-nospin", "openvino"],
+                   help="onnx-nospin: ONNX Runtime with spin: false (default: %(default)s)")
     b.add_argument("--clips", nargs="+", default=None, help="clips (default: sample_videos/*.mp4|avi)")
     b.add_argument("--runs", type=int, default=100, help="timed inferences per model (default: %(default)s)")
     b.add_argument("--threads", type=int, default=2, help="CPU threads per inference (default: %(default)s)")
@@ -177,9 +177,9 @@ def _bench_frame(clips: list[Path]) -> tuple[np.ndarray, str]:
 
 
 def bench_model(backend: str, model: Path, image: np.ndarray, runs: int, threads: int) -> dict[str, Any]:
-    cfg: dict[str, Any] = {"type": backend.removesuffix("+spin"), "model": str(model), "threads": threads}
-    if backend.endswith("+spin"):
-        cfg["spin"] = True
+    cfg: dict[str, Any] = {"type": backend.removesuffix("-nospin"), "model": str(model), "threads": threads}
+    if backend.endswith("-nospin"):
+        cfg["spin"] = False
     det: Any = create_detector(cfg)
     for _ in range(5):
         det.detect(image)

@@ -13,7 +13,7 @@ from vision.detectors.tensor_detector import TensorDetector
 from vision.errors import ModelError
 
 
-def open_session(path: Path, threads: int, spin: bool = False) -> ort.InferenceSession:
+def open_session(path: Path, threads: int, spin: bool = True) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -34,7 +34,7 @@ def session_metadata(session: ort.InferenceSession) -> dict[str, str]:
 
 class OnnxDetector(TensorDetector):
     def __init__(self, cfg: DetectorSettings, path: Path) -> None:
-        self.session = open_session(path, cfg.threads, bool(getattr(cfg, "spin", False)))
+        self.session = open_session(path, cfg.threads, bool(getattr(cfg, "spin", True)))
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: expected one image input, the model has {len(inputs)}")
