@@ -204,6 +204,7 @@ class PatrolLink:
         from api.routes.common import incidents_out, publish_incidents
 
         changed: dict[int, Incident] = {}
+        previous: dict[int, int | None] = {}
         with self.ctx.sessions() as s:
             d = self.dispatcher(s)
             for inc in s.scalars(select(Incident).where(Incident.state.in_(ACTIVE))).all():
@@ -224,6 +225,7 @@ class PatrolLink:
                     team = s.get(Team, inc.team_id)
                     inc.excluded_teams = sorted({*inc.excluded_teams, inc.team_id})
                     ack_team = inc.team_id
+                    previous[inc.id] = ack_team
                     apply_action(s, inc, "decline", "system", "not acknowledged in time (ack_timeout)")
                     if team is not None:
                         team.status = "available"
@@ -234,7 +236,8 @@ class PatrolLink:
                         self._store_decision(s, inc, d.decide(pinc, self.states(s), now))
                     changed[inc.id] = inc
             s.commit()
-            publish_incidents(self.ctx, incidents_out(s, list(changed.values())))
+            # the team that timed out gets the task message too, so its leader's page drops it
+            publish_incidents(self.ctx, incidents_out(s, list(changed.values())), previous)
         return sorted(changed)
 
     # --- routine patrols and check-ins ------------------------------------------------------------------
