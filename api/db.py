@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,9 @@ def alembic_config(url: str) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; run at every start-up."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.getEffectiveLevel() > logging.DEBUG:
+        alembic_log.setLevel(logging.WARNING)   # "Context impl SQLiteImpl" on every start is noise
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn

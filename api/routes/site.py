@@ -32,7 +32,7 @@ def get_site(_: AnyUser, ctx: CtxDep) -> SiteOut:
                                 width_m=plan["width_m"], height_m=plan["height_m"], px_per_m=plan["px_per_m"]),
                    places={pid: {**p, "grid": site.grid_of.get(pid)} for pid, p in cfg["places"].items()},
                    links=cfg["links"], grids=cfg["grids"], buildings=cfg["buildings"], areas=cfg["areas"],
-                   simulation=ctx.settings.simulation)
+                   simulation=bool(ctx.settings.simulation or getattr(ctx, "simulation", False)))
 
 
 @router.get("/site/plan.png", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}},
