@@ -124,11 +124,9 @@ def write_camera_config(out: Path, template: Path = CAMERAS_TEMPLATE, clips: Pat
 def env_app() -> Any:
     """The app from SHARPEYES_* settings, for `uvicorn --factory api.demo:env_app` (browser tests)."""
     from api.app import create_app
-    from api.routes import dashboard_site
     from api.settings import Settings
 
     app = create_app(Settings())
-    dashboard_site.ensure_routes(app)
     app.state.ctx.simulation = os.environ.get("SHARPEYES_DEMO_SIMULATION") == "1"
     return app
 
@@ -188,9 +186,6 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
     settings = Settings(dev=True, db_url=f"sqlite:///{data / 'sharpeyes.db'}", media_dir=data / "media",
                         site_path=site_path, **_optional_settings(teams_path, simulate_teams))
     app = create_app(settings)
-    from api.routes import dashboard_site
-
-    dashboard_site.ensure_routes(app)
     app.state.ctx.simulation = simulate_teams
     seed = seed_demo(app.state.ctx.sessions, teams_path, key_file=data / "worker.key")
     if app.state.ctx.patrol is not None and hasattr(app.state.ctx.patrol, "teams_changed"):
