@@ -13,6 +13,7 @@ inside the zone polygon of the clip's camera config) and when it is still. See R
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,6 +320,9 @@ def main() -> None:
                 t += stop_s
         return keys
 
+    def bike_at(name: str, keys: list[tuple[float, float, float, float]]) -> Placement:
+        return Placement(Sprite(name, bicycle.source, bicycle.rgb, bicycle.alpha), keys, "bicycle", ["motorcycle"])
+
     fire_lane = [[0.68, 0.21], [0.90, 0.21], [0.90, 0.30], [0.80, 0.40], [0.68, 0.40], [0.60, 0.36]]
     jobs = [
         ("composed_ebike_corridor", 0, 60.0,
@@ -352,7 +356,37 @@ def main() -> None:
          {"fire_lane": fire_lane},
          [],
          "Three vans pass through the fire lane without stopping: no event may fire."),
+        ("composed_ebike_visits", 0, 75.0,
+         [bike_at("bicycle_1", [(3.0, 830, 440, 110), (5.0, 690, 440, 110), (14.0, 690, 440, 110),
+                                (16.0, 830, 440, 110)]),
+          bike_at("bicycle_2", [(27.0, 830, 415, 104), (29.5, 640, 415, 104), (38.0, 640, 415, 104),
+                                (40.5, 830, 415, 104)]),
+          bike_at("bicycle_3", [(52.0, 830, 450, 112), (54.0, 720, 450, 112), (66.0, 720, 450, 112),
+                                (68.0, 830, 450, 112)])],
+         {"corridor": [[0.45, 0.50], [1.0, 0.50], [1.0, 0.86], [0.45, 0.62]]},
+         [(f"bicycle_{k}", "corridor", "ebike_in_corridor", "presence") for k in (1, 2, 3)],
+         "A bicycle with a pannier is wheeled into the corridor three times (3-16 s, 27-40.5 s, 52-68 s), each "
+         "time left standing 9-12 s at a different spot and taken out again to the right: three events."),
+        ("composed_left_objects", 100, 60.0,
+         [Placement(Sprite("bag_1", bag.source, bag.rgb, bag.alpha), [(5.0, 660, 450, 44), (35.0, 660, 450, 44)],
+                    "handbag", ["suitcase", "backpack", "unknown"]),
+          Placement(garbage, [(15.0, 450, 335, 80), (55.0, 450, 335, 80)], "unknown", []),
+          Placement(Sprite("bag_2", bag.source, bag.rgb, bag.alpha), [(30.0, 560, 380, 48), (60.0, 560, 380, 48)],
+                    "handbag", ["suitcase", "backpack", "unknown"], flip=True)],
+         {"passage": [[0.40, 0.45], [1.0, 0.45], [1.0, 0.86], [0.40, 0.62]]},
+         [(o, "passage", "left_object", "left_object") for o in ("bag_1", "garbage", "bag_2")],
+         "Three things left on the passage at different places: a grey bag 5-35 s, a bundle of cloth 15-55 s, "
+         "another bag (mirrored) 30-60 s (to the clip end). Each appears and vanishes between two frames."),
+        ("composed_fire_lane_twice", 0, 79.0,
+         [van_at("van_parked_1", drive(0.0, stop_s=20.0)), van_at("van_parked_2", drive(30.0, stop_s=22.0)),
+          van_at("van_passing", drive(62.0))],
+         {"fire_lane": fire_lane},
+         [(f"van_parked_{k}", "fire_lane", "fire_lane_blocked", "stationary") for k in (1, 2)],
+         "A van stops in the fire lane for 20 s and drives on; a second van stops at the same spot for 22 s and "
+         "drives on; a third passes without stopping. Two events, one per stop, none for the pass."),
     ]
+    only = set(sys.argv[1:])  # clip names to rebuild (default: all)
+    jobs = [j for j in jobs if not only or j[0] in only]
     for name, start, seconds, objects, zones, rules, notes in jobs:
         write_camera_config(name, zones, notes)
         compose(name, start, seconds, objects, zones, bg, notes)

@@ -2,7 +2,7 @@
 
 A case is a folder with `camera.yaml` (one camera) and `truth.json`:
 `{"clip", "duration_s", "tolerance_s", "events": [{"zone", "event", "label", "alt_labels"?, "first_seen_s",
-"end_s", "hard"?}]}`. A predicted event matches a truth event of the same zone and event whose label (or one of
+"end_s", "hard"?}], "max_seconds"?}` (max_seconds: only that much of the clip is labelled and analysed). A predicted event matches a truth event of the same zone and event whose label (or one of
 its alt_labels) it carries, when their [first_seen_s, end_s] intervals overlap with temporal IoU >= 0.3; the
 truth interval is widened by tolerance_s on each side for the intersection. Each truth event matches once, so
 a duplicate event from a broken track is a false positive. A `hard` truth event that is missed is not counted
@@ -135,8 +135,9 @@ def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
 
     truth = load_truth(case)
     clip = case / truth["clip"] if truth.get("clip") else None
+    limit = truth.get("max_seconds")  # a case may label only the first part of a clip
     result = analyze_clip(case / "camera.yaml", clip, detector=detector, naive=naive, events_path=events_path,
-                          media=False)
+                          media=False, max_seconds=float(limit) if limit is not None else None)
     res = match_events(result.records, truth, case.name)
     res.seconds = result.seconds
     return res, result.records

@@ -117,7 +117,9 @@ class CameraPipeline:
         speeds = [tr.speed if len(tr.history) > 1 else float("inf") for tr in recent]
         refresh = min([self.camera.detect.refresh_s, *(0.4 / v for v in speeds if v > 0)])
         fresh = t - self._last_detect < refresh - 1e-6
-        predicted = self.tracker.predicted_boxes()
+        # only tracks the last detection re-found explain motion: one it lost may be walking away from its
+        # stale box (a skipped frame then misses a line crossing or starts a new id)
+        predicted = np.array([tr.box for tr in recent], dtype=np.float32).reshape(-1, 4)
         if fresh and all(_covered(np.asarray(r, dtype=np.float32), predicted) for r in plan.regions):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan

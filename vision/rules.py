@@ -327,6 +327,7 @@ class Line(ZoneRule):
         self.line = to_pixels(cfg.line, w, h)
         self.direction = cfg.direction
         self._last: dict[int, tuple[float, np.ndarray]] = {}
+        self._taken: set[int] = set()  # vanished tracks a new one continued (each continues once)
         self.counts: dict[str, dict[str, int]] = {}
 
     def _crossing(self, p: np.ndarray, q: np.ndarray) -> str | None:
@@ -347,6 +348,8 @@ class Line(ZoneRule):
                 continue
             self._last[tr.id] = (tr.last_t, tr.anchor)
             if prev is None:
+                prev = self._continued(tr)
+            if prev is None:
                 continue
             label = ctx.label(tr)
             if not self.accepts(label, tr.max_score):
@@ -364,10 +367,27 @@ class Line(ZoneRule):
         live = {tr.id for tr in ctx.tracks}
         for tid in [k for k in self._last if k not in live]:
             del self._last[tid]
+        self._taken &= live
         return out
 
+    def _continued(self, tr: Track) -> tuple[float, np.ndarray] | None:
+        """The last sighting of a track that vanished just before this new one appeared near it: under
+        motion gating a walker can get a new id between two sightings, and the crossing is between them."""
+        h = float(tr.box[3] - tr.box[1])
+        best, best_d = None, max(h, 16.0) * 1.2
+        for tid, (lt, anchor) in self._last.items():
+            if tid == tr.id or tid in self._taken or not 0 < tr.last_t - lt <= 1.5:
+                continue
+            d = float(np.linalg.norm(anchor - tr.anchor))
+            if d < best_d:
+                best, best_d = tid, d
+        if best is None:
+            return None
+        self._taken.add(best)
+        return self._last[best]
+
     def state_size(self) -> int:
-        return len(self._last)
+        return len(self._last) + len(self._taken)
 
 
 class StaticForeground:

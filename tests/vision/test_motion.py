@@ -209,3 +209,19 @@ def test_vtest_is_mostly_gated() -> None:
     stats = gate_stats(str(ROOT / "sample_videos" / "vtest.avi"), 5, MotionConfig(keepalive_s=4))
     assert stats["frames"] == 398 and stats["full_fraction"] == pytest.approx(20 / 398, abs=0.01)
     assert stats["skip_fraction"] + stats["regions_fraction"] + stats["full_fraction"] == pytest.approx(1)
+
+
+@pytest.mark.parametrize("size", [(641, 481), (300, 200), (1280, 720)])
+def test_zones_with_odd_and_small_frame_sizes(size: tuple[int, int]) -> None:
+    # reported: with zones given, update() indexed a full-size mask with a small-mask window (IndexError)
+    w, h = size
+    gate = MotionGate(MotionConfig(keepalive_s=1000, warmup_frames=0), (w, h), (416, 416),
+                      zones=[[(0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0)]])
+    bg = np.full((h, w, 3), 90, np.uint8)
+    for i in range(10):
+        gate.plan(bg, i / 5)
+    im = bg.copy()
+    im[h - h // 4:h - 2, w - w // 4:w - 2] = 250  # bottom-right: inside the zone
+    plan = gate.plan(im, 3.0)
+    assert plan.mode == "regions" and plan.regions[0][2] >= w - w // 4
+    assert gate.motion.mask is not None and gate.motion.mask.shape == (gate.motion.small_size[1], gate.motion.small_size[0])
