@@ -44,7 +44,9 @@ function media(inc) {
   const items = inc.media || [];
   const clip = [...items].reverse().find((m) => m.kind === 'clip');
   const photos = items.filter((m) => m.kind === 'photo');
-  const snap = ([...items].reverse().find((m) => m.kind === 'snapshot') || {}).url || inc.snapshot_url;
+  // The camera's snapshot only: the incident's snapshot_url may be a leader's photo (the newest image), which
+  // has its own slot. Before the detail (with media) has loaded, nothing rather than the wrong picture.
+  const snap = ([...items].reverse().find((m) => m.kind === 'snapshot') || {}).url || null;
   return { clip, photos, snap };
 }
 

@@ -75,6 +75,7 @@ export function bindBanner(el, t) {
       const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
       el.textContent = t('link.down', { s });
     } else if (state === 'unauthorized') el.textContent = t('link.unauthorized');
+    else if (state === 'offline') el.textContent = t('link.offline');
     else el.textContent = t('link.connecting');
   };
   setInterval(render, 500);

@@ -50,9 +50,22 @@ def _leader_of(server: ApiServer, team_id: int) -> tuple[str, str]:
 
 
 def _photo(tmp: Path) -> Path:
+    """The leader's photo: unlike the camera's snapshot (so a photo in the snapshot slot shows on the screenshot)."""
+    import cv2
+
+    frame = cv2.flip(clip_frames(1)[0], 1)
+    cv2.rectangle(frame, (20, 20), (frame.shape[1] - 20, frame.shape[0] - 20), (0, 160, 240), 12)
+    cv2.putText(frame, "PHOTO", (60, 140), cv2.FONT_HERSHEY_SIMPLEX, 3, (0, 160, 240), 8)
     p = tmp / "scene.jpg"
-    p.write_bytes(jpeg(clip_frames(1)[0]))
+    p.write_bytes(jpeg(frame))
     return p
+
+
+def _media_id(page: Any, selector: str) -> int:
+    src = page.get_attribute(selector, "src") or ""
+    m = re.search(r"/api/media/(\d+)", src)
+    assert m, f"{selector}: src {src!r} is not a media url"
+    return int(m.group(1))
 
 
 def _incident(server: ApiServer, inc_id: int) -> dict[str, Any]:
@@ -122,6 +135,10 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
     for a in ("dispatch", "accept", "arrive", "resolve", "close"):
         assert a in actions, actions
     assert any(m["kind"] == "photo" for m in detail["media"])
+    # the snapshot slot keeps the camera's snapshot; the leader's photo has its own slot
+    kinds = {m["id"]: m["kind"] for m in detail["media"]}
+    assert kinds[_media_id(op, "#incident-panel img.snapshot")] == "snapshot"
+    assert kinds[_media_id(op, "#incident-panel img.photo")] == "photo"
     op.screenshot(path=str(shots / "control_room_closed.png"))
     assert not op_errors and not ph_errors, op_errors + ph_errors
     op_ctx.close()
@@ -158,6 +175,7 @@ def test_leader_offline_resolves_then_syncs(server: ApiServer, browser: Any, sho
     assert "3" in ph.text_content("#queue-title")
     assert ph.locator("#task-state").text_content() == "已处置"   # shown locally while queued
     ph.wait_for_selector("#link-banner[data-state=offline]")
+    assert "网络已断开" in ph.text_content("#link-banner")   # the offline text, not "connecting"
     ph.evaluate("window.scrollTo(0, 0)")
     ph.screenshot(path=str(shots / "phone_offline_queue.png"))
     time.sleep(1.0)
