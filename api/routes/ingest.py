@@ -231,6 +231,6 @@ def upload_media(event_id: Annotated[str, Form(min_length=1, max_length=100)],
             return media_out(dup)
         out = media_out(row)
         inc = session.get(Incident, ev.incident_id) if ev.incident_id else None
-        items = incidents_out(session, [inc]) if inc is not None and kind == "snapshot" else []
+        items = incidents_out(session, [inc]) if inc is not None else []   # snapshot or clip: pages refetch media
     publish_incidents(ctx, items)
     return out

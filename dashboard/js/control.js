@@ -46,7 +46,7 @@ function isAtRisk(inc) {
   const c = parseTime(inc.created_at);
   if (!d || !ACTIVE.has(inc.state)) return false;
   const left = d - Date.now();
-  return left < 0 || (c && left < 0.25 * (d - c));
+  return left < 0 || (c && left <= 0.2 * (d - c));   // as the api: 80 % of the time used, or overdue
 }
 
 function filtered() {
@@ -245,12 +245,15 @@ function perHour(items) {
 function renderStats() {
   const s = state.stats || {};
   const incs = [...state.incidents.values()];
-  const open = incs.filter((i) => ACTIVE.has(i.state)).length;
+  // The api's figures (GET /api/stats/today): open = incidents in an active state, at risk = active, not yet
+  // overdue, past 80 % of their time; overdue shown beside it. Local counts only until the first answer.
+  const open = s.open ?? incs.filter((i) => ACTIVE.has(i.state)).length;
   const atRisk = s.at_risk ?? incs.filter(isAtRisk).length;
+  const overdue = s.overdue ? ` (+${t('stats.overdue', { n: s.overdue })})` : '';
   const pct = (v) => (v === null || v === undefined ? '—' : `${Math.round(v * 100)}%`);
   const tiles = [
     ['stats.open', String(open), bars(perHour(incs), { title: t('stats.per_hour') })],
-    ['stats.at_risk', String(atRisk), null],
+    ['stats.at_risk', `${atRisk}${overdue}`, null],
     ['stats.median_response', duration(s.median_response_s), null],
     ['stats.in_time', pct(s.resolved_in_time), ring(s.resolved_in_time ?? 0)],
     ['stats.false_alarm', pct(s.false_alarm_rate), ring(s.false_alarm_rate ?? 0, { color: '#de2d26' })],
@@ -304,8 +307,16 @@ function refreshSelectedSoon() {
   }, 250);
 }
 
+// The day's numbers follow the incidents: fetched again shortly after a change (several changes, one fetch).
+let statsTimer = null;
+function refreshStatsSoon() {
+  clearTimeout(statsTimer);
+  statsTimer = setTimeout(async () => { const s = await safe(routes.stats()); if (s) { state.stats = s; renderStats(); } }, 500);
+}
+
 function onMessage(topic, payload) {
   if (topic === 'incidents' || topic.startsWith('incidents/')) {
+    if (state.loaded) refreshStatsSoon();
     const list = listOf(payload) || [payload];
     list.forEach((i) => upsertIncident(i));
     if (list.some((i) => i && i.id === state.selected)) refreshSelectedSoon();
@@ -352,11 +363,12 @@ async function start() {
   live.start();
   setInterval(refreshStills, 1000);
   setInterval(() => { renderIncidents(); }, 5000);
-  // A clip is uploaded after its event; until the open incident has one, look again every few seconds.
+  // A clip is uploaded after its event: the api then publishes the incident again, and onMessage refetches the
+  // open incident's media. A slow look every 30 s covers a message missed between two connections.
   setInterval(() => {
     const inc = state.incidents.get(state.selected);
     if (inc && inc.source !== 'manual' && !(inc.media || []).some((m) => m.kind === 'clip')) refreshSelectedSoon();
-  }, 4000);
+  }, 30000);
   setInterval(async () => { const s = await safe(routes.stats()); if (s) { state.stats = s; renderStats(); } }, 15000);
 }
 
