@@ -368,14 +368,14 @@ def main() -> None:
          "A bicycle with a pannier is wheeled into the corridor three times (3-16 s, 27-40.5 s, 52-68 s), each "
          "time left standing 9-12 s at a different spot and taken out again to the right: three events."),
         ("composed_left_objects", 100, 60.0,
-         [Placement(Sprite("bag_1", bag.source, bag.rgb, bag.alpha), [(5.0, 660, 450, 44), (35.0, 660, 450, 44)],
+         [Placement(Sprite("bag_1", bag.source, bag.rgb, bag.alpha), [(10.0, 660, 450, 44), (35.0, 660, 450, 44)],
                     "handbag", ["suitcase", "backpack", "unknown"]),
           Placement(garbage, [(15.0, 450, 335, 80), (55.0, 450, 335, 80)], "unknown", []),
           Placement(Sprite("bag_2", bag.source, bag.rgb, bag.alpha), [(30.0, 560, 380, 48), (60.0, 560, 380, 48)],
                     "handbag", ["suitcase", "backpack", "unknown"], flip=True)],
          {"passage": [[0.40, 0.45], [1.0, 0.45], [1.0, 0.86], [0.40, 0.62]]},
          [(o, "passage", "left_object", "left_object") for o in ("bag_1", "garbage", "bag_2")],
-         "Three things left on the passage at different places: a grey bag 5-35 s, a bundle of cloth 15-55 s, "
+         "Three things left on the passage at different places: a grey bag 10-35 s, a bundle of cloth 15-55 s, "
          "another bag (mirrored) 30-60 s (to the clip end). Each appears and vanishes between two frames."),
         ("composed_fire_lane_twice", 0, 79.0,
          [van_at("van_parked_1", drive(0.0, stop_s=20.0)), van_at("van_parked_2", drive(30.0, stop_s=22.0)),

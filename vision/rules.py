@@ -10,6 +10,7 @@ continue the same episode, so a parked car raises one event, not one per broken 
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -428,6 +429,14 @@ class StaticForeground:
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
         return mask
 
+    def absorb(self, box: np.ndarray) -> None:
+        """Learn a region (frame pixels) into the long-term background at once."""
+        if self._short is None or self._long is None:
+            return
+        x1, y1 = int(box[0] / self.scale), int(box[1] / self.scale)
+        x2, y2 = int(np.ceil(box[2] / self.scale)), int(np.ceil(box[3] / self.scale))
+        self._long[y1:y2, x1:x2] = self._short[y1:y2, x1:x2]
+
     def _drop_ghosts(self, mask: np.ndarray) -> np.ndarray:
         """A region where something that was there has gone (a person who stood at the start walks away)
         differs from the long-term background too; it has fewer edges now than the background had. Such a
@@ -457,6 +466,8 @@ class LeftObject(ZoneRule):
 
     kind = "left_object"
     hold_s = 5.0  # a region hidden this long (people in front of it) has gone
+    stood_s = 3.0  # an object still this long (not someone putting a thing down) ...
+    stood_memory_s = 60.0  # ... leaves a ghost where it stood that is not reported for this long
 
     def __init__(self, cfg: LeftObjectRule, zone: PolygonZone,
                  background: Callable[[np.ndarray, float], np.ndarray] | None = None) -> None:
@@ -466,11 +477,18 @@ class LeftObject(ZoneRule):
         self.background = StaticForeground()
         self._regions: dict[str, Episode] = {}  # key -> candidate region (since = first_seen)
         self._fired: set[str] = set()
+        # where objects stood still for a while (a person waiting): what they leave behind is their ghost
+        self._stood: deque[tuple[float, np.ndarray]] = deque(maxlen=2000)
 
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         if ctx.image is None:
             return [ep for ep in self._regions.values() if ep.key in self._fired]
         mask = self.background.apply(ctx.image, ctx.t)
+        while self._stood and ctx.t - self._stood[0][0] > self.stood_memory_s:
+            self._stood.popleft()
+        for tr in ctx.tracks:
+            if tr.last_t == ctx.t and tr.still_seconds(ctx.t) >= self.stood_s and ctx.label(tr) == "person":
+                self._stood.append((ctx.t, tr.box.copy()))
         s = self.background.scale
         h, w = ctx.image.shape[:2]
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
@@ -487,6 +505,10 @@ class LeftObject(ZoneRule):
             # (someone walking past is not: only an object that stays there itself)
             explained = any(_iou(box, tr.box) > 0.2 or _inside_frac(box, tr.box) > 0.5 for tr in ctx.tracks
                             if ctx.t - tr.last_t <= 1.5 and tr.speed < 0.3)
+            if not explained and any(_inside_frac(box, b) > 0.5 or _iou(box, b) > 0.3 for _, b in self._stood):
+                # someone stood here and has gone: the difference is where he was (a ghost), not an object
+                self.background.absorb(box)
+                continue
             boxes.append((box, explained))
         seen: set[str] = set()
         for box, explained in boxes:
