@@ -105,12 +105,35 @@ def seed_demo(sessions: sessionmaker[Session], teams_path: Path | None = None, k
     return seed
 
 
+DEFAULT_CAMERAS = 4   # light enough for a busy 2-core machine; --cameras 5 adds the south gate
+
+
+def _camera_entry(name: str, cam: dict[str, Any], template: Path, clips: Path) -> dict[str, Any]:
+    """A camera of the template; `from: CLIP.yaml` takes source and zones from that clip's camera config."""
+    cam = dict(cam)
+    ref = cam.pop("from", None)
+    if ref is None:
+        return cam
+    path = clips / str(ref)
+    if not path.is_file():
+        raise ApiError(f"{template}: cameras.{name}.from: camera config {path} is missing; "
+                       "see sample_videos/README.md for the composed clips and their configs")
+    other: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    cams = other.get("cameras") or {}
+    if len(cams) != 1:
+        raise ApiError(f"{path}: cameras: expected exactly one camera to take for the demo's {name!r}, "
+                       f"found {len(cams)}")
+    base: dict[str, Any] = dict(next(iter(cams.values())))
+    base.update(cam)
+    return base
+
+
 def write_camera_config(out: Path, template: Path = CAMERAS_TEMPLATE, clips: Path = SAMPLE_DIR,
                         cameras: int | None = None) -> Path:
     """The demo camera config with absolute clip paths; refuses a missing clip with what to do."""
     data: dict[str, Any] = yaml.safe_load(template.read_text(encoding="utf-8"))
-    names = list(data["cameras"])[: cameras or None]
-    data["cameras"] = {n: data["cameras"][n] for n in names}
+    names = list(data["cameras"])[: cameras or DEFAULT_CAMERAS]
+    data["cameras"] = {n: _camera_entry(n, data["cameras"][n], template, clips) for n in names}
     for name, cam in data["cameras"].items():
         clip = clips / cam["source"]
         if not clip.is_file():
@@ -147,9 +170,22 @@ def wait_healthy(base_url: str, timeout_s: float = 60.0) -> None:
 
 def start_worker(config: Path, base_url: str, key: str, log_path: Path) -> subprocess.Popen[bytes]:
     """`sharpeyes worker` as a subprocess: the same process a real deployment runs per camera host."""
-    cmd = [sys.executable, "-m", "api.cli.main", "worker", "--config", str(config), "--api", base_url, "--key", key]
+    # --loop: the clips play in real time, over and over, like live streams (frames dropped when behind).
+    cmd = [sys.executable, "-m", "api.cli.main", "worker", "--config", str(config), "--api", base_url, "--key", key,
+           "--loop", "--outbox", str(log_path.parent / "outbox.db")]
     logf = open(log_path, "ab")  # noqa: SIM115 - the worker's log lives as long as the worker
-    return subprocess.Popen(cmd, cwd=str(ROOT), stdout=logf, stderr=subprocess.STDOUT, env={**os.environ, "YOLO_OFFLINE": "1"})
+    return subprocess.Popen(cmd, cwd=str(ROOT), stdout=logf, stderr=subprocess.STDOUT, env={**os.environ, "YOLO_OFFLINE": "1"},
+                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the thread that started it ends (the demo killed by a signal, whose handler
+    uvicorn re-raises after shutdown, never reaches its `finally`: the worker would be left running)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def print_banner(base_url: str, seed: DemoSeed, simulate: bool, data: Path) -> None:
@@ -195,6 +231,7 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws_ping_interval=10))
     procs: list[subprocess.Popen[bytes]] = []
     sim: Any = None
+    done = threading.Event()
 
     def companions() -> None:
         nonlocal sim
@@ -212,11 +249,13 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
             sim.start()
         print_banner(base_url, seed, simulate_teams, data)
         print(f"  worker log:              {data / 'worker.log'}", flush=True)
+        done.wait()   # the worker's parent-death signal fires when this thread ends: live as long as the demo
 
     threading.Thread(target=companions, name="demo-companions", daemon=True).start()
     try:
         server.run()
     finally:
+        done.set()
         if sim is not None:
             sim.stop()
         for p in procs:

@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--data", type=Path, default=None, help="data folder: database, media, worker outbox (default data/demo)")
     p.add_argument("--simulate-teams", action="store_true",
                    help="simulated leaders accept, walk, arrive and resolve (labelled as simulation on the pages)")
-    p.add_argument("--cameras", type=int, default=None, help="run only the first N demo cameras (default: all 5)")
+    p.add_argument("--cameras", type=int, default=None, help="run the first N demo cameras (default 4, at most 5: api/demo_cameras.yaml)")
     p.add_argument("--no-worker", action="store_true", help="do not start the camera worker")
     p.set_defaults(func=_demo)
 

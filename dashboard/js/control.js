@@ -144,7 +144,7 @@ function renderCameras() {
     const st = camState(c);
     if (!tile) {
       tile = el('figure', { class: 'cam', dataset: { cam: c.id }, onclick: () => makeLive(c.id) },
-        el('img', { alt: c.name || c.id }),
+        el('img', { alt: '', onerror: () => liveFailed(tile) }),
         el('figcaption', {}, el('span', { class: 'cam-name' }), el('span', { class: 'cam-state' }), el('span', { class: 'cam-fps muted' })));
       wall.append(tile);
     }
@@ -157,7 +157,7 @@ function renderCameras() {
     const img = tile.querySelector('img');
     const wantLive = state.liveTiles.includes(c.id) && st === 'online';
     const mode = wantLive ? 'live' : 'still';
-    if (tile.dataset.mode !== mode || (wasState !== st && st === 'online')) {
+    if (tile.dataset.mode === 'still-retry') { /* waiting to try the live view again */ } else if (tile.dataset.mode !== mode || (wasState !== st && st === 'online')) {
       tile.dataset.mode = mode;
       img.src = mode === 'live' ? mediaUrl(routes.live(c.id)) + `&t=${Date.now()}` : mediaUrl(routes.latest(c.id)) + `&t=${Date.now()}`;
     }
@@ -174,6 +174,14 @@ function refreshStills() {
     next.onload = () => { img.src = next.src; };
     next.src = mediaUrl(routes.latest(tile.dataset.cam)) + `&t=${Date.now()}`;
   });
+}
+
+// No frame yet (404) or the stream broke: show stills for now, try the live view again in a few seconds.
+function liveFailed(tile) {
+  if (tile.dataset.mode !== 'live') return;
+  tile.dataset.mode = 'still-retry';
+  tile.querySelector('img').removeAttribute('src');
+  setTimeout(() => { if (tile.dataset.mode === 'still-retry') { tile.dataset.mode = ''; renderCameras(); } }, 3000);
 }
 
 function makeLive(id) {

@@ -98,7 +98,7 @@ class ApiServer:
 
 def clip_frames(n: int = 20) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(CLIP))
-    frames = []
+    frames: list[np.ndarray] = []
     while len(frames) < n:
         ok, f = cap.read()
         if not ok:

@@ -43,11 +43,23 @@ def test_demo_shows_an_incident_with_snapshot_and_clip(browser: Any, tmp_path: P
         page.wait_for_selector(".incident", timeout=60000)
         assert time.monotonic() - started <= 60
         assert page.is_visible("#sim-badge")
-        page.click(".incident")
+        # the hazard that matters: the e-bike wheeled into the corridor (composed clip, ~12 s into it)
+        token = httpx.post(url + "/api/auth/login", json={"username": "operator", "password": "operator-demo-1"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        ebike = None
+        while ebike is None and time.monotonic() - started <= 60:
+            incs = httpx.get(url + "/api/incidents", headers=headers).json()
+            ebike = next((i for i in incs if i["event_type"] == "ebike_in_corridor"), None)
+            time.sleep(1)
+        assert ebike is not None, "no ebike_in_corridor incident within 60 s"
+        page.click(f".incident[data-id='{ebike['id']}']")
         page.wait_for_selector("#incident-panel img.snapshot", timeout=30000)
         page.wait_for_function("() => { const v = document.querySelector('#incident-panel video');"
                                " return v && v.readyState >= 2 && v.videoWidth > 0 && !v.paused; }", timeout=60000)
+        # the clips loop as live streams: every camera stays online, slow or not
+        page.wait_for_function("() => document.querySelectorAll('.cam[data-state=online]').length === 3", timeout=20000)
         time.sleep(3)   # let the camera wall fill in
+        assert page.locator(".cam[data-state=offline]").count() == 0
         page.screenshot(path=str(shots / "demo_control_room.png"))
         ctx.close()
     finally:
