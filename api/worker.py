@@ -4,6 +4,15 @@ One thread per camera (decode -> CameraPipeline -> events into the durable outbo
 (outbox -> api, in order per camera, retries with capped backoff), one heartbeat thread (camera live state
 every 2 s) and one thread pushing about two annotated frames per second per camera for the live view.
 Nothing waits on the api: while it is down, events pile up in the outbox and leave when it is back.
+
+Pool mode (`--pool NAME`, issue 7): instead of running every camera of the config, the worker joins a camera
+pool (`api.leases.CameraPool`, leases in Redis or PostgreSQL) and runs only the cameras it holds a lease on.
+A pool thread ticks every few seconds and starts or stops camera threads to match; a camera is stopped
+(its thread joined) before its lease is released, so two workers never run it at once while the lease
+store is reachable. A dead worker's leases expire after `ttl_s` (15 s) and the others claim its cameras on
+their next tick (3 s). Events still go through the outbox; with `stream_url` they leave through the signed
+Redis stream (`api.bus_redis.StreamProducer`) instead of `POST /api/ingest/events`, and are deleted from
+the outbox only once an api replica has stored them, so a Redis outage only delays them.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
 FRAME_PUSH_S = 0.5
 MAX_BACKOFF_S = 3.0
+DRAIN_S = 15.0      # pool mode: on SIGTERM, how long to keep sending what the outbox holds
 PERMANENT = {400, 404, 409, 413, 415, 422}   # the api will never take these as they are
 
 
@@ -47,6 +57,7 @@ class CameraRun:
     next_try: float = 0.0
     failures: int = 0
     media_seen: set[tuple[str, str]] = field(default_factory=set)
+    halt: threading.Event = field(default_factory=threading.Event)   # pool mode: stop this camera only
 
 
 PipelineFactory = Callable[[str, Any, Path, Path], Any]
@@ -66,7 +77,9 @@ class Worker:
     def __init__(self, config_path: Path, api: str, key: str, outbox: Path, *, cameras: list[str] | None = None,
                  loop: bool = False, realtime: bool | None = None, pipeline_factory: PipelineFactory | None = None,
                  source_factory: SourceFactory | None = None, media_dir: Path | None = None,
-                 journal: Path | None = None) -> None:
+                 journal: Path | None = None, pool: str | None = None, lease_url: str | None = None,
+                 stream_url: str | None = None, shards: int = 8, worker_id: str | None = None,
+                 pool_ttl_s: float = 15.0, pool_heartbeat_s: float = 3.0) -> None:
         from vision.config import load_config, resolve_source
 
         self.config_path = Path(config_path)
@@ -78,7 +91,25 @@ class Worker:
         self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(self.config_path, config.cameras[n].source))
                      for n in names}
         self.api = api.rstrip("/")
-        self.http = httpx.Client(base_url=self.api, headers={"X-API-Key": key}, timeout=10.0)
+        headers = {"X-API-Key": key}
+        if pool:
+            headers["X-Worker-Pool"] = pool     # keys are bound to a pool: the api refuses another one
+        self.http = httpx.Client(base_url=self.api, headers=headers, timeout=10.0)
+        self.key = key
+        self.pool_name = pool
+        self.pool: Any = None
+        if pool:
+            from api.leases import CameraPool, default_holder_id, lease_store_from_url
+
+            self.pool = CameraPool(lease_store_from_url(lease_url or "redis://127.0.0.1:6379/0"), pool, names,
+                                   worker_id=worker_id or default_holder_id("worker"), ttl_s=pool_ttl_s,
+                                   heartbeat_s=pool_heartbeat_s)
+        self.stream_url = stream_url
+        self.shards = shards
+        self.producer: Any = None
+        self.worker_name: str | None = None
+        self.threads: dict[str, threading.Thread] = {}
+        self._threads_lock = threading.Lock()
         self.outbox = Outbox(outbox)
         self.loop = loop
         self.realtime = loop if realtime is None else realtime
@@ -86,8 +117,10 @@ class Worker:
         self.source_factory = source_factory
         self.media_dir = media_dir or Path(outbox).parent / "worker_media"
         self.stop = threading.Event()
+        self.produced = threading.Event()   # every camera has stopped: the sender may end once the outbox is empty
         self.journal = journal.open("a", encoding="utf-8") if journal else None
         self._journal_lock = threading.Lock()
+        self.fatal: ApiError | None = None
         self.abandon = False   # Ctrl-C / SIGTERM: leave what is unsent in the outbox for the next start
         self.registered = False
         self.sent_events = 0
@@ -111,7 +144,7 @@ class Worker:
             last_push = 0.0
             with src:
                 for frame in src:
-                    if self.stop.is_set():
+                    if self.stop.is_set() or run.halt.is_set():
                         break
                     if frame.wall_time is None:
                         # a file plays as if it started when the worker did: event times stay those of the clip
@@ -163,13 +196,22 @@ class Worker:
         if resp.status_code == 401:
             log.error("the api refused the worker key: %s", resp.text)
             return False
+        if resp.status_code >= 500 or resp.status_code == 429:
+            # e.g. two pool workers registering the same camera at once: the second try updates it
+            log.warning("the api could not take the camera list now (%d); retrying", resp.status_code)
+            return False
         if resp.status_code >= 400:
             raise ApiError(f"the api refused the camera list: {resp.status_code} {resp.text}")
+        rows = resp.json()
+        if rows and isinstance(rows, list) and rows[0].get("worker"):
+            self.worker_name = str(rows[0]["worker"])
         self.registered = True
         return True
 
     def _send(self, run: CameraRun, items: list[Item]) -> bool:
         """Send one head batch; True when the outbox moved on (sent or given up)."""
+        if items[0].kind == "event" and self.stream_url:
+            return self._send_stream(run, items)
         try:
             if items[0].kind == "event":
                 resp = self.http.post("/api/ingest/events", json=[i.body for i in items])
@@ -202,9 +244,41 @@ class Worker:
             return True
         return False      # 401 (key), 429, 5xx: keep the items, try again later
 
+    def _send_stream(self, run: CameraRun, items: list[Item]) -> bool:
+        """Events through the signed Redis stream; deleted from the outbox only once an api replica stored them."""
+        from api.bus_redis import StreamProducer, StreamRefused, StreamUnavailable
+        from vision.events import EventMessage
+
+        if self.producer is None:
+            if self.worker_name is None:
+                return False
+            self.producer = StreamProducer(self.stream_url or "", self.worker_name, self.key, pool=self.pool_name or "",
+                                           shards=self.shards, timeout_s=10.0)
+        try:
+            self.producer.send([EventMessage.model_validate(i.body) for i in items])
+        except StreamUnavailable as exc:
+            log.debug("stream send failed for %s: %s", run.name, exc)
+            return False
+        except StreamRefused as exc:
+            # wrong key or pool: like a 401, keep the events (nothing is lost) and say so
+            log.error("%s; %d event step(s) of %s stay in the outbox", exc, len(items), run.name)
+            return False
+        self.outbox.done([i.id for i in items])
+        self.sent_events += len(items)
+        return True
+
     def _sender(self) -> None:
+        try:
+            self._send_loop()
+        except ApiError as exc:      # e.g. the camera list refused for good: stop, say why
+            log.error("%s", exc)
+            self.fatal = exc
+            self.abandon = True
+            self.stop.set()
+
+    def _send_loop(self) -> None:
         while True:
-            if self.stop.is_set() and (self.abandon or self.outbox.pending() == 0):
+            if self.abandon or (self.produced.is_set() and self.outbox.pending() == 0):
                 return
             if not self.registered and not self._register():
                 time.sleep(1.0)
@@ -232,7 +306,9 @@ class Worker:
             if not self.registered:
                 continue
             body = [{"camera": r.name, "state": r.state, "fps": round(r.fps, 2), "detail": r.detail[:500]}
-                    for r in self.runs.values()]
+                    for r in self._reporting()]
+            if not body:
+                continue
             try:
                 self.http.post("/api/ingest/cameras/state", json=body, timeout=5.0)
             except httpx.HTTPError:
@@ -242,7 +318,7 @@ class Worker:
         while not self.stop.wait(FRAME_PUSH_S):
             if not self.registered:
                 continue
-            for r in self.runs.values():
+            for r in self._reporting():
                 if r.jpeg is not None and r.jpeg_version != r.sent_version:
                     r.sent_version = r.jpeg_version
                     try:
@@ -251,7 +327,91 @@ class Worker:
                     except httpx.HTTPError:
                         pass
 
+    def _reporting(self) -> list[CameraRun]:
+        """Cameras whose live state this worker reports: all of them, or in pool mode those it runs."""
+        if self.pool is None:
+            return list(self.runs.values())
+        with self._threads_lock:
+            return [self.runs[n] for n in self.threads]
+
+    # --- pool mode --------------------------------------------------------------------------------------
+    def _start_camera(self, name: str) -> None:
+        run = self.runs[name]
+        run.halt = threading.Event()
+        run.finished, run.error = False, None
+        t = threading.Thread(target=self._camera, args=(run,), name=f"camera-{name}", daemon=True)
+        with self._threads_lock:
+            self.threads[name] = t
+        t.start()
+        log.info("pool %s: camera %s started", self.pool_name, name)
+        print(f"pool-activity {time.time():.3f} start {name}", flush=True)
+
+    def _stop_camera(self, name: str) -> None:
+        """Stop a camera and wait for its thread (before its lease is released: no two workers at once)."""
+        with self._threads_lock:
+            t = self.threads.pop(name, None)
+        if t is None:
+            return
+        self.runs[name].halt.set()
+        t.join(30.0)
+        if t.is_alive():
+            log.error("camera %s did not stop within 30 s", name)
+        log.info("pool %s: camera %s stopped", self.pool_name, name)
+        print(f"pool-activity {time.time():.3f} stop {name}", flush=True)
+
+    def _pool_loop(self) -> None:
+        pool = self.pool
+        try:
+            while not self.stop.is_set():
+                active = pool.tick(stop=self._stop_camera)
+                with self._threads_lock:
+                    running = set(self.threads)
+                for name in sorted(running - active):
+                    self._stop_camera(name)
+                for name in sorted(active - running):
+                    self._start_camera(name)
+                self.stop.wait(pool.heartbeat_s)
+        except Exception:  # noqa: BLE001 - the pool thread must not die silently
+            log.exception("pool thread failed; stopping the worker")
+            self.stop.set()
+        finally:
+            with self._threads_lock:
+                names = list(self.threads)
+            for name in names:
+                self._stop_camera(name)
+            pool.leave()
+
+    def _run_pool(self) -> int:
+        sender = threading.Thread(target=self._sender, name="sender", daemon=True)
+        helpers = [threading.Thread(target=self._pool_loop, name="pool", daemon=True),
+                   threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True),
+                   threading.Thread(target=self._frames, name="frames", daemon=True)]
+        for t in [sender, *helpers]:
+            t.start()
+        try:
+            while not self.stop.is_set():
+                self.stop.wait(0.5)
+        except KeyboardInterrupt:
+            log.info("stopping; leaving pool %s", self.pool_name)
+        self.stop.set()
+        helpers[0].join(40.0)       # cameras stopped and leases released: the others take over at once
+        self.produced.set()
+        # a clean stop (rolling restart) delivers what is left for a while; the rest waits for the next start
+        deadline = time.monotonic() + DRAIN_S
+        while sender.is_alive() and self.outbox.pending() and time.monotonic() < deadline:
+            sender.join(0.2)
+        self.abandon = True
+        sender.join(5.0)
+        log.info("%d item(s) stay in the outbox for the next start", self.outbox.pending())
+        self.outbox.close()
+        self.http.close()
+        if self.journal is not None:
+            self.journal.close()
+        return 0
+
     def run(self) -> int:
+        if self.pool is not None:
+            return self._run_pool()
         cams = [threading.Thread(target=self._camera, args=(r,), name=f"camera-{r.name}", daemon=True)
                 for r in self.runs.values()]
         sender = threading.Thread(target=self._sender, name="sender", daemon=True)
@@ -266,6 +426,7 @@ class Worker:
             # sources ended (files without --loop): report them offline, deliver what is left, then stop
             self._final_state()
             self.stop.set()
+            self.produced.set()
             while sender.is_alive():
                 sender.join(0.5)
         except KeyboardInterrupt:
@@ -290,15 +451,21 @@ class Worker:
 
 
 def run_worker(config: Path, api: str, key: str, *, outbox: Path, cameras: list[str] | None = None,
-               loop: bool = False, realtime: bool | None = None, journal: Path | None = None) -> int:
-    worker = Worker(config, api, key, outbox, cameras=cameras, loop=loop, realtime=realtime, journal=journal)
+               loop: bool = False, realtime: bool | None = None, journal: Path | None = None,
+               pool: str | None = None, lease_url: str | None = None, stream_url: str | None = None,
+               shards: int = 8) -> int:
+    worker = Worker(config, api, key, outbox, cameras=cameras, loop=loop, realtime=realtime, journal=journal,
+                    pool=pool, lease_url=lease_url, stream_url=stream_url, shards=shards)
 
     def _term(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
-    print(f"worker: {len(worker.runs)} camera(s) -> {api} (outbox {outbox}, {worker.outbox.pending()} pending)",
-          flush=True)
+    where = f"pool {pool} ({len(worker.runs)} camera(s) in the config)" if pool else f"{len(worker.runs)} camera(s)"
+    via = f"{api}, events via the Redis stream {stream_url}" if stream_url else api
+    print(f"worker: {where} -> {via} (outbox {outbox}, {worker.outbox.pending()} pending)", flush=True)
     rc = worker.run()
+    if worker.fatal is not None:
+        raise worker.fatal
     print(f"worker: sent {worker.sent_events} event steps and {worker.sent_media} media files", flush=True)
     return rc

@@ -30,6 +30,17 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     w.add_argument("--realtime", action="store_true", help="pace file sources at their own frame rate")
     w.add_argument("--journal", type=Path, default=None,
                    help="also append every event step produced to this JSON Lines file (checks, debugging)")
+    w.add_argument("--pool", default=None, metavar="NAME",
+                   help="join camera pool NAME: run only the cameras of the config this worker holds a lease on "
+                        "(docs/deploy.md); the key must belong to this pool")
+    w.add_argument("--lease-url", default=os.environ.get("SHARPEYES_LEASE_URL") or "redis://127.0.0.1:6379/0",
+                   help="where the pool's leases live: redis://... or postgresql+psycopg://... "
+                        "(or SHARPEYES_LEASE_URL; default redis://127.0.0.1:6379/0)")
+    w.add_argument("--stream", default=None, metavar="REDIS_URL",
+                   help="send events through the signed Redis stream at this URL instead of HTTP "
+                        "(the api replicas need SHARPEYES_STREAM_INGEST=true); media and live state still use --api")
+    w.add_argument("--shards", type=int, default=int(os.environ.get("SHARPEYES_STREAM_SHARDS", "8")),
+                   help="shards of the event stream, as the api's SHARPEYES_STREAM_SHARDS (default 8)")
     w.set_defaults(func=_worker)
 
     u = sub.add_parser("user", help="manage users and worker keys")
@@ -86,7 +97,8 @@ def _worker(args: argparse.Namespace) -> int:
     if not args.key:
         raise ApiError("no worker key: give --key KEY (create one with `sharpeyes user key NAME`)")
     return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera, loop=args.loop,
-                      realtime=True if args.realtime else None, journal=args.journal)
+                      realtime=True if args.realtime else None, journal=args.journal, pool=args.pool,
+                      lease_url=args.lease_url, stream_url=args.stream, shards=args.shards)
 
 
 def _sessions(db: str | None):  # type: ignore[no-untyped-def]
