@@ -91,7 +91,7 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at
     from vision.sources import open_source
 
     cam = load_config(config).cameras[camera]
-    det = create_detector({**(cam.detector or {}), "threads": 1}, base_dir=Path(config).resolve().parent)
+    det = create_detector({**(cam.detector or {}), "threads": 1, "spin": False}, base_dir=Path(config).resolve().parent)
     pipe = CameraPipeline(camera, cam, det)
     time.sleep(max(0.0, start_at - time.time()))
     src = open_source(clip, cam.detect.fps, realtime=True, loop=True)
