@@ -17,6 +17,8 @@ The event stream lets workers hand events to the api through Redis instead of HT
   delivered twice is stored once.
 - Refused and logged (audit log `stream_refused`): a bad signature, an unknown or revoked worker, a
   worker key used for another pool, a timestamp outside the window, a nonce seen before (a replay).
+  Nonces are kept in Redis (fast path) and, through `remember`, in the database, so a replay still within
+  the timestamp window after a Redis restart (which loses the Redis nonces) is refused too.
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ class WorkerIdentity:
 StoreFn = Callable[[list[EventMessage], str], dict[str, Any]]
 LookupFn = Callable[[str], WorkerIdentity | None]
 RefuseFn = Callable[[str, str], None]
+RememberFn = Callable[[str, str, str, float], bool]
 
 
 @dataclass
@@ -175,7 +178,8 @@ class StreamConsumer:
 
     `store(messages, worker_name)` stores a batch (raises on a database outage) and returns
     {"stored", "duplicates"}; `lookup(worker_name)` gives the worker's key hash and pool;
-    `refused(worker_name, reason)` records a refusal (audit log).
+    `refused(worker_name, reason)` records a refusal (audit log); `remember(worker, nonce, marker,
+    expires_at)` stores a nonce durably and returns False when it was stored before for another entry.
     """
 
     url: str
@@ -189,6 +193,7 @@ class StreamConsumer:
     claim_idle_ms: int = 5000
     prefix: str = STREAM_PREFIX
     processed: int = 0
+    remember: RememberFn | None = None
     _identities: dict[str, tuple[float, WorkerIdentity | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -238,6 +243,9 @@ class StreamConsumer:
             return "replayed message (nonce already used)"
         if first and abs(time.time() - ts) > self.window_s:
             return f"stale or future timestamp ({time.time() - ts:.0f} s off; window {self.window_s:.0f} s)"
+        if self.remember is not None and not self.remember(fields["worker"], fields["nonce"], marker,
+                                                           time.time() + self.window_s * 2):
+            return "replayed message (nonce already used; kept in the database)"
         return None
 
     # -- the loop

@@ -172,6 +172,8 @@ class WorkerIdentity:
 
 async def get_worker(ctx: CtxDep, request: Request,
                      x_api_key: Annotated[str | None, Header(description="Worker API key (sharpeyes user key)")] = None,
+                     x_worker_pool: Annotated[str | None, Header(description="The worker's pool (--pool); required "
+                                                                 "when its key is bound to a pool")] = None,
                      ) -> WorkerIdentity:
     if not x_api_key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no worker key: send it in the X-API-Key header")
@@ -182,7 +184,14 @@ async def get_worker(ctx: CtxDep, request: Request,
         addr = request.client.host if request.client else "?"
         await run_in_threadpool(ctx.audit, f"addr:{addr}", "worker_key_refused", request.url.path)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "worker key not valid or revoked: check --key")
-    return WorkerIdentity(*found)
+    name, pool = found
+    if pool and x_worker_pool != pool:
+        # keys are bound to a pool: refused and logged, as on the event stream
+        await run_in_threadpool(ctx.audit, f"worker:{name}"[:100], "worker_pool_refused", request.url.path[:200],
+                                f"key of pool {pool!r} used for pool {x_worker_pool or ''!r}")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"worker key of pool {pool!r} used for pool "
+                                                       f"{x_worker_pool or ''!r}: run the worker with --pool {pool}")
+    return WorkerIdentity(name, pool)
 
 
 Worker = Annotated[WorkerIdentity, Depends(get_worker)]

@@ -89,7 +89,36 @@ def _stream_consumer(ctx: Ctx) -> Any:
     settings = ctx.settings
     return StreamConsumer(settings.redis_url, lambda msgs, w: store_batch(ctx, msgs, w), lookup, refused,
                           lease_store_from_url(settings.lease_url or settings.redis_url),
-                          shards=settings.stream_shards)
+                          shards=settings.stream_shards, remember=lambda *a: remember_nonce(ctx, *a))
+
+
+_NONCE_TABLE = """CREATE TABLE IF NOT EXISTS sharpeyes_stream_nonces (
+  worker varchar(100) NOT NULL, nonce varchar(64) NOT NULL, marker varchar(200) NOT NULL,
+  expires_at double precision NOT NULL, PRIMARY KEY (worker, nonce))"""
+_nonce_ready: set[int] = set()
+
+
+def remember_nonce(ctx: Ctx, worker: str, nonce: str, marker: str, expires_at: float) -> bool:
+    """Keep a stream nonce in the database (table created on first use, like the leases: not part of the
+    data model); False when another entry carried it before (a replay), also after a Redis restart."""
+    import time
+
+    from sqlalchemy import text
+
+    with ctx.sessions() as s:
+        if id(ctx) not in _nonce_ready:
+            s.execute(text(_NONCE_TABLE))
+            s.commit()
+            _nonce_ready.add(id(ctx))
+        s.execute(text("INSERT INTO sharpeyes_stream_nonces (worker, nonce, marker, expires_at) "
+                       "VALUES (:w, :n, :m, :e) ON CONFLICT (worker, nonce) DO NOTHING"),
+                  {"w": worker[:100], "n": nonce[:64], "m": marker[:200], "e": expires_at})
+        stored = s.execute(text("SELECT marker FROM sharpeyes_stream_nonces WHERE worker = :w AND nonce = :n"),
+                           {"w": worker[:100], "n": nonce[:64]}).scalar()
+        if hash(nonce) % 200 == 0:   # now and then: forget nonces older than the timestamp window allows
+            s.execute(text("DELETE FROM sharpeyes_stream_nonces WHERE expires_at < :now"), {"now": time.time()})
+        s.commit()
+    return stored == marker[:200]
 
 
 def attach(ctx: Ctx) -> None:
