@@ -24,7 +24,7 @@ from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.detections import Detections
 from vision.events import EventManager, EventMessage, draw_box
 from vision.motion import MotionGate, Plan
-from vision.rules import LeftObject, Line, RuleContext, Stationary, ZoneRule, build_rule, seconds_of_day
+from vision.rules import LeftObject, Line, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.tracking import ObjectTracker
 from vision.zones import PolygonZone
 
@@ -93,10 +93,7 @@ class CameraPipeline:
                 self.rules.append((zname, i, build_rule(rcfg, zone)))
         # a line counts anywhere, so with a line rule all motion matters; otherwise only motion in zones
         lines = any(isinstance(rule, Line) for _, _, rule in self.rules)
-        # a zone with only `stationary` rules needs no detector on motion: what stops there is still at two
-        # keep-alives (keepalive_s < min_seconds and < tracker.lost_s), and what passes does not matter
-        moving = [zname for zname, _, rule in self.rules if not isinstance(rule, Stationary)]
-        self._interest = None if lines else [z.mask() for zname, z in self.zones.items() if zname in moving]
+        self._interest = None if lines else [z.mask() for z in self.zones.values()]
         motion = self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
         iw, ih = self.detector.input_size
         self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)))
