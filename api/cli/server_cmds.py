@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     w.add_argument("--lease-url", default=os.environ.get("SHARPEYES_LEASE_URL") or "redis://127.0.0.1:6379/0",
                    help="where the pool's leases live: redis://... or postgresql+psycopg://... "
                         "(or SHARPEYES_LEASE_URL; default redis://127.0.0.1:6379/0)")
-    w.add_argument("--stream", default=None, metavar="REDIS_URL",
+    w.add_argument("--stream", default=os.environ.get("SHARPEYES_WORKER_STREAM") or None, metavar="REDIS_URL",
                    help="send events through the signed Redis stream at this URL instead of HTTP "
+                        "(or SHARPEYES_WORKER_STREAM) "
                         "(the api replicas need SHARPEYES_STREAM_INGEST=true); media and live state still use --api")
     w.add_argument("--shards", type=int, default=int(os.environ.get("SHARPEYES_STREAM_SHARDS", "8")),
                    help="shards of the event stream, as the api's SHARPEYES_STREAM_SHARDS (default 8)")
