@@ -349,8 +349,7 @@ function onMessage(topic, payload) {
 async function start() {
   $('login').hidden = true;
   $('app').hidden = false;
-  const me = auth.user;
-  $('who').textContent = me ? `${me.name ?? me.username ?? ''} · ${tv('role', me.role)}` : '';
+  showWho();
   state.site = await safe(routes.site());
   if (state.site) {
     plan = new PlanMap($('map'), state.site);
@@ -380,6 +379,11 @@ async function start() {
   setInterval(async () => { const s = await safe(routes.stats()); if (s) { state.stats = s; renderStats(); } }, 15000);
 }
 
+function showWho() {
+  const me = auth.user;
+  $('who').textContent = me ? `${me.name ?? me.username ?? ''} · ${tv('role', me.role)}` : '';
+}
+
 function showLogin() {
   if (live) live.stop();
   $('app').hidden = true;
@@ -389,7 +393,7 @@ function showLogin() {
 async function main() {
   await loadI18n();
   bindLangSwitch($('lang'));
-  onLangChange(() => { apply(document); render(); });
+  onLangChange(() => { apply(document); showWho(); render(); });
   setInterval(() => { $('clock').textContent = clock(Date.now()); }, 1000);
   ['f-state', 'f-category', 'f-grid', 'f-sort'].forEach((id) => $(id).addEventListener('change', render));
   setUnauthorizedHandler(() => { auth.clear(); showLogin(); });

@@ -105,8 +105,14 @@ function currentTask() {
 
 async function safe(path) { try { return await get(path); } catch { return null; } }
 
+// Refreshes overlap (after a flush, on reconnect): an older one finishing last must not undo a newer one.
+let refreshSeq = 0;
+let appliedSeq = 0;
 async function refresh() {
+  const seq = ++refreshSeq;
   const [tasks, team, route, points] = await Promise.all([safe(routes.myTasks()), safe(routes.myTeam()), safe(routes.myRoute()), safe(routes.points())]);
+  if (seq < appliedSeq) return;
+  appliedSeq = seq;
   state.queue = await outbox.list();
   if (Array.isArray(tasks)) tasks.forEach(upsertTask);
   if (team) state.team = team;
@@ -194,7 +200,7 @@ async function drawWay(task) {
   }
   taskMap.drawRoute(pts);
   taskMap.upsert('incidents', task.id, target, `pin-inc sev-${task.severity}`, '!', placeName(task.place));
-  if (from) taskMap.upsert('teams', 'me', from, 'pin-team team-dispatched', '我', t('map.me'));
+  if (from) taskMap.upsert('teams', 'me', from, 'pin-team team-dispatched', t('map.me_pin'), t('map.me'));
   if (target) taskMap.focus(target, 1);
 }
 
@@ -226,9 +232,13 @@ function renderRoute() {
 function renderPoints() {
   const p = state.points;
   const bal = (p && p.balance) || {};
-  $('points-balance').replaceChildren(...Object.entries(bal).map(([who, n]) => el('div', { class: 'bal' }, el('span', { text: who }), el('strong', { text: String(n) }))));
-  $('points-history').replaceChildren(...((p && p.history) || []).slice(-30).reverse().map((h) => el('li', {},
-    el('span', { class: 'muted', text: clock(h.at) }), el('span', { text: `${h.person} ${h.reason}` }), el('strong', { text: h.delta > 0 ? `+${h.delta}` : String(h.delta) }))));
+  const who = (id) => state.team?.people?.[id]?.name || id;
+  // what the entry was for: the checkpoint's name, the incident's number, or the item exchanged
+  const about = (h) => (h.kind === 'checkin' ? placeName(h.ref) : h.kind === 'task_resolved' && h.ref ? `#${String(h.ref).replace(/^\D+/, '')}` : h.ref || '');
+  $('points-balance').replaceChildren(...Object.entries(bal).map(([id, n]) => el('div', { class: 'bal', dataset: { person: id } }, el('span', { text: who(id) }), el('strong', { text: String(n) }))));
+  $('points-history').replaceChildren(...[...((p && p.history) || [])].sort((a, b) => b.seq - a.seq).slice(0, 30).map((h) => el('li', { dataset: { kind: h.kind } },
+    el('span', { class: 'muted', text: clock(h.at) }), el('span', { text: `${who(h.person)} · ${tv('pointkind', h.kind)} ${about(h)}`.trim() }),
+    el('strong', { text: h.delta > 0 ? `+${h.delta}` : String(h.delta) }))));
   if (!Object.keys(bal).length) $('points-balance').replaceChildren(el('p', { class: 'muted', text: t('points.none') }));
 }
 

@@ -37,7 +37,14 @@ export class PlanMap {
     };
     this.markers = { cameras: new Map(), incidents: new Map(), teams: new Map() };
     this.drawGrids();
-    new ResizeObserver(() => this.map.invalidateSize()).observe(el);
+    // Made while hidden (a phone tab), the map was fitted at size 0: fit it again when it first gets a size.
+    this.sized = el.clientWidth > 0 && el.clientHeight > 0;
+    new ResizeObserver(() => {
+      const had = this.sized;
+      this.sized = el.clientWidth > 0 && el.clientHeight > 0;
+      this.map.invalidateSize();
+      if (this.sized && !had) this.map.fitBounds(this.bounds);
+    }).observe(el);
   }
 
   placeXY(name) {
