@@ -246,14 +246,14 @@ def test_pool_workers_share_cameras_and_take_over_a_dead_ones(tmp_path: Path) ->
                 for cam, spans in _intervals(path, dead).items():
                     runs.setdefault(cam, []).extend((f"{w}.{i}", a, b) for a, b in spans)
         assert set(runs) == set(CAMERAS), f"cameras never started: {sorted(set(CAMERAS) - set(runs))}"
-        for cam, spans in runs.items():
-            for a in spans:
-                for b in spans:
+        for cam, held in runs.items():
+            for a in held:
+                for b in held:
                     if a[0] < b[0]:
                         overlap = min(a[2], b[2]) - max(a[1], b[1])
                         assert overlap <= 1.0, f"{cam} ran on {a[0]} and {b[0]} at once for {overlap:.1f} s"
         with_handover = [c for c, s in runs.items() if len({w for w, _, _ in s}) > 1]
-        assert set(moved) <= set(with_handover)
+        assert set(moved) <= set(with_handover), f"cameras {moved} of the killed worker never ran elsewhere"
     finally:
         if "api" in procs and procs["api"].poll() is None:
             procs["api"].terminate()
