@@ -126,6 +126,21 @@ class IngestQueue:
 @router.post("/cameras", response_model=list[CameraOut], summary="Register (upsert) the worker's cameras")
 def register_cameras(body: Annotated[list[CameraRegister], Field(min_length=1, max_length=500)],
                      worker: Worker, ctx: CtxDep) -> list[CameraOut]:
+    # Two workers may register the same new camera at the same moment (a pool hand-over): the loser of
+    # the insert race gets an IntegrityError and simply tries again, now as an update.
+    for attempt in range(3):
+        try:
+            items = _upsert_cameras(body, worker.name, ctx)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise HTTPException(409, "camera registration conflicted three times; retry in a second") from None
+    for item in items:
+        ctx.hub.emit(f"cameras/{item.id}/state", item.model_dump(mode="json"))
+    return items
+
+
+def _upsert_cameras(body: list[CameraRegister], worker: str, ctx: Ctx) -> list[CameraOut]:
     out = []
     with ctx.sessions() as session:
         for cam in body:
@@ -136,14 +151,11 @@ def register_cameras(body: Annotated[list[CameraRegister], Field(min_length=1, m
             row.name = cam.name or cam.id
             row.place = cam.place
             row.zones = cam.zones
-            row.worker = worker.name
+            row.worker = worker
             out.append(row)
             ctx.cameras.pop(cam.id, None)
         session.commit()
-        items = [CameraOut.model_validate(c) for c in out]
-    for item in items:
-        ctx.hub.emit(f"cameras/{item.id}/state", item.model_dump(mode="json"))
-    return items
+        return [CameraOut.model_validate(c) for c in out]
 
 
 @router.post("/cameras/state", response_model=list[CameraOut], summary="Live state of the worker's cameras (heartbeat)")

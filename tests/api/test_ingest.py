@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
+
+import pytest
 
 from tests.api.conftest import Harness, event
 
@@ -86,3 +89,30 @@ def test_camera_state_and_live_frame(api: Harness) -> None:
     cams = api.client.get("/api/cameras", headers=api.auth("op")).json()
     assert cams[0]["id"] == "cam1" and cams[0]["fps"] == 4.5
     assert api.client.get("/api/cameras", headers=api.auth("lead1")).status_code == 403
+
+
+def test_camera_registration_race_is_retried_not_500(api: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pool workers registering the same new camera at once: the one that loses the insert race retries."""
+    from sqlalchemy.orm import Session
+
+    from api.models import Camera
+
+    real_get = Session.get
+    raced = []
+
+    def get_after_other_worker_inserted(self: Session, entity: Any, ident: Any, **kw: Any) -> Any:
+        if entity is Camera and not raced:
+            raced.append(ident)
+            with api.ctx.sessions() as other:          # the other worker's insert lands first ...
+                other.add(Camera(id=ident, name="OTHER", place=None, zones={}, worker="other"))
+                other.commit()
+            return None                                # ... after this one looked and saw no row
+        return real_get(self, entity, ident, **kw)
+
+    monkeypatch.setattr(Session, "get", get_after_other_worker_inserted)
+    r = api.client.post("/api/ingest/cameras", headers=api.wk,
+                        json=[{"id": "camX", "name": "CAMX", "place": "p2", "zones": {}}])
+    assert raced == ["camX"]
+    assert r.status_code == 200, r.text
+    assert r.json()[0]["name"] == "CAMX"
+    assert api.count("cameras") == 1
