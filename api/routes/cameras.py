@@ -52,16 +52,13 @@ async def live(camera_id: CameraId, _: Operator, ctx: CtxDep) -> StreamingRespon
     async def stream() -> AsyncIterator[bytes]:
         sent = -1
         idle = 0.0
-        opening = b"--frame\r\n"
         while idle < 30.0:  # a camera silent for 30 s ends the stream; the page reconnects
             frame = ctx.frames.get(camera_id)
             if frame is not None and frame.version != sent:
                 sent = frame.version
                 idle = 0.0
-                # each part ends with the next boundary: browsers show a part only once they see its end
-                yield (opening + b"Content-Type: image/jpeg\r\nContent-Length: " + str(len(frame.jpeg)).encode()
-                       + b"\r\n\r\n" + frame.jpeg + b"\r\n--frame\r\n")
-                opening = b""
+                yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(frame.jpeg)).encode()
+                       + b"\r\n\r\n" + frame.jpeg + b"\r\n")
             await asyncio.sleep(0.1)
             idle += 0.1
 
