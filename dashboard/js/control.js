@@ -33,6 +33,8 @@ export function upsertIncident(inc, { quiet = false } = {}) {
   if (!inc || inc.id === undefined) return;
   const known = state.incidents.has(inc.id);
   const prev = state.incidents.get(inc.id) || {};
+  // Messages and refreshes can cross: keep the newest of each incident by updated_at (docs/api.md).
+  if (prev.updated_at && inc.updated_at && parseTime(inc.updated_at) < parseTime(prev.updated_at)) return;
   state.incidents.set(inc.id, { ...prev, ...inc });
   if (!known && state.loaded && !quiet) {
     state.fresh.set(inc.id, Date.now());
@@ -160,6 +162,7 @@ function renderCameras() {
     if (tile.dataset.mode === 'still-retry') { /* waiting to try the live view again */ } else if (tile.dataset.mode !== mode || (wasState !== st && st === 'online')) {
       tile.dataset.mode = mode;
       img.src = mode === 'live' ? mediaUrl(routes.live(c.id)) + `&t=${Date.now()}` : mediaUrl(routes.latest(c.id)) + `&t=${Date.now()}`;
+      tile.dataset.since = String(Date.now());
     }
   }
   const on = cams.filter((c) => camState(c) === 'online').length;
@@ -167,7 +170,12 @@ function renderCameras() {
 }
 
 function refreshStills() {
-  document.querySelectorAll('.cam[data-mode="still"]').forEach((tile) => {
+  // Chromium shows an MJPEG part only once the next one starts: a camera sending few frames stays black in
+  // a live tile. Show its stills meanwhile.
+  document.querySelectorAll('.cam[data-mode="live"]').forEach((tile) => {
+    if (!tile.querySelector('img').naturalWidth && Date.now() - Number(tile.dataset.since || 0) > 3000) liveFailed(tile, 10000);
+  });
+  document.querySelectorAll('.cam[data-mode="still"], .cam[data-mode="still-retry"]').forEach((tile) => {
     if (tile.dataset.state === 'offline') return;
     const img = tile.querySelector('img');
     const next = new Image();
@@ -177,11 +185,11 @@ function refreshStills() {
 }
 
 // No frame yet (404) or the stream broke: show stills for now, try the live view again in a few seconds.
-function liveFailed(tile) {
+function liveFailed(tile, retryMs = 2000) {
   if (tile.dataset.mode !== 'live') return;
   tile.dataset.mode = 'still-retry';
-  tile.querySelector('img').removeAttribute('src');
-  setTimeout(() => { if (tile.dataset.mode === 'still-retry') { tile.dataset.mode = ''; renderCameras(); } }, 3000);
+  tile.querySelector('img').src = mediaUrl(routes.latest(tile.dataset.cam)) + `&t=${Date.now()}`;
+  setTimeout(() => { if (tile.dataset.mode === 'still-retry') { tile.dataset.mode = ''; renderCameras(); } }, retryMs);
 }
 
 function makeLive(id) {
@@ -234,9 +242,24 @@ function renderMap() {
     if (!['dispatched', 'accepted'].includes(inc.state) || inc.team_id == null) continue;
     const tm = state.teams.get(inc.team_id);
     const path = (inc.route || []).map((p) => (Array.isArray(p) ? p : placeXY(p)));
-    const pts = path.length >= 2 ? path : [tm && teamXY(tm), inc.xy || placeXY(inc.place)];
+    const way = tm && wayOnSite(tm.place, inc.place);
+    const pts = path.length >= 2 ? path : way || [tm && teamXY(tm), inc.xy || placeXY(inc.place)];
     plan.drawRoute(pts, inc.id === state.selected ? '#e6550d' : '#fdae6b');
   }
+}
+
+// The way along the site's paths (GET /api/site/path), fetched once per pair of places; a straight line until then.
+const ways = new Map();
+function wayOnSite(from, to) {
+  if (!from || !to || from === to) return null;
+  const key = `${from}|${to}`;
+  if (!ways.has(key)) {
+    ways.set(key, null);
+    safe(routes.way(from, to)).then((w) => {
+      if (w && Array.isArray(w.path_xy) && w.path_xy.length >= 2) { ways.set(key, w.path_xy); render(); }
+    });
+  }
+  return ways.get(key);
 }
 
 // ---- the day's numbers -----------------------------------------------------------------------------
@@ -319,7 +342,7 @@ function refreshSelectedSoon() {
 let statsTimer = null;
 function refreshStatsSoon() {
   clearTimeout(statsTimer);
-  statsTimer = setTimeout(async () => { const s = await safe(routes.stats()); if (s) { state.stats = s; renderStats(); } }, 500);
+  statsTimer = setTimeout(async () => { const s = await safe(routes.stats()); if (s) { state.stats = s; renderStats(); } }, 200);
 }
 
 function onMessage(topic, payload) {

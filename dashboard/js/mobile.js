@@ -1,7 +1,7 @@
 // Patrol leader's phone page: my task pushed live, accept/decline, the way there, arrive, resolve with a photo;
 // today's patrol route with check-in by code; service points. Every action goes through the offline outbox.
 import { auth, get, HttpError, login, mediaUrl, request, routes, setUnauthorizedHandler } from './api.js';
-import { clock, el, severityClass, untilDeadline } from './format.js';
+import { clock, el, parseTime, severityClass, untilDeadline } from './format.js';
 import { apply, bindLangSwitch, loadI18n, onLangChange, t, tv } from './i18n.js';
 import { bindBanner, LiveLink } from './live.js';
 import { PlanMap } from './plan.js';
@@ -84,6 +84,8 @@ function placeXY(id) { const p = state.site?.places?.[id]; return p ? p.xy : nul
 function upsertTask(inc) {
   if (!inc || inc.id === undefined) return;
   const known = state.tasks.get(inc.id);
+  // Messages and refreshes can cross: keep the newest of each incident by updated_at (docs/api.md).
+  if (known && known.updated_at && inc.updated_at && parseTime(inc.updated_at) < parseTime(known.updated_at)) return;
   // The outbox still holds a later step for this task: keep showing its local result.
   const queued = state.queue.filter((a) => a.incidentId === inc.id);
   const merged = { ...(known || {}), ...inc, pending: false };
@@ -138,6 +140,14 @@ function taskButtons(task) {
     return el('div', { class: 'task-actions' }, el('button', { type: 'button', class: 'big primary', id: 'btn-arrive', onclick: () => perform({ kind: 'arrive', incidentId: task.id }), text: t('act.arrive') }));
   }
   if (task.state === 'on_site') {
+    // A live update re-renders the card: keep the same form, so a photo already picked and a note typed stay.
+    const kept = state.resolveForm && state.resolveForm.id === task.id ? state.resolveForm.form : null;
+    if (kept) {
+      kept.querySelector('.photo-btn span').textContent = t('task.photo');
+      kept.querySelector('#note').placeholder = t('task.note_ph');
+      kept.querySelector('#btn-resolve').textContent = t('act.resolve');
+      return kept;
+    }
     const photo = el('input', { type: 'file', id: 'photo', accept: 'image/*', capture: 'environment' });
     const note = el('textarea', { id: 'note', rows: 3, placeholder: t('task.note_ph') });
     const preview = el('img', { class: 'preview', hidden: true, alt: '' });
@@ -145,14 +155,17 @@ function taskButtons(task) {
       const f = photo.files[0];
       if (f) { preview.src = URL.createObjectURL(f); preview.hidden = false; }
     });
-    return el('form', { class: 'task-actions resolve', onsubmit: (e) => {
+    const form = el('form', { class: 'task-actions resolve', onsubmit: (e) => {
       e.preventDefault();
       const f = photo.files[0];
       if (!f) { flash(t('task.need_photo'), 'error'); return; }
+      state.resolveForm = null;
       perform({ kind: 'resolve', incidentId: task.id, photo: f, photoName: f.name, note: note.value.trim() });
     } },
     el('label', { class: 'photo-btn' }, el('span', { text: t('task.photo') }), photo), preview, note,
     el('button', { type: 'submit', class: 'big primary', id: 'btn-resolve', text: t('act.resolve') }));
+    state.resolveForm = { id: task.id, form };
+    return form;
   }
   return null;
 }
@@ -201,7 +214,7 @@ async function drawWay(task) {
   taskMap.drawRoute(pts);
   taskMap.upsert('incidents', task.id, target, `pin-inc sev-${task.severity}`, '!', placeName(task.place));
   if (from) taskMap.upsert('teams', 'me', from, 'pin-team team-dispatched', t('map.me_pin'), t('map.me'));
-  if (target) taskMap.focus(target, 1);
+  taskMap.fitPoints([...pts, target]);
 }
 
 function renderRoute() {

@@ -100,4 +100,12 @@ export class PlanMap {
   }
 
   focus(xy, zoom) { if (xy) this.map.setView(ll(xy), zoom ?? Math.max(this.map.getZoom(), 0)); }
+
+  // Show these points (a way there) as large as fits, never past `maxZoom`, kept inside the plan.
+  fitPoints(points, maxZoom = 1) {
+    const pts = points.filter(Boolean).map(ll);
+    if (!pts.length) return;
+    this.map.fitBounds(L.latLngBounds(pts).pad(0.25), { maxZoom });
+    this.map.panInsideBounds(this.bounds, { animate: false });
+  }
 }

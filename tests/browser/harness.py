@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -143,6 +144,21 @@ class IngestWorker:
         self.http.post("/api/ingest/cameras/state", json=[{"camera": self.camera, "state": state, "fps": 5.0}]).raise_for_status()
         self.http.put(f"/api/ingest/cameras/{self.camera}/frame", content=jpeg(self.frames[0]),
                       headers={"Content-Type": "image/jpeg"}).raise_for_status()
+
+    def beat(self, every_s: float = 2.0) -> threading.Event:
+        """Heartbeats in the background, as a running worker sends them; set the returned event to stop."""
+        stop = threading.Event()
+
+        def run() -> None:
+            with httpx.Client(base_url=self.server.url, headers={"X-API-Key": self.server.seed.worker_key}, timeout=10) as c:
+                while not stop.wait(every_s):
+                    try:
+                        c.post("/api/ingest/cameras/state", json=[{"camera": self.camera, "state": "online", "fps": 5.0}])
+                    except httpx.HTTPError:
+                        pass
+
+        threading.Thread(target=run, name=f"beat-{self.camera}", daemon=True).start()
+        return stop
 
     def event(self, event: str = "fire_lane_blocked") -> dict[str, Any]:
         eid = f"{self.camera}-{uuid.uuid4().hex[:8]}"

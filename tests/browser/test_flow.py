@@ -27,7 +27,11 @@ def _context(browser: Any, viewport: dict[str, int], **kw: Any) -> Any:
 
 def _errors(page: Any) -> list[str]:
     errs: list[str] = []
-    page.on("pageerror", lambda e: errs.append(str(e)))
+    def on_error(e: Any) -> None:
+        errs.append(str(e))
+        print("page error:", e)   # seen at once with -s when a wait times out later
+
+    page.on("pageerror", on_error)
     page.on("requestfailed", lambda r: errs.append(f"failed {r.url}") if not r.url.startswith("http://127.0.0.1") else None)
     page.on("request", lambda r: errs.append(f"outside request {r.url}")
             if not re.match(r"^(http|ws)://127\.0\.0\.1|^(data|blob):", r.url) else None)
@@ -95,6 +99,7 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
     worker = IngestWorker(server, camera="square_cam", place="square")
     worker.register()
     worker.heartbeat()
+    beating = worker.beat()   # online for the whole test, however slow the machine
     op.wait_for_selector(".cam[data-cam=square_cam][data-state=online]")
     inc_id = worker.event("loitering")["incidents"][0]
 
@@ -106,6 +111,11 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
                          " return v && v.readyState >= 2 && v.videoWidth > 0; }")
     assert op.evaluate("() => document.querySelector('#incident-panel img.snapshot').naturalWidth") > 0
     team_id = _operator_dispatch(op, inc_id)
+    # the day's numbers are the api's: one open incident (any active state counts)
+    stats = httpx.get(f"{server.url}/api/stats/today", headers={"Authorization": f"Bearer {server.token('operator')}"}).json()
+    op.wait_for_function("n => document.querySelector('.stat-open .stat-value').textContent === String(n)", arg=stats["open"])
+    # the camera sent one frame: its tile shows it (a live view that has not drawn falls back to stills)
+    op.wait_for_function("() => document.querySelector('.cam[data-cam=square_cam] img').naturalWidth > 0", timeout=10000)
     op.screenshot(path=str(shots / "control_room.png"))
 
     leader, leader_pw = _leader_of(server, team_id)
@@ -122,6 +132,13 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
     op.wait_for_selector(f".incident[data-id='{inc_id}'][data-state=on_site]")
     ph.set_input_files("#photo", str(_photo(tmp_path)))
     ph.fill("#note", "车辆已劝离")
+    # a live update re-renders the task card meanwhile: the photo picked and the note typed stay
+    ph.click(".tabs button[data-tab=patrol]")
+    ph.click(".tabs button[data-tab=task]")
+    ph.click("#lang")
+    ph.click("#lang")
+    assert ph.evaluate("() => document.querySelector('#photo').files.length") == 1
+    assert ph.input_value("#note") == "车辆已劝离"
     ph.click("#btn-resolve")
     op.wait_for_selector("#incident-panel #panel-state:has-text('已处置')")
 
@@ -140,6 +157,7 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
     assert kinds[_media_id(op, "#incident-panel img.snapshot")] == "snapshot"
     assert kinds[_media_id(op, "#incident-panel img.photo")] == "photo"
     op.screenshot(path=str(shots / "control_room_closed.png"))
+    beating.set()
     assert not op_errors and not ph_errors, op_errors + ph_errors
     op_ctx.close()
     ph_ctx.close()
