@@ -56,6 +56,9 @@ class DetectSettings(VisionModel):
     refresh_s: float = Field(
         default=1.0, gt=0, description="While all motion is explained by known tracks, re-detect this often "
         "(seconds); the whole frame is detected every motion.keepalive_s")
+    stationary_s: float = Field(
+        default=1.0, gt=0, description="In zones whose rules are all `stationary`, what moves does not matter "
+        "until it stops: motion there is detected at most this often (seconds), plus once the moment it stops")
 
 
 class TrackerSettings(VisionModel):

@@ -198,6 +198,8 @@ class MotionDetector:
         self._zones = zone_mask(zones, self.small_size) if zones else None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.mask: np.ndarray | None = None  # last foreground mask (small size), for display and debugging
+        self.grey: np.ndarray | None = None  # last blurred small grey frame
+        self.prev_grey: np.ndarray | None = None  # the one before (frame difference: is it still moving?)
 
     def reset(self) -> None:
         self._bg = cv2.createBackgroundSubtractorMOG2(history=self.config.history,
@@ -208,6 +210,7 @@ class MotionDetector:
         # grey first, then a bilinear resize: 10x cheaper than INTER_AREA on colour; the blur takes the aliasing
         small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), self.small_size, interpolation=cv2.INTER_LINEAR)
         grey = cv2.GaussianBlur(small, (5, 5), 0)
+        self.prev_grey, self.grey = self.grey, grey
         fg = self._bg.apply(grey)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
         fg = cv2.dilate(fg, self._kernel, iterations=2)
@@ -223,6 +226,14 @@ class MotionDetector:
                 continue  # blob entirely outside the zones of interest
             boxes.append(self._to_frame((x, y, x + bw, y + bh)))
         return merge_boxes(boxes)
+
+    def changed_pixels(self, mask: np.ndarray, threshold: int = 12) -> int:
+        """Pixels of `mask` (small size, uint8) that changed by more than `threshold` since the last frame."""
+        if self.grey is None or self.prev_grey is None:
+            return 0
+        diff = cv2.absdiff(self.grey, self.prev_grey)
+        _, moved = cv2.threshold(diff, threshold, 255, cv2.THRESH_BINARY)
+        return int(cv2.countNonZero(cv2.bitwise_and(moved, mask)))
 
     def _to_frame(self, b: Box) -> Box:
         """Scale a small-mask box to frame pixels, pad it, give it a minimum size and clip it to the frame."""
@@ -290,6 +301,12 @@ class MotionGate:
             self._last_full_t = t
         self.counts[p.mode] += 1
         return p
+
+    def full_now(self, t: float, reason: str) -> Plan:
+        """A full-frame plan asked for by the caller; it counts as this period's keep-alive."""
+        self._last_full_t = t
+        self.counts["full"] += 1
+        return Plan("full", [], reason, 1.0)
 
     def prepare(self, image: np.ndarray, plan: Plan) -> DetectorBatch:
         """Detector inputs for a plan: the frame itself (full), or the regions packed into one image."""

@@ -77,6 +77,11 @@ class CameraPipeline:
         self._inside: dict[str, dict[int, bool]] = {}
         self._last_full = -1e9
         self._interest: list[np.ndarray] | None = None
+        self._lazy: list[np.ndarray] = []            # zones with only `stationary` rules (full-size masks)
+        self._lazy_small: np.ndarray | None = None   # their union at the motion model's size
+        self._lazy_moving = False
+        self._settle_px = 4
+        self._last_lazy = -1e9
         self._last_detect = -1e9
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
@@ -93,22 +98,47 @@ class CameraPipeline:
                 self.rules.append((zname, i, build_rule(rcfg, zone)))
         # a line counts anywhere, so with a line rule all motion matters; otherwise only motion in zones
         lines = any(isinstance(rule, Line) for _, _, rule in self.rules)
-        self._interest = None if lines else [z.mask() for z in self.zones.values()]
+        # in a zone whose rules are all `stationary`, what moves does not matter until it stops: motion there
+        # is detected at most every detect.stationary_s, and once when it stops (see _plan)
+        lazy = {zname for zname, zcfg in self.camera.zones.items() if all(r.kind == "stationary" for r in zcfg.rules)}
+        self._interest = None if lines else [z.mask() for zname, z in self.zones.items() if zname not in lazy]
+        self._lazy = [] if lines else [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
         iw, ih = self.detector.input_size
         self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)))
+        if self._lazy:
+            union = np.zeros((height, width), np.uint8)
+            for m in self._lazy:
+                union |= m
+            self._lazy_small = cv2.resize(union, self.gate.motion.small_size, interpolation=cv2.INTER_NEAREST)
+            sw, sh = self.gate.motion.small_size
+            self._settle_px = max(4, int(motion.min_area * sw * sh))
 
     # ------------------------------------------------------------------ detection plan
 
     def _plan(self, image: np.ndarray, t: float) -> Plan:
         assert self.gate is not None
         plan = self.gate.plan(image, t)
+        settled = self._settled()
+        if plan.mode == "full":
+            self._last_lazy = t
         if plan.mode != "regions":
             return plan
         if self._interest is not None:  # only motion that touches a zone matters
             regions = [r for r in plan.regions if any(m[r[1]:r[3], r[0]:r[2]].any() for m in self._interest)]
+            lazy = [r for r in plan.regions if r not in regions and any(m[r[1]:r[3], r[0]:r[2]].any() for m in self._lazy)]
+            # stationary-only zones: a moving object matters once it stops; the frame where motion there stops
+            # is detected (first_seen_s of what stopped), else a look every stationary_s
+            if lazy and settled:
+                # the whole frame: a stopped object's motion box may hold only the part that moved last
+                self._last_lazy = t
+                self.gate.counts["regions"] -= 1
+                return self.gate.full_now(t, "motion stopped in a stationary-only zone")
+            if lazy and t - self._last_lazy >= self.camera.detect.stationary_s - 1e-6:
+                regions += lazy
+                self._last_lazy = t
             if not regions:
-                return Plan("skip", [], "no motion in zones", plan.motion_fraction)
+                return Plan("skip", [], "no motion in zones that needs the detector now", plan.motion_fraction)
             plan = Plan("regions", regions, plan.reason, plan.motion_fraction)
         # motion that known tracks explain needs no detector until their refresh is due
         # ...but a moving object must not get further than about half its size between sightings, or the
@@ -123,6 +153,15 @@ class CameraPipeline:
         if fresh and all(_covered(np.asarray(r, dtype=np.float32), predicted) for r in plan.regions):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
+
+    def _settled(self) -> bool:
+        """Whether motion in the stationary-only zones stopped at this frame (frame difference, small grey)."""
+        if self._lazy_small is None or self.gate is None:
+            return False
+        moving = self.gate.motion.changed_pixels(self._lazy_small) >= self._settle_px
+        settled = self._lazy_moving and not moving
+        self._lazy_moving = moving
+        return settled
 
     def _detect(self, image: np.ndarray, plan: Plan) -> Detections:
         assert self.gate is not None

@@ -221,7 +221,12 @@ class ObjectTracker:
         elif np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size:
             # moved: believed once a second box agrees (one occluded or partial box is not a move)
             if track.moved_to is not None:
-                track.still_anchor, track.still_since, track.moved_to = centre, t, None
+                # still since the first box at the new place when this one agrees with it (sightings are
+                # seconds apart under gating), else since now
+                radius = self.settings.still_radius * size
+                agrees = np.linalg.norm(centre - track.moved_to) <= radius
+                track.still_anchor, track.still_since = centre, track.moved_t if agrees else t
+                track.moved_to = None
             else:
                 track.moved_to, track.moved_t = centre, t
         else:
