@@ -173,7 +173,12 @@ function refreshStills() {
   // Chromium shows an MJPEG part only once the next one starts: a camera sending few frames stays black in
   // a live tile. Show its stills meanwhile.
   document.querySelectorAll('.cam[data-mode="live"]').forEach((tile) => {
-    if (!tile.querySelector('img').naturalWidth && Date.now() - Number(tile.dataset.since || 0) > 3000) liveFailed(tile, 10000);
+    if (tile.querySelector('img').naturalWidth) { tile.style.backgroundImage = ''; return; }
+    // not drawn yet: the newest still under it (the image is transparent until its first frame)
+    const still = new Image();
+    still.onload = () => { tile.style.backgroundImage = `url("${still.src}")`; };
+    still.src = mediaUrl(routes.latest(tile.dataset.cam)) + `&t=${Date.now()}`;
+    if (Date.now() - Number(tile.dataset.since || 0) > 2000) liveFailed(tile, 10000);
   });
   document.querySelectorAll('.cam[data-mode="still"], .cam[data-mode="still-retry"]').forEach((tile) => {
     if (tile.dataset.state === 'offline') return;
@@ -314,7 +319,10 @@ export async function select(id) {
 
 function placeName(id) { const p = state.site && state.site.places && state.site.places[id]; return (p && p.name) || id; }
 
-const ctx = { placeName, render, select, refresh: () => refresh(), upsertIncident, placeXY, plan: () => plan };
+// The proposal names teams by key: show the team's name.
+function teamName(id, fallback) { const tm = state.teams.get(id); return (tm && tm.name) || fallback || String(id); }
+
+const ctx = { placeName, teamName, render, select, refresh: () => refresh(), upsertIncident, placeXY, plan: () => plan };
 
 async function safe(path) { try { return await get(path); } catch { return null; } }
 

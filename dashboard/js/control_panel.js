@@ -68,7 +68,7 @@ function proposalBox(inc, items, ctx) {
   items.slice(0, 3).forEach((p, i) => {
     box.append(el('div', { class: `prop ${i === 0 ? 'best' : ''}`, dataset: { team: p.team_id } },
       el('div', { class: 'prop-head' },
-        el('strong', { text: `${i + 1}. ${p.team}` }),
+        el('strong', { text: `${i + 1}. ${ctx.teamName(p.team_id, p.team)}` }),
         el('span', { class: 'muted', text: p.travel_s != null ? t('prop.eta', { m: Math.max(1, Math.round(p.travel_s / 60)) }) : '' }),
         canDispatch ? el('button', { type: 'button', class: 'small act-dispatch', onclick: () => act(inc, 'dispatch', { teamId: p.team_id }, ctx), text: t('act.dispatch') }) : null),
       el('ul', { class: 'reasons' }, ...(p.reasons || []).map((r) => el('li', { text: r })))));

@@ -146,7 +146,7 @@ def test_leader_checks_in_by_code_and_sees_points(server: ApiServer, browser: An
     ctx.close()
 
 
-def test_english_switch_changes_every_text(server: ApiServer, browser: Any) -> None:
+def test_english_switch_changes_every_text(server: ApiServer, browser: Any, shots: Path) -> None:
     worker = IngestWorker(server, camera="en_cam", place="square")
     worker.register()
     worker.heartbeat()
@@ -168,6 +168,7 @@ def test_english_switch_changes_every_text(server: ApiServer, browser: Any) -> N
     left = _only_data_left(op.evaluate(VISIBLE_CJK), names)
     assert left == [], left
     assert op.evaluate(RAW_KEYS) == []
+    op.screenshot(path=str(shots / "control_room_en.png"))
     assert not op_errors, op_errors
     op_ctx.close()
 
@@ -194,6 +195,8 @@ def test_english_switch_changes_every_text(server: ApiServer, browser: Any) -> N
         assert left == [], (tab, left)
         assert ph.evaluate(RAW_KEYS) == [], tab
         assert ph.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], tab
+        if tab == "task":
+            ph.screenshot(path=str(shots / "phone_task_en.png"))
     # and back: the choice is kept across a reload
     ph.reload()
     ph.wait_for_selector("#app:not([hidden])")
