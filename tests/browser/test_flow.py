@@ -217,6 +217,7 @@ def test_camera_offline_and_api_restart(server: ApiServer, browser: Any) -> None
     worker = IngestWorker(server, camera="lobby_cam", place="b1_lobby")
     worker.register()
     worker.heartbeat()
+    last_beat = time.monotonic()
     op_ctx = _context(browser, DESK)
     op = op_ctx.new_page()
     name, pw, _ = server.account("operator")
@@ -224,10 +225,9 @@ def test_camera_offline_and_api_restart(server: ApiServer, browser: Any) -> None
     op.wait_for_selector(".cam[data-cam=lobby_cam][data-state=online]")
     before = op.locator(".incident").count()
 
-    # the worker stops beating: offline on the wall within 10 s
-    t0 = time.monotonic()
+    # the worker stops beating: offline on the wall within 10 s of its last heartbeat
     op.wait_for_selector(".cam[data-cam=lobby_cam][data-state=offline]", timeout=15000)
-    assert time.monotonic() - t0 <= 12.0
+    assert time.monotonic() - last_beat <= 10.0, f"offline shown {time.monotonic() - last_beat:.1f} s after the last beat"
 
     # the api restarts: the page says the link is down, reconnects by itself and shows the same state
     server.stop()
