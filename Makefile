@@ -19,6 +19,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	./scripts/test-setup.sh
+	$(BIN)/ruff check vision patrol api tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest --runslow -q
 
 lint: $(STAMP)
