@@ -25,32 +25,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import cv2
 import pytest
 import yaml
 
 from tests.api.servers import free_port
+from tests.clips import vtest_head
 
 ROOT = Path(__file__).resolve().parents[2]
-VTEST = ROOT / "sample_videos" / "vtest.avi"
 OUTAGE_S = 60.0
 pytestmark = pytest.mark.slow
 
 
 def _clip(tmp: Path, seconds: float = 30.0) -> Path:
-    cap = cv2.VideoCapture(str(VTEST))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
-    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    out_path = tmp / "vtest30.avi"
-    out = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))  # type: ignore[attr-defined]
-    for _ in range(int(seconds * fps)):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.write(frame)
-    out.release()
-    cap.release()
-    return out_path
+    return vtest_head(tmp / "vtest30.avi", seconds)
 
 
 def _config(tmp: Path, clip: Path) -> Path:

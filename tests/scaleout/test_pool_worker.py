@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 import redis
 import yaml
@@ -31,12 +30,12 @@ from sqlalchemy import create_engine, select, text
 from api.db import make_engine
 from api.models import EventStep
 from tests.api.servers import free_port
+from tests.clips import vtest_head
 from tests.scaleout.conftest import port_open
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-VTEST = ROOT / "sample_videos" / "vtest.avi"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DB_NAME = "sharpeyes_pool"
 DB_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -46,19 +45,7 @@ MOVE_LIMIT_S = 30.0
 
 
 def _clip(tmp: Path, seconds: float = 12.0) -> Path:
-    cap = cv2.VideoCapture(str(VTEST))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
-    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    out_path = tmp / "vtest_short.avi"
-    out = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))  # type: ignore[attr-defined]
-    for _ in range(int(seconds * fps)):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.write(frame)
-    out.release()
-    cap.release()
-    return out_path
+    return vtest_head(tmp / "vtest_short.avi", seconds)
 
 
 def _config(tmp: Path, clip: Path) -> Path:
