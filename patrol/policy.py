@@ -10,10 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from patrol.errors import PatrolError
+from patrol.yamlfile import read_yaml
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.yaml")
 
@@ -131,12 +131,7 @@ def policy_from_dict(data: Any, source: str = "<policy>") -> Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """The policy at `path`, or the packaged defaults."""
     p = Path(path) if path else DEFAULT_POLICY_PATH
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PatrolError(f"{p}: policy file not found") from None
-    except yaml.YAMLError as exc:
-        raise PatrolError(f"{p}: not valid YAML: {exc}") from None
+    data = read_yaml(p, "policy")
     return policy_from_dict(data, str(p))
 
 

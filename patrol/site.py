@@ -13,12 +13,12 @@ from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from patrol.errors import PatrolError
+from patrol.yamlfile import read_yaml
 
 PlaceKind = Literal[
     "gate", "entrance", "lobby", "corridor", "stairwell", "elevator", "bike_shed", "fire_lane",
@@ -244,10 +244,5 @@ def site_from_dict(data: Any, source: str = "<site>") -> Site:
 def load_site(path: str | Path) -> Site:
     """Load and check a site YAML file; every error names the file and the item."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PatrolError(f"{p}: site file not found") from None
-    except yaml.YAMLError as exc:
-        raise PatrolError(f"{p}: not valid YAML: {exc}") from None
+    data = read_yaml(p, "site")
     return site_from_dict(data, str(p))

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from patrol.errors import PatrolError
+from patrol.yamlfile import read_yaml
 
 Role = Literal["grid_worker", "social_worker", "volunteer", "police", "property_staff"]
 Status = Literal["off_duty", "available", "on_patrol", "dispatched", "on_site"]
@@ -203,10 +203,5 @@ def teams_from_dict(data: Any, source: str = "<teams>") -> TeamsConfig:
 
 def load_teams(path: str | Path) -> TeamsConfig:
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PatrolError(f"{p}: teams file not found") from None
-    except yaml.YAMLError as exc:
-        raise PatrolError(f"{p}: not valid YAML: {exc}") from None
+    data = read_yaml(p, "teams")
     return teams_from_dict(data, str(p))
