@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import HTTPException, status
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import Ctx
@@ -24,6 +25,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": UnprocessableOut, "description": "Invalid request, or a rule not met (the detail says which)"},
     429: {"model": ErrorOut, "description": "Too many attempts"},
 }
+
+
+def commit_new(session: Session, what: str) -> None:
+    """Commit a newly added row; a unique-key clash rolls back and answers 409 "<what> exists already"."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise HTTPException(409, f"{what} exists already") from exc
 
 
 def media_url(m: Media) -> str:

@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 import patrol
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
 from api.incidents import ACTIVE
 from api.models import Incident, Team, User, utcnow
-from api.routes.common import ERRORS, incidents_out
+from api.routes.common import ERRORS, commit_new, incidents_out
 from api.schemas import (
     CheckInIn,
     CheckInOut,
@@ -70,11 +69,7 @@ def create_team(body: TeamCreate, admin: Admin, ctx: CtxDep, session: SessionDep
         raise HTTPException(422, f"teams.{body.key}.base: no place {body.base!r} on the site")
     team = Team(**data, status="available", place=body.base)
     session.add(team)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise HTTPException(409, f"team '{body.key}' exists already") from exc
+    commit_new(session, f"team '{body.key}'")
     if ctx.patrol is not None:
         ctx.patrol.teams_changed()
     out = team_out(ctx, team)

@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from api.auth import DUMMY_HASH, hash_password, key_hash, make_token, new_worker_key, verify_password
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
 from api.models import Team, User, WorkerKey
-from api.routes.common import ERRORS
+from api.routes.common import ERRORS, commit_new
 from api.schemas import LoginIn, TokenOut, UserCreate, UserOut, WorkerKeyCreate, WorkerKeyOut
 
 router = APIRouter(prefix="/api", tags=["users"], responses=ERRORS)
@@ -55,11 +54,7 @@ def create_user(body: UserCreate, admin: Admin, ctx: CtxDep, session: SessionDep
         raise HTTPException(404, f"no team {body.team_id}: create it first (POST /api/teams)")
     user = User(name=body.name, password_hash=hash_password(body.password), role=body.role, team_id=body.team_id)
     session.add(user)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise HTTPException(409, f"user '{body.name}' exists already") from exc
+    commit_new(session, f"user '{body.name}'")
     ctx.audit(admin.name, "user_created", body.name, body.role)
     return UserOut.model_validate(user)
 
@@ -75,11 +70,7 @@ def create_worker(body: WorkerKeyCreate, admin: Admin, ctx: CtxDep, session: Ses
     key = new_worker_key()
     row = WorkerKey(name=body.name, key_hash=key_hash(key), pool=body.pool)
     session.add(row)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise HTTPException(409, f"worker '{body.name}' exists already") from exc
+    commit_new(session, f"worker '{body.name}'")
     ctx.audit(admin.name, "worker_key_created", body.name)
     return WorkerKeyOut(id=row.id, name=row.name, pool=row.pool, key=key)
 

@@ -74,8 +74,12 @@ def test_login_rate_limit_and_tokens(api: Harness) -> None:
     assert api.client.get("/api/users", headers=api.auth("op")).status_code == 403
     r = api.client.post("/api/users", headers=api.auth("admin"), json={"name": "op2", "password": "longenough", "role": "operator"})
     assert r.status_code == 201
+    r = api.client.post("/api/users", headers=api.auth("admin"), json={"name": "op2", "password": "longenough", "role": "operator"})
+    assert r.status_code == 409 and "user 'op2' exists already" in r.text
     r = api.client.post("/api/workers", headers=api.auth("admin"), json={"name": "w2"})
     key = r.json()["key"]
+    r2 = api.client.post("/api/workers", headers=api.auth("admin"), json={"name": "w2"})
+    assert r2.status_code == 409 and "worker 'w2' exists already" in r2.text
     assert api.client.post("/api/ingest/cameras", headers={"X-API-Key": key}, json=[{"id": "c9"}]).status_code == 200
     wid = r.json()["id"]
     assert api.client.delete(f"/api/workers/{wid}", headers=api.auth("admin")).status_code == 200
