@@ -45,6 +45,7 @@ from patrol.teams import (
     TeamState,
     load_teams,
     team_from_dict,
+    team_statuses_after,
     teams_from_dict,
 )
 from patrol.timeline import TimelineEntry
@@ -61,5 +62,5 @@ __all__ = [
     "TeamsConfig", "TimelineEntry", "checkin_code", "coverage", "day_summary", "deadline_for", "deadline_status",
     "default_policy", "escalation_step", "false_alarm_rates", "group_stats", "hotspot_visits", "load_policy",
     "load_site", "load_teams", "plan_routes", "plan_shift_routes", "shift_workload", "policy_from_dict", "site_from_dict", "team_from_dict", "team_load",
-    "teams_from_dict", "verify_checkin",
+    "team_statuses_after", "teams_from_dict", "verify_checkin",
 ]

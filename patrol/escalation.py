@@ -26,6 +26,11 @@ class Level(IntEnum):
     GRID = 2        # past the deadline: grid worker called
     OFFICE = 3      # still open well past it: community office called
 
+    @classmethod
+    def capped(cls, value: int) -> Level:
+        """The level for a stored count, held to the ladder (0 .. OFFICE): more escalations call the same people."""
+        return cls(min(max(int(value), int(cls.NONE)), int(cls.OFFICE)))
+
 
 @dataclass(frozen=True)
 class DeadlineStatus:
@@ -85,7 +90,7 @@ def escalation_step(incident: Incident, now: datetime, site: Site, level_done: L
     reached since `level_done` (the level the api stored last time); nothing when nothing changed."""
     pol = policy or default_policy()
     st = deadline_status(incident, now, pol, site.config.timezone, deadline)
-    done = Level(int(level_done))
+    done = Level.capped(int(level_done))
     entries: list[TimelineEntry] = []
     grid = site.grid_of.get(incident.place)
     worker = site.grid_worker(grid)

@@ -6,12 +6,12 @@ Defaults live in `patrol/policy.yaml`; `load_policy(path)` reads another file of
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from patrol.calendar import Calendar
 from patrol.errors import PatrolError
 from patrol.yamlfile import read_yaml
 
@@ -69,20 +69,6 @@ class Escalation(_Model):
                                          "deadline's length after the deadline passes")
 
 
-class Calendar(_Model):
-    """Working days: Monday to Friday, minus holidays, plus make-up working days (调休)."""
-
-    holidays: list[date] = Field(default_factory=list, description="Dates that are not working days")
-    workdays: list[date] = Field(default_factory=list, description="Weekend dates that are working days")
-
-    def is_working_day(self, d: date) -> bool:
-        if d in self.workdays:
-            return True
-        if d in self.holidays:
-            return False
-        return d.weekday() < 5
-
-
 class PointsRules(_Model):
     """Service points (积分) awarded."""
 
@@ -99,7 +85,8 @@ class Policy(_Model):
     categories: dict[str, CategoryPolicy] = Field(min_length=1, description="Categories by id")
     weights: DispatchWeights = Field(default_factory=DispatchWeights, description="Dispatch ranking weights")
     escalation: Escalation = Field(default_factory=Escalation, description="Escalation ladder")
-    calendar: Calendar = Field(default_factory=Calendar, description="Working-day calendar")
+    calendar: Calendar = Field(default_factory=Calendar, description="Working-day calendar: official China "
+                                "holidays and 调休 days, plus local days")
     points: PointsRules = Field(default_factory=PointsRules, description="Service point rules")
     propose_top: int = Field(default=3, ge=1, description="How many teams a proposal shows")
 

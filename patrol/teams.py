@@ -10,7 +10,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -175,6 +175,27 @@ class TeamState:
     task: CurrentTask | None = None        # set when dispatched / on_site
     tasks_this_shift: int = 0
     busy_minutes_this_shift: float = 0.0
+
+
+T = TypeVar("T")
+
+
+def team_statuses_after(action: str, before: T | None, after: T | None) -> dict[T, Status]:
+    """The one rule for what a task step does to the teams: `before` held the incident before `action`,
+    `after` holds it now (ids of any type). Returns the new status of each team the step changed."""
+    out: dict[T, Status] = {}
+    if action in ("dispatch", "override"):
+        if before is not None and before != after:
+            out[before] = "available"          # taken off this task
+        if after is not None:
+            out[after] = "dispatched"
+    elif action == "accept" and after is not None:
+        out[after] = "dispatched"              # on the way
+    elif action == "arrive" and after is not None:
+        out[after] = "on_site"
+    elif action in ("resolve", "decline", "false_alarm", "reopen") and before is not None:
+        out[before] = "available"              # done with it, or let go of it
+    return out
 
 
 def _err(source: str, exc: ValidationError, prefix: str = "") -> PatrolError:

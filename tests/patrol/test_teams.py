@@ -68,3 +68,22 @@ def test_demo_teams_cover_every_hour():
     for hour in range(24):
         on = [tid for tid, t in cfg.teams.items() if t.on_shift(datetime(2024, 6, 5, hour, 30))]
         assert len(on) >= 2, hour
+
+
+@pytest.mark.parametrize("action, before, after, expected", [
+    ("dispatch", None, 1, {1: "dispatched"}),
+    ("override", 1, 2, {1: "available", 2: "dispatched"}),
+    ("override", 1, 1, {1: "dispatched"}),
+    ("accept", 1, 1, {1: "dispatched"}),
+    ("arrive", 1, 1, {1: "on_site"}),
+    ("resolve", 1, 1, {1: "available"}),
+    ("decline", 1, None, {1: "available"}),
+    ("false_alarm", 1, 1, {1: "available"}),
+    ("false_alarm", None, None, {}),
+    ("escalate", 1, 1, {}),
+    ("close", 1, 1, {}),
+])
+def test_team_statuses_after_each_step(action, before, after, expected):
+    from patrol import team_statuses_after
+
+    assert team_statuses_after(action, before, after) == expected
