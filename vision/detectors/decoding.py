@@ -5,6 +5,9 @@ Three output families are understood, told apart by their shapes (see `read_mode
   (a distribution over distances, in strides, from the cell's centre to each side).
 - Ultralytics YOLOv8 / YOLO11 exports: one [1, 4 + C, N] tensor, rows cx, cy, w, h then C class scores.
 - End-to-end detectors: one [1, N, 6] tensor of x1, y1, x2, y2, score, class (CenterNet here, YOLOv10/26).
+- YOLOX: one [1, N, 5 + C] tensor over the cells of strides 8/16/32, row-major: dx, dy, log w, log h,
+  objectness, C class scores (sigmoids applied); letterboxed into the top-left corner, BGR 0..255.
+PicoDet-S is the NanoDet family with four strides and 8 bins (its format comes from its metadata).
 """
 
 from __future__ import annotations
@@ -39,12 +42,12 @@ Shape = tuple[Any, ...]
 class ModelFormat:
     """How to feed a model and read its outputs."""
 
-    decoder: str                       # "nanodet" | "yolo" | "rows_xyxy_score_class"
+    decoder: str                       # "nanodet" | "yolo" | "yolox" | "rows_xyxy_score_class"
     class_names: list[str]
     size: tuple[int, int]              # (width, height) of the input
     layout: str = "NCHW"               # or "NHWC"
     color: str = "RGB"                 # channel order the model wants
-    resize: str = "letterbox"          # or "stretch"
+    resize: str = "letterbox"          # or "stretch", or "letterbox_tl" (image in the top-left corner)
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (255.0, 255.0, 255.0)
     strides: tuple[int, ...] = (8, 16, 32)
@@ -138,6 +141,10 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, 
         if _dim(b) == 6 and declared.get("decoder", "rows_xyxy_score_class") == "rows_xyxy_score_class":
             count = len(parse_names(metadata.get("names"), 0)) if metadata.get("names") else 80
             return fmt("rows_xyxy_score_class", count, color="RGB", resize="letterbox")
+        if _dim(a) and _dim(b) and b > 5 and declared.get("decoder", "yolox") == "yolox" and a == sum(
+                -(-size[0] // st) * -(-size[1] // st) for st in (8, 16, 32)):
+            return fmt("yolox", b - 5, color="BGR", resize="letterbox_tl", mean=(0.0, 0.0, 0.0),
+                       std=(1.0, 1.0, 1.0), strides=(8, 16, 32))
         if _dim(a) and a > 4 and (not _dim(b) or b > a):
             return fmt("yolo", a - 4, color="RGB", resize="letterbox")
         raise ModelError(unsupported)
@@ -167,7 +174,7 @@ def preprocess(image: np.ndarray, fmt: ModelFormat) -> tuple[np.ndarray, Letterb
     else:
         r = min(tw / w, th / h)
         nw, nh = max(1, round(w * r)), max(1, round(h * r))
-        px, py = (tw - nw) // 2, (th - nh) // 2
+        px, py = (0, 0) if fmt.resize == "letterbox_tl" else ((tw - nw) // 2, (th - nh) // 2)
         resized = np.full((th, tw, 3), 114, dtype=np.uint8)
         resized[py:py + nh, px:px + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         box = Letterbox(nw / w, nh / h, px, py)
@@ -259,6 +266,30 @@ def decode_yolo(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray,
     return xyxy, pred[np.arange(len(pred)), 4 + best], best
 
 
+def decode_yolox(output: np.ndarray, fmt: ModelFormat, score_threshold: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's YOLOX [N, 5 + C] output -> boxes (input pixels), scores (objectness x class), classes."""
+    tw, th = fmt.size
+    grids, strides = [], []
+    for stride in fmt.strides:
+        gw, gh = -(-tw // stride), -(-th // stride)
+        rows, cols = np.divmod(np.arange(gw * gh, dtype=np.float32), gw)
+        grids.append(np.stack([cols, rows], axis=1))
+        strides.append(np.full(gw * gh, stride, np.float32))
+    grid, stride_of = np.concatenate(grids), np.concatenate(strides)
+    if len(grid) != len(output):
+        raise ModelError(f"YOLOX output has {len(output)} rows; strides {list(fmt.strides)} of a {tw}x{th} input "
+                         f"give {len(grid)}")
+    cls = output[:, 5:] * output[:, 4:5]
+    best = cls.argmax(axis=1)
+    score = cls[np.arange(len(cls)), best]
+    keep = np.nonzero(score >= score_threshold)[0]
+    pred, s = output[keep], stride_of[keep, None]
+    cxy = (pred[:, :2] + grid[keep]) * s
+    half = np.exp(pred[:, 2:4]) * s / 2
+    return np.concatenate([cxy - half, cxy + half], axis=1), score[keep], best[keep]
+
+
 def decode_rows(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's [N, 6] rows of x1, y1, x2, y2, score, class (already suppressed)."""
     keep = output[:, 4] >= score_threshold
@@ -272,6 +303,8 @@ def decode(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float, 
         xyxy, score, cls = decode_nanodet(outputs, fmt, score_threshold)
     elif fmt.decoder == "yolo":
         xyxy, score, cls = decode_yolo(outputs[0], score_threshold)
+    elif fmt.decoder == "yolox":
+        xyxy, score, cls = decode_yolox(outputs[0], fmt, score_threshold)
     elif fmt.decoder == "rows_xyxy_score_class":
         return decode_rows(outputs[0], score_threshold)
     else:
