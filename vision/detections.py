@@ -69,8 +69,3 @@ class Detections:
     @property
     def area(self) -> np.ndarray:
         return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
-
-    @property
-    def bottom_center(self) -> np.ndarray:
-        """The anchor used for zones: bottom-centre of each box, shape (N, 2)."""
-        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)

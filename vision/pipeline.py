@@ -19,10 +19,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vision.annotate import draw_view
 from vision.base import Detector, Frame
+from vision.boxes import covered
 from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.detections import Detections
-from vision.events import EventManager, EventMessage, draw_box
+from vision.events import EventMessage
+from vision.lifecycle import EventManager
 from vision.motion import MotionGate, Plan
 from vision.rules import LeftObject, Line, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.tracking import ObjectTracker
@@ -45,18 +48,6 @@ class PipelineStats:
                 "regions": self.crops, "no_detect": self.skipped, "events": self.events}
 
 
-def _covered(box: np.ndarray, tracks: np.ndarray, frac: float = 0.7) -> bool:
-    """Whether most of a (padded) motion box lies inside known tracks' predicted boxes, padded alike."""
-    if not len(tracks):
-        return False
-    pad = (tracks[:, 2:] - tracks[:, :2]) * 0.25 + 24
-    tracks = np.concatenate([tracks[:, :2] - pad, tracks[:, 2:] + pad], axis=1)
-    area = max(1.0, float((box[2] - box[0]) * (box[3] - box[1])))
-    ix = np.clip(np.minimum(box[2], tracks[:, 2]) - np.maximum(box[0], tracks[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], tracks[:, 3]) - np.maximum(box[1], tracks[:, 1]), 0, None)
-    return bool((ix * iy).sum() / area >= frac)
-
-
 class CameraPipeline:
     """Runs one camera; the worker calls `process` per frame and `finish` when the source ends."""
 
@@ -75,7 +66,6 @@ class CameraPipeline:
         self.zones: dict[str, PolygonZone] = {}
         self.rules: list[tuple[str, int, ZoneRule]] = []
         self._inside: dict[str, dict[int, bool]] = {}
-        self._last_full = -1e9
         self._interest: list[np.ndarray] | None = None
         self._lazy: list[np.ndarray] = []            # zones with only `stationary` rules (full-size masks)
         self._lazy_small: np.ndarray | None = None   # their union at the motion model's size
@@ -85,7 +75,6 @@ class CameraPipeline:
         self._last_detect = -1e9
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
-        self.last_detections = Detections.empty()
         self.last_mode = "none"
 
     def _setup(self, width: int, height: int) -> None:
@@ -150,7 +139,7 @@ class CameraPipeline:
         # only tracks the last detection re-found explain motion: one it lost may be walking away from its
         # stale box (a skipped frame then misses a line crossing or starts a new id)
         predicted = np.array([tr.box for tr in recent], dtype=np.float32).reshape(-1, 4)
-        if fresh and all(_covered(np.asarray(r, dtype=np.float32), predicted) for r in plan.regions):
+        if fresh and all(covered(np.asarray(r, dtype=np.float32), predicted) for r in plan.regions):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
 
@@ -200,12 +189,11 @@ class CameraPipeline:
             dets = self._detect(image, plan)
             if mode == "full":
                 self.stats.full += 1
-                self._last_full = t
             else:
                 self.stats.regions += 1
                 self.stats.crops += len(plan.regions)
             self._last_detect = t
-            self.last_detections = self.tracker.update(dets, t)
+            self.tracker.update(dets, t)
             ended = {tr.id for tr in self.tracker.ended}
             for zname, zone in self.zones.items():
                 zone.forget(ended)
@@ -220,11 +208,10 @@ class CameraPipeline:
                     flags = zone.trigger([tr.id for tr in observed], np.stack([tr.anchor for tr in observed]))
                     self._inside[zname].update({tr.id: bool(f) for tr, f in zip(observed, flags, strict=True)})
         sod = seconds_of_day(frame.wall_time, self.camera.clip_start, t)
-        ended_ids = {tr.id for tr in self.tracker.ended} if updated else set()
         for zname, idx, rule in self.rules:
             left = isinstance(rule, LeftObject)
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
-                              seconds_of_day=sod, image=image if left else None, ended=ended_ids,
+                              seconds_of_day=sod, image=image if left else None,
                               verify=partial(self._known_object_at, image) if left else None)
             episodes = rule.evaluate(ctx)
             msgs = self.events.step(zname, idx, rule.kind, rule.event, episodes, t, frame.wall_time)
@@ -256,36 +243,10 @@ class CameraPipeline:
 
     def annotate(self, frame: Frame) -> np.ndarray:
         """The frame with zones, tracked boxes with ids and labels, and active events (for the live view)."""
-        img = frame.image.copy()
-        active_tracks = {m.track_id: m for m in self.events.active if m.track_id is not None}
-        active_zones = {m.zone for m in self.events.active}
-        for zname, zone in self.zones.items():
-            color = (0, 0, 255) if zname in active_zones else (0, 200, 255)
-            pts = np.round(zone.polygon).astype(np.int32)
-            overlay = img.copy()
-            cv2.fillPoly(overlay, [pts], color)
-            cv2.addWeighted(overlay, 0.15, img, 0.85, 0, img)
-            cv2.polylines(img, [pts], True, color, 2)
-            cv2.putText(img, zname, tuple(int(v) for v in pts[0] + [4, 16]), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1,
-                        cv2.LINE_AA)
-        for _, _, rule in self.rules:
-            if isinstance(rule, Line):
-                cv2.polylines(img, [np.round(rule.line).astype(np.int32)], False, (255, 0, 255), 2)
-        for tr in self.tracker.current(frame.t, max_age_s=1.0):
-            cid = tr.class_id
-            label = self.class_names[cid] if 0 <= cid < len(self.class_names) else "?"
-            ev = active_tracks.get(tr.id)
-            if ev is not None:
-                draw_box(img, tr.box, f"#{tr.id} {label} {ev.event}", (0, 0, 255))
-            else:
-                draw_box(img, tr.box, f"#{tr.id} {label} {tr.score:.2f}", (0, 220, 0))
-        for m in self.events.active:
-            if m.track_id is None:
-                draw_box(img, m.bbox, f"{m.event} ({m.label})", (0, 0, 255))
+        lines = [rule.line for _, _, rule in self.rules if isinstance(rule, Line)]
         status = f"{self.name} t={frame.t:6.1f}s detect={self.last_mode} events={len(self.events.active)}"
-        cv2.putText(img, status, (8, img.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA)
-        cv2.putText(img, status, (8, img.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-        return img
+        return draw_view(frame.image, self.zones, lines, self.tracker.current(frame.t, max_age_s=1.0),
+                         self.class_names, self.events.active, status)
 
     def state_size(self) -> dict[str, int]:
         """Objects held by each stage: stays bounded on a long stream."""
@@ -327,7 +288,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
 
     from vision.config import load_config, resolve_source
     from vision.errors import ConfigError
-    from vision.events import ClipWriter
+    from vision.lifecycle import ClipWriter
     from vision.sources import open_source
 
     config = load_config(config_path)

@@ -17,6 +17,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
+from vision.boxes import bottom_centre, iou, size
 from vision.config import TrackerSettings
 from vision.detections import Detections
 
@@ -61,19 +62,7 @@ class Track:
     @property
     def anchor(self) -> np.ndarray:
         """Bottom-centre of the box, the point tested against zones."""
-        return np.array([(self.box[0] + self.box[2]) / 2, self.box[3]], dtype=np.float32)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
-    iy = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
-    inter = ix * iy
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _size(box: np.ndarray) -> float:
-    return float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
+        return bottom_centre(self.box)
 
 
 # ByteTrack matches boxes by overlap alone; one tracker per family of classes keeps a person walking past a
@@ -180,9 +169,9 @@ class ObjectTracker:
         for tr in self.tracks.values():
             if tr.id // ID_STRIDE != fam or tr.last_t >= t:
                 continue
-            iou = _iou(tr.box, box)
-            if iou >= best_iou:
-                best, best_iou = tr, iou
+            overlap = iou(tr.box, box)
+            if overlap >= best_iou:
+                best, best_iou = tr, overlap
         if best is None:
             return bt_id
         self._alias = {k: v for k, v in self._alias.items() if v != best.id}
@@ -204,7 +193,7 @@ class ObjectTracker:
         self._motion(track, t)
 
     def _motion(self, track: Track, t: float) -> None:
-        size = _size(track.box)
+        size_px = size(track.box)
         centre = np.array([(track.box[0] + track.box[2]) / 2, (track.box[1] + track.box[3]) / 2])
         # speed against the latest sighting at least half a second old (sightings are sparse under gating)
         old_t, old_box = track.history[0]
@@ -215,15 +204,15 @@ class ObjectTracker:
         if t > old_t:
             old_c = np.array([(old_box[0] + old_box[2]) / 2, old_box[3]])
             new_c = np.array([(track.box[0] + track.box[2]) / 2, track.box[3]])
-            track.speed = float(np.linalg.norm(new_c - old_c) / size / (t - old_t))
+            track.speed = float(np.linalg.norm(new_c - old_c) / size_px / (t - old_t))
         if track.still_anchor is None:
             track.still_anchor, track.still_since = centre, t
-        elif np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size:
+        elif np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size_px:
             # moved: believed once a second box agrees (one occluded or partial box is not a move)
             if track.moved_to is not None:
                 # still since the first box at the new place when this one agrees with it (sightings are
                 # seconds apart under gating), else since now
-                radius = self.settings.still_radius * size
+                radius = self.settings.still_radius * size_px
                 agrees = np.linalg.norm(centre - track.moved_to) <= radius
                 track.still_anchor, track.still_since = centre, track.moved_t if agrees else t
                 track.moved_to = None
@@ -236,11 +225,6 @@ class ObjectTracker:
         """Tracks seen within `max_age_s` (default: the lost budget) of `t`."""
         limit = self.settings.lost_s if max_age_s is None else max_age_s
         return [tr for tr in self.tracks.values() if t - tr.last_t <= limit]
-
-    def predicted_boxes(self) -> np.ndarray:
-        """Where ByteTrack expects its confirmed tracks now (for explaining motion)."""
-        boxes = [tr.get_state_bbox() for _, tr in self._bt_tracks if tr.tracker_id >= 0]
-        return np.array(boxes, dtype=np.float32).reshape(-1, 4)
 
     def state_size(self) -> int:
         """Objects held (ours plus ByteTrack's), for checking memory stays bounded."""

@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vision.annotate import draw_detections
 from vision.detections import Detections
 from vision.detectors import DEFAULT_MODEL, MODELS_DIR, create_detector, parse_detector_config
 from vision.errors import SourceError
@@ -53,22 +54,6 @@ def register(sub: Any, bench_sub: Any) -> None:
 
 # ------------------------------------------------------------------------------------------------- detect
 
-def _color(class_id: int) -> tuple[int, int, int]:
-    rng = np.random.default_rng(class_id * 7919 + 17)
-    c = rng.integers(80, 256, size=3)
-    return int(c[0]), int(c[1]), int(c[2])
-
-
-def annotate(image: np.ndarray, dets: Detections) -> np.ndarray:
-    from vision.events import draw_box
-
-    out = image.copy()
-    names = dets.data.get("class_name", np.asarray([str(c) for c in dets.class_id], dtype=object))
-    for box, score, cid, name in zip(dets.xyxy, dets.confidence, dets.class_id, names, strict=True):
-        draw_box(out, box, f"{name} {score:.2f}", _color(int(cid)))
-    return out
-
-
 def describe(dets: Detections) -> list[str]:
     names = dets.data.get("class_name", dets.class_id)
     return [f"{name} {score:.2f} ({', '.join(str(int(round(v))) for v in box)})"
@@ -106,14 +91,14 @@ def _detect_image(path: Path, detector: Any, args: argparse.Namespace) -> int:
         if out.suffix.lower() not in IMAGE_SUFFIXES:
             raise SourceError(f"--out {out}: an image needs an image output (.jpg or .png)")
         out.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(out), annotate(image, dets)):
+        if not cv2.imwrite(str(out), draw_detections(image, dets)):
             raise SourceError(f"--out {out}: cannot write it; check the folder")
         print(f"annotated image: {out}")
     return 0
 
 
 def _detect_clip(path: Path, detector: Any, args: argparse.Namespace) -> int:
-    from vision.events import ClipWriter
+    from vision.lifecycle import ClipWriter
     from vision.sources import open_source
 
     fps = args.fps if args.fps and args.fps > 0 else None
@@ -142,7 +127,7 @@ def _detect_clip(path: Path, detector: Any, args: argparse.Namespace) -> int:
                         out.parent.mkdir(parents=True, exist_ok=True)
                         h, w = frame.image.shape[:2]
                         writer = ClipWriter(out, w, h, fps or 10.0)
-                    writer.write(annotate(frame.image, dets))
+                    writer.write(draw_detections(frame.image, dets))
                 if args.max_frames and frames >= args.max_frames:
                     break
     finally:

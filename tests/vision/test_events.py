@@ -6,7 +6,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from vision.config import EventSettings
-from vision.events import EventManager
+from vision.lifecycle import EventManager
 from vision.rules import Episode
 
 

@@ -16,7 +16,6 @@ from vision.motion import (
     MotionGate,
     Tile,
     _shelf_pack,
-    box_iou,
     gate_stats,
     merge_boxes,
     nms,
@@ -185,7 +184,6 @@ def test_nms_is_per_class() -> None:
     d = Detections(xyxy=np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]]),
                    confidence=np.array([0.6, 0.9, 0.7]), class_id=np.array([0, 0, 1]))
     assert nms(d).tolist() == [1, 2]
-    assert box_iou(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 15, 10]]))[0, 0] == pytest.approx(1 / 3)
 
 
 def test_config_rejects_unknown_keys() -> None:

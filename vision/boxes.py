@@ -1,0 +1,67 @@
+"""Box geometry, the one home of it in vision: boxes are `[x1, y1, x2, y2]` in pixels, arrays of shape (N, 4)
+or a single (4,) box."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _2d(boxes: np.ndarray | list[float]) -> np.ndarray:
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection areas of boxes a (N,4) and b (M,4): an (N, M) matrix."""
+    a, b = _2d(a), _2d(b)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    return np.asarray(np.prod(np.clip(rb - lt, 0, None), axis=2))
+
+
+def area(boxes: np.ndarray) -> np.ndarray:
+    b = _2d(boxes)
+    return np.asarray(np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1))
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix of boxes a (N,4) and b (M,4)."""
+    inter = intersection(a, b)
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.asarray(np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two single boxes."""
+    return float(box_iou(a, b)[0, 0])
+
+
+def inside_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of box a's area inside box b (0 for an empty box a)."""
+    area_a = float(area(a)[0])
+    return float(intersection(a, b)[0, 0] / area_a) if area_a > 0 else 0.0
+
+
+def covered(box: np.ndarray, others: np.ndarray, frac: float = 0.7, pad: float = 0.25, pad_px: float = 24) -> bool:
+    """Whether at least `frac` of `box` lies inside `others` (each padded by `pad` of its size plus `pad_px`).
+
+    Overlaps between the padded boxes are counted once per box, so this errs towards `True`."""
+    others = _2d(others)
+    if not len(others):
+        return False
+    grow = (others[:, 2:] - others[:, :2]) * pad + pad_px
+    padded = np.concatenate([others[:, :2] - grow, others[:, 2:] + grow], axis=1)
+    return bool(intersection(box, padded).sum() / max(1.0, float(area(box)[0])) >= frac)
+
+
+def size(box: np.ndarray) -> float:
+    """An object's size in pixels: the square root of its box area (at least 1)."""
+    return float(np.sqrt(max(1.0, float(area(box)[0]))))
+
+
+def bottom_centre(box: np.ndarray) -> np.ndarray:
+    """The point tested against zones: the middle of the box's bottom edge (feet, wheels)."""
+    return np.array([(box[0] + box[2]) / 2, box[3]], dtype=np.float32)
+
+
+def centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)

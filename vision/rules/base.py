@@ -1,0 +1,200 @@
+"""What every zone rule shares: episodes, the per-frame context, schedules, and the base classes.
+
+Each rule is a small class: settings in `__init__`, state in the object. `evaluate(ctx)` returns the rule's
+episodes active at this frame, each under a key that stays the same while the episode lasts; the event
+manager turns a new key into `new`, a vanished key into `end`. Rules on tracked objects (`TrackRule`) hold
+an episode through a short gap: a track that ends and a new track of the same label found again at the same
+place continue the same episode, so a parked car raises one event, not one per broken track.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vision.boxes import iou
+from vision.config import RuleBase
+from vision.tracking import Track
+from vision.zones import PolygonZone
+
+
+@dataclass
+class Episode:
+    """One active occurrence of a rule: becomes one event."""
+
+    key: str
+    label: str
+    first_seen: float
+    start: float
+    last_t: float
+    box: np.ndarray
+    score: float
+    track_id: int | None = None
+    count: int | None = None
+    done: bool = False  # instantaneous (line): ends in the frame it starts
+
+
+@dataclass
+class RuleContext:
+    """What a rule sees at one frame."""
+
+    t: float
+    tracks: list[Track]
+    inside: dict[int, bool]                 # track id -> in this zone (with inertia)
+    class_names: list[str] | tuple[str, ...]
+    seconds_of_day: float | None = None
+    image: np.ndarray | None = None         # BGR frame, for region rules
+    # left_object: asks the detector whether an object it knows is in this box (crop at a larger scale)
+    verify: Callable[[np.ndarray], bool] | None = None
+
+    def label(self, track: Track) -> str:
+        cid = track.class_id
+        return self.class_names[cid] if 0 <= cid < len(self.class_names) else "unknown"
+
+
+def schedule_active(schedule: list[str], seconds_of_day: float | None) -> bool:
+    """Whether any 'HH:MM-HH:MM' window (may wrap midnight) contains the time; no schedule: always."""
+    if not schedule or seconds_of_day is None:
+        return True
+    for item in schedule:
+        a, b = item.split("-")
+        start = int(a[:2]) * 3600 + int(a[3:]) * 60
+        end = int(b[:2]) * 3600 + int(b[3:]) * 60
+        s = seconds_of_day % 86400
+        if (start <= s < end) if start <= end else (s >= start or s < end):
+            return True
+    return False
+
+
+def seconds_of_day(wall_time: float | None, clip_start: str | None, t: float) -> float | None:
+    """Time of day for schedules: the frame's wall time, else the clip's start time plus t."""
+    if wall_time is not None:
+        d = dt.datetime.fromtimestamp(wall_time)
+        return d.hour * 3600 + d.minute * 60 + d.second + d.microsecond / 1e6
+    if clip_start:
+        parts = [int(p) for p in clip_start.split(":")] + [0, 0]
+        return (parts[0] * 3600 + parts[1] * 60 + parts[2] + t) % 86400
+    d = dt.datetime.now()
+    return d.hour * 3600 + d.minute * 60 + d.second
+
+
+class ZoneRule:
+    """Base: the schedule and per-label score thresholds every rule shares."""
+
+    kind = ""
+
+    def __init__(self, cfg: RuleBase, zone: PolygonZone) -> None:
+        self.cfg = cfg
+        self.zone = zone
+        self.event = cfg.event
+        self.labels = set(cfg.label_list())
+        self._episodes: dict[str, Episode] = {}
+        self._serial = 0
+
+    def accepts(self, label: str, score: float) -> bool:
+        if self.labels and label not in self.labels:
+            return False
+        return score >= self.cfg.min_scores.get(label, self.cfg.min_score)
+
+    def _key(self) -> str:
+        self._serial += 1
+        return f"{self.kind}{self._serial}"
+
+    def evaluate(self, ctx: RuleContext) -> list[Episode]:
+        if not schedule_active(self.cfg.schedule, ctx.seconds_of_day):
+            self.reset()
+            return []
+        return self._evaluate(ctx)
+
+    def _evaluate(self, ctx: RuleContext) -> list[Episode]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        self._episodes.clear()
+
+    def state_size(self) -> int:
+        return len(self._episodes)
+
+
+class TrackRule(ZoneRule):
+    """Rules on one tracked object at a time, with episodes held through short track gaps."""
+
+    gap_s = 2.0
+
+    def __init__(self, cfg: RuleBase, zone: PolygonZone) -> None:
+        super().__init__(cfg, zone)
+        self._by_track: dict[int, str] = {}  # track id -> episode key
+        self._adopted: dict[str, float] = {}  # episode key -> when a new track took it over
+
+    def qualifies(self, track: Track, ctx: RuleContext) -> tuple[bool, float]:
+        """(condition holds now, when the object's condition began)."""
+        raise NotImplementedError
+
+    def _evaluate(self, ctx: RuleContext) -> list[Episode]:
+        t = ctx.t
+        tracks = {tr.id: tr for tr in ctx.tracks}
+        min_s = float(getattr(self.cfg, "min_seconds", 0.0))
+        # 1. episodes whose track is still here
+        for tid, key in list(self._by_track.items()):
+            ep = self._episodes[key]
+            tr = tracks.get(tid)
+            if tr is None:
+                del self._by_track[tid]  # orphaned: held until gap_s, adoptable
+                continue
+            ok, _ = self.qualifies(tr, ctx) if ctx.inside.get(tid, False) else (False, 0.0)
+            if ok or (ctx.inside.get(tid, False) and self._holds(ep, tr, ctx)):
+                ep.last_t = tr.last_t
+                if tr.moved_to is None:  # not while one odd box awaits confirmation
+                    ep.box = tr.box
+                ep.score = max(ep.score, tr.max_score)
+                ep.label = ctx.label(tr)
+            else:
+                del self._by_track[tid]
+                ep.done = True
+        # 2. new qualifying tracks: adopt an orphaned episode at the same place, or start one
+        owned = set(self._by_track)
+        orphans = [ep for ep in self._episodes.values() if not ep.done and ep.track_id not in owned]
+        for tr in ctx.tracks:
+            if tr.id in owned or not ctx.inside.get(tr.id, False):
+                continue
+            label = ctx.label(tr)
+            if not self.accepts(label, tr.max_score):
+                continue
+            ok, since = self.qualifies(tr, ctx)
+            match = next((ep for ep in orphans if ep.label == label and iou(ep.box, tr.box) >= 0.4), None)
+            if match is not None and self._adoptable(tr):
+                orphans.remove(match)
+                match.track_id, match.last_t, match.box = tr.id, tr.last_t, tr.box
+                self._by_track[tr.id] = match.key
+                self._adopted[match.key] = t
+                continue
+            if ok and t - since >= min_s:
+                key = self._key()
+                self._episodes[key] = Episode(key=key, label=label, first_seen=since, start=t, last_t=tr.last_t,
+                                              box=tr.box.copy(), score=tr.max_score, track_id=tr.id)
+                self._by_track[tr.id] = key
+        # 3. orphans past the gap end
+        for ep in orphans:
+            if t - ep.last_t > self.gap_s:
+                ep.done = True
+        active = list(self._episodes.values())
+        self._episodes = {k: ep for k, ep in self._episodes.items() if not ep.done}
+        self._adopted = {k: v for k, v in self._adopted.items() if k in self._episodes}
+        return active
+
+    def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
+        return False
+
+    def reset(self) -> None:
+        super().reset()
+        self._by_track.clear()
+        self._adopted.clear()
+
+    def _adoptable(self, tr: Track) -> bool:
+        return True
+
+    def state_size(self) -> int:
+        return len(self._episodes) + len(self._by_track)

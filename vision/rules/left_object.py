@@ -1,0 +1,154 @@
+"""The left_object rule: a static foreground region that no detector class explains (piled goods, dumped
+garbage), found by a dual background at low resolution."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from vision.boxes import inside_fraction, iou
+from vision.config import LeftObjectRule
+from vision.rules.base import Episode, RuleContext, ZoneRule
+from vision.zones import PolygonZone
+
+
+class StaticForeground:
+    """Dual background at low resolution: pixels that differ from the long-term background but have
+    stopped changing are static foreground (something left behind). The long-term background does not
+    learn where static foreground is, so a left object stays found while it stays."""
+
+    def __init__(self, width: int = 160, short_s: float = 2.0, long_s: float = 120.0, threshold: float = 25.0) -> None:
+        self.width = width
+        self.short_s, self.long_s, self.threshold = short_s, long_s, threshold
+        self._short: np.ndarray | None = None
+        self._long: np.ndarray | None = None
+        self._t = self._t0 = 0.0
+        self.scale = 1.0
+
+    def apply(self, image: np.ndarray, t: float) -> np.ndarray:
+        h, w = image.shape[:2]
+        self.scale = w / self.width
+        small = cv2.resize(image, (self.width, max(1, int(round(h / self.scale)))), interpolation=cv2.INTER_AREA)
+        # colour, not grey: a yellow rag on light paving has nearly the paving's brightness
+        gray = cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
+        if self._short is None or self._long is None:
+            self._short, self._long, self._t, self._t0 = gray.copy(), gray.copy(), t, t
+            return np.zeros(gray.shape[:2], dtype=np.uint8)
+        dt_s = max(1e-3, t - self._t)
+        self._t = t
+        a_short = min(1.0, dt_s / self.short_s)
+        # the first seconds learn fast and everywhere: whoever stood in the first frame leaves no ghost
+        warm = t - self._t0 < 3 * self.short_s
+        a_long = min(1.0, dt_s / (self.short_s if warm else self.long_s))
+        moving = np.abs(gray - self._short).max(axis=2) > self.threshold
+        cv2.accumulateWeighted(gray, self._short, a_short)
+        static = (np.abs(self._short - self._long).max(axis=2) > self.threshold) & ~moving
+        learn = np.ones_like(moving, dtype=np.uint8) if warm else (~static & ~moving).astype(np.uint8)
+        cv2.accumulateWeighted(gray, self._long, a_long, mask=learn)
+        mask = static.astype(np.uint8) * 255
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        return mask
+
+    def absorb(self, box: np.ndarray) -> None:
+        """Learn a region (frame pixels) into the long-term background at once."""
+        if self._short is None or self._long is None:
+            return
+        x1, y1 = int(box[0] / self.scale), int(box[1] / self.scale)
+        x2, y2 = int(np.ceil(box[2] / self.scale)), int(np.ceil(box[3] / self.scale))
+        self._long[y1:y2, x1:x2] = self._short[y1:y2, x1:x2]
+
+class LeftObject(ZoneRule):
+    """A static foreground region in the zone for >= min_seconds that no tracked object explains."""
+
+    kind = "left_object"
+    hold_s = 5.0  # a region hidden this long (people in front of it) has gone
+    stood_s = 3.0  # an object still this long (not someone putting a thing down) ...
+    stood_memory_s = 60.0  # ... leaves a ghost where it stood that is not reported for this long
+
+    def __init__(self, cfg: LeftObjectRule, zone: PolygonZone,
+                 background: Callable[[np.ndarray, float], np.ndarray] | None = None) -> None:
+        super().__init__(cfg, zone)
+        self.min_seconds = cfg.min_seconds
+        self.min_area = cfg.min_area
+        self.background = StaticForeground()
+        self._regions: dict[str, Episode] = {}  # key -> candidate region (since = first_seen)
+        self._fired: set[str] = set()
+        # where objects stood still for a while (a person waiting): what they leave behind is their ghost
+        self._stood: deque[tuple[float, np.ndarray]] = deque(maxlen=2000)
+
+    def _evaluate(self, ctx: RuleContext) -> list[Episode]:
+        if ctx.image is None:
+            return [ep for ep in self._regions.values() if ep.key in self._fired]
+        mask = self.background.apply(ctx.image, ctx.t)
+        while self._stood and ctx.t - self._stood[0][0] > self.stood_memory_s:
+            self._stood.popleft()
+        for tr in ctx.tracks:
+            if tr.last_t == ctx.t and tr.still_seconds(ctx.t) >= self.stood_s and ctx.label(tr) == "person":
+                self._stood.append((ctx.t, tr.box.copy()))
+        s = self.background.scale
+        h, w = ctx.image.shape[:2]
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        boxes: list[tuple[np.ndarray, bool]] = []
+        for i in range(1, n):
+            x, y, bw, bh, area = stats[i]
+            if area * s * s < self.min_area * w * h:
+                continue
+            box = np.array([x * s, y * s, (x + bw) * s, (y + bh) * s], dtype=np.float32)
+            anchor = np.array([[(box[0] + box[2]) / 2, box[3]]])
+            if not self.zone.contains(anchor)[0]:
+                continue
+            # a detected object (a person standing, a parked car) explains it
+            # (someone walking past is not: only an object that stays there itself)
+            explained = any(iou(box, tr.box) > 0.2 or inside_fraction(box, tr.box) > 0.5 for tr in ctx.tracks
+                            if ctx.t - tr.last_t <= 1.5 and tr.speed < 0.3)
+            if not explained and any(inside_fraction(box, b) > 0.5 or iou(box, b) > 0.3 for _, b in self._stood):
+                # someone stood here and has gone: the difference is where he was (a ghost), not an object
+                self.background.absorb(box)
+                continue
+            boxes.append((box, explained))
+        seen: set[str] = set()
+        for box, explained in boxes:
+            cands = [ep for ep in self._regions.values() if ep.key not in seen
+                     and (iou(ep.box, box) >= 0.3 or inside_fraction(box, ep.box) > 0.6 or inside_fraction(ep.box, box) > 0.6)]
+            match = max(cands, key=lambda ep: iou(ep.box, box), default=None)
+            if match is not None:
+                if match.key not in self._fired:
+                    match.box = box
+                    if explained:  # not left behind while someone stands there: its time starts again
+                        match.first_seen = ctx.t
+                match.last_t = ctx.t
+                seen.add(match.key)
+            elif not explained:
+                key = self._key()
+                self._regions[key] = Episode(key=key, label="unknown", first_seen=ctx.t, start=ctx.t,
+                                             last_t=ctx.t, box=box, score=1.0)
+                seen.add(key)
+        out = []
+        for key, ep in list(self._regions.items()):
+            if ctx.t - ep.last_t > self.hold_s:
+                del self._regions[key]
+                if key in self._fired:
+                    self._fired.discard(key)
+                    ep.done = True
+                    out.append(ep)
+                continue
+            if key not in self._fired and ep.last_t == ctx.t and ep.last_t - ep.first_seen >= self.min_seconds:
+                if ctx.verify is not None and ctx.verify(ep.box):
+                    ep.first_seen = ctx.t  # a person standing still, say: look again after min_seconds
+                    continue
+                self._fired.add(key)
+                ep.start = ctx.t
+            if key in self._fired:
+                out.append(ep)
+        return out
+
+    def reset(self) -> None:
+        self._regions.clear()
+        self._fired.clear()
+
+    def state_size(self) -> int:
+        return len(self._regions)
