@@ -2,16 +2,24 @@
 
 A case is a folder with `camera.yaml` (one camera) and `truth.json`:
 `{"clip", "duration_s", "tolerance_s", "events": [{"zone", "event", "label", "alt_labels"?, "first_seen_s",
-"end_s", "hard"?}], "max_seconds"?}` (max_seconds: only that much of the clip is labelled and analysed). A predicted event matches a truth event of the same zone and event whose label (or one of
+"end_s", "hard"?}], "kind", "split", "max_seconds"?}` (max_seconds: only that much of the clip is labelled and
+analysed; kind: "real" footage or "composed" (synthetic, exact truth); split: "dev" (tuned on) or "heldout"
+(only measured)). A predicted event matches a truth event of the same zone and event whose label (or one of
 its alt_labels) it carries, when their [first_seen_s, end_s] intervals overlap with temporal IoU >= 0.3; the
 truth interval is widened by tolerance_s on each side for the intersection. Each truth event matches once, so
 a duplicate event from a broken track is a false positive. A `hard` truth event that is missed is not counted
 as a miss (found, it counts as a hit).
+
+Duplicate alerts: an unmatched predicted event of the same zone and event that overlaps (within tolerance_s) a
+truth event already matched is a duplicate of that visit (a broken track, a visit split in two); reported per
+matched truth event. A case whose clip is missing (a machine without ../shared) is skipped with a warning.
+Results are reported per case and per group: real, composed, dev, heldout, and all together.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +28,17 @@ from vision.base import Detector
 from vision.errors import ConfigError
 
 MIN_TIOU = 0.3
+KINDS = ("real", "composed")
+SPLITS = ("dev", "heldout")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class CaseResult:
     name: str
+    kind: str = "real"
+    split: str = "dev"
     tp: int = 0
     fp: int = 0
     fn: int = 0
@@ -32,7 +46,12 @@ class CaseResult:
     end_errors: list[float] = field(default_factory=list)
     false_positives: list[dict[str, Any]] = field(default_factory=list)
     misses: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0           # predicted events repeating a visit already matched
     seconds: float = 0.0
+
+    @property
+    def duplicates_per_visit(self) -> float:
+        return self.duplicates / self.tp if self.tp else 0.0
 
     @property
     def precision(self) -> float:
@@ -51,8 +70,9 @@ class CaseResult:
         def mean(v: list[float]) -> float | None:
             return round(sum(v) / len(v), 2) if v else None
 
-        return {"case": self.name, "tp": self.tp, "fp": self.fp, "fn": self.fn,
+        return {"case": self.name, "kind": self.kind, "split": self.split, "tp": self.tp, "fp": self.fp, "fn": self.fn,
                 "precision": round(self.precision, 3), "recall": round(self.recall, 3), "f1": round(self.f1, 3),
+                "duplicates": self.duplicates, "duplicates_per_visit": round(self.duplicates_per_visit, 3),
                 "mean_start_error_s": mean(self.start_errors), "mean_end_error_s": mean(self.end_errors),
                 "seconds": round(self.seconds, 1)}
 
@@ -95,10 +115,13 @@ def match_events(predicted: list[dict[str, Any]], truth: dict[str, Any], name: s
         res.tp += 1
         res.start_errors.append(abs(predicted[i]["first_seen_s"] - events[j]["first_seen_s"]))
         res.end_errors.append(abs((predicted[i]["end_s"] or 0.0) - events[j]["end_s"]))
+    matched = [events[j] for j in used_t]
     for i, p in enumerate(predicted):
         if i not in used_p:
             res.fp += 1
             res.false_positives.append(p)
+            if any(_repeats(p, tr, tol) for tr in matched):
+                res.duplicates += 1
     for j, tr in enumerate(events):
         if j not in used_t and not tr.get("hard", False):
             res.fn += 1
@@ -106,14 +129,41 @@ def match_events(predicted: list[dict[str, Any]], truth: dict[str, Any], name: s
     return res
 
 
-def find_cases(root: str | Path) -> list[Path]:
+def _repeats(p: dict[str, Any], truth_event: dict[str, Any], tol: float) -> bool:
+    """Whether predicted event p is about the same visit as a truth event: same zone and event, and its
+    interval meets the truth interval widened by `tol`."""
+    if p["zone"] != truth_event["zone"] or p["event"] != truth_event["event"]:
+        return False
+    end = p["end_s"] if p["end_s"] is not None else p["start_s"]
+    return bool(end >= truth_event["first_seen_s"] - tol and p["first_seen_s"] <= truth_event["end_s"] + tol)
+
+
+def case_clip(case: Path, truth: dict[str, Any]) -> Path | None:
+    """The clip a case names (None: the camera config's own source)."""
+    return case / truth["clip"] if truth.get("clip") else None
+
+
+def find_cases(root: str | Path, split: str | None = None, kind: str | None = None) -> list[Path]:
+    """Case folders under `root` (or `root` itself), of the given split and kind when named. A case whose
+    clip is missing is skipped with a warning naming the clip."""
     root = Path(root)
     if (root / "truth.json").is_file():
-        return [root]
-    cases = sorted(p.parent for p in root.glob("*/truth.json"))
+        cases = [root]
+    else:
+        cases = sorted(p.parent for p in root.glob("*/truth.json"))
     if not cases:
         raise ConfigError(f"{root}: no cases (folders with camera.yaml and truth.json) found")
-    return cases
+    out = []
+    for case in cases:
+        truth = load_truth(case)
+        if (split is not None and truth["split"] != split) or (kind is not None and truth["kind"] != kind):
+            continue
+        clip = case_clip(case, truth)
+        if clip is not None and not clip.exists():
+            log.warning("case %s skipped: its clip %s is not here (%s)", case.name, truth["clip"], clip.resolve())
+            continue
+        out.append(case)
+    return out
 
 
 def load_truth(case: Path) -> dict[str, Any]:
@@ -122,6 +172,13 @@ def load_truth(case: Path) -> dict[str, Any]:
         truth = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read truth ({exc})") from None
+    truth.setdefault("kind", "composed" if Path(str(truth.get("clip", ""))).name.startswith("composed_")
+                     else "real")
+    truth.setdefault("split", "dev")
+    if truth["kind"] not in KINDS:
+        raise ConfigError(f"{path}: kind {truth['kind']!r} is not one of {', '.join(KINDS)}")
+    if truth["split"] not in SPLITS:
+        raise ConfigError(f"{path}: split {truth['split']!r} is not one of {', '.join(SPLITS)}")
     for k, ev in enumerate(truth.get("events", [])):
         missing = [key for key in ("zone", "event", "label", "first_seen_s", "end_s") if key not in ev]
         if missing:
@@ -134,34 +191,83 @@ def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
     from vision.pipeline import analyze_clip
 
     truth = load_truth(case)
-    clip = case / truth["clip"] if truth.get("clip") else None
+    clip = case_clip(case, truth)
     limit = truth.get("max_seconds")  # a case may label only the first part of a clip
     result = analyze_clip(case / "camera.yaml", clip, detector=detector, naive=naive, events_path=events_path,
                           media=False, max_seconds=float(limit) if limit is not None else None)
     res = match_events(result.records, truth, case.name)
+    res.kind, res.split = truth["kind"], truth["split"]
     res.seconds = result.seconds
     return res, result.records
 
 
-def overall(results: list[CaseResult]) -> CaseResult:
-    total = CaseResult("overall")
+def overall(results: list[CaseResult], name: str = "overall") -> CaseResult:
+    total = CaseResult(name)
     for r in results:
         total.tp += r.tp
         total.fp += r.fp
         total.fn += r.fn
+        total.duplicates += r.duplicates
         total.start_errors += r.start_errors
         total.end_errors += r.end_errors
         total.seconds += r.seconds
     return total
 
 
-def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = False,
-             progress: bool = False) -> tuple[list[CaseResult], CaseResult]:
-    cases = find_cases(root)
+def groups(results: list[CaseResult]) -> list[CaseResult]:
+    """Totals per group that has cases: real, real dev, real heldout, composed, dev, heldout; then all."""
+    out = []
+    for name, pick in (
+        ("real", lambda r: r.kind == "real"),
+        ("real dev", lambda r: r.kind == "real" and r.split == "dev"),
+        ("real heldout", lambda r: r.kind == "real" and r.split == "heldout"),
+        ("composed", lambda r: r.kind == "composed"),
+        ("dev", lambda r: r.split == "dev"),
+        ("heldout", lambda r: r.split == "heldout"),
+    ):
+        chosen = [r for r in results if pick(r)]
+        if chosen and len(chosen) < len(results):
+            out.append(overall(chosen, name))
+    out.append(overall(results, "all"))
+    return out
+
+
+def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = False, progress: bool = False,
+             split: str | None = None, kind: str | None = None) -> tuple[list[CaseResult], list[CaseResult]]:
+    """Runs the cases (of the split and kind, when named); returns per-case results and the group totals
+    (the last one: all of them)."""
+    cases = find_cases(root, split=split, kind=kind)
+    if not cases:
+        raise ConfigError(f"{root}: no case to run (split {split or 'any'}, kind {kind or 'any'}, clips present)")
     iterator: Any = cases
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(cases, desc="eval" + (" (naive)" if naive else ""), unit="case", leave=False)
     results = [run_case(case, detector, naive)[0] for case in iterator]
-    return results, overall(results)
+    return results, groups(results)
+
+
+def report_lines(results: list[CaseResult], totals: list[CaseResult]) -> list[str]:
+    """The table `sharpeyes eval` prints: one row per case (with its false positives and misses), then the
+    group totals."""
+    head = (f"{'case':<28} {'kind':<8} {'split':<7} {'tp':>3} {'fp':>3} {'fn':>3} {'prec':>6} {'rec':>6} {'F1':>6} "
+            f"{'dup/visit':>9} {'start err':>9} {'end err':>8}")
+    lines = [head]
+    cases = {id(r) for r in results}
+    for r in [*results, None, *totals]:
+        if r is None:
+            lines.append("-" * len(head))
+            continue
+        d = r.as_dict()
+        kind, split = (d["kind"], d["split"]) if id(r) in cases else ("", "")
+        start = d["mean_start_error_s"] if d["mean_start_error_s"] is not None else "-"
+        end = d["mean_end_error_s"] if d["mean_end_error_s"] is not None else "-"
+        lines.append(f"{d['case']:<28} {kind:<8} {split:<7} {d['tp']:>3} {d['fp']:>3} {d['fn']:>3} "
+                     f"{d['precision']:>6.3f} {d['recall']:>6.3f} {d['f1']:>6.3f} {d['duplicates_per_visit']:>9.3f} "
+                     f"{start:>9} {end:>8}")
+        for p in r.false_positives:
+            lines.append(f"    false positive: {p['zone']}/{p['event']} {p['label']} {p['first_seen_s']}-{p['end_s']}s")
+        for m in r.misses:
+            lines.append(f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s")
+    return lines

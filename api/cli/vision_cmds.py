@@ -24,6 +24,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     e.add_argument("cases", help="folder of cases (each: camera.yaml + truth.json), or one case")
     e.add_argument("--naive", action="store_true", help="detector on every frame, full frame (the baseline)")
     e.add_argument("--json", help="write the report as JSON here")
+    e.add_argument("--split", choices=["dev", "heldout"], help="only the cases of this split (truth.json 'split')")
+    e.add_argument("--kind", choices=["real", "composed"], help="only the cases of this kind (truth.json 'kind')")
     e.set_defaults(func=cmd_eval)
 
     b = bench_sub.add_parser("vision", help="decode / pipeline / naive fps, realtime streams, event F1")
@@ -62,21 +64,14 @@ def _report(results: list[Any], total: Any) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from vision.eval import evaluate
+    from vision.eval import evaluate, report_lines
 
-    results, total = evaluate(args.cases, naive=args.naive, progress=True)
-    print(f"{'case':<28} {'tp':>3} {'fp':>3} {'fn':>3} {'prec':>6} {'rec':>6} {'F1':>6} {'start err':>9} {'end err':>8}")
-    for r in [*results, total]:
-        d = r.as_dict()
-        print(f"{d['case']:<28} {d['tp']:>3} {d['fp']:>3} {d['fn']:>3} {d['precision']:>6.3f} {d['recall']:>6.3f} "
-              f"{d['f1']:>6.3f} {d['mean_start_error_s'] if d['mean_start_error_s'] is not None else '-':>9} "
-              f"{d['mean_end_error_s'] if d['mean_end_error_s'] is not None else '-':>8}")
-        for p in r.false_positives:
-            print(f"    false positive: {p['zone']}/{p['event']} {p['label']} {p['first_seen_s']}-{p['end_s']}s")
-        for m in r.misses:
-            print(f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s")
+    results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind)
+    print("\n".join(report_lines(results, totals)))
     if args.json:
-        Path(args.json).write_text(json.dumps(_report(results, total), indent=2), encoding="utf-8")
+        report = {"cases": [r.as_dict() for r in results], "groups": [g.as_dict() for g in totals],
+                  "overall": totals[-1].as_dict()}
+        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
 
 

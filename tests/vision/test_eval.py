@@ -1,6 +1,10 @@
+import json
+import logging
+
 import pytest
 
-from vision.eval import match_events, temporal_iou
+from vision.errors import ConfigError
+from vision.eval import CaseResult, find_cases, groups, match_events, report_lines, temporal_iou
 
 
 def p(zone="z", event="e", label="car", a=0.0, b=10.0):
@@ -33,3 +37,52 @@ def test_temporal_iou() -> None:
     assert temporal_iou((0, 10), (5, 15), 0) == pytest.approx(5 / 15)
     assert temporal_iou((5, 5), (5.5, 5.5), 1.0) == 1.0
     assert temporal_iou((0, 1), (5, 6), 1.0) == 0.0
+
+
+def test_duplicates_per_visit() -> None:
+    # two extra events during the first visit (one under another label), one false alarm elsewhere
+    pred = [p(), p(a=0, b=4), p(label="bus", a=6, b=11), p(label="person", a=20, b=25), p(zone="y", a=0, b=10)]
+    r = match_events(pred, TRUTH)
+    assert (r.tp, r.fp, r.duplicates) == (2, 3, 2)
+    assert r.duplicates_per_visit == pytest.approx(1.0)
+    assert match_events([p()], TRUTH).duplicates == 0
+
+
+def _case(root, name, kind, split, clip="clip.mp4", events=()) -> None:
+    d = root / name
+    d.mkdir()
+    (d / "camera.yaml").write_text("cameras: {}\n")
+    (d / "truth.json").write_text(json.dumps({"clip": clip, "kind": kind, "split": split, "events": list(events)}))
+    if clip == "clip.mp4":
+        (d / clip).write_bytes(b"")
+
+
+def test_find_cases_filters_and_skips_missing_clips(tmp_path, caplog) -> None:
+    _case(tmp_path, "a", "real", "dev")
+    _case(tmp_path, "b", "real", "heldout")
+    _case(tmp_path, "c", "composed", "dev")
+    _case(tmp_path, "d", "real", "dev", clip="../../../../shared/clips/gone.mp4")
+    with caplog.at_level(logging.WARNING):
+        assert [c.name for c in find_cases(tmp_path)] == ["a", "b", "c"]
+    assert "gone.mp4" in caplog.text and "skipped" in caplog.text
+    assert [c.name for c in find_cases(tmp_path, split="dev")] == ["a", "c"]
+    assert [c.name for c in find_cases(tmp_path, split="dev", kind="real")] == ["a"]
+
+
+def test_bad_kind_is_named(tmp_path) -> None:
+    _case(tmp_path, "a", "fake", "dev")
+    with pytest.raises(ConfigError, match="kind 'fake'"):
+        find_cases(tmp_path)
+
+
+def test_groups() -> None:
+    results = [CaseResult("a", "real", "dev", tp=2, fp=1, duplicates=1), CaseResult("b", "real", "heldout", tp=1),
+               CaseResult("c", "composed", "dev", tp=3, fn=1)]
+    g = {r.name: r for r in groups(results)}
+    assert list(g) == ["real", "real dev", "real heldout", "composed", "dev", "heldout", "all"]
+    assert (g["real"].tp, g["real"].fp, g["real"].duplicates) == (3, 1, 1)
+    assert (g["dev"].tp, g["dev"].fn) == (5, 1)
+    assert g["all"].tp == 6
+    assert g["all"].duplicates_per_visit == pytest.approx(1 / 6)
+    lines = report_lines(results, groups(results))
+    assert lines[-1].startswith("all") and any(line.startswith("real heldout") for line in lines)
