@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # Modules that add subcommands; each has register(subparsers) and sets `func` on its parsers.
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:   # one line per HTTP request or migration plugin drowns what matters
         for noisy in ("httpx", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # FFmpeg's own decoder lines ("partial file", "no frame!"): a damaged file is reported once, in words,
+        # by vision.sources; read before the first capture opens, so it must be set here
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
