@@ -14,10 +14,11 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vision.detectors import parse_detector_config
+from vision.detectors import config_class_names, parse_detector_config
 from vision.detectors.decoding import COCO80
 from vision.errors import ConfigError
 from vision.motion import MotionConfig
+from vision.objects import ObjectsConfig
 
 COCO_NAMES = COCO80   # the labels a config may name before the model is loaded
 
@@ -170,6 +171,8 @@ class Camera(VisionModel):
     motion: MotionConfig = Field(default_factory=lambda: MotionConfig.model_validate({"keepalive_s": KEEPALIVE_S}),
                                  description="Motion gating (vision/motion.py); keepalive_s defaults to "
                                  f"{KEEPALIVE_S} s here, shorter than tracker.lost_s, so parked cars stay tracked")
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig, description="Object masks and per-label "
+                                   "filters (vision/objects.py), applied before tracking")
     clip_start: str | None = Field(default=None, description="Time of day a recorded clip starts, HH:MM[:SS], "
                                    "for rule schedules")
 
@@ -182,6 +185,8 @@ class SharpEyesConfig(VisionModel):
     events: EventSettings = Field(default_factory=EventSettings, description="Defaults of every camera's `events`")
     motion: MotionConfig = Field(default_factory=lambda: MotionConfig.model_validate({"keepalive_s": KEEPALIVE_S}),
                                  description="Defaults of every camera's `motion`")
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig, description="Defaults of every camera's "
+                                   "`objects` (a camera's filters for a label replace these; its mask, if set, too)")
     cameras: dict[str, Camera] = Field(min_length=1, description="Cameras by name")
 
 
@@ -273,21 +278,23 @@ def _merge(defaults: BaseModel, own: BaseModel) -> dict[str, Any]:
     return {**defaults.model_dump(exclude_unset=True), **own.model_dump(exclude_unset=True)}
 
 
-def check_labels(path: Path | str, config: SharpEyesConfig, class_names: list[str] | tuple[str, ...]) -> None:
-    """Every label a rule names must be one the detector knows; the error names camera, zone, key."""
+def check_labels(path: Path | str, config: SharpEyesConfig, class_names: list[str] | tuple[str, ...],
+                 model: str = "the detector", camera: str | None = None) -> None:
+    """Every label a rule or an object filter names must be a class of the camera's detector; the error names
+    the file, camera, zone, key path and the detector's class list."""
     known = set(class_names)
+    listed = ", ".join(class_names)
     for cam_name, cam in config.cameras.items():
-        for zone_name, zone in cam.zones.items():
-            for i, rule in enumerate(zone.rules):
-                for key in ("labels", "min_scores"):
-                    labels = list(getattr(rule, key, []) or [])
-                    for label in labels:
-                        if label not in known:
-                            near = sorted(n for n in known if n[:2] == label[:2])[:5]
-                            hint = ", ".join(near or ["person", "bicycle", "car", "motorcycle", "truck", "..."])
-                            raise ConfigError(
-                                f"{path}: camera '{cam_name}', zone '{zone_name}', key 'rules[{i}].{key}': "
-                                f"unknown label '{label}' (the model's classes include: {hint})")
+        if camera is not None and cam_name != camera:
+            continue
+        where = [(f"zone '{zone_name}', key 'rules[{i}].{key}'", label)
+                 for zone_name, zone in cam.zones.items() for i, rule in enumerate(zone.rules)
+                 for key in ("labels", "min_scores") for label in (getattr(rule, key, None) or [])]
+        where += [(f"key 'objects.filters.{label}'", label) for label in cam.objects.filters]
+        for at, label in where:
+            if label not in known:
+                raise ConfigError(f"{path}: camera '{cam_name}', {at}: unknown label '{label}'; the classes of "
+                                  f"{model} are: {listed}")
 
 
 def parse_config(data: Any, path: Path | str = "<config>") -> SharpEyesConfig:
@@ -299,19 +306,28 @@ def parse_config(data: Any, path: Path | str = "<config>") -> SharpEyesConfig:
         config = SharpEyesConfig.model_validate(data)
         # Second pass with the global defaults merged into each camera: the camera's own keys win.
         cameras: dict[str, Any] = {}
+        detectors: dict[str, Any] = {}
         for name, cam in config.cameras.items():
             raw = dict(data["cameras"][name])
             for section in ("detect", "tracker", "events"):
                 raw[section] = _merge(getattr(config, section), getattr(cam, section))
             raw["motion"] = _merge(config.motion, cam.motion)
             raw["motion"].setdefault("keepalive_s", KEEPALIVE_S)
+            raw["objects"] = _merge(config.objects, cam.objects)
+            raw["objects"]["filters"] = {**config.objects.model_dump(exclude_unset=True).get("filters", {}),
+                                         **cam.objects.model_dump(exclude_unset=True).get("filters", {})}
             raw["detector"] = {**config.detector, **(cam.detector or {})}
-            parse_detector_config(raw["detector"], f"{path}: camera '{name}', key 'detector'")
+            detectors[name] = parse_detector_config(raw["detector"], f"{path}: camera '{name}', key 'detector'")
             cameras[name] = raw
         config = SharpEyesConfig.model_validate({**data, "cameras": cameras})
     except ValidationError as exc:
         raise ConfigError(_format_error(path, dict(exc.errors()[0]))) from None
-    check_labels(path, config, COCO_NAMES)
+    for name, det in detectors.items():  # each camera's labels against its own detector's classes
+        names, model = config_class_names(det, path.resolve().parent)
+        if names is None and det.type == "onnx":
+            names = list(COCO_NAMES)  # an ONNX model without names: COCO-80, as the runtime reads 80 classes
+        if names is not None:   # else (a .pt, an IR): checked when the detector loads (CameraPipeline)
+            check_labels(path, config, names, model, camera=name)
     return config
 
 

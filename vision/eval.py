@@ -186,10 +186,21 @@ def load_truth(case: Path) -> dict[str, Any]:
     return truth
 
 
+def case_detector(case: Path, model: str | Path, **settings: Any) -> Detector:
+    """The case's own detector section with another model file (`sharpeyes eval --model`)."""
+    from vision.config import load_config
+    from vision.detectors import create_detector
+
+    cam = next(iter(load_config(case / "camera.yaml").cameras.values()))
+    return create_detector({**(cam.detector or {}), **settings, "model": str(Path(model).resolve())}, base_dir=case)
+
+
 def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
-             events_path: Path | None = None) -> tuple[CaseResult, list[dict[str, Any]]]:
+             events_path: Path | None = None, model: str | Path | None = None) -> tuple[CaseResult, list[dict[str, Any]]]:
     from vision.pipeline import analyze_clip
 
+    if detector is None and model is not None:
+        detector = case_detector(case, model)
     truth = load_truth(case)
     clip = case_clip(case, truth)
     limit = truth.get("max_seconds")  # a case may label only the first part of a clip
@@ -233,9 +244,10 @@ def groups(results: list[CaseResult]) -> list[CaseResult]:
 
 
 def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = False, progress: bool = False,
-             split: str | None = None, kind: str | None = None) -> tuple[list[CaseResult], list[CaseResult]]:
+             split: str | None = None, kind: str | None = None,
+             model: str | Path | None = None) -> tuple[list[CaseResult], list[CaseResult]]:
     """Runs the cases (of the split and kind, when named); returns per-case results and the group totals
-    (the last one: all of them)."""
+    (the last one: all of them). `model` replaces the model file of each case's detector section."""
     cases = find_cases(root, split=split, kind=kind)
     if not cases:
         raise ConfigError(f"{root}: no case to run (split {split or 'any'}, kind {kind or 'any'}, clips present)")
@@ -244,7 +256,7 @@ def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = F
         from tqdm import tqdm
 
         iterator = tqdm(cases, desc="eval" + (" (naive)" if naive else ""), unit="case", leave=False)
-    results = [run_case(case, detector, naive)[0] for case in iterator]
+    results = [run_case(case, detector, naive, model=model)[0] for case in iterator]
     return results, groups(results)
 
 

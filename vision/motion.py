@@ -30,18 +30,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vision.boxes import box_iou
-from vision.detections import Detections
+from vision.objects import check_polygons, polygons
+from vision.packing import PAD_VALUE, DetectorBatch, Tile, _shelf_pack
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
 Mode = Literal["skip", "regions", "full"]
-PAD_VALUE = 114  # grey between packed crops (as letterboxing does), so no edge looks like an object
 
 
 class MotionConfig(BaseModel):
@@ -61,6 +60,19 @@ class MotionConfig(BaseModel):
     full_fraction: float = Field(default=0.5, gt=0, le=1,
                                  description="motion boxes covering more than this fraction of the frame: full frame")
     warmup_frames: int = Field(default=3, ge=0, description="frames after start (or a full-frame change) run on the full frame")
+    mask: list[list[tuple[float, float]]] = Field(
+        default_factory=list, description="Motion masks: polygons (relative 0..1 points) the motion detector "
+        "ignores, e.g. a timestamp overlay or a swaying tree; objects there are still detected on full frames")
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _one(cls, v: Any) -> Any:
+        return polygons(v)
+
+    @field_validator("mask")
+    @classmethod
+    def _relative(cls, v: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+        return check_polygons(v, "mask")
 
 
 @dataclass
@@ -71,76 +83,6 @@ class Plan:
     regions: list[Box] = field(default_factory=list)  # motion boxes, frame pixels (after padding and merging)
     reason: str = ""
     motion_fraction: float = 0.0  # fraction of the frame inside motion boxes
-
-
-@dataclass
-class Tile:
-    """Where a part of the frame sits in a detector input image."""
-
-    src: Box            # region of the frame
-    image_index: int    # which image of DetectorBatch.images
-    offset: tuple[int, int]  # top-left of the region inside that image
-    scale: float        # image pixels per frame pixel
-
-
-@dataclass
-class DetectorBatch:
-    """Detector inputs built from a plan, and the way back to frame pixels."""
-
-    images: list[np.ndarray]
-    tiles: list[Tile]
-    frame_size: tuple[int, int]  # (width, height)
-
-    def to_frame(self, per_image: Sequence[Detections], iou: float = 0.6) -> Detections:
-        """Map each image's detections back to frame pixels, then merge duplicates (class-wise NMS).
-
-        A box is assigned to the tile holding its centre and clipped to that tile, so a detection never
-        straddles two crops of the packed image.
-        """
-        if len(per_image) != len(self.images):
-            raise ValueError(f"expected detections for {len(self.images)} images, got {len(per_image)}")
-        parts: list[Detections] = []
-        for idx, dets in enumerate(per_image):
-            if not len(dets):
-                continue
-            tiles = [t for t in self.tiles if t.image_index == idx]
-            cx = (dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2
-            cy = (dets.xyxy[:, 1] + dets.xyxy[:, 3]) / 2
-            for tile in tiles:
-                x1, y1, x2, y2 = tile.src
-                ox, oy = tile.offset
-                tw, th = (x2 - x1) * tile.scale, (y2 - y1) * tile.scale
-                inside = (cx >= ox) & (cx < ox + tw) & (cy >= oy) & (cy < oy + th)
-                if not inside.any():
-                    continue
-                sub = dets[inside]
-                b = sub.xyxy.copy()
-                b[:, [0, 2]] = np.clip(b[:, [0, 2]], ox, ox + tw)
-                b[:, [1, 3]] = np.clip(b[:, [1, 3]], oy, oy + th)
-                b[:, [0, 2]] = (b[:, [0, 2]] - ox) / tile.scale + x1
-                b[:, [1, 3]] = (b[:, [1, 3]] - oy) / tile.scale + y1
-                sub.xyxy = b.astype(np.float32)
-                parts.append(sub)
-        merged = Detections.merge(parts)
-        return merged[nms(merged, iou)] if len(merged) else merged
-
-
-def nms(dets: Detections, iou: float = 0.6) -> np.ndarray:
-    """Indices kept by class-wise non-maximum suppression, best first."""
-    keep: list[int] = []
-    for cls in np.unique(dets.class_id):
-        idx = np.flatnonzero(dets.class_id == cls)
-        idx = idx[np.argsort(-dets.confidence[idx])]
-        boxes = dets.xyxy[idx]
-        while len(idx):
-            keep.append(int(idx[0]))
-            if len(idx) == 1:
-                break
-            ov = box_iou(boxes[:1], boxes[1:])[0]
-            mask = ov < iou
-            idx, boxes = idx[1:][mask], boxes[1:][mask]
-    keep.sort(key=lambda i: -float(dets.confidence[i]))
-    return np.asarray(keep, dtype=np.int64)
 
 
 def merge_boxes(boxes: list[Box]) -> list[Box]:
@@ -187,6 +129,9 @@ class MotionDetector:
         self._bg = cv2.createBackgroundSubtractorMOG2(history=config.history, varThreshold=config.threshold,
                                                       detectShadows=False)
         self._zones = zone_mask(zones, self.small_size) if zones else None
+        # motion masks: grown by the dilation below, so a masked overlay's edge never leaks into a blob
+        self._ignore = (cv2.dilate(zone_mask(config.mask, self.small_size), np.ones((5, 5), np.uint8)) > 0
+                        if config.mask else None)
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.mask: np.ndarray | None = None  # last foreground mask (small size), for display and debugging
         self.grey: np.ndarray | None = None  # last blurred small grey frame
@@ -203,6 +148,8 @@ class MotionDetector:
         grey = cv2.GaussianBlur(small, (5, 5), 0)
         self.prev_grey, self.grey = self.grey, grey
         fg = self._bg.apply(grey)
+        if self._ignore is not None:
+            fg[self._ignore] = 0
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
         fg = cv2.dilate(fg, self._kernel, iterations=2)
         self.mask = fg
@@ -223,6 +170,8 @@ class MotionDetector:
         if self.grey is None or self.prev_grey is None:
             return 0
         diff = cv2.absdiff(self.grey, self.prev_grey)
+        if self._ignore is not None:
+            diff[self._ignore] = 0
         _, moved = cv2.threshold(diff, threshold, 255, cv2.THRESH_BINARY)
         return int(cv2.countNonZero(cv2.bitwise_and(moved, mask)))
 
@@ -336,25 +285,6 @@ class MotionGate:
                 return scale, places
             scale *= 0.9
         return None
-
-
-def _shelf_pack(sizes: list[tuple[int, int]], width: int, height: int, gap: int) -> list[tuple[int, int]] | None:
-    """Place rectangles in rows, tallest first; top-left of each (input order), or None if they do not fit."""
-    order = sorted(range(len(sizes)), key=lambda i: -sizes[i][1])
-    places: list[tuple[int, int]] = [(0, 0)] * len(sizes)
-    x = y = row_h = 0
-    for i in order:
-        w, h = sizes[i]
-        if w > width or h > height:
-            return None
-        if x + w > width:
-            x, y, row_h = 0, y + row_h + gap, 0
-        if y + h > height:
-            return None
-        places[i] = (x, y)
-        x += w + gap
-        row_h = max(row_h, h)
-    return places
 
 
 def gate_stats(path: str, fps: float = 5.0, config: MotionConfig | None = None,

@@ -27,6 +27,7 @@ from vision.detections import Detections
 from vision.events import EventMessage
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, Plan
+from vision.objects import ObjectFilterer
 from vision.rules import LeftObject, Line, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.tracking import ObjectTracker
 from vision.zones import PolygonZone
@@ -58,10 +59,12 @@ class CameraPipeline:
         self.detector = detector
         self.naive = naive
         self.class_names = list(detector.class_names)
-        check_labels(config_path, _single(name, camera), self.class_names)
+        model = str(getattr(detector, "path", "the detector"))
+        check_labels(config_path, _single(name, camera), self.class_names, model)
         self.tracker = ObjectTracker(camera.tracker, self.class_names)
         self.events = EventManager(name, camera.events, media_dir, camera.detect.fps)
         self.gate: MotionGate | None = None
+        self.objects: ObjectFilterer | None = None
         self.stats = PipelineStats()
         self.zones: dict[str, PolygonZone] = {}
         self.rules: list[tuple[str, int, ZoneRule]] = []
@@ -79,6 +82,7 @@ class CameraPipeline:
 
     def _setup(self, width: int, height: int) -> None:
         self._size = (width, height)
+        self.objects = ObjectFilterer(self.camera.objects, self.class_names, (width, height))
         for zname, zcfg in self.camera.zones.items():
             zone = PolygonZone(zname, zcfg.polygon, width, height, inertia=zcfg.inertia)
             self.zones[zname] = zone
@@ -156,6 +160,8 @@ class CameraPipeline:
         assert self.gate is not None
         batch = self.gate.prepare(image, plan)
         dets = batch.to_frame(self.detector.detect_batch(batch.images))
+        if self.objects is not None:  # object masks and per-label filters, before the tracker
+            dets = self.objects(dets)
         if plan.mode != "regions" or not len(dets):
             return dets
         # a box cut by a region's edge (inside the frame) is part of an object: it would drag its track

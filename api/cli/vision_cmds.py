@@ -26,6 +26,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     e.add_argument("--json", help="write the report as JSON here")
     e.add_argument("--split", choices=["dev", "heldout"], help="only the cases of this split (truth.json 'split')")
     e.add_argument("--kind", choices=["real", "composed"], help="only the cases of this kind (truth.json 'kind')")
+    e.add_argument("--model", help="run every case with this detector model file instead of its config's "
+                   "(e.g. models/yolox_nano_416.onnx); the rest of its detector section stays")
     e.set_defaults(func=cmd_eval)
 
     b = bench_sub.add_parser("vision", help="decode / pipeline / naive fps, realtime streams, event F1")
@@ -64,9 +66,13 @@ def _report(results: list[Any], total: Any) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from vision.errors import ConfigError
     from vision.eval import evaluate, report_lines
 
-    results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind)
+    if args.model and not Path(args.model).is_file():
+        raise ConfigError(f"--model {args.model}: no such model file (the shipped ones are in models/)")
+    results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind,
+                               model=args.model)
     print("\n".join(report_lines(results, totals)))
     if args.json:
         report = {"cases": [r.as_dict() for r in results], "groups": [g.as_dict() for g in totals],

@@ -18,8 +18,8 @@ from vision.motion import (
     _shelf_pack,
     gate_stats,
     merge_boxes,
-    nms,
 )
+from vision.packing import nms
 
 W, H = 640, 360
 ROOT = Path(__file__).resolve().parents[2]

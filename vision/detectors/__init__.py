@@ -46,6 +46,11 @@ class DetectorSettings(BaseModel):
     filters: dict[str, LabelFilter] = Field(default_factory=dict, description="Per-label min/max area and "
                                             "score, by label name")
     threads: int = Field(default=2, ge=1, le=64, description="CPU threads one inference may use")
+    classes: list[str] | None = Field(default=None, min_length=1, description="The model's class names in "
+                                      "order, for a model that carries none readable before it loads (a .pt "
+                                      "file, an ONNX export without `names` metadata): rule labels are checked "
+                                      "against them when the config loads; they replace the model's own names "
+                                      "(same count)")
 
 
 class OnnxDetectorConfig(DetectorSettings):
@@ -116,6 +121,22 @@ def resolve_model(cfg: DetectorSettings, base_dir: Path | str | None) -> Path:
     return path
 
 
+def config_class_names(cfg: DetectorConfig, base_dir: Path | str | None) -> tuple[list[str] | None, str]:
+    """The class names of the model a detector section names, without loading it, and how to name the model.
+
+    None when they are known only once it loads (a .pt file or OpenVINO IR without `classes`)."""
+    from vision.detectors.model_info import class_names
+
+    path = Path(cfg.model).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    try:
+        shown = str(path.resolve().relative_to(MODELS_DIR.parent))
+    except ValueError:
+        shown = str(path)
+    return class_names(cfg.classes, path), shown
+
+
 def create_detector(cfg: DetectorConfig | dict[str, Any] | None = None, base_dir: Path | str | None = None) -> Detector:
     """Build the backend `cfg.type` names; the model path is relative to `base_dir` (the config's folder)."""
     if cfg is None or isinstance(cfg, dict):
@@ -136,5 +157,6 @@ def create_detector(cfg: DetectorConfig | dict[str, Any] | None = None, base_dir
 
 __all__ = [
     "DEFAULT_MODEL", "DetectorConfig", "DetectorSettings", "LabelFilter", "OnnxDetectorConfig",
-    "OpenVinoDetectorConfig", "UltralyticsDetectorConfig", "create_detector", "parse_detector_config",
+    "OpenVinoDetectorConfig", "UltralyticsDetectorConfig", "config_class_names", "create_detector",
+    "parse_detector_config",
 ]

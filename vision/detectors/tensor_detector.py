@@ -20,6 +20,11 @@ class TensorDetector(ABC):
         self.cfg = cfg
         self.path = path
         self.format = fmt
+        if cfg.classes is not None:
+            if len(cfg.classes) != len(fmt.class_names):
+                raise ConfigError(f"detector: key 'classes' names {len(cfg.classes)} classes; {path} has "
+                                  f"{len(fmt.class_names)} ({', '.join(fmt.class_names[:8])}, ...)")
+            fmt.class_names = list(cfg.classes)
         self.class_names: list[str] = list(fmt.class_names)
         self.input_size: tuple[int, int] = fmt.size
         index = {name: i for i, name in enumerate(self.class_names)}

@@ -35,6 +35,9 @@ class UltralyticsDetector:
         self.path = path
         names = self.model.names
         self.class_names: list[str] = [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else list(names)
+        if cfg.classes is not None and list(cfg.classes) != self.class_names:
+            raise ConfigError(f"detector: key 'classes' ({', '.join(cfg.classes)}) disagrees with the classes of "
+                              f"{path} ({', '.join(self.class_names)}); fix the list or remove it")
         self.input_size: tuple[int, int] = (cfg.imgsz, cfg.imgsz)
         index = {n: i for i, n in enumerate(self.class_names)}
         for label in [*(cfg.labels or []), *cfg.filters]:
