@@ -23,19 +23,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from api import __version__, scaleout
-from api.auth import LoginLimiter
-from api.bus import make_bus
-from api.db import make_engine, migrate, session_factory
+from api import __version__
+from api.cluster import scaleout
+from api.db.engine import make_engine, migrate, session_factory
+from api.db.models import Camera
 from api.deps import Ctx
-from api.hub import Hub
-from api.media import MediaStore
-from api.models import Camera
-from api.policy import load_policy
+from api.live.bus import make_bus
+from api.live.hub import Hub
+from api.live.ws import websocket_endpoint
 from api.routes import cameras, incidents, ingest, media, site, stats, teams, users
 from api.schemas import CameraOut, HealthOut
+from api.services.accounts import LoginLimiter
+from api.services.media import MediaStore
+from api.services.policy import load_policy
 from api.settings import Settings
-from api.ws import websocket_endpoint
 
 log = logging.getLogger(__name__)
 OFFLINE_AFTER_S = 7.0   # no heartbeat for this long -> offline (workers beat every 2 s); with the 1 s sweep, on the wall within 10 s
@@ -84,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     ctx.ingest_queue = IngestQueue(ctx)
     try:
-        from api.patrol_link import PatrolLink
+        from api.services.dispatch import PatrolLink
 
         ctx.patrol = PatrolLink.create(ctx)
         if ctx.patrol.site is not None:
@@ -92,7 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
 
             SITE[engine] = ctx.patrol.site
     except ModuleNotFoundError as exc:
-        if exc.name != "api.patrol_link":
+        if exc.name != "api.services.dispatch":
             raise
 
     @asynccontextmanager
@@ -103,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
         background: dict[str, Any] = {"camera-sweep": lambda: _sweep_cameras(ctx)}
         if ctx.patrol is not None:
             background["patrol"] = ctx.patrol.run_jobs
-        # one replica at a time runs them when SHARPEYES_LEASE_URL is set (api/scaleout.py)
+        # one replica at a time runs them when SHARPEYES_LEASE_URL is set (api/cluster/scaleout.py)
         jobs = [asyncio.ensure_future(c) for c in scaleout.background(ctx, background)]
         try:
             yield

@@ -172,9 +172,9 @@ async def _latency(port: int, key: str, token: str, clients: int, seconds: float
 
 def _prepare(db: str, media: Path) -> tuple[str, str]:
     """Migrate, add a worker key, an operator and the camera; returns (worker key, operator token)."""
-    from api.auth import hash_password, key_hash, make_token
-    from api.db import make_engine, migrate, session_factory
-    from api.models import Camera, User, WorkerKey
+    from api.db.engine import make_engine, migrate, session_factory
+    from api.db.models import Camera, User, WorkerKey
+    from api.services.accounts import hash_password, key_hash, make_token
     from api.settings import DEV_SECRET
 
     engine = make_engine(db)

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import key_hash, read_token
-from api.bus import EventBus
-from api.hub import Hub
-from api.models import AuditEntry, User, WorkerKey
-from api.policy import Policy
+from api.db.models import AuditEntry, User, WorkerKey
+from api.live.bus import EventBus
+from api.live.hub import Hub
+from api.services.accounts import key_hash, read_token
+from api.services.policy import Policy
 from api.settings import Settings
 
 
@@ -54,8 +54,8 @@ class Ctx:
 
     def camera_infos(self, names: set[str]) -> dict[str, Any]:
         """CameraInfo for the known cameras among `names` (cached; registration refreshes it)."""
-        from api.incidents import CameraInfo
-        from api.models import Camera
+        from api.db.models import Camera
+        from api.services.incidents import CameraInfo
 
         missing = names - self.cameras.keys()
         if missing:

@@ -1,4 +1,4 @@
-"""Request and response shapes of the HTTP api (separate from the tables in api/models.py)."""
+"""Request and response shapes of the HTTP api (separate from the tables in api/db/models.py)."""
 
 from __future__ import annotations
 

@@ -13,13 +13,13 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--data", type=Path, default=None, help="data folder: database, media, worker outbox (default data/demo)")
     p.add_argument("--simulate-teams", action="store_true",
                    help="simulated leaders accept, walk, arrive and resolve (labelled as simulation on the pages)")
-    p.add_argument("--cameras", type=int, default=None, help="run the first N demo cameras (default 4, at most 5: api/demo_cameras.yaml)")
+    p.add_argument("--cameras", type=int, default=None, help="run the first N demo cameras (default 4, at most 5: api/demo/cameras.yaml)")
     p.add_argument("--no-worker", action="store_true", help="do not start the camera worker")
     p.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from api.demo import run_demo
+    from api.demo.run import run_demo
 
     return run_demo(port=args.port, host=args.host, data=args.data, simulate_teams=args.simulate_teams,
                     cameras=args.cameras, worker=not args.no_worker)

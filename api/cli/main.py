@@ -23,10 +23,12 @@ COMMAND_MODULES = (
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     from api.errors import ApiError
+    from coordination.leases import LeaseStoreError
     from patrol.errors import PatrolError
     from vision.errors import VisionError
+    from worker.errors import WorkerError
 
-    return (VisionError, PatrolError, ApiError, FileNotFoundError)
+    return (VisionError, PatrolError, ApiError, WorkerError, LeaseStoreError, FileNotFoundError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -93,7 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from api.worker import run_worker
+    from worker.run import run_worker
 
     if not args.key:
         raise ApiError("no worker key: give --key KEY (create one with `sharpeyes user key NAME`)")
@@ -103,7 +103,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _sessions(db: str | None):  # type: ignore[no-untyped-def]
-    from api.db import make_engine, migrate, session_factory
+    from api.db.engine import make_engine, migrate, session_factory
 
     settings = _settings(db, dev=True)
     engine = make_engine(settings.db_url)
@@ -115,8 +115,8 @@ def _user_add(args: argparse.Namespace) -> int:
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
-    from api.auth import hash_password
-    from api.models import Team, User
+    from api.db.models import Team, User
+    from api.services.accounts import hash_password
 
     password = args.password or getpass.getpass(f"password for {args.name}: ")
     if len(password) < 8:
@@ -141,8 +141,8 @@ def _user_add(args: argparse.Namespace) -> int:
 def _user_key(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import IntegrityError
 
-    from api.auth import key_hash, new_worker_key
-    from api.models import WorkerKey
+    from api.db.models import WorkerKey
+    from api.services.accounts import key_hash, new_worker_key
 
     key = new_worker_key()
     with _sessions(args.db)() as s:

@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from api.db.models import Camera
 from api.deps import CtxDep, Operator, SessionDep
-from api.models import Camera
 from api.routes.common import ERRORS
 from api.schemas import CameraOut
 

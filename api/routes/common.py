@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.db.models import Incident, Media, User
 from api.deps import Ctx
-from api.models import Incident, Media, User
 from api.schemas import ErrorOut, IncidentOut, MediaOut, UnprocessableOut
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -7,18 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile
 from sqlalchemy import select
 
+from api.db.models import Camera, Event, Incident, Media, Team, TimelineEntry, utcnow
 from api.deps import AnyUser, CtxDep, Operator, SessionDep
-from api.incidents import (
-    LEADER_ACTIONS,
-    TEAM_STATUS_AFTER,
-    Conflict,
-    Invalid,
-    apply_action,
-    new_incident,
-    record,
-)
-from api.media import MediaRejected
-from api.models import Camera, Event, Incident, Media, Team, TimelineEntry, utcnow
 from api.routes.common import ERRORS, get_incident_for, incidents_out, media_out, publish_incidents
 from api.schemas import (
     ActionIn,
@@ -33,6 +23,16 @@ from api.schemas import (
     TeamOut,
     TimelineOut,
 )
+from api.services.incidents import (
+    LEADER_ACTIONS,
+    TEAM_STATUS_AFTER,
+    Conflict,
+    Invalid,
+    apply_action,
+    new_incident,
+    record,
+)
+from api.services.media import MediaRejected
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], responses=ERRORS)
 IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -59,7 +59,7 @@ def list_incidents(user: AnyUser, session: SessionDep,
     if team_id:
         q = q.where(Incident.team_id == team_id)
     if active is not None:
-        from api.incidents import ACTIVE
+        from api.services.incidents import ACTIVE
 
         q = q.where(Incident.state.in_(ACTIVE) if active else Incident.state.not_in(ACTIVE))
     rows = session.scalars(q.order_by(Incident.id.desc()).limit(limit).offset(offset)).all()

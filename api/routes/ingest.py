@@ -14,12 +14,12 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api.db.models import Camera, Event, Incident, Media
 from api.deps import Ctx, CtxDep, LiveFrame, Worker
-from api.incidents import CameraInfo, ingest
-from api.media import MediaRejected
-from api.models import Camera, Event, Incident, Media
 from api.routes.common import ERRORS, incidents_out, incidents_out_plain, media_out, publish_incidents
 from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, MediaOut
+from api.services.incidents import CameraInfo, ingest
+from api.services.media import MediaRejected
 from vision.events import EventMessage
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"], responses=ERRORS)

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import FileResponse
 
+from api.db.models import Incident, Media
 from api.deps import AnyUser, CtxDep, SessionDep
-from api.models import Incident, Media
 from api.routes.common import ERRORS
 
 router = APIRouter(prefix="/api/media", tags=["media"], responses=ERRORS)

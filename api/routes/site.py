@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 
+from api.db.models import Team
 from api.deps import AnyUser, CtxDep, SessionDep
-from api.models import Team
 from api.routes.common import ERRORS
 from api.schemas import CheckInIn, CheckInOut, PathOut, PlanOut, PointsOut, RouteOut, SiteOut, TeamOut
 

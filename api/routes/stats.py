@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from api.db.models import Incident
 from api.deps import Operator, SessionDep
-from api.incidents import ACTIVE
-from api.models import Incident
 from api.routes.common import ERRORS
 from api.schemas import StatsOut
+from api.services.incidents import ACTIVE
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=ERRORS)
 

@@ -8,9 +8,8 @@ from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
 
 import patrol
+from api.db.models import Incident, Team, User, utcnow
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
-from api.incidents import ACTIVE
-from api.models import Incident, Team, User, utcnow
 from api.routes.common import ERRORS, commit_new, incidents_out
 from api.schemas import (
     CheckInIn,
@@ -24,6 +23,7 @@ from api.schemas import (
     TeamOut,
     TeamStatusIn,
 )
+from api.services.incidents import ACTIVE
 
 router = APIRouter(prefix="/api", tags=["teams"], responses=ERRORS)
 TeamId = Annotated[int, Path(ge=1, le=2**31 - 1)]

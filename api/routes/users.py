@@ -7,11 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from sqlalchemy import select
 
-from api.auth import DUMMY_HASH, hash_password, key_hash, make_token, new_worker_key, verify_password
+from api.db.models import Team, User, WorkerKey
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
-from api.models import Team, User, WorkerKey
 from api.routes.common import ERRORS, commit_new
 from api.schemas import LoginIn, TokenOut, UserCreate, UserOut, WorkerKeyCreate, WorkerKeyOut
+from api.services.accounts import (
+    DUMMY_HASH,
+    hash_password,
+    key_hash,
+    make_token,
+    new_worker_key,
+    verify_password,
+)
 
 router = APIRouter(prefix="/api", tags=["users"], responses=ERRORS)
 

@@ -18,8 +18,8 @@ from PIL import Image
 from sqlalchemy import select, text
 
 from api.app import create_app
-from api.auth import hash_password, key_hash, make_token
-from api.models import Base, Team, User, WorkerKey
+from api.db.models import Base, Team, User, WorkerKey
+from api.services.accounts import hash_password, key_hash, make_token
 from api.settings import Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -152,7 +152,7 @@ def seed(app: Any) -> tuple[str, dict[str, int]]:
 
 def build(db_url: str, tmp_path: Path, site: bool = False, **settings: Any) -> Harness:
     if db_url.startswith("postgresql"):
-        from api.db import make_engine, migrate
+        from api.db.engine import make_engine, migrate
 
         migrate(make_engine(db_url))
         _empty(db_url)

@@ -95,7 +95,7 @@ def test_camera_registration_race_is_retried_not_500(api: Harness, monkeypatch: 
     """Two pool workers registering the same new camera at once: the one that loses the insert race retries."""
     from sqlalchemy.orm import Session
 
-    from api.models import Camera
+    from api.db.models import Camera
 
     real_get = Session.get
     raced = []

@@ -24,7 +24,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from api.auth import make_token
+from api.services.accounts import make_token
 from tests.api.conftest import build, event
 
 pytestmark = pytest.mark.slow

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.models import Event, EventStep, Media
-from api.outbox import Outbox
-from api.worker import Worker
+from api.db.models import Event, EventStep, Media
 from tests.api.conftest import build
 from tests.api.servers import FakePipeline, ServerThread, free_port, write_clip, write_config
+from worker.outbox import Outbox
+from worker.run import Worker
 
 
 def _worker(tmp_path: Path, url: str, key: str, cams: list[str]) -> Worker:

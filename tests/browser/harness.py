@@ -52,8 +52,8 @@ class ApiServer:
 
     def prepare(self) -> None:
         """Migrate and seed the demo teams and accounts (the same code as `sharpeyes demo`)."""
-        from api.db import make_engine, migrate, session_factory
-        from api.demo import seed_demo
+        from api.db.engine import make_engine, migrate, session_factory
+        from api.demo.run import seed_demo
 
         self.data.mkdir(parents=True, exist_ok=True)
         engine = make_engine(self.env()["SHARPEYES_DB_URL"])
@@ -64,7 +64,7 @@ class ApiServer:
     def start(self) -> None:
         log = open(self.data / "server.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.demo:env_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--factory", "api.demo.run:env_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--ws-ping-interval", "5"],
             cwd=str(ROOT), env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         end = time.monotonic() + 60

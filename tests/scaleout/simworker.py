@@ -1,8 +1,8 @@
 """A worker process for the fault and load test: simulated cameras instead of the vision pipeline.
 
-Everything else is the real scale-out path: it joins a camera pool (`api.leases.CameraPool`), keeps every
+Everything else is the real scale-out path: it joins a camera pool (`coordination.leases.CameraPool`), keeps every
 event step in a durable SQLite outbox, and sends them in order through the signed Redis stream
-(`api.bus_redis.StreamProducer`), deleting a batch only once the api has stored it. Each produced step is
+(`worker.stream.StreamProducer`), deleting a batch only once the api has stored it. Each produced step is
 also written, in the same transaction as the outbox row, to a `produced` table the test reads afterwards.
 
     python -m tests.scaleout.simworker --name w1 --key KEY --pool north --cameras 50 --outbox w1.db \
@@ -21,9 +21,9 @@ import threading
 import time
 from pathlib import Path
 
-from api.bus_redis import StreamProducer, StreamRefused, StreamUnavailable
-from api.leases import CameraPool, lease_store_from_url
+from coordination.leases import CameraPool, lease_store_from_url
 from vision.events import EventMessage
+from worker.stream import StreamProducer, StreamRefused, StreamUnavailable
 
 log = logging.getLogger("simworker")
 

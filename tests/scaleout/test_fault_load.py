@@ -28,9 +28,9 @@ import pytest
 import redis
 from sqlalchemy import create_engine, select, text
 
-from api.auth import hash_password, key_hash, make_token
-from api.db import make_engine, migrate
-from api.models import Camera, Event, EventStep, Incident, TimelineEntry, User, WorkerKey
+from api.db.engine import make_engine, migrate
+from api.db.models import Camera, Event, EventStep, Incident, TimelineEntry, User, WorkerKey
+from api.services.accounts import hash_password, key_hash, make_token
 from tests.scaleout.conftest import port_open
 
 pytestmark = pytest.mark.slow

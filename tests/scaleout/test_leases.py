@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from api.leases import CameraPool, LeaderJob, Lease, PostgresLeaseStore, RedisLeaseStore, preferred_owner
+from api.cluster.leader import LeaderJob
+from coordination.leases import CameraPool, Lease, PostgresLeaseStore, RedisLeaseStore, preferred_owner
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +135,7 @@ def test_camera_pool_keeps_cameras_while_store_is_down(redis_url, unique) -> Non
 
 
 def test_leader_loop_keeps_one_long_job_running_and_stops_it_when_the_store_goes(store, unique) -> None:  # type: ignore[no-untyped-def]
-    from api.leases import LeaderLoop
+    from api.cluster.leader import LeaderLoop
 
     running: set[str] = set()
     most = [0]

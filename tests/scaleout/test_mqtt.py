@@ -11,7 +11,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from api.mqtt import MqttPublisher, MqttSettings
+from api.cluster.mqtt import MqttPublisher, MqttSettings
 from vision.events import EventMessage
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_events_incidents_and_counts(mqtt_addr: tuple[str, int], unique: str) ->
 
 _CHILD = """
 import sys, time
-from api.mqtt import MqttPublisher, MqttSettings
+from api.cluster.mqtt import MqttPublisher, MqttSettings
 pub = MqttPublisher(MqttSettings(host=sys.argv[1], port=int(sys.argv[2]), prefix=sys.argv[3]))
 pub.start()
 pub.connected.wait(10)

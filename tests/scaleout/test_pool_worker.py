@@ -27,8 +27,8 @@ import redis
 import yaml
 from sqlalchemy import create_engine, select, text
 
-from api.db import make_engine
-from api.models import EventStep
+from api.db.engine import make_engine
+from api.db.models import EventStep
 from tests.api.servers import free_port
 from tests.clips import vtest_head
 from tests.scaleout.conftest import port_open

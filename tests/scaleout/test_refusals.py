@@ -13,12 +13,13 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from api.auth import key_hash, make_token
-from api.bus_redis import StreamProducer, shard_of
-from api.models import AuditEntry, EventStep, User, WorkerKey
-from api.scaleout import _stream_consumer
+from api.cluster.scaleout import _stream_consumer
+from api.db.models import AuditEntry, EventStep, User, WorkerKey
+from api.services.accounts import key_hash, make_token
+from coordination.stream import shard_of
 from tests.api.conftest import build
 from vision.events import EventMessage
+from worker.stream import StreamProducer
 
 POOL_KEY = "swk_pool_north_0123456789abcdef"
 CAM = {"id": "pcam", "name": "pcam", "zones": {}}

@@ -11,17 +11,11 @@ from typing import Any
 import pytest
 import redis
 
-from api.bus_redis import (
-    GROUP,
-    StreamConsumer,
-    StreamProducer,
-    StreamRefused,
-    StreamUnavailable,
-    WorkerIdentity,
-    shard_of,
-)
-from api.leases import RedisLeaseStore
+from api.cluster.stream import StreamConsumer, WorkerIdentity
+from coordination.leases import RedisLeaseStore
+from coordination.stream import GROUP, shard_of
 from vision.events import EventMessage
+from worker.stream import StreamProducer, StreamRefused, StreamUnavailable
 
 pytestmark = pytest.mark.slow
 KEY = "worker-secret-key-0123456789"

@@ -10,12 +10,12 @@ from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
+from api.db.models import Camera, Incident, Team
 from api.deps import Ctx, user_from_token
-from api.hub import Client
-from api.incidents import ACTIVE
-from api.models import Camera, Incident, Team
+from api.live.hub import Client
 from api.routes.common import incidents_out
 from api.schemas import CameraOut, TeamOut
+from api.services.incidents import ACTIVE
 
 REPLAY_CLOSED_HOURS = 24
 

@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from api.models import Camera, Event, EventStep, Incident, TimelineEntry, utcnow
-from api.policy import Policy
+from api.db.models import Camera, Event, EventStep, Incident, TimelineEntry, utcnow
+from api.services.policy import Policy
 from vision.events import EventMessage
 
 EVENTS = cast(Table, Event.__table__)

@@ -61,7 +61,7 @@ def make_bus(kind: str, redis_url: str = "") -> EventBus:
         return InProcessBus()
     if kind == "redis":
         try:
-            from api.bus_redis import RedisBus  # type: ignore[import-not-found]
+            from api.cluster.bus_redis import RedisBus
         except ModuleNotFoundError as exc:
             raise ValueError("the redis bus is not available in this build; use SHARPEYES_BUS=memory") from exc
         bus: EventBus = RedisBus(redis_url)

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import WebSocket
 
-from api.bus import EventBus
+from api.live.bus import EventBus
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 2000

@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api.db.models import Incident, WorkerKey
 from api.deps import Ctx
-from api.incidents import ingest
-from api.models import Incident, WorkerKey
+from api.services.incidents import ingest
 from vision.events import EventMessage
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ def publish_events(ctx: Ctx, messages: list[EventMessage]) -> None:
 
 
 def _stream_consumer(ctx: Ctx) -> Any:
-    from api.bus_redis import StreamConsumer, WorkerIdentity
-    from api.leases import lease_store_from_url
+    from api.cluster.stream import StreamConsumer, WorkerIdentity
+    from coordination.leases import lease_store_from_url
 
     def lookup(name: str) -> WorkerIdentity | None:
         with ctx.sessions() as s:
@@ -128,7 +128,7 @@ def attach(ctx: Ctx) -> None:
         on_gap(lambda: resync_clients(ctx))
     settings = ctx.settings
     if settings.mqtt_host:
-        from api.mqtt import MqttPublisher, MqttSettings
+        from api.cluster.mqtt import MqttPublisher, MqttSettings
 
         pub = MqttPublisher(MqttSettings(host=settings.mqtt_host, port=settings.mqtt_port,
                                          prefix=settings.mqtt_prefix))
@@ -149,7 +149,8 @@ def background(ctx: Ctx, jobs: dict[str, JobFactory]) -> list[Awaitable[Any]]:
     settings = ctx.settings
     out: list[Awaitable[Any]] = []
     if settings.lease_url:
-        from api.leases import LeaderLoop, lease_store_from_url
+        from api.cluster.leader import LeaderLoop
+        from coordination.leases import lease_store_from_url
 
         store = lease_store_from_url(settings.lease_url)
         out += [LeaderLoop(store, name, factory).run_forever() for name, factory in jobs.items()]

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import patrol
-from api.incidents import ACTIVE, Conflict, apply_action, record
-from api.models import CheckIn, Incident, PointsEntry, Team, User, utcnow
+from api.db.models import CheckIn, Incident, PointsEntry, Team, User, utcnow
 from api.schemas import PointsEntryOut, PointsOut, ProposalOut, RouteOut, RouteStopOut
+from api.services.incidents import ACTIVE, Conflict, apply_action, record
 
 if TYPE_CHECKING:
     from api.deps import Ctx

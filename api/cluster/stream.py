@@ -1,14 +1,12 @@
-"""The Redis event bus: pub/sub fan-out between replicas, and the worker event stream.
+"""The api's side of the worker event stream: `StreamConsumer` reads, verifies and stores signed batches.
 
-`RedisBus` implements `api.bus.EventBus`: broadcast topics (the hub's websocket messages) go through
-`api.fanout_redis.RedisFanout`.
-
-The event stream lets workers hand events to the api through Redis instead of HTTP:
+The event stream lets workers hand events to the api through Redis instead of HTTP
+(`worker.stream.StreamProducer` writes it; `coordination.stream` is the format):
 
 - A worker signs each batch with its key (HMAC-SHA256 keyed by sha256(key), the hash the api stores;
   the key itself never travels) over its name, pool, a timestamp, a nonce and the body, and `XADD`s it to
   shard `hash(camera) % shards` of `sharpeyes:events:<i>`, so one camera's events stay in order.
-- Each shard is read by one replica at a time, the holder of the shard's lease (`api.leases.CameraPool`
+- Each shard is read by one replica at a time, the holder of the shard's lease (`coordination.leases.CameraPool`
   over shard names): consumer group `api`, at-least-once. The entry is `XACK`ed (and deleted) only after
   the incident is stored. When a replica dies, the next holder of its shards `XAUTOCLAIM`s what it left.
 - The api answers on the batch's reply list; the worker deletes the batch from its durable outbox only on
@@ -24,140 +22,23 @@ The event stream lets workers hand events to the api through Redis instead of HT
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
 import os
 import secrets
 import time
-import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from api.bus import EventBus, Handler
-from api.fanout_redis import RedisFanout
+from coordination.stream import GROUP, SIG_VERSION, STREAM_PREFIX, signature, stream_name
 from vision.events import EventMessage
 
 log = logging.getLogger(__name__)
 
-STREAM_PREFIX = "sharpeyes:events:"
-GROUP = "api"
-SIG_VERSION = "1"
-
-
-class RedisBus(EventBus):
-    """EventBus over Redis: every topic is a broadcast to all replicas (pub/sub)."""
-
-    def __init__(self, url: str, replica: str | None = None) -> None:
-        self.url = url
-        self.fanout = RedisFanout(url, replica)
-
-    async def start(self) -> None:
-        await self.fanout.start()
-
-    async def close(self) -> None:
-        await self.fanout.close()
-
-    async def publish(self, topic: str, message: dict[str, Any]) -> None:
-        await self.fanout.publish(topic, message)
-
-    def subscribe(self, topic: str, handler: Handler) -> None:
-        self.fanout.subscribe(topic, handler)
-
-    def on_gap(self, callback: Callable[[], Awaitable[None] | None]) -> None:
-        """Called when this replica may have missed broadcasts (the hub resyncs its clients)."""
-        self.fanout.on_gap(callback)
-
-
-# ------------------------------------------------------------------------------------------ signing
-
-def signing_key(key_sha256_hex: str) -> bytes:
-    return key_sha256_hex.encode()
-
-
-def signature(key_sha256_hex: str, fields: dict[str, str]) -> str:
-    text = "\n".join(fields[k] for k in ("v", "worker", "pool", "ts", "nonce", "reply", "body"))
-    return hmac.new(signing_key(key_sha256_hex), text.encode(), hashlib.sha256).hexdigest()
-
-
-def shard_of(camera: str, shards: int) -> int:
-    return zlib.crc32(camera.encode()) % shards
-
-
-def stream_name(shard: int, prefix: str = STREAM_PREFIX) -> str:
-    return f"{prefix}{shard}"
-
-
-# ------------------------------------------------------------------------------------- worker side
-
-class StreamRefused(Exception):
-    """The api refused a batch (signature, pool, ...): retrying the same batch will not help."""
-
-
-class StreamUnavailable(Exception):
-    """No answer in time (Redis down, no replica reading, database down): keep it and retry later."""
-
-
-class StreamProducer:
-    """A worker's sending side: `send(batch)` returns once the api has stored it, else raises."""
-
-    def __init__(self, url: str, worker: str, key: str, pool: str = "", shards: int = 8,
-                 timeout_s: float = 10.0, prefix: str = STREAM_PREFIX) -> None:
-        import redis
-
-        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=timeout_s + 5,
-                                          decode_responses=True)
-        self.worker, self.pool, self.shards, self.timeout_s, self.prefix = worker, pool, shards, timeout_s, prefix
-        self._key_hash = hashlib.sha256(key.encode()).hexdigest()
-
-    def signed_fields(self, body: str, reply: str, ts: float | None = None, nonce: str | None = None) -> dict[str, str]:
-        fields = {"v": SIG_VERSION, "worker": self.worker, "pool": self.pool,
-                  "ts": f"{time.time() if ts is None else ts:.3f}", "nonce": nonce or secrets.token_hex(12),
-                  "reply": reply, "body": body}
-        fields["sig"] = signature(self._key_hash, fields)
-        return fields
-
-    def send(self, messages: Sequence[EventMessage]) -> dict[str, int]:
-        """Store a batch through the stream; {"stored", "duplicates"} once every shard's part is stored."""
-        import redis
-
-        parts: dict[int, list[dict[str, Any]]] = {}
-        for m in messages:
-            parts.setdefault(shard_of(m.camera, self.shards), []).append(m.model_dump(mode="json"))
-        reply = f"sharpeyes:reply:{self.worker}:{secrets.token_hex(8)}"
-        try:
-            for shard, items in parts.items():
-                body = json.dumps(items, separators=(",", ":"))
-                self.redis.xadd(stream_name(shard, self.prefix), self.signed_fields(body, reply))  # type: ignore[arg-type]
-            total = {"stored": 0, "duplicates": 0}
-            deadline = time.monotonic() + self.timeout_s
-            for _ in parts:
-                left = deadline - time.monotonic()
-                got = self.redis.blpop([reply], timeout=max(0.01, left)) if left > 0 else None
-                if got is None:
-                    raise StreamUnavailable(f"no api replica stored the batch within {self.timeout_s:.0f} s")
-                answer = json.loads(got[1])
-                if answer.get("refused"):
-                    raise StreamRefused(f"the api refused the batch: {answer['refused']}")
-                if not answer.get("ok"):
-                    raise StreamUnavailable(f"the api could not store the batch: {answer.get('error')}")
-                total["stored"] += int(answer.get("stored", 0))
-                total["duplicates"] += int(answer.get("duplicates", 0))
-            return total
-        except redis.RedisError as exc:
-            raise StreamUnavailable(f"Redis is unreachable: {exc}") from exc
-        finally:
-            try:
-                self.redis.delete(reply)
-            except redis.RedisError:
-                pass
-
-
-# ---------------------------------------------------------------------------------------- api side
 
 @dataclass
 class WorkerIdentity:
@@ -199,7 +80,7 @@ class StreamConsumer:
     def __post_init__(self) -> None:
         import redis
 
-        from api.leases import CameraPool
+        from coordination.leases import CameraPool
 
         self.redis = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
         self.pool = CameraPool(self.lease_store, f"stream:{self.prefix}",

@@ -23,14 +23,14 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import hash_password, key_hash
+from api.db.models import Team, User, WorkerKey
 from api.errors import ApiError
-from api.models import Team, User, WorkerKey
+from api.services.accounts import hash_password, key_hash
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample_videos"
-CAMERAS_TEMPLATE = Path(__file__).resolve().parent / "demo_cameras.yaml"
+CAMERAS_TEMPLATE = Path(__file__).resolve().parent / "cameras.yaml"
 WORKER_NAME = "demo-worker"
 # Demo accounts: printed on start. Only for the demo's own database, which runs in --dev mode.
 ADMIN = ("admin", "admin-demo-1")
@@ -145,7 +145,7 @@ def write_camera_config(out: Path, template: Path = CAMERAS_TEMPLATE, clips: Pat
 
 
 def env_app() -> Any:
-    """The app from SHARPEYES_* settings, for `uvicorn --factory api.demo:env_app` (browser tests)."""
+    """The app from SHARPEYES_* settings, for `uvicorn --factory api.demo.run:env_app` (browser tests)."""
     from api.app import create_app
     from api.settings import Settings
 
@@ -243,7 +243,7 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
         if worker:
             procs.append(start_worker(config, base_url, seed.worker_key, data / "worker.log"))
         if simulate_teams:
-            from api.demo_sim import TeamSimulator
+            from api.demo.sim import TeamSimulator
 
             sim = TeamSimulator(base_url, [a for a in seed.accounts if a.role == "leader"])
             sim.start()

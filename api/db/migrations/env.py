@@ -1,11 +1,11 @@
-"""Alembic environment: migrations run at api start-up on the connection api/db.py hands over."""
+"""Alembic environment: migrations run at api start-up on the connection api/db/engine.py hands over."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from api.models import Base
+from api.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

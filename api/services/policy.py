@@ -2,7 +2,7 @@
 
 Category, severity and deadline come from the patrol policy (one source of truth, patrol/policy.yaml:
 live hazards in minutes, governance matters 24 h / 3 / 7 working days); the merge window is the api's own
-setting (api/policy.yaml).
+setting (api/services/policy.yaml).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Leases with heartbeats, in Redis or PostgreSQL: one holder at a time across machines.
 
-Two uses:
-- `LeaderJob`: a background job (deadline checks, dispatch timeouts) runs on exactly one api replica at a
-  time. The replica that holds the lease runs it; when that replica dies the lease expires and another
-  one takes over after at most `ttl_s`.
+Shared by the api and the worker. Two uses:
+- `api.cluster.leader`: a background job (deadline checks, dispatch timeouts) runs on exactly one api
+  replica at a time. The replica that holds the lease runs it; when that replica dies the lease expires
+  and another one takes over after at most `ttl_s`.
 - `CameraPool`: `sharpeyes worker --pool NAME` joins a pool; each camera is a lease. Cameras are spread by
   rendezvous hashing over the live members, so a member that joins or leaves moves only its share.
   A dead worker's leases expire after `ttl_s` and the others claim them on their next tick.
@@ -21,17 +21,20 @@ a few seconds is harmless, running it twice is not.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+
+class LeaseStoreError(ValueError):
+    """A lease store URL that names no store we know: the message says what is expected."""
 
 
 class LeaseStore(Protocol):
@@ -190,9 +193,7 @@ def lease_store_from_url(url: str) -> LeaseStore:
         return RedisLeaseStore(url)
     if url.startswith("postgresql"):
         return PostgresLeaseStore(url)
-    from api.errors import ApiError
-
-    raise ApiError(f"lease store URL {url!r}: expected redis://HOST:PORT/DB or postgresql+psycopg://...")
+    raise LeaseStoreError(f"lease store URL {url!r}: expected redis://HOST:PORT/DB or postgresql+psycopg://...")
 
 
 # --------------------------------------------------------------------------------------- one holder
@@ -236,105 +237,6 @@ class Lease:
             except Exception as exc:  # noqa: BLE001 - the lease will expire anyway
                 log.warning("could not release lease %s: %s", self.name, exc)
 
-
-class LeaderJob:
-    """Run `job()` every `period_s` on the one replica that holds lease `job:<name>`."""
-
-    def __init__(
-        self, store: LeaseStore, name: str, job: Callable[[], Awaitable[Any]], period_s: float,
-        holder: str | None = None, ttl_s: float = 15.0,
-    ) -> None:
-        self.lease = Lease(store, "job:" + name, holder or default_holder_id("api"), ttl_s=ttl_s,
-                           margin_s=ttl_s / 5)
-        self.job = job
-        self.period_s = period_s
-        self.runs = 0
-
-    async def run_forever(self) -> None:
-        heartbeat = min(self.period_s, self.lease.ttl_s / 3)
-        next_run = 0.0
-        try:
-            while True:
-                try:
-                    ok = await asyncio.to_thread(self.lease.refresh)
-                except Exception as exc:  # noqa: BLE001 - store outage: do not run, try again
-                    log.warning("lease store unreachable for %s: %s", self.lease.name, exc)
-                    ok = False
-                now = time.monotonic()
-                if ok and now >= next_run and self.lease.held:
-                    next_run = now + self.period_s
-                    try:
-                        await self.job()
-                        self.runs += 1
-                    except Exception:  # noqa: BLE001 - a failed run must not kill the scheduler
-                        log.exception("background job %s failed", self.lease.name)
-                await asyncio.sleep(heartbeat)
-        finally:
-            await asyncio.to_thread(self.lease.release)
-
-
-class LeaderLoop:
-    """Keep `factory()` (a long-running coroutine, e.g. the patrol jobs) running on exactly one replica.
-
-    It starts when this replica takes lease `job:<name>` and is cancelled the moment the lease's local
-    validity ends without a renewal (a store outage, a slow renewal, another holder), before the store
-    could give the lease to another replica.
-    """
-
-    def __init__(self, store: LeaseStore, name: str, factory: Callable[[], Awaitable[Any]],
-                 holder: str | None = None, ttl_s: float = 15.0) -> None:
-        self.lease = Lease(store, "job:" + name, holder or default_holder_id("api"), ttl_s=ttl_s,
-                           margin_s=ttl_s / 5)
-        self.factory = factory
-        self.starts = 0
-
-    async def run_forever(self) -> None:
-        heartbeat = self.lease.ttl_s / 4
-        task: asyncio.Task[Any] | None = None
-        try:
-            while True:
-                refresh = asyncio.ensure_future(asyncio.to_thread(self.lease.refresh))
-                if task is not None:
-                    # Wait for the renewal no longer than the lease stays valid.
-                    done, _ = await asyncio.wait({refresh}, timeout=max(0.0, self.lease.valid_until - time.monotonic()))
-                    if not done:
-                        log.warning("lease %s renewal too slow: stopping the job", self.lease.name)
-                        await _cancel(task)
-                        task = None
-                try:
-                    ok = await refresh
-                except Exception as exc:  # noqa: BLE001 - store outage
-                    log.warning("lease store unreachable for %s: %s", self.lease.name, exc)
-                    ok = False
-                if task is not None and not (ok and self.lease.held):
-                    log.warning("lease %s lost: stopping the job", self.lease.name)
-                    await _cancel(task)
-                    task = None
-                if task is not None and task.done():
-                    if not task.cancelled() and task.exception() is not None:
-                        log.error("job %s stopped: %r; restarting it", self.lease.name, task.exception())
-                    task = None
-                if ok and self.lease.held and task is None:
-                    log.info("%s runs %s", self.lease.holder, self.lease.name)
-                    task = asyncio.ensure_future(self.factory())
-                    self.starts += 1
-                if task is not None:
-                    until = self.lease.valid_until - time.monotonic()
-                    await asyncio.wait({task}, timeout=max(0.0, min(heartbeat, until)))
-                else:
-                    await asyncio.sleep(heartbeat)
-        finally:
-            if task is not None:
-                await _cancel(task)
-            await asyncio.to_thread(self.lease.release)
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
-# ------------------------------------------------------------------------------------- camera pools
 
 def _score(camera: str, member: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{camera}\0{member}".encode(), digest_size=8).digest(), "big")

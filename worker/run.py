@@ -6,12 +6,12 @@ every 2 s) and one thread pushing about two annotated frames per second per came
 Nothing waits on the api: while it is down, events pile up in the outbox and leave when it is back.
 
 Pool mode (`--pool NAME`, issue 7): instead of running every camera of the config, the worker joins a camera
-pool (`api.leases.CameraPool`, leases in Redis or PostgreSQL) and runs only the cameras it holds a lease on.
+pool (`coordination.leases.CameraPool`, leases in Redis or PostgreSQL) and runs only the cameras it holds a lease on.
 A pool thread ticks every few seconds and starts or stops camera threads to match; a camera is stopped
 (its thread joined) before its lease is released, so two workers never run it at once while the lease
 store is reachable. A dead worker's leases expire after `ttl_s` (15 s) and the others claim its cameras on
 their next tick (3 s). Events still go through the outbox; with `stream_url` they leave through the signed
-Redis stream (`api.bus_redis.StreamProducer`) instead of `POST /api/ingest/events`, and are deleted from
+Redis stream (`worker.stream.StreamProducer`) instead of `POST /api/ingest/events`, and are deleted from
 the outbox only once an api replica has stored them, so a Redis outage only delays them.
 """
 
@@ -29,8 +29,8 @@ from typing import Any
 import cv2
 import httpx
 
-from api.errors import ApiError
-from api.outbox import Item, Outbox
+from worker.errors import WorkerError
+from worker.outbox import Item, Outbox
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 2.0
@@ -87,7 +87,7 @@ class Worker:
         names = cameras or list(config.cameras)
         unknown = [n for n in names if n not in config.cameras]
         if unknown:
-            raise ApiError(f"{config_path}: no camera {unknown[0]!r} (cameras: {', '.join(config.cameras)})")
+            raise WorkerError(f"{config_path}: no camera {unknown[0]!r} (cameras: {', '.join(config.cameras)})")
         self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(self.config_path, config.cameras[n].source))
                      for n in names}
         self.api = api.rstrip("/")
@@ -99,7 +99,7 @@ class Worker:
         self.pool_name = pool
         self.pool: Any = None
         if pool:
-            from api.leases import CameraPool, default_holder_id, lease_store_from_url
+            from coordination.leases import CameraPool, default_holder_id, lease_store_from_url
 
             self.pool = CameraPool(lease_store_from_url(lease_url or "redis://127.0.0.1:6379/0"), pool, names,
                                    worker_id=worker_id or default_holder_id("worker"), ttl_s=pool_ttl_s,
@@ -120,7 +120,7 @@ class Worker:
         self.produced = threading.Event()   # every camera has stopped: the sender may end once the outbox is empty
         self.journal = journal.open("a", encoding="utf-8") if journal else None
         self._journal_lock = threading.Lock()
-        self.fatal: ApiError | None = None
+        self.fatal: WorkerError | None = None
         self.abandon = False   # Ctrl-C / SIGTERM: leave what is unsent in the outbox for the next start
         self.registered = False
         self.sent_events = 0
@@ -201,7 +201,7 @@ class Worker:
             log.warning("the api could not take the camera list now (%d); retrying", resp.status_code)
             return False
         if resp.status_code >= 400:
-            raise ApiError(f"the api refused the camera list: {resp.status_code} {resp.text}")
+            raise WorkerError(f"the api refused the camera list: {resp.status_code} {resp.text}")
         rows = resp.json()
         if rows and isinstance(rows, list) and rows[0].get("worker"):
             self.worker_name = str(rows[0]["worker"])
@@ -246,8 +246,8 @@ class Worker:
 
     def _send_stream(self, run: CameraRun, items: list[Item]) -> bool:
         """Events through the signed Redis stream; deleted from the outbox only once an api replica stored them."""
-        from api.bus_redis import StreamProducer, StreamRefused, StreamUnavailable
         from vision.events import EventMessage
+        from worker.stream import StreamProducer, StreamRefused, StreamUnavailable
 
         if self.producer is None:
             if self.worker_name is None:
@@ -270,7 +270,7 @@ class Worker:
     def _sender(self) -> None:
         try:
             self._send_loop()
-        except ApiError as exc:      # e.g. the camera list refused for good: stop, say why
+        except WorkerError as exc:      # e.g. the camera list refused for good: stop, say why
             log.error("%s", exc)
             self.fatal = exc
             self.abandon = True
