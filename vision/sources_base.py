@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -16,6 +17,7 @@ from vision.base import Frame
 
 Status = Literal["connecting", "online", "reconnecting", "offline", "ended"]
 REPORT_S = 5.0  # while frames flow, the state callback also fires this often (fps, last frame time)
+FPS_WINDOW_S = 5.0  # delivered fps is counted over this window (a burst after a reconnect does not spike it)
 
 
 @dataclass
@@ -24,7 +26,7 @@ class SourceState:
 
     uri: str
     status: Status = "connecting"
-    fps: float = 0.0                    # frames delivered per second (moving average)
+    fps: float = 0.0                    # frames delivered per second over the last FPS_WINDOW_S
     last_frame_time: float | None = None  # unix time of the last delivered frame
     frames: int = 0                     # frames delivered
     dropped: int = 0                    # live: frames decoded but replaced by a newer one before use
@@ -63,7 +65,7 @@ class FrameSource:
         self._on_state = on_state
         self._closed = threading.Event()
         self._state_lock = threading.Lock()
-        self._fps_t: float | None = None
+        self._recent: deque[float] = deque()  # delivery times within FPS_WINDOW_S
         self._reported = time.monotonic()
 
     def __iter__(self) -> Iterator[Frame]:
@@ -90,12 +92,14 @@ class FrameSource:
             self._on_state(snapshot)
 
     def _delivered(self, now: float) -> None:
-        """Update the delivered-fps moving average; report the state every REPORT_S while frames flow."""
-        s = self.state
-        if self._fps_t is not None and now > self._fps_t:
-            inst = 1.0 / (now - self._fps_t)
-            s.fps = inst if s.fps == 0 else 0.8 * s.fps + 0.2 * inst
-        self._fps_t = now
+        """Count the delivered fps over the last FPS_WINDOW_S; report the state every REPORT_S while frames flow."""
+        s, recent = self.state, self._recent
+        recent.append(now)
+        while recent[0] < now - FPS_WINDOW_S:
+            recent.popleft()
+        span = now - recent[0]
+        if len(recent) > 1 and span > 0:
+            s.fps = (len(recent) - 1) / span
         s.frames += 1
         s.last_frame_time = time.time()
         if now - self._reported >= REPORT_S:

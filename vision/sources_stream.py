@@ -1,15 +1,24 @@
 """Live RTSP/HTTP(S) streams, read by a thread that keeps only the newest frame (drop, never queue).
 
 A stream that fails reconnects with capped exponential backoff and reports ``online`` / ``reconnecting`` /
-``offline`` through :class:`vision.sources_base.SourceState`.
+``offline`` through :class:`vision.sources_base.SourceState`; one that stalls (connected, no frames for
+STALL_S) is reported ``reconnecting`` until frames flow again or the read timeout drops the connection.
+A stream that cannot be opened is diagnosed in words (unknown host, nothing listening, no answer, or an
+answer without video) by a plain TCP connect, and every message names the URL with its password masked.
+RTSP is read over TCP (as Frigate does): no smeared frames from lost UDP packets; set
+OPENCV_FFMPEG_CAPTURE_OPTIONS yourself to choose otherwise.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -18,6 +27,10 @@ from vision.base import Frame
 from vision.errors import SourceError
 from vision.sources_base import Backoff, FrameSource, StateCallback
 
+log = logging.getLogger("vision.sources")
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")  # read by each open
+STALL_S = 3.0  # connected but no frame for this long (or three detect intervals): reported as reconnecting
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 
 @dataclass
 class _Latest:
@@ -37,10 +50,11 @@ class StreamSource(FrameSource):
         self.fps = fps
         self.backoff = backoff or Backoff()
         self.timeout_s = timeout_s
+        self.name = masked(url)  # the URL as messages show it: no password
         self._latest = _Latest()
         self._consumed = 0  # seq of the last frame handed to the consumer
         self._t0 = time.monotonic()
-        self._thread = threading.Thread(target=self._reader, name=f"source:{url}", daemon=True)
+        self._thread = threading.Thread(target=self._reader, name=f"source:{self.name}", daemon=True)
         self._thread.start()
 
     def _connect(self) -> cv2.VideoCapture | None:
@@ -54,6 +68,8 @@ class StreamSource(FrameSource):
 
     def _reader(self) -> None:
         failures = 0
+        down_since: float | None = None
+        said = ""  # the last failure logged, so a camera that stays down is logged once, not at every attempt
         while not self._closed.is_set():
             cap = self._connect()
             got_frame = False
@@ -65,6 +81,11 @@ class StreamSource(FrameSource):
                             break
                         if not got_frame:
                             got_frame, failures = True, 0
+                            if down_since is not None:
+                                log.info("stream %s is back after %.1f s", self.name, time.monotonic() - down_since)
+                            down_since, said = None, ""
+                            self._set(status="online", error=None, retry_in_s=None)
+                        elif self.state.status != "online":  # frames flow again after a stall
                             self._set(status="online", error=None, retry_in_s=None)
                         lt = self._latest
                         with lt.cond:
@@ -78,16 +99,26 @@ class StreamSource(FrameSource):
             if self._closed.is_set():
                 break
             failures += 1
+            if down_since is None:
+                down_since = time.monotonic()
+            if got_frame:
+                error = f"stream {self.name} ended or stopped sending; reconnecting"
+            elif cap is None:
+                error = f"cannot connect to {self.name}: {diagnose(self.uri, self.timeout_s)}; {FIX}"
+            else:
+                error = f"stream {self.name} opened but gave no frame; {FIX}"
+            if error != said:
+                log.warning("%s", error)
+                said = error
             mx = self.backoff.max_attempts
             if mx is not None and failures > mx:
-                self._set(status="offline", retry_in_s=None,
-                          error=f"no frames from {self.uri} after {mx} attempts")
+                self._set(status="offline", retry_in_s=None, error=f"gave up after {mx} attempts: {error}")
                 with self._latest.cond:
                     self._latest.cond.notify_all()
                 return
             delay = self.backoff.delay(failures)
             self._set(status="reconnecting", reconnects=self.state.reconnects + (1 if got_frame else 0),
-                      retry_in_s=delay, error="stream ended" if got_frame else "cannot connect")
+                      retry_in_s=delay, error=error)
             if self._closed.wait(delay):
                 break
 
@@ -103,9 +134,12 @@ class StreamSource(FrameSource):
             with lt.cond:
                 while lt.seq <= self._consumed and not self._closed.is_set():
                     if self.state.status == "offline":
-                        raise SourceError(f"stream {self.uri} is offline: {self.state.error}; check the URL, "
-                                          "the camera and the network")
+                        raise SourceError(f"stream {self.name} is offline: {self.state.error}")
                     lt.cond.wait(0.5)
+                    quiet = time.time() - (lt.wall or time.time())
+                    if self.state.status == "online" and lt.seq and quiet > max(STALL_S, 3 * step):
+                        self._set(status="reconnecting", error=f"no frames from {self.name} for {quiet:.0f} s; "
+                                  "stalled; waiting, then reconnecting")
                 if self._closed.is_set():
                     return
                 assert lt.image is not None
@@ -122,3 +156,37 @@ class StreamSource(FrameSource):
             self._latest.cond.notify_all()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=self.timeout_s + 1)
+
+
+FIX = ("check that the camera is on and reachable, and its URL in the camera config "
+       "(scheme, host, port, path; rtsp://user:password@host:port/path when it needs a login)")
+
+
+def masked(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    u = urlsplit(url)
+    if u.password is None:
+        return url
+    host = u.hostname or ""
+    netloc = f"{u.username}:***@{host}" + (f":{u.port}" if u.port else "")
+    return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+
+def diagnose(url: str, timeout_s: float) -> str:
+    """Why a stream did not open, in words, from a plain TCP connect to its host and port."""
+    u = urlsplit(url)
+    host, port = u.hostname, u.port or DEFAULT_PORTS.get(u.scheme.lower())
+    if not host or port is None or u.scheme.lower() in ("udp",):
+        return "no answer"
+    try:
+        with socket.create_connection((host, port), timeout=min(timeout_s, 3.0)):
+            pass
+    except socket.gaierror:
+        return f"unknown host '{host}'"
+    except ConnectionRefusedError:
+        return f"nothing listens on {host}:{port} (the camera or its server is down, or the port is wrong)"
+    except TimeoutError:
+        return f"{host}:{port} does not answer (the camera is off or unplugged, or a firewall drops it)"
+    except OSError as exc:
+        return f"{host}:{port}: {exc.strerror or exc}"
+    return f"{host}:{port} answers but gives no video (a wrong path, or a login is needed)"
