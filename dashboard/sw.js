@@ -1,10 +1,10 @@
 // Service worker: keeps the phone page's shell (HTML, scripts, styles, dictionary, plan) so it opens with
 // no network; the api is never cached (actions taken offline go to the page's IndexedDB outbox instead).
-const CACHE = 'sharpeyes-shell-v1';
+const CACHE = 'sharpeyes-shell-v2';
 const SHELL = [
   '/m/', '/manifest.webmanifest', '/i18n.json', '/css/app.css',
-  '/js/mobile.js', '/js/api.js', '/js/i18n.js', '/js/live.js', '/js/queue.js',
-  '/js/format.js', '/js/plan.js', '/vendor/leaflet/leaflet.js', '/vendor/leaflet/leaflet.css',
+  '/js/mobile/main.js', '/js/mobile/queue.js', '/js/shared/actions.js', '/js/shared/api.js',
+  '/js/shared/format.js', '/js/shared/i18n.js', '/js/shared/live.js', '/js/shared/page.js', '/js/shared/plan.js', '/vendor/leaflet/leaflet.js', '/vendor/leaflet/leaflet.css',
   '/icons/icon.svg', '/icons/icon-192.png',
 ];
 

@@ -14,7 +14,7 @@ def test_every_key_has_both_languages_and_every_used_key_exists() -> None:
     missing = [k for k, v in d.items() if not v.get("zh") or not v.get("en")]
     assert not missing, f"keys without zh or en: {missing}"
     used: set[str] = set()
-    for f in [*DASH.glob("*.html"), *DASH.glob("m/*.html"), *DASH.glob("js/*.js")]:
+    for f in [*DASH.glob("*.html"), *DASH.glob("m/*.html"), *DASH.glob("js/**/*.js")]:
         text = f.read_text(encoding="utf-8")
         used |= set(re.findall(r"data-i18n(?:-placeholder|-title)?=\"([\w.]+)\"", text))
         used |= set(re.findall(r"\bt\('([\w.]+)'", text))
@@ -23,5 +23,5 @@ def test_every_key_has_both_languages_and_every_used_key_exists() -> None:
 
 
 def test_pages_load_nothing_from_outside() -> None:
-    for f in [*DASH.glob("*.html"), *DASH.glob("m/*.html"), *DASH.glob("js/*.js"), DASH / "sw.js", DASH / "css/app.css"]:
+    for f in [*DASH.glob("*.html"), *DASH.glob("m/*.html"), *DASH.glob("js/**/*.js"), DASH / "sw.js", DASH / "css/app.css"]:
         assert not re.search(r"(src|href)=\"https?://|url\(https?://|import .* from 'https?://", f.read_text(encoding="utf-8")), f

@@ -61,6 +61,5 @@ export function beep() {
     o.connect(g).connect(ctx.destination);
     o.start();
     o.stop(ctx.currentTime + 0.45);
-    window.__sharpeyesBeeps = (window.__sharpeyesBeeps || 0) + 1;
   } catch { /* audio not allowed yet */ }
 }

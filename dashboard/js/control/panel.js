@@ -1,18 +1,11 @@
 // The incident panel: snapshot, clip, timeline, dispatch proposal with its reasons, and the operator's actions.
-import { get, mediaUrl, post, routes } from './api.js';
-import { clock, el, severityClass, untilDeadline } from './format.js';
-import { t, tv } from './i18n.js';
+import { get, mediaUrl, post, routes } from '../shared/api.js';
+import { allowedActions, allows, needsReason } from '../shared/actions.js';
+import { clock, el, severityClass, untilDeadline } from '../shared/format.js';
+import { t, tv } from '../shared/i18n.js';
 
-// Which actions make sense in which state (the api refuses the others with 409 anyway).
-const ACTIONS = {
-  dispatch: ['open', 'declined', 'escalated', 'reopened'],
-  override: ['open', 'dispatched', 'accepted', 'declined', 'escalated', 'reopened'],
-  escalate: ['open', 'dispatched', 'accepted', 'on_site', 'declined', 'reopened'],
-  close: ['resolved', 'false_alarm', 'open', 'escalated'],
-  false_alarm: ['open', 'dispatched', 'declined', 'escalated', 'reopened'],
-  reopen: ['resolved', 'closed', 'false_alarm'],
-};
-const NEEDS_REASON = new Set(['override', 'false_alarm', 'reopen', 'escalate']);
+// The inputs an action takes from the panel (which actions are possible comes from the incident itself).
+const PICKS_TEAM = new Set(['dispatch', 'override']);
 
 let proposalCache = { id: null, at: 0, items: null };
 let shownId = null;
@@ -64,7 +57,7 @@ function proposalBox(inc, items, ctx) {
   const box = el('div', { class: 'proposal' }, el('h3', { text: t('prop.title') }));
   if (!items) { box.append(el('p', { class: 'muted', text: t('prop.loading') })); return box; }
   if (!items.length) { box.append(el('p', { class: 'muted', text: t('prop.none') })); return box; }
-  const canDispatch = ACTIONS.dispatch.includes(inc.state);
+  const canDispatch = allows(inc, 'dispatch');
   items.slice(0, 3).forEach((p, i) => {
     box.append(el('div', { class: `prop ${i === 0 ? 'best' : ''}`, dataset: { team: p.team_id } },
       el('div', { class: 'prop-head' },
@@ -78,15 +71,17 @@ function proposalBox(inc, items, ctx) {
 
 function actionsBox(inc, ctx, teams) {
   const reason = el('input', { id: 'act-reason', placeholder: t('act.reason_ph') });
-  const teamSel = el('select', { id: 'act-team' }, el('option', { value: '', text: t('act.pick_team') }),
-    ...teams.map((tm) => el('option', { value: tm.id, text: `${tm.name} · ${tv('teamstatus', tm.status)}` })));
-  const buttons = Object.keys(ACTIONS).filter((a) => a !== 'dispatch').map((a) => el('button', {
-    type: 'button', class: `act-${a}`, disabled: !ACTIONS[a].includes(inc.state),
+  // Any team may be sent, with or without a proposal (no place on the site, or every team off shift).
+  const picksTeam = allowedActions(inc).some((a) => PICKS_TEAM.has(a));
+  const teamSel = picksTeam ? el('select', { id: 'act-team' }, el('option', { value: '', text: t('act.pick_team') }),
+    ...teams.map((tm) => el('option', { value: tm.id, text: `${tm.name} · ${tv('teamstatus', tm.status)}` }))) : null;
+  const buttons = allowedActions(inc).map((a) => el('button', {
+    type: 'button', class: `act-${a}`, dataset: { reason: needsReason(inc, a) ? 'required' : 'optional' },
     onclick: () => {
       const why = reason.value.trim();
-      if (NEEDS_REASON.has(a) && !why) { reason.focus(); reason.classList.add('need'); return; }
-      if (a === 'override' && !teamSel.value) { teamSel.focus(); return; }
-      act(inc, a, { reason: why, teamId: a === 'override' ? teamSel.value : null }, ctx);
+      if (needsReason(inc, a) && !why) { reason.focus(); reason.classList.add('need'); return; }
+      if (PICKS_TEAM.has(a) && !teamSel.value) { teamSel.focus(); teamSel.classList.add('need'); return; }
+      act(inc, a, { reason: why, teamId: PICKS_TEAM.has(a) ? teamSel.value : null }, ctx);
     },
     text: t(`act.${a}`),
   }));
@@ -98,7 +93,7 @@ export async function renderPanel(state, ctx) {
   const box = document.getElementById('incident-panel');
   const inc = state.incidents.get(state.selected);
   if (!inc) { shownId = null; return; }
-  const key = JSON.stringify([inc.state, inc.team_id, inc.updated_at, (inc.timeline || []).length, (inc.media || []).length, document.documentElement.lang]);
+  const key = JSON.stringify([inc.state, inc.team_id, allowedActions(inc), inc.updated_at, (inc.timeline || []).length, (inc.media || []).length, document.documentElement.lang]);
   const sameIncident = shownId === inc.id;
   // Keep typed reasons and the playing clip: rebuild only when the incident changed.
   if (sameIncident && key === shownKey && box.dataset.proposal === String(proposalCache.at)) {
@@ -115,7 +110,7 @@ export async function renderPanel(state, ctx) {
   const video = clip ? (oldVideo && oldVideo.dataset.src === clip.url ? oldVideo
     : el('video', { src: mediaUrl(clip.url), controls: true, muted: true, autoplay: true, loop: true, playsinline: true, preload: 'auto', dataset: { src: clip.url } })) : null;
   if (video) video.muted = true;
-  const props = ACTIONS.dispatch.includes(inc.state) ? (proposalCache.id === inc.id ? proposalCache.items : null) : [];
+  const props = allows(inc, 'dispatch') ? (proposalCache.id === inc.id ? proposalCache.items : null) : [];
   box.replaceChildren(...[
     el('div', { class: 'panel-head' },
       el('span', { class: severityClass(inc.severity), text: String(inc.severity) }),
@@ -136,7 +131,7 @@ export async function renderPanel(state, ctx) {
     el('h3', { text: t('inc.timeline') }), timeline(inc)].filter(Boolean));
   if (keepReason) document.getElementById('act-reason').value = keepReason;
   box.dataset.proposal = String(proposalCache.at);
-  if (ACTIONS.dispatch.includes(inc.state) && (proposalCache.id !== inc.id || Date.now() - proposalCache.at > 5000)) {
+  if (allows(inc, 'dispatch') && (proposalCache.id !== inc.id || Date.now() - proposalCache.at > 5000)) {
     await proposals(inc);
     box.dataset.proposal = '';
     ctx.render();

@@ -13,6 +13,9 @@ export const auth = {
   clear() { localStorage.removeItem(TOKEN_KEY); localStorage.removeItem(USER_KEY); },
 };
 
+// fetch throws a TypeError when the network is down (offline), as opposed to an answer from the server.
+export function isNetworkError(err) { return err instanceof TypeError; }
+
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 

@@ -1,13 +1,13 @@
 // Control room page: incidents, camera wall, site plan, incident panel, team board, the day's numbers.
-import { auth, get, login, mediaUrl, routes, setUnauthorizedHandler } from './api.js';
+import { auth, get, mediaUrl, routes } from '../shared/api.js';
+import { beep, clock, duration, el, parseTime, severityClass, untilDeadline } from '../shared/format.js';
+import { t, tv } from '../shared/i18n.js';
+import { bindBanner, LiveLink } from '../shared/live.js';
+import { $, boot, isOlder, placeName as siteName, safe } from '../shared/page.js';
+import { PlanMap } from '../shared/plan.js';
 import { bars, ring } from './charts.js';
-import { beep, clock, duration, el, parseTime, severityClass, untilDeadline } from './format.js';
-import { apply, bindLangSwitch, loadI18n, onLangChange, t, tv } from './i18n.js';
-import { bindBanner, LiveLink } from './live.js';
-import { renderPanel } from './control_panel.js';
-import { PlanMap } from './plan.js';
+import { renderPanel } from './panel.js';
 
-const ACTIVE = new Set(['open', 'dispatched', 'accepted', 'on_site', 'declined', 'escalated', 'reopened']);
 // Browsers open at most 6 HTTP/1.1 connections per host and an MJPEG stream holds one for good,
 // so only a few tiles stream live; the others refresh a still frame every second.
 const LIVE_STREAMS = 2;
@@ -18,7 +18,6 @@ export const state = {
 };
 let plan = null;
 let live = null;
-const $ = (id) => document.getElementById(id);
 
 function listOf(payload) {
   if (Array.isArray(payload)) return payload;
@@ -33,8 +32,7 @@ export function upsertIncident(inc, { quiet = false } = {}) {
   if (!inc || inc.id === undefined) return;
   const known = state.incidents.has(inc.id);
   const prev = state.incidents.get(inc.id) || {};
-  // Messages and refreshes can cross: keep the newest of each incident by updated_at (docs/api.md).
-  if (prev.updated_at && inc.updated_at && parseTime(inc.updated_at) < parseTime(prev.updated_at)) return;
+  if (isOlder(inc, prev)) return;
   state.incidents.set(inc.id, { ...prev, ...inc });
   if (!known && state.loaded && !quiet) {
     state.fresh.set(inc.id, Date.now());
@@ -46,7 +44,7 @@ function isAtRisk(inc) {
   if (inc.at_risk !== undefined) return !!inc.at_risk;
   const d = parseTime(inc.deadline_at);
   const c = parseTime(inc.created_at);
-  if (!d || !ACTIVE.has(inc.state)) return false;
+  if (!d || !inc.active) return false;
   const left = d - Date.now();
   return left < 0 || (c && left <= 0.2 * (d - c));   // as the api: 80 % of the time used, or overdue
 }
@@ -57,7 +55,7 @@ function filtered() {
   const fg = $('f-grid').value;
   const sort = $('f-sort').value;
   const items = [...state.incidents.values()].filter((i) => {
-    if (fs === 'active' && !ACTIVE.has(i.state)) return false;
+    if (fs === 'active' && !i.active) return false;
     if (fs && fs !== 'active' && fs !== 'all' && i.state !== fs) return false;
     if (fc && i.category !== fc) return false;
     if (fg && (i.grid || '') !== fg) return false;
@@ -217,7 +215,7 @@ function renderTeams() {
   box.replaceChildren(el('table', {},
     el('thead', {}, el('tr', {}, ...['team.name', 'team.leader', 'team.status', 'team.task'].map((k) => el('th', { text: t(k) })))),
     el('tbody', {}, ...teams.map((tm) => {
-      const task = [...state.incidents.values()].find((i) => i.team_id === tm.id && ACTIVE.has(i.state) && i.state !== 'open');
+      const task = [...state.incidents.values()].find((i) => i.team_id === tm.id && i.active);
       return el('tr', { dataset: { team: tm.id } },
         el('td', {}, tm.name, tm.simulated ? el('span', { class: 'badge sim small', text: t('sim.short') }) : null),
         el('td', { text: (tm.people && tm.people[tm.leader] && tm.people[tm.leader].name) || tm.leader || '—' }),
@@ -234,7 +232,7 @@ function renderMap() {
   }
   const activeIds = new Set();
   for (const inc of state.incidents.values()) {
-    if (!ACTIVE.has(inc.state)) { plan.remove('incidents', inc.id); continue; }
+    if (!inc.active) { plan.remove('incidents', inc.id); continue; }
     activeIds.add(inc.id);
     plan.upsert('incidents', inc.id, inc.xy || placeXY(inc.place), `pin-inc sev-${inc.severity} ${state.selected === inc.id ? 'selected' : ''}`,
       '!', `#${inc.id} ${incidentTitle(inc)}`, () => select(inc.id));
@@ -283,7 +281,7 @@ function renderStats() {
   const incs = [...state.incidents.values()];
   // The api's figures (GET /api/stats/today): open = incidents in an active state, at risk = active, not yet
   // overdue, past 80 % of their time; overdue shown beside it. Local counts only until the first answer.
-  const open = s.open ?? incs.filter((i) => ACTIVE.has(i.state)).length;
+  const open = s.open ?? incs.filter((i) => i.active).length;
   const atRisk = s.at_risk ?? incs.filter(isAtRisk).length;
   const overdue = s.overdue ? ` (+${t('stats.overdue', { n: s.overdue })})` : '';
   const pct = (v) => (v === null || v === undefined ? '—' : `${Math.round(v * 100)}%`);
@@ -317,14 +315,12 @@ export async function select(id) {
   render();
 }
 
-function placeName(id) { const p = state.site && state.site.places && state.site.places[id]; return (p && p.name) || id; }
+function placeName(id) { return siteName(state.site, id); }
 
 // The proposal names teams by key: show the team's name.
 function teamName(id, fallback) { const tm = state.teams.get(id); return (tm && tm.name) || fallback || String(id); }
 
 const ctx = { placeName, teamName, render, select, refresh: () => refresh(), upsertIncident, placeXY, plan: () => plan };
-
-async function safe(path) { try { return await get(path); } catch { return null; } }
 
 async function refresh() {
   const [incs, cams, teams, stats] = await Promise.all([safe(routes.incidents()), safe(routes.cameras()), safe(routes.teams()), safe(routes.stats())]);
@@ -377,9 +373,7 @@ function onMessage(topic, payload) {
   render();
 }
 
-async function start() {
-  $('login').hidden = true;
-  $('app').hidden = false;
+async function start({ showLogin }) {
   showWho();
   state.site = await safe(routes.site());
   if (state.site) {
@@ -415,32 +409,16 @@ function showWho() {
   $('who').textContent = me ? `${me.name ?? me.username ?? ''} · ${tv('role', me.role)}` : '';
 }
 
-function showLogin() {
-  if (live) live.stop();
-  $('app').hidden = true;
-  $('login').hidden = false;
-}
+boot({
+  start,
+  stop: () => { if (live) live.stop(); },
+  onLang: () => { showWho(); render(); },
+  elsewhere: (me) => (me && me.role === 'leader' ? '/m' : null),
+});
 
-async function main() {
-  await loadI18n();
-  bindLangSwitch($('lang'));
-  onLangChange(() => { apply(document); showWho(); render(); });
+function wireFilters() {
   setInterval(() => { $('clock').textContent = clock(Date.now()); }, 1000);
   ['f-state', 'f-category', 'f-grid', 'f-sort'].forEach((id) => $(id).addEventListener('change', render));
-  setUnauthorizedHandler(() => { auth.clear(); showLogin(); });
-  $('logout').addEventListener('click', () => { auth.clear(); location.reload(); });
-  $('login-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const f = new FormData(e.target);
-    try {
-      const me = await login(f.get('username'), f.get('password'));
-      if (me && me.role === 'leader') { location.href = '/m'; return; }
-      start();
-    } catch (err) {
-      $('login-error').textContent = t('auth.failed', { msg: err.message });
-    }
-  });
-  if (auth.token) start(); else showLogin();
 }
 
-main();
+wireFilters();

@@ -1,6 +1,8 @@
 // Offline action queue (IndexedDB, so photos are kept as Blobs). Actions are sent in the order taken;
 // a network failure stops the flush and keeps the rest; an answer from the server (even a refusal)
 // removes the action, and a refusal is reported.
+import { isNetworkError } from '../shared/api.js';
+
 const DB_NAME = 'sharpeyes';
 const STORE = 'outbox';
 
@@ -29,8 +31,6 @@ export const outbox = {
   list: () => tx('readonly', (s) => s.getAll()),
   remove: (qid) => tx('readwrite', (s) => s.delete(qid)),
 };
-
-export function isNetworkError(err) { return err instanceof TypeError; }
 
 // send(action) performs one action; returns {sent, refused: [{action, error}], left}
 let flushing = null;

@@ -1,18 +1,18 @@
 // Patrol leader's phone page: my task pushed live, accept/decline, the way there, arrive, resolve with a photo;
 // today's patrol route with check-in by code; service points. Every action goes through the offline outbox.
-import { auth, get, HttpError, login, mediaUrl, request, routes, setUnauthorizedHandler } from './api.js';
-import { clock, el, parseTime, severityClass, untilDeadline } from './format.js';
-import { apply, bindLangSwitch, loadI18n, onLangChange, t, tv } from './i18n.js';
-import { bindBanner, LiveLink } from './live.js';
-import { PlanMap } from './plan.js';
-import { flush, isNetworkError, outbox } from './queue.js';
+import { allowedActions, allows, needsReason, predict } from '../shared/actions.js';
+import { auth, mediaUrl, request, routes } from '../shared/api.js';
+import { clock, el, severityClass, untilDeadline } from '../shared/format.js';
+import { t, tv } from '../shared/i18n.js';
+import { bindBanner, LiveLink } from '../shared/live.js';
+import { $, boot, isOlder, placeName as siteName, placeXY as siteXY, safe } from '../shared/page.js';
+import { PlanMap } from '../shared/plan.js';
+import { flush, outbox } from './queue.js';
 
-const ACTIVE_TASK = ['dispatched', 'accepted', 'on_site', 'escalated', 'reopened'];
 const state = { tasks: new Map(), team: null, site: null, route: null, points: null, queue: [], pending: new Map(), shownTask: null };
 let taskMap = null;
 let patrolMap = null;
 let live = null;
-const $ = (id) => document.getElementById(id);
 
 function flash(text, kind = 'ok') {
   const f = $('flash');
@@ -70,42 +70,40 @@ async function perform(action) {
   await flushNow();
 }
 
-// While an action waits in the outbox the page shows its result, so the leader can go on working.
+// While an action waits in the outbox the page shows its result, as the server said it would be, so the
+// leader can go on working.
 function applyLocally(a) {
-  const next = { accept: 'accepted', decline: 'declined', arrive: 'on_site', resolve: 'resolved' }[a.kind];
-  if (!next || !state.tasks.has(a.incidentId)) return;
-  state.tasks.set(a.incidentId, { ...state.tasks.get(a.incidentId), state: next, pending: true });
+  const task = state.tasks.get(a.incidentId);
+  const next = task && predict(task, a.kind);
+  if (next) state.tasks.set(a.incidentId, { ...next, pending: true });
 }
 
 // ---- data --------------------------------------------------------------------------------------------
-function placeName(id) { const p = state.site?.places?.[id]; return (p && p.name) || id; }
-function placeXY(id) { const p = state.site?.places?.[id]; return p ? p.xy : null; }
+function placeName(id) { return siteName(state.site, id); }
+function placeXY(id) { return siteXY(state.site, id); }
 
 function upsertTask(inc) {
   if (!inc || inc.id === undefined) return;
   const known = state.tasks.get(inc.id);
-  // Messages and refreshes can cross: keep the newest of each incident by updated_at (docs/api.md).
-  if (known && known.updated_at && inc.updated_at && parseTime(inc.updated_at) < parseTime(known.updated_at)) return;
+  if (isOlder(inc, known)) return;
   // The outbox still holds a later step for this task: keep showing its local result.
   const queued = state.queue.filter((a) => a.incidentId === inc.id);
   const merged = { ...(known || {}), ...inc, pending: false };
-  const isNewAssignment = inc.team_id === auth.user?.team_id && inc.state === 'dispatched' && (!known || known.state !== 'dispatched');
+  const isNewAssignment = inc.team_id === auth.user?.team_id && allows(inc, 'accept') && !allows(known, 'accept');
   state.tasks.set(inc.id, merged);
   if (queued.length) applyLocally(queued[queued.length - 1]);
   if (isNewAssignment && state.loaded) {
     if (navigator.vibrate) navigator.vibrate([300, 120, 300]);
-    window.__sharpeyesVibrations = (window.__sharpeyesVibrations || 0) + 1;
     flash(t('task.new', { id: inc.id }), 'warn');
   }
 }
 
 function currentTask() {
-  const mine = [...state.tasks.values()].filter((i) => i.team_id === auth.user?.team_id && ACTIVE_TASK.includes(i.state));
+  // a task is the leader's while he has something to do on it; one just finished stays until the server has it
+  const mine = [...state.tasks.values()].filter((i) => i.team_id === auth.user?.team_id && allowedActions(i).length);
   mine.sort((a, b) => (b.severity - a.severity) || (Date.parse(a.deadline_at) - Date.parse(b.deadline_at)));
-  return mine[0] || [...state.tasks.values()].find((i) => i.pending && i.state === 'resolved') || null;
+  return mine[0] || [...state.tasks.values()].find((i) => i.pending && i.team_id === auth.user?.team_id) || null;
 }
-
-async function safe(path) { try { return await get(path); } catch { return null; } }
 
 // Refreshes overlap (after a flush, on reconnect): an older one finishing last must not undo a newer one.
 let refreshSeq = 0;
@@ -125,55 +123,62 @@ async function refresh() {
 }
 
 // ---- rendering ---------------------------------------------------------------------------------------
+// One control per action the server allows: a big button, a reason box where the server wants a reason,
+// and for resolve the form with the photo (the phone's own requirement: the control room sees the scene).
 function taskButtons(task) {
-  const reason = el('input', { id: 'decline-reason', placeholder: t('task.decline_ph') });
-  if (task.state === 'dispatched' || task.state === 'reopened' || task.state === 'escalated') {
-    return el('div', { class: 'task-actions' },
-      el('button', { type: 'button', class: 'big primary', id: 'btn-accept', onclick: () => perform({ kind: 'accept', incidentId: task.id }), text: t('act.accept') }),
-      el('div', { class: 'inline' }, reason,
-        el('button', { type: 'button', id: 'btn-decline', onclick: () => {
-          if (!reason.value.trim()) { reason.classList.add('need'); reason.focus(); return; }
-          perform({ kind: 'decline', incidentId: task.id, reason: reason.value.trim() });
-        }, text: t('act.decline') })));
+  const controls = allowedActions(task).map((a) => (a === 'resolve' ? resolveForm(task) : actionButton(task, a)));
+  return controls.length ? el('div', { class: 'task-actions' }, ...controls) : null;
+}
+
+function actionButton(task, a) {
+  const primary = !needsReason(task, a);
+  const button = el('button', { type: 'button', class: primary ? 'big primary' : '', id: `btn-${a}`, text: t(`act.${a}`) });
+  if (primary) {
+    button.addEventListener('click', () => perform({ kind: a, incidentId: task.id }));
+    return button;
   }
-  if (task.state === 'accepted') {
-    return el('div', { class: 'task-actions' }, el('button', { type: 'button', class: 'big primary', id: 'btn-arrive', onclick: () => perform({ kind: 'arrive', incidentId: task.id }), text: t('act.arrive') }));
+  const reason = el('input', { id: `${a}-reason`, placeholder: a === 'decline' ? t('task.decline_ph') : t('act.reason_ph') });
+  button.addEventListener('click', () => {
+    if (!reason.value.trim()) { reason.classList.add('need'); reason.focus(); return; }
+    perform({ kind: a, incidentId: task.id, reason: reason.value.trim() });
+  });
+  return el('div', { class: 'inline' }, reason, button);
+}
+
+function resolveForm(task) {
+  // A live update re-renders the card: keep the same form, so a photo already picked and a note typed stay.
+  const kept = state.resolveForm && state.resolveForm.id === task.id ? state.resolveForm.form : null;
+  if (kept) {
+    kept.querySelector('.photo-btn span').textContent = t('task.photo');
+    kept.querySelector('#note').placeholder = t('task.note_ph');
+    kept.querySelector('#btn-resolve').textContent = t('act.resolve');
+    return kept;
   }
-  if (task.state === 'on_site') {
-    // A live update re-renders the card: keep the same form, so a photo already picked and a note typed stay.
-    const kept = state.resolveForm && state.resolveForm.id === task.id ? state.resolveForm.form : null;
-    if (kept) {
-      kept.querySelector('.photo-btn span').textContent = t('task.photo');
-      kept.querySelector('#note').placeholder = t('task.note_ph');
-      kept.querySelector('#btn-resolve').textContent = t('act.resolve');
-      return kept;
-    }
-    const photo = el('input', { type: 'file', id: 'photo', accept: 'image/*', capture: 'environment' });
-    const note = el('textarea', { id: 'note', rows: 3, placeholder: t('task.note_ph') });
-    const preview = el('img', { class: 'preview', hidden: true, alt: '' });
-    photo.addEventListener('change', () => {
-      const f = photo.files[0];
-      if (f) { preview.src = URL.createObjectURL(f); preview.hidden = false; }
-    });
-    const form = el('form', { class: 'task-actions resolve', onsubmit: (e) => {
-      e.preventDefault();
-      const f = photo.files[0];
-      if (!f) { flash(t('task.need_photo'), 'error'); return; }
-      state.resolveForm = null;
-      perform({ kind: 'resolve', incidentId: task.id, photo: f, photoName: f.name, note: note.value.trim() });
-    } },
-    el('label', { class: 'photo-btn' }, el('span', { text: t('task.photo') }), photo), preview, note,
-    el('button', { type: 'submit', class: 'big primary', id: 'btn-resolve', text: t('act.resolve') }));
-    state.resolveForm = { id: task.id, form };
-    return form;
-  }
-  return null;
+  const photo = el('input', { type: 'file', id: 'photo', accept: 'image/*', capture: 'environment' });
+  const note = el('textarea', { id: 'note', rows: 3, placeholder: t('task.note_ph') });
+  const preview = el('img', { class: 'preview', hidden: true, alt: '' });
+  photo.addEventListener('change', () => {
+    const f = photo.files[0];
+    if (f) { preview.src = URL.createObjectURL(f); preview.hidden = false; }
+  });
+  const form = el('form', { class: 'resolve', onsubmit: (e) => {
+    e.preventDefault();
+    const f = photo.files[0];
+    if (!f) { flash(t('task.need_photo'), 'error'); return; }
+    if (needsReason(task, 'resolve') && !note.value.trim()) { note.classList.add('need'); note.focus(); return; }
+    state.resolveForm = null;
+    perform({ kind: 'resolve', incidentId: task.id, photo: f, photoName: f.name, note: note.value.trim() });
+  } },
+  el('label', { class: 'photo-btn' }, el('span', { text: t('task.photo') }), photo), preview, note,
+  el('button', { type: 'submit', class: 'big primary', id: 'btn-resolve', text: t('act.resolve') }));
+  state.resolveForm = { id: task.id, form };
+  return form;
 }
 
 function renderTask() {
   const box = $('task');
   const task = currentTask();
-  const key = task ? JSON.stringify([task.id, task.state, task.pending, document.documentElement.lang]) : 'none';
+  const key = task ? JSON.stringify([task.id, task.state, allowedActions(task), task.pending, document.documentElement.lang]) : 'none';
   if (key === state.shownTask) {
     const dl = box.querySelector('.deadline');
     if (dl && task) dl.textContent = untilDeadline(task.deadline_at);
@@ -279,9 +284,7 @@ function showTab(name) {
   if (name === 'task' && taskMap) taskMap.map.invalidateSize();
 }
 
-async function start() {
-  $('login').hidden = true;
-  $('app').hidden = false;
+async function start({ showLogin }) {
   state.site = await safe(routes.site());
   if (state.site) {
     taskMap = new PlanMap($('task-map'), state.site, { compact: true });
@@ -306,37 +309,17 @@ async function start() {
   setInterval(renderTask, 5000);
 }
 
-function showLogin() {
-  if (live) live.stop();
-  $('app').hidden = true;
-  $('login').hidden = false;
-}
+boot({
+  start,
+  stop: () => { if (live) live.stop(); },
+  onLang: () => { state.shownTask = null; render(); refreshQueue(); },
+});
 
-async function main() {
-  await loadI18n();
-  bindLangSwitch($('lang'));
-  onLangChange(() => { apply(document); state.shownTask = null; render(); refreshQueue(); });
-  document.querySelectorAll('.tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
-  setUnauthorizedHandler(() => { auth.clear(); showLogin(); });
-  $('logout').addEventListener('click', () => { auth.clear(); location.reload(); });
-  $('checkin-form').addEventListener('submit', (e) => {
-    e.preventDefault();
-    const code = $('checkin-code').value.trim();
-    if (!code) return;
-    perform({ kind: 'checkin', checkpoint: $('checkin-point').value, code });
-    $('checkin-code').value = '';
-  });
-  $('login-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const f = new FormData(e.target);
-    try {
-      await login(f.get('username'), f.get('password'));
-      start();
-    } catch (err) {
-      $('login-error').textContent = err instanceof HttpError || isNetworkError(err) ? t('auth.failed', { msg: err.message }) : String(err);
-    }
-  });
-  if (auth.token) start(); else showLogin();
-}
-
-main();
+document.querySelectorAll('.tabs button').forEach((b) => b.addEventListener('click', () => showTab(b.dataset.tab)));
+$('checkin-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const code = $('checkin-code').value.trim();
+  if (!code) return;
+  perform({ kind: 'checkin', checkpoint: $('checkin-point').value, code });
+  $('checkin-code').value = '';
+});
