@@ -193,8 +193,9 @@ def team_statuses_after(action: str, before: T | None, after: T | None) -> dict[
         out[after] = "dispatched"              # on the way
     elif action == "arrive" and after is not None:
         out[after] = "on_site"
-    elif action in ("resolve", "decline", "false_alarm", "reopen") and before is not None:
+    elif action in ("resolve", "decline", "false_alarm") and before is not None:
         out[before] = "available"              # done with it, or let go of it
+    # reopen, close, escalate: the team (if any) was freed before or keeps working
     return out
 
 

@@ -82,6 +82,7 @@ def test_demo_teams_cover_every_hour():
     ("false_alarm", None, None, {}),
     ("escalate", 1, 1, {}),
     ("close", 1, 1, {}),
+    ("reopen", 1, None, {}),        # freed at resolve; it may be busy elsewhere by now
 ])
 def test_team_statuses_after_each_step(action, before, after, expected):
     from patrol import team_statuses_after
