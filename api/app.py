@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     migrate(engine)
     bus = make_bus(settings.bus, settings.redis_url)
     hub = Hub(bus)
-    ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine), policy=load_policy(settings.policy_path),
+    ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine), policy=load_policy(settings.policy_path, patrol_path=settings.patrol_policy_path),
               bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute),
               media=MediaStore(settings.media_dir))
     from api.routes.ingest import IngestQueue

@@ -7,11 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.services.lifecycle import Action, State
+
 Role = Literal["admin", "operator", "leader"]
-State = Literal["open", "dispatched", "accepted", "on_site", "resolved", "closed",
-                "declined", "escalated", "false_alarm", "reopened"]
-Action = Literal["dispatch", "override", "accept", "decline", "arrive", "resolve", "close",
-                 "escalate", "false_alarm", "reopen"]
 CameraLive = Literal["online", "reconnecting", "offline", "unknown"]
 TeamStatus = Literal["off_duty", "available", "on_patrol", "dispatched", "on_site"]
 
@@ -151,6 +149,12 @@ class TimelineOut(Out):
     data: dict[str, Any]
 
 
+class StepOut(Out):
+    allowed_actions: list[Action]
+    needs_reason: list[Action]
+    next_state: dict[Action, State]
+
+
 class IncidentOut(Out):
     id: int
     title: str
@@ -174,6 +178,15 @@ class IncidentOut(Out):
     snapshot_url: str | None = Field(default=None, description="Newest snapshot or photo, if any")
     grid: str | None = Field(default=None, description="Grid cell (网格) of the place, from the site")
     place_name: str | None = Field(default=None, description="Display name of the place, from the site")
+    active: bool = Field(default=False, description="Not yet resolved, closed or a false alarm")
+    allowed_actions: list[Action] = Field(default_factory=list, description="What the receiver may do now (an "
+                                          "answer: the caller; a websocket message: its topic's audience, "
+                                          "`incidents` the control room, `tasks` the team's leader)")
+    needs_reason: list[Action] = Field(default_factory=list, description="Which of allowed_actions need a reason")
+    next_state: dict[Action, State] = Field(default_factory=dict, description="The state each allowed action leads to")
+    ahead: dict[State, StepOut] = Field(default_factory=dict, description="A leader's steps ahead: for each state "
+                                        "his actions lead to, what he may do there (the phone shows a step "
+                                        "queued offline as the server will see it)")
 
 
 class IncidentDetail(IncidentOut):

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest uploaded photo")
     max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="Largest clip a worker may upload")
     policy_path: Path | None = Field(default=None, description="YAML policy (event type -> category, ...); built-in default when unset")
+    patrol_policy_path: Path | None = Field(default=None, description="Patrol policy YAML (categories, deadlines, "
+                                            "working-day calendar; the shape of patrol/policy.yaml); packaged default when unset")
     site_path: Path | None = Field(default=None, description="Patrol site YAML (places, links, grids)")
     login_attempts_per_minute: int = Field(default=10, gt=0, description="Failed logins allowed per user and address per minute")
     dashboard_dir: Path | None = Field(default=None, description="Static dashboard folder; default: dashboard/ next to the package if present")
@@ -40,7 +42,8 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(default=1883, gt=0, description="MQTT broker port")
     mqtt_prefix: str = Field(default="sharpeyes", description="MQTT topic prefix")
     simulation: bool = Field(default=False, description="Teams are simulated (sharpeyes demo --simulate-teams); pages label it")
-    deadline_check_s: float = Field(default=15.0, gt=0, description="How often deadlines are checked for escalation")
+    deadline_check_s: float = Field(default=15.0, gt=0, description="How often the patrol job checks deadlines "
+                                    "(escalation) and acknowledgement timeouts, in seconds")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

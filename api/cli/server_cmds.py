@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--dev", action="store_true", help="development mode: allows the built-in secret key")
     p.add_argument("--media", type=Path, default=None, help="media folder (default data/media)")
     p.add_argument("--site", type=Path, default=None, help="patrol site YAML (places, links, grids) for dispatch")
+    p.add_argument("--patrol-policy", type=Path, default=None, metavar="FILE",
+                   help="patrol policy YAML: categories, deadlines, working-day calendar with local days "
+                        "(the shape of the packaged patrol/policy.yaml; default: that file)")
     p.set_defaults(func=_serve)
 
     w = sub.add_parser("worker", help="run the cameras of a config and send their events to the api")
@@ -84,7 +87,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    settings = _settings(args.db, bool(args.dev), media_dir=args.media, site_path=args.site)
+    settings = _settings(args.db, bool(args.dev), media_dir=args.media, site_path=args.site,
+                         patrol_policy_path=args.patrol_policy)
     app = create_app(settings)
     print(f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: {settings.db_url.split('@')[-1]})",
           flush=True)

@@ -15,7 +15,7 @@ from api.deps import Ctx, user_from_token
 from api.live.hub import Client
 from api.routes.common import incidents_out
 from api.schemas import CameraOut, TeamOut
-from api.services.incidents import ACTIVE
+from api.services.lifecycle import ACTIVE
 
 REPLAY_CLOSED_HOURS = 24
 
@@ -44,7 +44,7 @@ def current_state(ctx: Ctx, role: str, team_id: int | None) -> list[tuple[str, d
                 out.append(("teams", TeamOut.model_validate(mine).model_dump(mode="json")))
             tasks = s.scalars(select(Incident).where(Incident.team_id == team_id, Incident.state.in_(ACTIVE))
                               .order_by(Incident.id)).all() if team_id is not None else []
-        for item in incidents_out(s, tasks):
+        for item in incidents_out(s, tasks, "leader"):
             out.append(("tasks", item.model_dump(mode="json")))
     return out
 

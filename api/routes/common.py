@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Incident, Media, User
 from api.deps import Ctx
-from api.schemas import ErrorOut, IncidentOut, MediaOut, UnprocessableOut
+from api.schemas import ErrorOut, IncidentOut, MediaOut, StepOut, UnprocessableOut
+from api.services import lifecycle
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Bad request"},
@@ -45,12 +46,13 @@ def media_out(m: Media) -> MediaOut:
                     content_type=m.content_type, size=m.size, created_at=m.created_at, url=media_url(m))
 
 
-def incidents_out_plain(session: Session, incidents: Sequence[Incident]) -> list[IncidentOut]:
+def incidents_out_plain(session: Session, incidents: Sequence[Incident], role: str = "operator") -> list[IncidentOut]:
     """Payloads without the snapshot lookup (for incidents that cannot have media yet)."""
-    return _with_site(incidents, {}, session.get_bind())
+    return _with_site(incidents, {}, session.get_bind(), role)
 
 
-def incidents_out(session: Session, incidents: Sequence[Incident]) -> list[IncidentOut]:
+def incidents_out(session: Session, incidents: Sequence[Incident], role: str = "operator") -> list[IncidentOut]:
+    """Payloads of incidents for a receiver of `role` (what it may do: lifecycle.view)."""
     ids = [i.id for i in incidents]
     snaps: dict[int, str] = {}
     if ids:
@@ -61,10 +63,20 @@ def incidents_out(session: Session, incidents: Sequence[Incident]) -> list[Incid
         for inc_id, media_id in rows:
             if inc_id is not None:
                 snaps[inc_id] = f"/api/media/{media_id}"
-    return _with_site(incidents, snaps, session.get_bind())
+    return _with_site(incidents, snaps, session.get_bind(), role)
 
 
-def _with_site(incidents: Sequence[Incident], snaps: dict[int, str], bind: Any) -> list[IncidentOut]:
+def with_view(item: IncidentOut, role: str) -> IncidentOut:
+    """The incident as a receiver of `role` sees it: what it may do now, from the one state machine."""
+    v = lifecycle.view(item.state, role)
+    return item.model_copy(update={
+        "active": v.active, "allowed_actions": v.allowed_actions, "needs_reason": v.needs_reason,
+        "next_state": v.next_state,
+        "ahead": {s: StepOut(allowed_actions=st.allowed_actions, needs_reason=st.needs_reason,  # type: ignore[arg-type]
+                             next_state=st.next_state) for s, st in v.ahead.items()}})  # type: ignore[arg-type]
+
+
+def _with_site(incidents: Sequence[Incident], snaps: dict[int, str], bind: Any, role: str) -> list[IncidentOut]:
     site = SITE.get(bind)
     out = []
     for inc in incidents:
@@ -73,7 +85,7 @@ def _with_site(incidents: Sequence[Incident], snaps: dict[int, str], bind: Any) 
         if site is not None and inc.place and inc.place in site.config.places:
             item.grid = site.grid_of.get(inc.place)
             item.place_name = site.config.places[inc.place].name or inc.place
-        out.append(item)
+        out.append(with_view(item, role))
     return out
 
 
@@ -83,15 +95,18 @@ SITE: dict[Any, Any] = {}
 
 
 def publish_incidents(ctx: Ctx, items: Sequence[IncidentOut], previous_team: dict[int, int | None] | None = None) -> None:
-    """Push incident changes: `incidents` to the control room, `tasks` to the assigned team (and the old one)."""
+    """Push incident changes: `incidents` to the control room, `tasks` to the assigned team (and the old one),
+    each with what its audience may do (an operator's actions; a leader's, on his own team's task)."""
     for item in items:
-        payload = item.model_dump(mode="json")
-        ctx.hub.emit("incidents", payload)
-        if item.team_id is not None:
-            ctx.hub.emit("tasks", payload, team_id=item.team_id)
+        ctx.hub.emit("incidents", with_view(item, "operator").model_dump(mode="json"))
         old = (previous_team or {}).get(item.id)
+        if item.team_id is None and (old is None or old == item.team_id):
+            continue
+        task = with_view(item, "leader").model_dump(mode="json")
+        if item.team_id is not None:
+            ctx.hub.emit("tasks", task, team_id=item.team_id)
         if old is not None and old != item.team_id:
-            ctx.hub.emit("tasks", payload, team_id=old)
+            ctx.hub.emit("tasks", task, team_id=old)
 
 
 def get_incident_for(session: Session, user: User, incident_id: int) -> Incident:

@@ -23,15 +23,8 @@ from api.schemas import (
     TeamOut,
     TimelineOut,
 )
-from api.services.incidents import (
-    LEADER_ACTIONS,
-    TEAM_STATUS_AFTER,
-    Conflict,
-    Invalid,
-    apply_action,
-    new_incident,
-    record,
-)
+from api.services.incidents import apply_action, new_incident, record
+from api.services.lifecycle import ACTIVE, LifecycleError
 from api.services.media import MediaRejected
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], responses=ERRORS)
@@ -59,11 +52,9 @@ def list_incidents(user: AnyUser, session: SessionDep,
     if team_id:
         q = q.where(Incident.team_id == team_id)
     if active is not None:
-        from api.services.incidents import ACTIVE
-
         q = q.where(Incident.state.in_(ACTIVE) if active else Incident.state.not_in(ACTIVE))
     rows = session.scalars(q.order_by(Incident.id.desc()).limit(limit).offset(offset)).all()
-    return incidents_out(session, rows)
+    return incidents_out(session, rows, user.role)
 
 
 @router.post("", response_model=IncidentOut, status_code=201, summary="Open an incident by hand (operator)")
@@ -77,7 +68,7 @@ def create_incident(body: IncidentCreate, user: Operator, ctx: CtxDep, session: 
                        at=utcnow(), source="manual", camera=camera, description=body.description,
                        category=body.category, severity=body.severity, place=body.place)
     session.commit()
-    items = incidents_out(session, [inc])
+    items = incidents_out(session, [inc], user.role)
     publish_incidents(ctx, items)
     if ctx.patrol is not None:
         ctx.patrol.on_new_incidents([inc.id])
@@ -87,7 +78,7 @@ def create_incident(body: IncidentCreate, user: Operator, ctx: CtxDep, session: 
 @router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident with timeline, events and media")
 def get_incident(incident_id: IncidentId, user: AnyUser, session: SessionDep) -> IncidentDetail:
     inc = get_incident_for(session, user, incident_id)
-    base = incidents_out(session, [inc])[0]
+    base = incidents_out(session, [inc], user.role)[0]
     timeline = session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == inc.id).order_by(TimelineEntry.id))
     events = session.scalars(select(Event).where(Event.incident_id == inc.id).order_by(Event.created_at, Event.id))
     media = session.scalars(select(Media).where(Media.incident_id == inc.id).order_by(Media.id))
@@ -100,38 +91,23 @@ def get_incident(incident_id: IncidentId, user: AnyUser, session: SessionDep) ->
                      "false_alarm, reopen (409 when not allowed from the current state)")
 def act(incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> IncidentOut:
     inc = get_incident_for(session, user, incident_id)
-    if user.role == "leader" and body.action not in LEADER_ACTIONS:
-        raise HTTPException(403, f"a leader may only {', '.join(sorted(LEADER_ACTIONS))}; '{body.action}' is for operators")
-    team = None
-    if body.team_id is not None:
-        team = session.get(Team, body.team_id)
-        if team is None:
-            raise HTTPException(404, f"no team {body.team_id}")
-    previous = inc.team_id
+    if body.team_id is not None and session.get(Team, body.team_id) is None:
+        raise HTTPException(404, f"no team {body.team_id}")
     try:
-        apply_action(session, inc, body.action, user.name, body.reason, body.team_id)
-    except Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
-    except Invalid as exc:
-        raise HTTPException(422, str(exc)) from exc
-    teams_changed: list[Team] = []
-    status = TEAM_STATUS_AFTER.get(body.action)
-    acting = inc.team_id if body.action != "decline" else previous
-    target = session.get(Team, acting) if acting is not None else None
-    if status and target is not None:
-        target.status, target.updated_at = status, utcnow()
-        teams_changed.append(target)
-    if body.action == "override" and previous is not None and previous != inc.team_id:
-        old = session.get(Team, previous)
-        if old is not None:
-            old.status, old.updated_at = "available", utcnow()
-            teams_changed.append(old)
+        done = apply_action(session, inc, body.action, user.name, user.role, body.reason, body.team_id)
+    except LifecycleError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
     if ctx.patrol is not None:
-        ctx.patrol.on_action(session, inc, body.action, user, previous)
+        ctx.patrol.on_action(session, inc, body.action, user, done.previous_team)
     session.commit()
-    items = incidents_out(session, [inc])
-    publish_incidents(ctx, items, {inc.id: previous})
-    for t in teams_changed:
+    items = incidents_out(session, [inc], user.role)
+    publish_incidents(ctx, incidents_out(session, [inc]), {inc.id: done.previous_team})
+    teams = {t.id: t for t in done.teams}
+    if inc.team_id is not None and inc.team_id != done.previous_team:
+        new = session.get(Team, inc.team_id)   # sent by patrol after a decline
+        if new is not None:
+            teams[new.id] = new
+    for t in teams.values():
         ctx.hub.emit("teams", TeamOut.model_validate(t).model_dump(mode="json"), team_id=t.id)
     return items[0]
 

@@ -13,7 +13,7 @@ from api.db.models import Incident
 from api.deps import Operator, SessionDep
 from api.routes.common import ERRORS
 from api.schemas import StatsOut
-from api.services.incidents import ACTIVE
+from api.services.lifecycle import ACTIVE
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=ERRORS)
 

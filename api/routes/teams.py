@@ -23,7 +23,7 @@ from api.schemas import (
     TeamOut,
     TeamStatusIn,
 )
-from api.services.incidents import ACTIVE
+from api.services.lifecycle import ACTIVE
 
 router = APIRouter(prefix="/api", tags=["teams"], responses=ERRORS)
 TeamId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -109,7 +109,8 @@ def tasks(user: AnyUser, session: SessionDep) -> list[IncidentOut]:
     q = select(Incident).where(Incident.state.in_(ACTIVE), Incident.team_id.is_not(None))
     if user.role == "leader":
         q = q.where(Incident.team_id == user.team_id)
-    return incidents_out(session, session.scalars(q.order_by(Incident.severity.desc(), Incident.deadline_at)).all())
+    return incidents_out(session, session.scalars(q.order_by(Incident.severity.desc(), Incident.deadline_at)).all(),
+                         user.role)
 
 
 def _need_patrol(ctx: CtxDep) -> None:

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 import patrol
 from api.db.models import CheckIn, Incident, PointsEntry, Team, User, utcnow
 from api.schemas import PointsEntryOut, PointsOut, ProposalOut, RouteOut, RouteStopOut
-from api.services.incidents import ACTIVE, Conflict, apply_action, record
+from api.services.incidents import apply_action, record
+from api.services.lifecycle import ACTIVE, LifecycleError
 
 if TYPE_CHECKING:
     from api.deps import Ctx
 
 log = logging.getLogger(__name__)
-JOB_PERIOD_S = 15.0
 
 
 class PatrolLink:
@@ -128,14 +128,20 @@ class PatrolLink:
         if tid is None:
             return False
         try:
-            apply_action(session, inc, "dispatch", "patrol", "auto: " + "; ".join(decision.chosen.reasons), tid)
-        except Conflict:
+            apply_action(session, inc, "dispatch", "patrol", "system", "auto: " + "; ".join(decision.chosen.reasons), tid)
+        except LifecycleError:
             return False
         inc.dispatched_at = utcnow()
-        team = session.get(Team, tid)
-        if team is not None:
-            team.status, team.updated_at = "dispatched", utcnow()
         return True
+
+    def redecide(self, session: Session, inc: Incident, now: datetime) -> bool:
+        """After a decline (by the team, or an acknowledgement timeout): in auto mode, send the next team.
+        The declining team is excluded already (apply_action). True when a decision was stored."""
+        d, pinc = self.dispatcher(session), self.to_patrol(session, inc)
+        if d is None or pinc is None or self.policy.category(inc.category).mode != "auto":
+            return False
+        session.flush()
+        return self._store_decision(session, inc, d.decide(pinc, self.states(session), now))
 
     def on_new_incidents(self, ids: list[int]) -> None:
         """Decide dispatch for new incidents (auto or a proposal), store it and push the changes."""
@@ -182,63 +188,71 @@ class PatrolLink:
                 for e in ledger.award_task(team.members, str(inc.id), inc.severity, now <= inc.deadline_at, now):
                     self._store_points(session, e)
                 record(session, inc, "patrol", "points", f"service points to {', '.join(team.members)}")
-        elif action == "decline" and previous_team is not None:
-            inc.excluded_teams = sorted({*inc.excluded_teams, previous_team})
-            d, pinc = self.dispatcher(session), self.to_patrol(session, inc)
-            if d is not None and pinc is not None and self.policy.category(inc.category).mode == "auto":
-                session.flush()
-                self._store_decision(session, inc, d.decide(pinc, self.states(session), now))
+        elif action == "decline":
+            self.redecide(session, inc, now)
 
     # --- periodic jobs: escalation and acknowledge timeouts ----------------------------------------------
     async def run_jobs(self) -> None:
         while True:
-            await asyncio.sleep(JOB_PERIOD_S)
+            await asyncio.sleep(self.ctx.settings.deadline_check_s)
             try:
                 await asyncio.to_thread(self.tick, datetime.now(UTC))
             except Exception:
                 log.exception("patrol jobs failed; retrying")
 
     def tick(self, now: datetime) -> list[int]:
+        """Deadlines (flag, call the grid worker, then the office) and acknowledgement timeouts, for every
+        active incident. One incident's failure is logged with its id and rolled back; the others go on."""
         if self.site is None:
             return []
         from api.routes.common import incidents_out, publish_incidents
 
         changed: dict[int, Incident] = {}
         previous: dict[int, int | None] = {}
+        teams: set[int] = set()
         with self.ctx.sessions() as s:
-            d = self.dispatcher(s)
-            for inc in s.scalars(select(Incident).where(Incident.state.in_(ACTIVE))).all():
-                pinc = self.to_patrol(s, inc)
-                if pinc is None or d is None:
-                    continue
-                level, entries = patrol.escalation_step(pinc, now, self.site, inc.escalation_level, self.policy,
-                                                        deadline=inc.deadline_at)
-                for e in entries:
-                    record(s, inc, e.actor, e.kind, e.message, data={**e.data, "target": e.target}, at=e.at)
-                if int(level) >= int(patrol.Level.GRID) and inc.state != "escalated":
-                    apply_action(s, inc, "escalate", "system", entries[-1].message if entries else "past deadline")
-                if entries:
-                    inc.escalation_level = int(level)
-                    changed[inc.id] = inc
-                if inc.state == "dispatched" and inc.dispatched_at and inc.team_id is not None \
-                        and d.ack_overdue(pinc, inc.dispatched_at, now):
-                    team = s.get(Team, inc.team_id)
-                    inc.excluded_teams = sorted({*inc.excluded_teams, inc.team_id})
-                    ack_team = inc.team_id
-                    previous[inc.id] = ack_team
-                    apply_action(s, inc, "decline", "system", "not acknowledged in time (ack_timeout)")
-                    if team is not None:
-                        team.status = "available"
-                    s.flush()
-                    self._publish_teams(s, {ack_team})
-                    pinc = self.to_patrol(s, inc)
-                    if pinc is not None and self.policy.category(inc.category).mode == "auto":
-                        self._store_decision(s, inc, d.decide(pinc, self.states(s), now))
-                    changed[inc.id] = inc
+            ids = list(s.scalars(select(Incident.id).where(Incident.state.in_(ACTIVE)).order_by(Incident.id)))
+            for inc_id in ids:
+                try:
+                    with s.begin_nested():
+                        inc = s.get(Incident, inc_id)
+                        if inc is not None and inc.state in ACTIVE and self._tick_one(s, inc, now, previous, teams):
+                            changed[inc.id] = inc
+                except Exception:
+                    log.exception("patrol jobs: incident %s failed; the others go on", inc_id)
+                    previous.pop(inc_id, None)
             s.commit()
             # the team that timed out gets the task message too, so its leader's page drops it
             publish_incidents(self.ctx, incidents_out(s, list(changed.values())), previous)
+            self._publish_teams(s, teams)
         return sorted(changed)
+
+    def _tick_one(self, s: Session, inc: Incident, now: datetime, previous: dict[int, int | None],
+                  teams: set[int]) -> bool:
+        pinc, d = self.to_patrol(s, inc), self.dispatcher(s)
+        if pinc is None or d is None or self.site is None:
+            return False
+        changed = False
+        level, entries = patrol.escalation_step(pinc, now, self.site, inc.escalation_level, self.policy,
+                                                deadline=inc.deadline_at)
+        for e in entries:
+            record(s, inc, e.actor, e.kind, e.message, data={**e.data, "target": e.target}, at=e.at)
+        if entries:
+            # past the deadline: people are called (吹哨); a team on it keeps it (lifecycle.py)
+            if inc.escalation_level < patrol.Level.GRID <= level:
+                apply_action(s, inc, "escalate", "system", "system", entries[-1].message)
+            inc.escalation_level = max(int(level), inc.escalation_level)
+            changed = True
+        if inc.state == "dispatched" and inc.dispatched_at and inc.team_id is not None \
+                and d.ack_overdue(pinc, inc.dispatched_at, now):
+            done = apply_action(s, inc, "decline", "system", "system", "not acknowledged in time (ack_timeout)")
+            previous[inc.id] = done.previous_team
+            teams.update(t.id for t in done.teams)
+            self.redecide(s, inc, now)
+            if inc.team_id is not None:
+                teams.add(inc.team_id)
+            changed = True
+        return changed
 
     # --- routine patrols and check-ins ------------------------------------------------------------------
     def route(self, session: Session, team: Team) -> RouteOut:

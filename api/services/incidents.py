@@ -1,7 +1,8 @@
 """Incidents: the state machine, the timeline, and turning ingested events into incidents.
 
 Every change goes through `apply_action` or `ingest`, and every change writes a timeline entry saying
-who did it, when and why. An illegal transition raises Conflict (HTTP 409) naming the current state.
+who did it, when and why. `apply_action` asks the state machine (lifecycle.py): an illegal step raises a
+LifecycleError naming the current state and what is possible.
 """
 
 from __future__ import annotations
@@ -16,44 +17,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from api.db.models import Camera, Event, EventStep, Incident, TimelineEntry, utcnow
+import patrol
+from api.db.models import Camera, Event, EventStep, Incident, Team, TimelineEntry, utcnow
+from api.services import lifecycle
+from api.services.lifecycle import ACTIVE
 from api.services.policy import Policy
 from vision.events import EventMessage
 
 EVENTS = cast(Table, Event.__table__)
 INCIDENTS = cast(Table, Incident.__table__)
 TIMELINE = cast(Table, TimelineEntry.__table__)
-
-ACTIVE = ("open", "dispatched", "accepted", "on_site", "declined", "escalated", "reopened")
-
-# action -> (states it may start from, state it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "dispatch": (frozenset({"open", "declined", "escalated", "reopened"}), "dispatched"),
-    "override": (frozenset({"dispatched", "accepted"}), "dispatched"),
-    "accept": (frozenset({"dispatched"}), "accepted"),
-    "decline": (frozenset({"dispatched"}), "declined"),
-    "arrive": (frozenset({"accepted"}), "on_site"),
-    "resolve": (frozenset({"on_site"}), "resolved"),
-    "close": (frozenset({"resolved", "false_alarm"}), "closed"),
-    "escalate": (frozenset({"open", "dispatched", "accepted", "on_site", "declined", "escalated", "reopened"}), "escalated"),
-    "false_alarm": (frozenset({"open", "dispatched", "declined", "escalated", "reopened"}), "false_alarm"),
-    "reopen": (frozenset({"resolved", "closed", "false_alarm"}), "reopened"),
-}
-NEEDS_REASON = frozenset({"decline", "override", "false_alarm", "reopen"})
-NEEDS_TEAM = frozenset({"dispatch", "override"})
-LEADER_ACTIONS = frozenset({"accept", "decline", "arrive", "resolve"})
-# the team's status after a leader's step, so dispatch sees who is free
-TEAM_STATUS_AFTER = {"dispatch": "dispatched", "override": "dispatched", "accept": "dispatched",
-                     "arrive": "on_site", "resolve": "available", "decline": "available"}
-
-
-class Conflict(Exception):
-    """An action not allowed in the incident's current state (HTTP 409)."""
-
-
-class Invalid(Exception):
-    """An action missing what it needs, e.g. a reason or a team (HTTP 422)."""
-
 
 class UnknownCamera(Exception):
     """An event for a camera the api does not know (HTTP 404)."""
@@ -69,32 +42,43 @@ def record(session: Session, incident: Incident, actor: str, action: str, reason
     return entry
 
 
-def apply_action(session: Session, incident: Incident, action: str, actor: str, reason: str = "",
-                 team_id: int | None = None) -> TimelineEntry:
-    """Move the incident by `action`, or raise Conflict/Invalid without changing anything."""
-    allowed, target = TRANSITIONS[action]
-    if incident.state not in allowed:
-        raise Conflict(
-            f"incident {incident.id} is '{incident.state}': cannot {action} it "
-            f"(allowed from: {', '.join(sorted(allowed))})"
-        )
-    if action in NEEDS_REASON and not reason.strip():
-        raise Invalid(f"{action} needs a reason: say why in 'reason'")
-    if action in NEEDS_TEAM and team_id is None:
-        raise Invalid(f"{action} needs a team: give 'team_id'")
-    before = incident.state
-    acting_team = incident.team_id
+@dataclass(frozen=True)
+class Applied:
+    """What an action did: its timeline entry, the team that held the incident before, and the teams whose
+    status changed (for publishing)."""
+
+    entry: TimelineEntry
+    previous_team: int | None
+    teams: list[Team]
+
+
+def apply_action(session: Session, incident: Incident, action: str, actor: str, role: str = "system",
+                 reason: str = "", team_id: int | None = None) -> Applied:
+    """Move the incident by `action` (the one state machine, api/services/lifecycle.py) and set the teams'
+    status (patrol.team_statuses_after), or raise a LifecycleError without changing anything."""
+    target = lifecycle.check(incident.state, action, role, reason, team_id, incident.id)
+    before, previous = incident.state, incident.team_id
     incident.state = target
-    if action in NEEDS_TEAM:
+    if action in lifecycle.NEEDS_TEAM:
         incident.team_id = team_id
-    if action == "decline":
+    elif action in lifecycle.RELEASES_TEAM:
         incident.team_id = None   # no longer that team's task; patrol or the operator picks another
+    if action == "decline" and previous is not None:
+        incident.excluded_teams = sorted({*incident.excluded_teams, previous})   # never asked again for it
     if action == "escalate":
-        incident.escalation_level += 1
-    incident.updated_at = utcnow()
+        incident.escalation_level = int(patrol.Level.capped(incident.escalation_level + 1))
+    now = utcnow()
+    incident.updated_at = now
+    teams = []
+    for tid, status in patrol.team_statuses_after(action, previous, incident.team_id).items():
+        team = session.get(Team, tid)
+        if team is not None:
+            team.status, team.updated_at = status, now
+            teams.append(team)
     session.flush()
-    return record(session, incident, actor, action, reason, before, target,
-                  team_id=incident.team_id if action in NEEDS_TEAM else acting_team)
+    entry = record(session, incident, actor, action, reason, before, target,
+                   team_id=incident.team_id if action in lifecycle.NEEDS_TEAM else previous)
+    return Applied(entry, previous, teams)
 
 
 def new_incident(session: Session, policy: Policy, *, title: str, event_type: str, actor: str,
@@ -102,19 +86,15 @@ def new_incident(session: Session, policy: Policy, *, title: str, event_type: st
                  zone: str | None = None,
                  description: str = "", category: str | None = None, severity: int | None = None,
                  place: str | None = None) -> Incident:
-    rule = policy.rule(event_type, category)
-    incident = Incident(
-        title=title, description=description, category=rule.category,
-        severity=severity or rule.severity, state="open", source=source,
-        camera_id=camera.id if camera else None, zone=zone, event_type=event_type,
-        place=place or (camera.place if camera else None), created_by=actor,
-        created_at=at, updated_at=utcnow(), deadline_at=rule.deadline(at), last_event_at=at if camera else None,
-    )
-    session.add(incident)
-    session.flush()
-    record(session, incident, actor, "opened", description, None, "open", at=at,
-           data={"category": incident.category, "severity": incident.severity,
-                 "deadline_at": incident.deadline_at.isoformat()})
+    """Open one incident by hand (or from a caller outside ingest); the same insert as ingest's."""
+    timeline: list[dict[str, object]] = []
+    inc_id = _open(session, policy, title=title, description=description, event_type=event_type,
+                   category=category, severity=severity, source=source, camera=camera, zone=zone,
+                   place=place or (camera.place if camera else None), actor=actor, at=at, now=utcnow(),
+                   last_event_at=at if camera else None, timeline=timeline)
+    session.execute(TIMELINE.insert(), timeline)
+    incident = session.get(Incident, inc_id)
+    assert incident is not None
     return incident
 
 
@@ -283,17 +263,26 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
 
 def _open_core(session: Session, policy: Policy, m: EventMessage, camera: CameraInfo, actor: str,
                at: datetime, now: datetime, timeline: list[dict[str, object]]) -> int:
-    rule = policy.rule(m.event)
+    what = f"{m.label} ({m.rule or 'rule'}) in zone {m.zone}"
+    return _open(session, policy, title=f"{m.event} @ {camera.name or camera.id} / {m.zone}", description=what,
+                 event_type=m.event, category=None, severity=None, source="camera", camera=camera, zone=m.zone,
+                 place=camera.place, actor=actor, at=at, now=now, last_event_at=at, timeline=timeline)
+
+
+def _open(session: Session, policy: Policy, *, title: str, description: str, event_type: str,
+          category: str | None, severity: int | None, source: str, camera: Camera | CameraInfo | None,
+          zone: str | None, place: str | None, actor: str, at: datetime, now: datetime,
+          last_event_at: datetime | None, timeline: list[dict[str, object]]) -> int:
+    """The one way an incident is opened: one insert, and its "opened" timeline row appended to `timeline`."""
+    rule = policy.rule(event_type, category)
     deadline = rule.deadline(at)
+    sev = severity or rule.severity
     inc_id = session.execute(INCIDENTS.insert().values(
-        title=f"{m.event} @ {camera.name or camera.id} / {m.zone}",
-        description=f"{m.label} ({m.rule or 'rule'}) in zone {m.zone}", category=rule.category,
-        severity=rule.severity, state="open", source="camera", camera_id=camera.id, zone=m.zone,
-        event_type=m.event, place=camera.place, team_id=None, escalation_level=0, excluded_teams=[],
-        event_count=0, created_by=actor, created_at=at, updated_at=now, deadline_at=deadline,
-        last_event_at=at).returning(INCIDENTS.c.id)).scalar_one()
+        title=title, description=description, category=rule.category, severity=sev, state="open", source=source,
+        camera_id=camera.id if camera else None, zone=zone, event_type=event_type, place=place, team_id=None,
+        escalation_level=0, excluded_teams=[], event_count=0, created_by=actor, created_at=at, updated_at=now,
+        deadline_at=deadline, last_event_at=last_event_at).returning(INCIDENTS.c.id)).scalar_one()
     timeline.append({"incident_id": inc_id, "at": at, "actor": actor, "action": "opened", "from_state": None,
-                     "to_state": "open", "reason": f"{m.label} ({m.rule or 'rule'}) in zone {m.zone}",
-                     "team_id": None, "data": {"category": rule.category, "severity": rule.severity,
-                                               "deadline_at": deadline.isoformat()}})
+                     "to_state": "open", "reason": description, "team_id": None,
+                     "data": {"category": rule.category, "severity": sev, "deadline_at": deadline.isoformat()}})
     return int(inc_id)

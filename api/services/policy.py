@@ -64,8 +64,22 @@ class Policy:
         return hit
 
 
+def load_patrol_policy(path: Path | None) -> patrol.Policy:
+    """A deployment's patrol policy (categories, deadlines, calendar), or the packaged one."""
+    if path is None:
+        return patrol.default_policy()
+    try:
+        return patrol.load_policy(path)
+    except patrol.PatrolError as exc:
+        raise ApiError(f"{exc} (patrol policy from --patrol-policy / SHARPEYES_PATROL_POLICY_PATH; the packaged "
+                       "patrol/policy.yaml shows the shape)") from None
+
+
 def load_policy(path: Path | None = None, patrol_policy: patrol.Policy | None = None,
-                timezone: str = "Asia/Shanghai") -> Policy:
+                timezone: str = "Asia/Shanghai", patrol_path: Path | None = None) -> Policy:
+    """The api's policy (merge windows) over the patrol policy: `patrol_policy`, else the file at
+    `patrol_path`, else the packaged one."""
+    patrol_policy = patrol_policy or load_patrol_policy(patrol_path)
     path = path or DEFAULT_POLICY
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -78,4 +92,4 @@ def load_policy(path: Path | None = None, patrol_policy: patrol.Policy | None = 
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ApiError(f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from exc
-    return Policy(patrol_policy or patrol.default_policy(), merge, timezone)
+    return Policy(patrol_policy, merge, timezone)

@@ -5,6 +5,7 @@ room dispatches by picking a team."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ class Walk:
 
     def check(self, state: str) -> None:
         """Both pages show `state` and exactly the buttons the server allows each of them."""
+        end = time.monotonic() + 20
+        while self.state() != state and time.monotonic() < end:   # the click's request may still be on its way
+            time.sleep(0.2)
         assert self.state() == state
         self.states.add(state)
         self.op.wait_for_selector(f"#incident-panel #panel-state.state-{state}")
