@@ -28,7 +28,8 @@ from api.cluster import scaleout
 from api.db.engine import make_engine, migrate, session_factory
 from api.db.models import Camera
 from api.deps import Ctx
-from api.live.bus import make_bus
+from api.errors import DomainError, http_status
+from api.live.bus import EventBus, InProcessBus
 from api.live.hub import Hub
 from api.live.ws import websocket_endpoint
 from api.routes import cameras, incidents, ingest, media, site, stats, teams, users
@@ -73,6 +74,16 @@ async def _sweep_cameras(ctx: Ctx) -> None:
             log.exception("camera sweep failed; retrying")
 
 
+def make_bus(kind: str, redis_url: str = "") -> EventBus:
+    if kind == "memory":
+        return InProcessBus()
+    if kind == "redis":
+        from api.cluster.bus_redis import RedisBus
+
+        return RedisBus(redis_url)
+    raise ValueError(f"unknown bus {kind!r}: use memory or redis")
+
+
 def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.db_url)
     migrate(engine)
@@ -89,7 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         ctx.patrol = PatrolLink.create(ctx)
         if ctx.patrol.site is not None:
-            from api.routes.common import SITE
+            from api.views import SITE
 
             SITE[engine] = ctx.patrol.site
     except ModuleNotFoundError as exc:
@@ -132,6 +143,10 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse(status_code=503, headers={"Retry-After": "5"},
                             content={"detail": "database unavailable: nothing was changed; retry in a few seconds"})
 
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(status_code=http_status(exc), content={"detail": str(exc), "code": exc.code})
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # keep FastAPI's documented shape (detail: list) and add one readable line
@@ -151,7 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
-    for module in (users, ingest, incidents, cameras, site, teams, media, stats):  # site first: /teams/mine
+    for module in (users, ingest, incidents, cameras, site, teams, media, stats):
         app.include_router(module.router)
 
     @app.websocket("/ws")

@@ -26,6 +26,8 @@ class Out(BaseModel):
 
 class ErrorOut(Out):
     detail: str = Field(description="What was wrong and what to do")
+    code: str | None = Field(None, description="Stable error code of a domain refusal (e.g. unknown_camera, "
+                                                "conflict, exists), for clients that act on it")
 
 
 class UnprocessableOut(Out):

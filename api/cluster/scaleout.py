@@ -41,7 +41,7 @@ def resync_clients(ctx: Ctx) -> None:
 
 def store_batch(ctx: Ctx, messages: list[EventMessage], worker: str) -> dict[str, Any]:
     """The stream's ingest: the same steps as `POST /api/ingest/events` (idempotent on (id, seq))."""
-    from api.routes.common import incidents_out, publish_incidents
+    from api.views import incidents_out, publish_incidents
 
     for attempt in range(3):
         with ctx.sessions() as session:

@@ -1,8 +1,8 @@
 """The event bus: how api parts (and, scaled out, api replicas) hand messages to each other.
 
 Topics in use: `hub` (a websocket broadcast: {"topic", "payload", "team_id"}), which every replica's hub
-delivers to its own clients. The in-process bus calls the handlers directly; a Redis implementation
-(streams / pub-sub) can stand in for it behind the same four methods.
+delivers to its own clients. The in-process bus calls the handlers directly; `api.cluster.bus_redis.RedisBus`
+(pub/sub) stands in for it behind the same four methods when scaled out.
 """
 
 from __future__ import annotations
@@ -54,16 +54,3 @@ class InProcessBus(EventBus):
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         self._handlers[topic].append(handler)
-
-
-def make_bus(kind: str, redis_url: str = "") -> EventBus:
-    if kind == "memory":
-        return InProcessBus()
-    if kind == "redis":
-        try:
-            from api.cluster.bus_redis import RedisBus
-        except ModuleNotFoundError as exc:
-            raise ValueError("the redis bus is not available in this build; use SHARPEYES_BUS=memory") from exc
-        bus: EventBus = RedisBus(redis_url)
-        return bus
-    raise ValueError(f"unknown bus {kind!r}: use memory or redis")

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from api.db.models import Camera, Incident, Team
 from api.deps import Ctx, user_from_token
 from api.live.hub import Client
-from api.routes.common import incidents_out
 from api.schemas import CameraOut, TeamOut
 from api.services.lifecycle import ACTIVE
+from api.views import incidents_out
 
 REPLAY_CLOSED_HOURS = 24
 

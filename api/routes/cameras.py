@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from api.db.models import Camera
 from api.deps import CtxDep, Operator, SessionDep
-from api.routes.common import ERRORS
 from api.schemas import CameraOut
+from api.views import ERRORS
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], responses=ERRORS)
 CameraId = Annotated[str, Path(max_length=100)]

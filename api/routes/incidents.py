@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from api.db.models import Camera, Event, Incident, Media, Team, TimelineEntry, utcnow
 from api.deps import AnyUser, CtxDep, Operator, SessionDep
-from api.routes.common import ERRORS, get_incident_for, incidents_out, media_out, publish_incidents
 from api.schemas import (
     ActionIn,
     EventOut,
@@ -25,7 +24,7 @@ from api.schemas import (
 )
 from api.services.incidents import apply_action, new_incident, record
 from api.services.lifecycle import ACTIVE, LifecycleError
-from api.services.media import MediaRejected
+from api.views import ERRORS, get_incident_for, incidents_out, media_out, publish_incidents
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], responses=ERRORS)
 IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -132,10 +131,7 @@ def add_photo(incident_id: IncidentId, file: Annotated[UploadFile, File(descript
     if file.size is not None and file.size > limit:
         raise HTTPException(413, f"photo is {file.size} bytes; the limit is {limit} bytes (10 MB)")
     data = file.file.read(limit + 1)
-    try:
-        ctype, ext = ctx.media.check_image(data, limit)
-    except MediaRejected as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
+    ctype, ext = ctx.media.check_image(data, limit)
     rel, sha = ctx.media.save("photo", data, ext)
     row = Media(kind="photo", incident_id=inc.id, path=rel, content_type=ctype, size=len(data), sha256=sha,
                 uploaded_by=user.name)
@@ -154,5 +150,5 @@ def proposal(incident_id: IncidentId, user: Operator, ctx: CtxDep, session: Sess
     inc = get_incident_for(session, user, incident_id)
     if ctx.patrol is None:
         return []
-    result: list[ProposalOut] = ctx.patrol.propose(session, inc)
+    result = [ProposalOut.model_validate(p) for p in ctx.patrol.propose(session, inc)]
     return result

@@ -16,10 +16,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.db.models import Camera, Event, Incident, Media
 from api.deps import Ctx, CtxDep, LiveFrame, Worker
-from api.routes.common import ERRORS, incidents_out, incidents_out_plain, media_out, publish_incidents
 from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, MediaOut
 from api.services.incidents import CameraInfo, ingest
-from api.services.media import MediaRejected
+from api.views import ERRORS, incidents_out, incidents_out_plain, media_out, publish_incidents
 from vision.events import EventMessage
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"], responses=ERRORS)
@@ -216,10 +215,7 @@ def upload_media(event_id: Annotated[str, Form(min_length=1, max_length=100)],
     if file.size is not None and file.size > limit:
         raise HTTPException(413, f"{kind} is {file.size} bytes; the limit is {limit} bytes")
     data = file.file.read(limit + 1)
-    try:
-        ctype, ext = ctx.media.check_clip(data, limit) if kind == "clip" else ctx.media.check_image(data, limit)
-    except MediaRejected as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
+    ctype, ext = ctx.media.check_clip(data, limit) if kind == "clip" else ctx.media.check_image(data, limit)
     with ctx.sessions() as session:
         ev = session.get(Event, event_id)
         if ev is None:

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from api.db.models import Incident, Media
 from api.deps import AnyUser, CtxDep, SessionDep
-from api.routes.common import ERRORS
+from api.views import ERRORS
 
 router = APIRouter(prefix="/api/media", tags=["media"], responses=ERRORS)
 

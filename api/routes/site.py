@@ -1,4 +1,4 @@
-"""The site for the map (plan, places, grids), the way between two places, and 'mine' shortcuts for leaders."""
+"""The site for the map (plan, places, grids) and the way between two places."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 
-from api.db.models import Team
-from api.deps import AnyUser, CtxDep, SessionDep
-from api.routes.common import ERRORS
-from api.schemas import CheckInIn, CheckInOut, PathOut, PlanOut, PointsOut, RouteOut, SiteOut, TeamOut
+from api.deps import AnyUser, CtxDep
+from api.schemas import PathOut, PlanOut, SiteOut
+from api.views import ERRORS
 
 router = APIRouter(prefix="/api", tags=["site"], responses=ERRORS)
 
@@ -53,39 +52,3 @@ def path(_: AnyUser, ctx: CtxDep, from_: Annotated[str, Query(alias="from", max_
             raise HTTPException(404, f"no place {p!r} on the site")
     return PathOut(path=site.path(from_, to), path_xy=[list(xy) for xy in site.path_xy(from_, to)],
                    travel_s=float(site.travel_time_s(from_, to)))
-
-
-def _my_team(user: AnyUser, session: SessionDep) -> Team:
-    team = session.get(Team, user.team_id) if user.team_id is not None else None
-    if team is None:
-        raise HTTPException(404, "you are not in a team: these routes are for patrol leaders")
-    return team
-
-
-@router.get("/teams/mine", response_model=TeamOut, summary="My team (leader)")
-def my_team(user: AnyUser, ctx: CtxDep, session: SessionDep) -> TeamOut:
-    from api.routes.teams import team_out
-
-    return team_out(ctx, _my_team(user, session))
-
-
-@router.get("/patrol/route/mine", response_model=RouteOut, summary="My team's route today (leader)")
-def my_route(user: AnyUser, ctx: CtxDep, session: SessionDep) -> RouteOut:
-    team = _my_team(user, session)
-    _site(ctx)
-    out: RouteOut = ctx.patrol.route(session, team)
-    return out
-
-
-@router.post("/patrol/checkins", response_model=CheckInOut, status_code=201, summary="Check in for my team (leader)")
-def my_checkin(body: CheckInIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> CheckInOut:
-    from api.routes.teams import check_in
-
-    return check_in(_my_team(user, session).id, body, user, ctx, session)
-
-
-@router.get("/points/mine", response_model=PointsOut, summary="My team's service points (leader)")
-def my_points(user: AnyUser, ctx: CtxDep, session: SessionDep) -> PointsOut:
-    from api.routes.teams import points
-
-    return points(_my_team(user, session).id, user, ctx, session)

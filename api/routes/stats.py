@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from api.db.models import Incident
 from api.deps import Operator, SessionDep
-from api.routes.common import ERRORS
 from api.schemas import StatsOut
 from api.services.lifecycle import ACTIVE
+from api.views import ERRORS
 
 router = APIRouter(prefix="/api/stats", tags=["stats"], responses=ERRORS)
 

@@ -1,4 +1,4 @@
-"""Patrol teams: list, create, live status; a leader's tasks, route, check-ins and service points."""
+"""Patrol teams: list, create, live status; a leader's tasks, route, check-ins and service points (and 'mine')."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import select
 import patrol
 from api.db.models import Incident, Team, User, utcnow
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
-from api.routes.common import ERRORS, commit_new, incidents_out
 from api.schemas import (
     CheckInIn,
     CheckInOut,
@@ -24,6 +23,7 @@ from api.schemas import (
     TeamStatusIn,
 )
 from api.services.lifecycle import ACTIVE
+from api.views import ERRORS, commit_new, incidents_out
 
 router = APIRouter(prefix="/api", tags=["teams"], responses=ERRORS)
 TeamId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -77,6 +77,36 @@ def create_team(body: TeamCreate, admin: Admin, ctx: CtxDep, session: SessionDep
     return out
 
 
+# 'mine' shortcuts for leaders; before /teams/{team_id} so /teams/mine is not taken for an id
+def _my_team(user: AnyUser, session: SessionDep) -> Team:
+    team = session.get(Team, user.team_id) if user.team_id is not None else None
+    if team is None:
+        raise HTTPException(404, "you are not in a team: these routes are for patrol leaders")
+    return team
+
+
+@router.get("/teams/mine", response_model=TeamOut, summary="My team (leader)")
+def my_team(user: AnyUser, ctx: CtxDep, session: SessionDep) -> TeamOut:
+    return team_out(ctx, _my_team(user, session))
+
+
+@router.get("/patrol/route/mine", response_model=RouteOut, summary="My team's route today (leader)")
+def my_route(user: AnyUser, ctx: CtxDep, session: SessionDep) -> RouteOut:
+    team = _my_team(user, session)
+    _need_patrol(ctx)
+    return RouteOut.model_validate(ctx.patrol.rounds.route(session, team))
+
+
+@router.post("/patrol/checkins", response_model=CheckInOut, status_code=201, summary="Check in for my team (leader)")
+def my_checkin(body: CheckInIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> CheckInOut:
+    return check_in(_my_team(user, session).id, body, user, ctx, session)
+
+
+@router.get("/points/mine", response_model=PointsOut, summary="My team's service points (leader)")
+def my_points(user: AnyUser, ctx: CtxDep, session: SessionDep) -> PointsOut:
+    return points(_my_team(user, session).id, user, ctx, session)
+
+
 @router.get("/teams/{team_id}", response_model=TeamOut, summary="One team")
 def get_team(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> TeamOut:
     return team_out(ctx, team_for(session, user, team_id))
@@ -122,8 +152,7 @@ def _need_patrol(ctx: CtxDep) -> None:
 def route(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> RouteOut:
     team = team_for(session, user, team_id)
     _need_patrol(ctx)
-    out: RouteOut = ctx.patrol.route(session, team)
-    return out
+    return RouteOut.model_validate(ctx.patrol.rounds.route(session, team))
 
 
 @router.post("/teams/{team_id}/checkins", response_model=CheckInOut, status_code=201,
@@ -131,7 +160,7 @@ def route(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> R
 def check_in(team_id: TeamId, body: CheckInIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> CheckInOut:
     team = team_for(session, user, team_id)
     _need_patrol(ctx)
-    row = ctx.patrol.check_in(session, team, user, body.checkpoint, body.code)
+    row = ctx.patrol.rounds.check_in(session, team, user, body.checkpoint, body.code)
     session.commit()
     out = team_out(ctx, team)
     ctx.hub.emit("teams", out.model_dump(mode="json"), team_id=team.id)
@@ -143,7 +172,7 @@ def list_checkins(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionD
     team = team_for(session, user, team_id)
     if ctx.patrol is None:
         return []
-    return [CheckInOut.model_validate(c) for c in ctx.patrol.checkins_today(session, team)]
+    return [CheckInOut.model_validate(c) for c in ctx.patrol.rounds.checkins_today(session, team)]
 
 
 @router.get("/teams/{team_id}/points", response_model=PointsOut, summary="Service points (积分) of the team's people")
@@ -151,8 +180,7 @@ def points(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> 
     team = team_for(session, user, team_id)
     if ctx.patrol is None:
         return PointsOut(team_id=team.id, balance={}, history=[])
-    out: PointsOut = ctx.patrol.points(session, team)
-    return out
+    return PointsOut.model_validate(ctx.patrol.rounds.points(session, team))
 
 
 @router.post("/teams/{team_id}/points/redeem", response_model=PointsEntryOut, status_code=201,
@@ -164,6 +192,6 @@ def redeem(team_id: TeamId, body: RedeemIn, user: AnyUser, ctx: CtxDep, session:
     if body.person not in team.members:
         raise HTTPException(404, f"no person {body.person!r} in team {team.key}")
     _need_patrol(ctx)
-    entry: PointsEntryOut = ctx.patrol.redeem(session, body.person, body.points, body.item)
+    entry = ctx.patrol.rounds.redeem(session, body.person, body.points, body.item)
     session.commit()
-    return entry
+    return PointsEntryOut.model_validate(entry)

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from api.db.models import Team, User, WorkerKey
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
-from api.routes.common import ERRORS, commit_new
 from api.schemas import LoginIn, TokenOut, UserCreate, UserOut, WorkerKeyCreate, WorkerKeyOut
 from api.services.accounts import (
     DUMMY_HASH,
@@ -19,6 +18,7 @@ from api.services.accounts import (
     new_worker_key,
     verify_password,
 )
+from api.views import ERRORS, commit_new
 
 router = APIRouter(prefix="/api", tags=["users"], responses=ERRORS)
 

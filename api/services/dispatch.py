@@ -8,16 +8,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fastapi import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import patrol
-from api.db.models import CheckIn, Incident, PointsEntry, Team, User, utcnow
-from api.schemas import PointsEntryOut, PointsOut, ProposalOut, RouteOut, RouteStopOut
+from api.db.models import Incident, Team, User, utcnow
+from api.services import rounds
 from api.services.incidents import apply_action, record
 from api.services.lifecycle import ACTIVE, LifecycleError
 
@@ -27,11 +27,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """A team the dispatcher would send, best first: its cost, travel time and why."""
+
+    team_id: int
+    team: str
+    cost_s: float
+    travel_s: float | None
+    reasons: list[str]
+    preempts: str | None
+
+
 class PatrolLink:
     def __init__(self, ctx: Ctx, site: patrol.Site | None) -> None:
         self.ctx = ctx
         self.site = site
         self.policy: patrol.Policy = ctx.policy.patrol
+        self.rounds = rounds.Rounds(site, self.policy, ctx.settings.secret_key)
         self._lock = threading.RLock()
         self._dispatcher: patrol.Dispatcher | None = None
         self._teams_version = 0
@@ -59,10 +72,7 @@ class PatrolLink:
 
     @staticmethod
     def patrol_team(row: Team) -> patrol.Team:
-        return patrol.team_from_dict(row.key, {
-            "name": row.name, "leader": row.leader, "members": row.members, "skills": row.skills,
-            "home_grid": row.home_grid, "base": row.base, "roster": row.roster, "exceptions": row.exceptions,
-            "timezone": row.timezone})
+        return rounds.team_to_patrol(row)
 
     def on_shift(self, row: Team) -> bool | None:
         try:
@@ -104,7 +114,7 @@ class PatrolLink:
         return session.scalars(select(Team.id).where(Team.key == key)).first()
 
     # --- dispatch ---------------------------------------------------------------------------------------
-    def propose(self, session: Session, inc: Incident) -> list[ProposalOut]:
+    def propose(self, session: Session, inc: Incident) -> list[Proposal]:
         d, pinc = self.dispatcher(session), self.to_patrol(session, inc)
         if d is None or pinc is None:
             return []
@@ -112,8 +122,8 @@ class PatrolLink:
         for c in d.rank(pinc, self.states(session), datetime.now(UTC), limit=self.policy.propose_top):
             tid = self._team_id(session, c.team_id)
             if tid is not None:
-                out.append(ProposalOut(team_id=tid, team=c.team_id, cost_s=c.cost_s, travel_s=c.travel_s,
-                                       reasons=c.reasons, preempts=c.preempts))
+                out.append(Proposal(team_id=tid, team=c.team_id, cost_s=c.cost_s, travel_s=c.travel_s,
+                                    reasons=c.reasons, preempts=c.preempts))
         return out
 
     def _store_decision(self, session: Session, inc: Incident, decision: patrol.Decision) -> bool:
@@ -147,7 +157,7 @@ class PatrolLink:
         """Decide dispatch for new incidents (auto or a proposal), store it and push the changes."""
         if self.site is None:
             return
-        from api.routes.common import incidents_out, publish_incidents
+        from api.views import incidents_out, publish_incidents
 
         try:
             with self.ctx.sessions() as s:
@@ -184,9 +194,9 @@ class PatrolLink:
             inc.resolved_at = now
             team = session.get(Team, inc.team_id) if inc.team_id else None
             if team is not None:
-                ledger = self.ledger(session)
+                ledger = rounds.ledger(session, self.policy)
                 for e in ledger.award_task(team.members, str(inc.id), inc.severity, now <= inc.deadline_at, now):
-                    self._store_points(session, e)
+                    rounds.store_points(session, e)
                 record(session, inc, "patrol", "points", f"service points to {', '.join(team.members)}")
         elif action == "decline":
             self.redecide(session, inc, now)
@@ -205,7 +215,7 @@ class PatrolLink:
         active incident. One incident's failure is logged with its id and rolled back; the others go on."""
         if self.site is None:
             return []
-        from api.routes.common import incidents_out, publish_incidents
+        from api.views import incidents_out, publish_incidents
 
         changed: dict[int, Incident] = {}
         previous: dict[int, int | None] = {}
@@ -253,79 +263,3 @@ class PatrolLink:
                 teams.add(inc.team_id)
             changed = True
         return changed
-
-    # --- routine patrols and check-ins ------------------------------------------------------------------
-    def route(self, session: Session, team: Team) -> RouteOut:
-        assert self.site is not None
-        pteam = self.patrol_team(team)
-        now = datetime.now(UTC)
-        window = pteam.shift_at(now)
-        minutes = (window[1] - window[0]).total_seconds() / 60 if window else 240.0
-        start = team.base or next(iter(self.site.config.places))
-        checkpoints = self.site.places_of_kind("checkpoint")
-        grid_cps = [c for c in checkpoints if team.home_grid is None or self.site.grid_of.get(c) == team.home_grid] or checkpoints
-        plan = patrol.plan_routes(self.site, [patrol.RouteTeam(team.key, start, minutes)],
-                                  [patrol.PatrolCheckpoint(c) for c in grid_cps], time_limit_s=1.0)
-        r = plan.routes.get(team.key)
-        stops = r.stops if r else []
-        xy = {p: list(self.site.place(p).xy) for p in {s.place for s in stops}}
-        path: list[list[float]] = []
-        seq = [start] + [s.place for s in stops] + [r.end if r else start]
-        for a, b in zip(seq, seq[1:], strict=False):
-            if a != b:
-                path.extend([list(p) for p in self.site.path_xy(a, b)])
-        checks = [patrol.CheckIn(c.checkpoint, team.key, c.person, c.at) for c in self.checkins_today(session, team)]
-        cov = patrol.coverage(plan.required_visits(), checks, now.date())
-        checked = sorted({c.checkpoint for c in checks})
-        return RouteOut(team_id=team.id,
-                        stops=[RouteStopOut(place=s.place, visit=s.visit, arrive_min=s.arrive_min,
-                                            depart_min=s.depart_min, xy=xy.get(s.place)) for s in stops],
-                        duration_min=r.duration_min if r else 0.0, distance_m=r.distance_m if r else 0.0,
-                        path_xy=path, coverage={k: {"required": v.required, "done": v.done, "share": v.share}
-                                                for k, v in cov.items()}, checked_in=checked)
-
-    def check_in(self, session: Session, team: Team, user: User, checkpoint: str, code: str) -> CheckIn:
-        assert self.site is not None
-        if checkpoint not in self.site.config.places:
-            raise HTTPException(404, f"no checkpoint {checkpoint!r} on the site")
-        if not patrol.verify_checkin(self.ctx.settings.secret_key, checkpoint, code):
-            raise HTTPException(422, f"wrong code for checkpoint {checkpoint!r}: enter the code shown there")
-        person = user.name if user.name in team.members else team.leader
-        row = CheckIn(team_id=team.id, checkpoint=checkpoint, person=person, at=utcnow())
-        session.add(row)
-        team.place, team.updated_at = checkpoint, utcnow()
-        self._store_points(session, self.ledger(session).award_checkin(person, checkpoint, row.at))
-        return row
-
-    def checkins_today(self, session: Session, team: Team) -> list[CheckIn]:
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        return list(session.scalars(select(CheckIn).where(CheckIn.team_id == team.id, CheckIn.at >= start)
-                                    .order_by(CheckIn.id)))
-
-    # --- service points ---------------------------------------------------------------------------------
-    def ledger(self, session: Session) -> patrol.Ledger:
-        rows = session.scalars(select(PointsEntry).order_by(PointsEntry.seq)).all()
-        entries = [patrol.PointsEntry(r.seq, r.person, r.delta, r.kind, r.ref, r.at, r.note, r.prev_hash, r.hash)
-                   for r in rows]
-        return patrol.Ledger(entries, self.policy.points)
-
-    @staticmethod
-    def _store_points(session: Session, e: Any) -> None:
-        session.add(PointsEntry(seq=e.seq, person=e.person, delta=e.delta, kind=e.kind, ref=e.ref, note=e.note,
-                                at=e.at, prev_hash=e.prev_hash, hash=e.hash))
-        session.flush()
-
-    def points(self, session: Session, team: Team) -> PointsOut:
-        ledger = self.ledger(session)
-        history = [PointsEntryOut(seq=e.seq, person=e.person, delta=e.delta, kind=e.kind, ref=e.ref, note=e.note, at=e.at)
-                   for p in team.members for e in ledger.history(p)]
-        history.sort(key=lambda e: e.seq, reverse=True)
-        return PointsOut(team_id=team.id, balance={p: ledger.balance(p) for p in team.members}, history=history)
-
-    def redeem(self, session: Session, person: str, points: int, item: str) -> PointsEntryOut:
-        try:
-            e = self.ledger(session).redeem(person, points, item, utcnow())
-        except patrol.PatrolError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        self._store_points(session, e)
-        return PointsEntryOut(seq=e.seq, person=e.person, delta=e.delta, kind=e.kind, ref=e.ref, note=e.note, at=e.at)

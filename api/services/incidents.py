@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 import patrol
 from api.db.models import Camera, Event, EventStep, Incident, Team, TimelineEntry, utcnow
+from api.errors import UnknownCamera
 from api.services import lifecycle
 from api.services.lifecycle import ACTIVE
 from api.services.policy import Policy
@@ -27,9 +28,6 @@ from vision.events import EventMessage
 EVENTS = cast(Table, Event.__table__)
 INCIDENTS = cast(Table, Incident.__table__)
 TIMELINE = cast(Table, TimelineEntry.__table__)
-
-class UnknownCamera(Exception):
-    """An event for a camera the api does not know (HTTP 404)."""
 
 
 def record(session: Session, incident: Incident, actor: str, action: str, reason: str = "",
@@ -152,8 +150,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                    for c in session.scalars(select(Camera).where(Camera.id.in_(names)))}
     missing = sorted({m.camera for m in messages} - cameras.keys())
     if missing:
-        raise UnknownCamera(f"unknown camera {missing[0]!r}: register it first "
-                            "(POST /api/ingest/cameras; the worker does this from its config)")
+        raise UnknownCamera(missing[0])
     out = IngestOutcome()
     unique: dict[tuple[str, int], EventMessage] = {}
     for m in messages:

@@ -14,15 +14,10 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from api.errors import TooLarge, UnsupportedMedia
+
 IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 
-
-class MediaRejected(Exception):
-    """Not stored: wrong type (415) or too big (413). `status` says which."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class MediaStore:
@@ -31,24 +26,24 @@ class MediaStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def check_image(self, data: bytes, limit: int) -> tuple[str, str]:
-        """(content type, extension) of a JPEG/PNG/WebP image within `limit` bytes, else MediaRejected."""
+        """(content type, extension) of a JPEG/PNG/WebP image within `limit` bytes, else TooLarge / UnsupportedMedia."""
         if len(data) > limit:
-            raise MediaRejected(413, f"file is {len(data)} bytes; the limit is {limit} bytes ({limit // 2**20} MB)")
+            raise TooLarge(f"file is {len(data)} bytes; the limit is {limit} bytes ({limit // 2**20} MB)")
         try:
             with Image.open(io.BytesIO(data)) as img:
                 fmt = img.format or ""
                 img.verify()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise MediaRejected(415, "not an image: upload a JPEG, PNG or WebP photo") from exc
+            raise UnsupportedMedia("not an image: upload a JPEG, PNG or WebP photo") from exc
         if fmt not in IMAGE_TYPES:
-            raise MediaRejected(415, f"image type {fmt or 'unknown'} not accepted: upload a JPEG, PNG or WebP photo")
+            raise UnsupportedMedia(f"image type {fmt or 'unknown'} not accepted: upload a JPEG, PNG or WebP photo")
         return IMAGE_TYPES[fmt]
 
     def check_clip(self, data: bytes, limit: int) -> tuple[str, str]:
         if len(data) > limit:
-            raise MediaRejected(413, f"clip is {len(data)} bytes; the limit is {limit} bytes")
+            raise TooLarge(f"clip is {len(data)} bytes; the limit is {limit} bytes")
         if data[4:8] != b"ftyp":
-            raise MediaRejected(415, "not an MP4 clip: upload an H.264 MP4 file")
+            raise UnsupportedMedia("not an MP4 clip: upload an H.264 MP4 file")
         return "video/mp4", ".mp4"
 
     def save(self, kind: str, data: bytes, ext: str) -> tuple[str, str]:

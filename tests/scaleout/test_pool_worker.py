@@ -8,8 +8,9 @@ running on the others within 30 s. It is then restarted on the same outbox (its 
 to it by rendezvous hashing, a clean hand-over). Afterwards:
 - every step in the journals is stored, and no step is stored twice (steps the killed worker had put in
   its outbox but not yet in its journal when it was killed may be stored without a journal line: a few);
-- a camera never ran on two workers at once: the workers print when they start and stop a camera, and
-  the intervals of different workers on one camera do not overlap by more than a second.
+- a camera never ran on two workers at once: the workers log when they start and stop a camera (their
+  ordinary INFO lines), and the intervals of different workers on one camera do not overlap by more
+  than a second.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -108,13 +110,18 @@ def _journal(path: Path) -> set[tuple[str, int]]:
     return out
 
 
+ACTIVITY = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO worker\.\S+: "
+                      r"pool \S+: camera (\S+) (started|stopped)$", re.M)
+
+
 def _intervals(log: Path, killed_at: float | None) -> dict[str, list[tuple[float, float]]]:
-    """camera -> [(start, stop)] from the worker's `pool-activity T start|stop CAMERA` lines."""
+    """camera -> [(start, stop)] from the worker's log lines `... INFO worker.run: pool P: camera C started`."""
     open_: dict[str, float] = {}
     out: dict[str, list[tuple[float, float]]] = {}
-    for m in re.finditer(r"^pool-activity (\S+) (start|stop) (\S+)$", log.read_text(errors="replace"), re.M):
-        t, what, cam = float(m.group(1)), m.group(2), m.group(3)
-        if what == "start":
+    for m in ACTIVITY.finditer(log.read_text(errors="replace")):
+        stamp, cam, what = m.groups()
+        t = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()   # the log's local time
+        if what == "started":
             open_[cam] = t
         elif cam in open_:
             out.setdefault(cam, []).append((open_.pop(cam), t))

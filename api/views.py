@@ -1,17 +1,18 @@
-"""Helpers shared by the routers: documented error responses, incident serialisation and publishing."""
+"""What the routes, the websocket replay and the live topics send about incidents and media, and the
+documented error responses of the routers."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db.models import Incident, Media, User
 from api.deps import Ctx
+from api.errors import Exists, NotFound
 from api.schemas import ErrorOut, IncidentOut, MediaOut, StepOut, UnprocessableOut
 from api.services import lifecycle
 
@@ -34,7 +35,7 @@ def commit_new(session: Session, what: str) -> None:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise HTTPException(409, f"{what} exists already") from exc
+        raise Exists(what) from exc
 
 
 def media_url(m: Media) -> str:
@@ -113,5 +114,5 @@ def get_incident_for(session: Session, user: User, incident_id: int) -> Incident
     """The incident, if this user may see it (a leader: only his team's)."""
     inc = session.get(Incident, incident_id)
     if inc is None or (user.role == "leader" and (user.team_id is None or inc.team_id != user.team_id)):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id} (or not one of your team's)")
+        raise NotFound(f"no incident {incident_id} (or not one of your team's)")
     return inc
