@@ -59,8 +59,15 @@ class TrackerSettings(VisionModel):
     min_iou: float = Field(default=0.1, ge=0, le=1, description="Least IoU to associate a box with a track")
     min_frames: int = Field(default=1, ge=1, description="Consecutive detections before a track gets an id")
     still_radius: float = Field(
-        default=0.15, gt=0, description="A track is still while its box centre stays within this fraction "
-        "of its box size of where it stopped")
+        default=0.15, gt=0, description="A track is still while its box's bottom-centre stays within this "
+        "fraction of its box size of where it is now (and its size within a third of it), a brief odd box apart")
+    still_window_s: float = Field(
+        default=4.0, gt=0, description="Movement is judged over this many seconds, against the object's own "
+        "size: a far car crawling along a road is moving, box jitter is not (reported as `displacement`)")
+    link_s: float = Field(
+        default=3.0, ge=0, description="A new track that appears within this many seconds of a moving track being "
+        "lost, where that object was heading and looking like it, continues it (same id, same event); a still "
+        "object's track can be continued for up to lost_s")
 
 
 class EventSettings(VisionModel):
@@ -106,6 +113,8 @@ class PresenceRule(RuleBase):
     min_seconds: float = Field(ge=0, description="Seconds inside the zone before the event starts")
     gap_s: float = Field(default=8.0, ge=0, description="An object unseen longer than this has left; a track "
                          "found again at the same place within it continues the same event")
+    revisit_s: float = Field(default=5.0, ge=0, description="An object that leaves the zone and comes back "
+                             "within this many seconds is on the same visit: one event (0: every entry is a visit)")
 
 
 class StationaryRule(RuleBase):

@@ -143,7 +143,7 @@ class EventManager:
             id=eid, lifecycle="new", seq=0, camera=self.camera, zone=zone, event=event,
             rule=rule_kind, label=ep.label, track_id=ep.track_id, first_seen_s=round(float(ep.first_seen), 3),
             start_s=round(float(ep.start), 3), end_s=None, max_score=float(min(1.0, max(0.0, ep.score))),
-            bbox=box, count=ep.count, wall_time=wall_time,
+            bbox=box, count=ep.count, displacement=ep.displacement, wall_time=wall_time,
         )
         a = _Active(msg=msg, last_sent_t=t, last_t=float(ep.last_t))
         if self._frame is not None:
@@ -181,6 +181,7 @@ class EventManager:
         if ep.track_id != msg.track_id:
             msg.track_id = ep.track_id
             changed = True
+        msg.displacement = ep.displacement
         a.last_t = float(ep.last_t)
         if changed and t - a.last_sent_t >= self.settings.update_s:
             msg.seq += 1

@@ -199,7 +199,7 @@ class CameraPipeline:
                 self.stats.regions += 1
                 self.stats.crops += len(plan.regions)
             self._last_detect = t
-            self.tracker.update(dets, t)
+            self.tracker.update(dets, t, image)
             ended = {tr.id for tr in self.tracker.ended}
             for zname, zone in self.zones.items():
                 zone.forget(ended)

@@ -3,8 +3,13 @@
 ByteTrack is class-agnostic and only sees the frames the detector ran on; it is given each frame's
 timestamp, so its Kalman filter and lost-track budget count seconds, not frames, and the gaps left by
 motion gating and a low detect rate do not end tracks. Per track this module keeps a majority-vote label,
-the best and last score, a bounded box history, speed and the time it has been still. A track ByteTrack has
-dropped is dropped here too, so state stays bounded however long the stream runs.
+the best and last score, a bounded box history, speed, an appearance embedding and the time it has been still.
+
+One object, one track: when ByteTrack starts a new id (the object was missed for a few detections, turned, or
+passed someone), the new box is linked to a lost track of the same family of classes if it is where that
+object was heading (its own motion, allowing more room the longer it was lost) and looks like it (colour
+histogram); the track, and so its event, continues under its first id. A track ByteTrack has dropped is
+dropped here too, so state stays bounded however long the stream runs.
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from vision.boxes import bottom_centre, iou, size
+from vision import appearance
+from vision.boxes import bottom_centre, size
 from vision.config import TrackerSettings
 from vision.detections import Detections
 
 HISTORY = 32          # boxes kept per track
-LABEL_VOTES = 64      # class votes kept per track
+PATH = 160            # sightings kept for stillness, at least PATH_STEP_S apart
+PATH_STEP_S = 0.4
+ODD_S = 2.5           # a run of out-of-place boxes shorter than this (or one box) is an occlusion, not a move
+MAX_APPEARANCE = 0.55  # appearance distance above which two boxes are not the same object
 
 
 @dataclass
@@ -35,34 +44,47 @@ class Track:
     last_t: float
     score: float
     max_score: float
-    votes: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=LABEL_VOTES))
+    votes: dict[int, float] = field(default_factory=dict)   # class id -> summed score of its detections
     history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    still_anchor: np.ndarray | None = None
-    still_since: float = 0.0
-    moved_to: np.ndarray | None = None   # a first box away from the still anchor, awaiting confirmation
-    moved_t: float = 0.0
+    path: deque[tuple[float, float, float, float]] = field(default_factory=lambda: deque(maxlen=PATH))
+    still_since: float = 0.0     # since when it has stayed where it is now
+    odd: bool = False            # the latest box is out of place (an occlusion, or the start of a move)
+    drift: float = 0.0           # how far it moved over the still window, in box sizes
     speed: float = 0.0           # box sizes per second, of the bottom-centre
     best_box: np.ndarray | None = None
     best_t: float = 0.0
+    embedding: np.ndarray | None = None
+    links: int = 0               # new ByteTrack tracks linked into this one
+
+    def vote(self, class_id: int, score: float) -> None:
+        self.votes[class_id] = self.votes.get(class_id, 0.0) + score
 
     @property
     def class_id(self) -> int:
-        """Majority vote over recent detections, weighted by score."""
-        tally: dict[int, float] = {}
-        for cid, score in self.votes:
-            tally[cid] = tally.get(cid, 0.0) + score
-        return max(tally, key=lambda c: tally[c]) if tally else -1
+        """Majority vote over the track's detections, weighted by score."""
+        return max(self.votes, key=lambda c: self.votes[c]) if self.votes else -1
 
     def still_seconds(self, t: float) -> float:
-        """Seconds the object has stayed where it stopped (0 while a move awaits confirmation)."""
-        if self.still_anchor is None or self.moved_to is not None:
-            return 0.0
-        return max(0.0, t - self.still_since)
+        """Seconds the object has stayed where it is (0 while its latest box is out of place)."""
+        return 0.0 if self.odd else max(0.0, t - self.still_since)
 
     @property
     def anchor(self) -> np.ndarray:
         """Bottom-centre of the box, the point tested against zones."""
         return bottom_centre(self.box)
+
+    def velocity(self) -> np.ndarray:
+        """Pixels per second of the bottom-centre, against the latest sighting at least half a second old
+        (or the oldest there is): sightings are sparse under motion gating."""
+        t, box = self.history[-1]
+        old_t, old_box = self.history[0]
+        for ht, hb in reversed(self.history):
+            if t - ht >= 0.5:
+                old_t, old_box = ht, hb
+                break
+        if t <= old_t:
+            return np.zeros(2, dtype=np.float32)
+        return np.asarray((bottom_centre(box) - bottom_centre(old_box)) / (t - old_t), dtype=np.float32)
 
 
 # ByteTrack matches boxes by overlap alone; one tracker per family of classes keeps a person walking past a
@@ -77,8 +99,29 @@ def family_of(class_id: int, class_names: list[str] | tuple[str, ...] | None) ->
     return FAMILIES.get(class_names[class_id], 0)
 
 
+def link_cost(track: Track, box: np.ndarray, embedding: np.ndarray | None, t: float) -> float | None:
+    """How well a new box continues a lost track (lower is better), or None when it cannot be that object:
+    too far from where the object was heading, a different size, or a different look."""
+    dt = t - track.last_t
+    s_old, s_new = size(track.box), size(box)
+    if not 0.5 <= s_new / s_old <= 2.0:
+        return None
+    predicted = track.anchor + track.velocity() * dt
+    reach = min(0.6 + 0.6 * dt, 2.5)  # box sizes; a walker may stop or turn while unseen
+    d = float(np.linalg.norm(bottom_centre(box) - predicted)) / s_old
+    # a still object is also looked for where it stood
+    d = min(d, float(np.linalg.norm(bottom_centre(box) - track.anchor)) / s_old * (1.0 if track.speed < 0.2 else 2.0))
+    if d > reach:
+        return None
+    look = appearance.distance(track.embedding, embedding)
+    if look > MAX_APPEARANCE:
+        return None
+    return d / reach + look
+
+
 class ObjectTracker:
-    """ByteTrack with per-track bookkeeping. `update` after each detector run, with the frame time."""
+    """ByteTrack with per-track bookkeeping. `update` after each detector run, with the frame time (and the
+    frame, for the appearance of objects)."""
 
     def __init__(self, settings: TrackerSettings | None = None,
                  class_names: list[str] | tuple[str, ...] | None = None) -> None:
@@ -104,7 +147,7 @@ class ObjectTracker:
     def _bt_tracks(self) -> list[tuple[int, Any]]:
         return [(fam, tr) for fam, bt in self._bts.items() for tr in bt.tracks]
 
-    def update(self, detections: Detections, t: float) -> Detections:
+    def update(self, detections: Detections, t: float, image: np.ndarray | None = None) -> Detections:
         """Associate this frame's detections; returns them with `tracker_id` (-1: not yet a track)."""
         self.ended = []
         fams = np.array([family_of(int(c), self.class_names) for c in detections.class_id], dtype=int)
@@ -124,11 +167,12 @@ class ObjectTracker:
                 rows = np.asarray(out.data["_row"], dtype=int)
                 ids = np.asarray(out.tracker_id, dtype=np.int64)
                 tids[rows] = np.where(ids >= 0, ids + fam * ID_STRIDE, -1)
-        for row in np.nonzero(tids >= 0)[0]:
-            tids[row] = self._identity(int(tids[row]), detections.xyxy[row], t)
-        for row in np.nonzero(tids >= 0)[0]:
+        rows = np.nonzero(tids >= 0)[0]
+        looks = {int(r): appearance.embed(image, detections.xyxy[r]) if image is not None else None for r in rows}
+        self._link(tids, detections, looks, t)
+        for row in rows:
             self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
-                          int(detections.class_id[row]), t)
+                          int(detections.class_id[row]), t, looks[int(row)])
         alive_bt = {int(tr.tracker_id) + fam * ID_STRIDE for fam, tr in self._bt_tracks if tr.tracker_id >= 0}
         self._alias = {k: v for k, v in self._alias.items() if k in alive_bt}
         alive = {self._alias.get(b, b) for b in alive_bt}
@@ -156,70 +200,112 @@ class ObjectTracker:
                 ids[k] = tr.tracker_id
         out.tracker_id = ids
 
-    def _identity(self, bt_id: int, box: np.ndarray, t: float) -> int:
-        """Our id for a ByteTrack id. A new ByteTrack id whose box sits where a track of the same family was
-        last seen (and that track was not seen in this frame) continues that track: across the gaps of motion
-        gating the Kalman filter can drift off a still object after one odd box, and a new id would follow."""
-        if bt_id in self._alias:
-            return self._alias[bt_id]
-        if bt_id in self.tracks:
-            return bt_id
-        fam = bt_id // ID_STRIDE
-        best, best_iou = None, 0.5
+    def _link(self, tids: np.ndarray, dets: Detections, looks: dict[int, np.ndarray | None], t: float) -> None:
+        """Map ByteTrack ids to ours (in place); a new ByteTrack id continues a lost track it fits (best pairs
+        first), and that track's old ByteTrack tracklet is dropped so it cannot come back as a second copy."""
+        fresh: list[int] = []
+        seen: set[int] = set()
+        for k in np.nonzero(tids >= 0)[0]:
+            bt_id = int(tids[k])
+            if bt_id in self._alias or bt_id in self.tracks:
+                tids[k] = self._alias.get(bt_id, bt_id)
+                seen.add(int(tids[k]))
+            else:
+                fresh.append(int(k))
+        if not fresh:
+            return
+        s = self.settings
+        pairs = []
         for tr in self.tracks.values():
-            if tr.id // ID_STRIDE != fam or tr.last_t >= t:
+            if tr.id in seen or tr.last_t >= t:
                 continue
-            overlap = iou(tr.box, box)
-            if overlap >= best_iou:
-                best, best_iou = tr, overlap
-        if best is None:
-            return bt_id
-        self._alias = {k: v for k, v in self._alias.items() if v != best.id}
-        self._alias[bt_id] = best.id
-        return best.id
+            window = s.link_s if tr.speed >= 0.2 or tr.drift > s.still_radius else s.lost_s
+            if t - tr.last_t > window:
+                continue
+            for row in fresh:
+                if int(tids[row]) // ID_STRIDE != tr.id // ID_STRIDE:
+                    continue
+                cost = link_cost(tr, dets.xyxy[row], looks[row], t)
+                if cost is not None:
+                    pairs.append((cost, row, tr.id))
+        used_rows: set[int] = set()
+        for _, row, tid in sorted(pairs):
+            if row in used_rows or tid in seen:
+                continue
+            used_rows.add(row)
+            seen.add(tid)
+            self._drop_tracklets_of(tid)
+            self._alias[int(tids[row])] = tid
+            self.tracks[tid].links += 1
+            tids[row] = tid
 
-    def _observe(self, tid: int, box: np.ndarray, score: float, class_id: int, t: float) -> None:
+    def _drop_tracklets_of(self, tid: int) -> None:
+        fam = tid // ID_STRIDE
+        bt = self._bts.get(fam)
+        if bt is None:
+            return
+        old = {b for b, v in self._alias.items() if v == tid} | {tid}
+        bt.tracks = [tr for tr in bt.tracks if int(tr.tracker_id) + fam * ID_STRIDE not in old]
+        self._alias = {k: v for k, v in self._alias.items() if v != tid}
+
+    def _observe(self, tid: int, box: np.ndarray, score: float, class_id: int, t: float,
+                 look: np.ndarray | None) -> None:
         box = np.asarray(box, dtype=np.float32).copy()
         track = self.tracks.get(tid)
         if track is None:
             track = Track(id=tid, first_t=t, box=box, last_t=t, score=score, max_score=score,
-                          still_anchor=None, still_since=t, best_box=box, best_t=t)
+                          still_since=t, best_box=box, best_t=t)
             self.tracks[tid] = track
-        track.votes.append((class_id, score))
+        track.vote(class_id, score)
         track.history.append((t, box))
         track.box, track.last_t, track.score = box, t, score
+        track.embedding = appearance.blend(track.embedding, look)
         if score >= track.max_score:
             track.max_score, track.best_box, track.best_t = score, box, t
         self._motion(track, t)
 
     def _motion(self, track: Track, t: float) -> None:
         size_px = size(track.box)
-        centre = np.array([(track.box[0] + track.box[2]) / 2, (track.box[1] + track.box[3]) / 2])
         # speed against the latest sighting at least half a second old (sightings are sparse under gating)
-        old_t, old_box = track.history[0]
-        for ht, hb in reversed(track.history):
-            if t - ht >= 0.5:
-                old_t, old_box = ht, hb
-                break
-        if t > old_t:
-            old_c = np.array([(old_box[0] + old_box[2]) / 2, old_box[3]])
-            new_c = np.array([(track.box[0] + track.box[2]) / 2, track.box[3]])
-            track.speed = float(np.linalg.norm(new_c - old_c) / size_px / (t - old_t))
-        if track.still_anchor is None:
-            track.still_anchor, track.still_since = centre, t
-        elif np.linalg.norm(centre - track.still_anchor) > self.settings.still_radius * size_px:
-            # moved: believed once a second box agrees (one occluded or partial box is not a move)
-            if track.moved_to is not None:
-                # still since the first box at the new place when this one agrees with it (sightings are
-                # seconds apart under gating), else since now
-                radius = self.settings.still_radius * size_px
-                agrees = np.linalg.norm(centre - track.moved_to) <= radius
-                track.still_anchor, track.still_since = centre, track.moved_t if agrees else t
-                track.moved_to = None
-            else:
-                track.moved_to, track.moved_t = centre, t
+        track.speed = float(np.linalg.norm(track.velocity())) / size_px
+        p = bottom_centre(track.box)
+        point = (t, float(p[0]), float(p[1]), size_px)
+        if len(track.path) >= 2 and track.path[-1][0] - track.path[-2][0] < PATH_STEP_S:
+            track.path[-1] = point
         else:
-            track.moved_to = None
+            track.path.append(point)
+        self._stillness(track, t)
+
+    def _stillness(self, track: Track, t: float) -> None:
+        """still_since: the earliest sighting from which on every box is within still_radius of the object's
+        size of where it is now (the median of its last three boxes), runs of odd boxes shorter than ODD_S
+        apart; drift: how far it is now from where it was still_window_s ago, in sizes."""
+        s = self.settings
+        path = np.array(track.path, dtype=np.float64)
+        times, xy, sizes = path[:, 0], path[:, 1:3], path[:, 3]
+        ref, ref_size = np.median(xy[-3:], axis=0), float(np.median(sizes[-3:]))
+        dist = np.linalg.norm(xy - ref, axis=1)
+        near = (dist <= s.still_radius * ref_size + 1.0) & (np.abs(np.log(sizes / ref_size)) <= np.log(1.35))
+        back = times <= t - s.still_window_s
+        k = int(np.nonzero(back)[0][-1]) if back.any() else 0
+        track.drift = float(dist[k] / ref_size)
+        track.odd = not bool(near[-1])
+        n = len(times)
+        j, since = n - 1, float(times[-1])
+        while j >= 0:
+            if near[j]:
+                since = float(times[j])
+                j -= 1
+                continue
+            k = j
+            while k >= 0 and not near[k]:
+                k -= 1
+            if k < 0 or not (j - k <= 1 or times[j] - times[k + 1] < ODD_S):
+                break
+            j = k
+        if j < 0 and len(track.path) == track.path.maxlen:
+            since = min(since, track.still_since)  # still for longer than the path holds
+        track.still_since = since
 
     def current(self, t: float, max_age_s: float | None = None) -> list[Track]:
         """Tracks seen within `max_age_s` (default: the lost budget) of `t`."""

@@ -11,8 +11,8 @@ ZONE = PolygonZone("z", [(0, 0.5), (1, 0.5), (1, 1), (0, 1)], 100, 100, inertia=
 
 def track(tid, box, t, label="car", first_t=0.0, still_since=0.0, score=0.8):
     tr = Track(id=tid, first_t=first_t, box=np.array(box, dtype=np.float32), last_t=t, score=score, max_score=score,
-               still_anchor=np.array([0, 0]), still_since=still_since)
-    tr.votes.append((COCO_NAMES.index(label), score))
+               still_since=still_since)
+    tr.vote(COCO_NAMES.index(label), score)
     return tr
 
 
@@ -30,9 +30,28 @@ def test_presence_after_min_seconds_and_label_filter() -> None:
         if t < 2 - 1e-9:
             assert eps == []
     assert len(eps) == 1 and eps[0].label == "bicycle" and eps[0].first_seen == 0.0 and eps[0].start >= 2.0
-    # it leaves the zone: the episode ends
+    # it leaves the zone: the episode ends once it has stayed out for revisit_s (default 5 s), at its last time in
     eps = rule.evaluate(ctx(6.2, [track(1, [10, 10, 30, 40], 6.2, "bicycle")]))
+    assert eps and not eps[0].done
+    eps = rule.evaluate(ctx(11.0, [track(1, [10, 10, 30, 40], 11.0, "bicycle")]))
     assert eps and eps[0].done and eps[0].last_t == pytest.approx(5.8)
+
+
+@pytest.mark.parametrize("out_s, visits", [(3.0, 1), (7.0, 2)])
+def test_leaving_briefly_is_the_same_visit(out_s: float, visits: int) -> None:
+    """Out of the zone for less than revisit_s and back: one event; for longer: two."""
+    rule = Presence(PresenceRule(kind="presence", labels=["person"], min_seconds=1, event="e", revisit_s=5), ZONE)
+    keys, ends = set(), []
+    for k in range(int((8 + out_s) / 0.2)):
+        t = k * 0.2
+        box = [10, 10, 30, 40] if 3 <= t < 3 + out_s else [10, 60, 30, 90]  # out during [3, 3 + out_s)
+        for ep in rule.evaluate(ctx(t, [track(1, box, t, "person")])):
+            keys.add(ep.key)
+            if ep.done:
+                ends.append(ep.last_t)
+    assert len(keys) == visits
+    if visits == 2:
+        assert ends[0] == pytest.approx(2.8)  # the first visit ends when it was last inside
 
 
 def test_per_label_score_threshold() -> None:

@@ -53,3 +53,92 @@ def test_ended_tracks_are_dropped() -> None:
     assert len(tr.tracks) == 2
     tr.update(dets([], []), 3.0)
     assert len(tr.tracks) == 0 and len(tr.ended) == 2 and tr.state_size() == 0
+
+
+def walk(tr, t0, t1, x_at, cls=0, w=30, h=60, y=100, image_of=None, every=0.2):
+    """Detections of one object from t0 to t1 (exclusive), at x_at(t); returns the ids it got."""
+    ids = []
+    k = 0
+    while t0 + k * every < t1 - 1e-9:
+        t = t0 + k * every
+        x = x_at(t)
+        box = [x, y, x + w, y + h]
+        image = image_of(t, box) if image_of else None
+        out = tr.update(dets([box], [cls]), t, image)
+        ids += [int(i) for i in out.tracker_id if i >= 0]
+        k += 1
+    return ids
+
+
+def pace(t):
+    # walks right at 60 px/s, unseen 2.0-3.2 s, during which it slows to 30 px/s: ByteTrack's Kalman filter
+    # looks 36 px too far and starts a new id
+    return 20 + 60 * min(t, 2.0) + 30 * max(0.0, t - 2.0)
+
+
+def test_a_broken_track_is_linked_and_keeps_its_id() -> None:
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    before = walk(tr, 0.0, 2.0, pace)
+    after = walk(tr, 3.2, 6.0, pace)
+    assert set(before) == set(after) and len(set(after)) == 1
+    (track,) = tr.tracks.values()
+    assert track.links == 1 and track.first_t == 0.0   # ByteTrack did break it; we joined it again
+    assert tr.state_size() <= 3                         # the old ByteTrack tracklet was dropped
+
+
+def _painted(colour):
+    def image_of(t, box):
+        img = np.full((240, 640, 3), 50, np.uint8)
+        x1, y1, x2, y2 = (int(v) for v in box)
+        img[y1:y2, x1:x2] = colour(t)
+        return img
+    return image_of
+
+
+def test_someone_else_at_the_same_place_is_not_linked() -> None:
+    """Same motion as above, but what appears after the gap is dressed in another colour: another person."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    image_of = _painted(lambda t: (0, 0, 200) if t < 2.5 else (200, 120, 0))
+    before = walk(tr, 0.0, 2.0, pace, image_of=image_of)
+    after = walk(tr, 3.2, 6.0, pace, image_of=image_of)
+    assert set(before).isdisjoint(after)
+    same = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    image_of = _painted(lambda t: (0, 0, 200))
+    assert set(walk(same, 0.0, 2.0, pace, image_of=image_of)) == set(walk(same, 3.2, 6.0, pace, image_of=image_of))
+
+
+def test_a_new_object_far_from_the_lost_one_is_not_linked() -> None:
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    before = walk(tr, 0.0, 2.0, pace)
+    after = walk(tr, 3.2, 6.0, lambda t: 500 - 60 * (t - 3.2))   # comes from the other side
+    assert set(before).isdisjoint(after)
+
+
+def test_majority_label_over_the_whole_track() -> None:
+    """A bicycle called motorcycle for a few detections (with higher scores) stays a bicycle, one track."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    ids = set()
+    for k in range(40):
+        moto = 10 <= k < 16
+        out = tr.update(dets([[100, 100, 140, 160]], [3 if moto else 1], score=0.8 if moto else 0.5), k * 0.2)
+        ids.update(int(i) for i in out.tracker_id)
+    (track,) = tr.tracks.values()
+    assert len(ids) == 1 and COCO_NAMES[track.class_id] == "bicycle"
+
+
+def test_stationary_is_judged_against_size_over_seconds() -> None:
+    """A far car crawling along a road (0.1 of its size per second, under a pixel per detection) is moving;
+    a parked one whose box jitters by a pixel or two is still."""
+    crawl = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    parked = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    rng = np.random.default_rng(1)
+    for k in range(150):
+        t = k * 0.2
+        x = 200 + 2.0 * t   # 2 px/s, box 24 x 16 (size ~20 px)
+        crawl.update(dets([[x, 50, x + 24, 66]], [2]), t)
+        j = rng.integers(-1, 2, size=4)
+        parked.update(dets([[200 + j[0], 50 + j[1], 224 + j[2], 66 + j[3]]], [2]), t)
+    (moving,) = crawl.tracks.values()
+    (still,) = parked.tracks.values()
+    assert moving.still_seconds(29.8) < 3.0 and moving.drift > 0.3
+    assert still.still_seconds(29.8) > 25.0 and still.drift < 0.15

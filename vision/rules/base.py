@@ -34,6 +34,7 @@ class Episode:
     score: float
     track_id: int | None = None
     count: int | None = None
+    displacement: float | None = None  # track rules: most the object moved over the still window, in box sizes
     done: bool = False  # instantaneous (line): ends in the frame it starts
 
 
@@ -126,6 +127,8 @@ class TrackRule(ZoneRule):
 
     def __init__(self, cfg: RuleBase, zone: PolygonZone) -> None:
         super().__init__(cfg, zone)
+        # an object that leaves the zone and comes back within this is on the same visit
+        self.revisit_s = float(getattr(cfg, "revisit_s", 0.0))
         self._by_track: dict[int, str] = {}  # track id -> episode key
         self._adopted: dict[str, float] = {}  # episode key -> when a new track took it over
 
@@ -144,13 +147,17 @@ class TrackRule(ZoneRule):
             if tr is None:
                 del self._by_track[tid]  # orphaned: held until gap_s, adoptable
                 continue
-            ok, _ = self.qualifies(tr, ctx) if ctx.inside.get(tid, False) else (False, 0.0)
-            if ok or (ctx.inside.get(tid, False) and self._holds(ep, tr, ctx)):
+            inside = ctx.inside.get(tid, False)
+            ok, _ = self.qualifies(tr, ctx) if inside else (False, 0.0)
+            if ok or (inside and self._holds(ep, tr, ctx)):
                 ep.last_t = tr.last_t
-                if tr.moved_to is None:  # not while one odd box awaits confirmation
+                if not tr.odd:  # not while an odd box (an occlusion, or the start of a move) is the latest
                     ep.box = tr.box
                 ep.score = max(ep.score, tr.max_score)
                 ep.label = ctx.label(tr)
+                ep.displacement = max(ep.displacement or 0.0, round(tr.drift, 3))
+            elif not inside and t - ep.last_t <= self.revisit_s:
+                pass  # out of the zone for now: the same visit if it comes back soon
             else:
                 del self._by_track[tid]
                 ep.done = True
@@ -164,7 +171,8 @@ class TrackRule(ZoneRule):
             if not self.accepts(label, tr.max_score):
                 continue
             ok, since = self.qualifies(tr, ctx)
-            match = next((ep for ep in orphans if ep.label == label and iou(ep.box, tr.box) >= 0.4), None)
+            match = next((ep for ep in orphans if self._same_kind(ep.label, label) and iou(ep.box, tr.box) >= 0.4),
+                         None)
             if match is not None and self._adoptable(tr):
                 orphans.remove(match)
                 match.track_id, match.last_t, match.box = tr.id, tr.last_t, tr.box
@@ -174,7 +182,8 @@ class TrackRule(ZoneRule):
             if ok and t - since >= min_s:
                 key = self._key()
                 self._episodes[key] = Episode(key=key, label=label, first_seen=since, start=t, last_t=tr.last_t,
-                                              box=tr.box.copy(), score=tr.max_score, track_id=tr.id)
+                                              box=tr.box.copy(), score=tr.max_score, track_id=tr.id,
+                                              displacement=round(tr.drift, 3))
                 self._by_track[tr.id] = key
         # 3. orphans past the gap end
         for ep in orphans:
@@ -187,6 +196,11 @@ class TrackRule(ZoneRule):
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
         return False
+
+    def _same_kind(self, a: str, b: str) -> bool:
+        """Labels one object may carry over a visit: the same, or both watched by this rule (a bicycle the
+        detector calls a motorcycle for a while, in a rule on [bicycle, motorcycle])."""
+        return a == b or (a in self.labels and b in self.labels)
 
     def reset(self) -> None:
         super().reset()

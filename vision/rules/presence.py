@@ -16,17 +16,18 @@ class Presence(TrackRule):
     def __init__(self, cfg: PresenceRule, zone: PolygonZone) -> None:
         super().__init__(cfg, zone)
         self.gap_s = cfg.gap_s
-        self._entered: dict[int, float] = {}
+        self._entered: dict[int, tuple[float, float]] = {}  # track id -> (entered, last seen inside)
 
     def qualifies(self, track: Track, ctx: RuleContext) -> tuple[bool, float]:
-        return True, self._entered.get(track.id, track.first_t)
+        return True, self._entered.get(track.id, (track.first_t, 0.0))[0]
 
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         for tr in ctx.tracks:
             if ctx.inside.get(tr.id, False):
-                self._entered.setdefault(tr.id, tr.last_t)
-            else:
-                self._entered.pop(tr.id, None)
+                entered = self._entered.get(tr.id, (tr.last_t, 0.0))[0]
+                self._entered[tr.id] = (entered, tr.last_t)
+            elif tr.id in self._entered and ctx.t - self._entered[tr.id][1] > self.revisit_s:
+                del self._entered[tr.id]  # left long enough ago: a new entry is a new visit
         live = {tr.id for tr in ctx.tracks}
         for tid in [k for k in self._entered if k not in live]:
             del self._entered[tid]

@@ -19,8 +19,9 @@ class Stationary(TrackRule):
         self.min_seconds = cfg.min_seconds
 
     def qualifies(self, track: Track, ctx: RuleContext) -> tuple[bool, float]:
-        # speed too: under motion gating a slow mover is seen seldom, and each sighting may fall near the last
-        return track.still_seconds(ctx.t) >= self.min_seconds and track.speed < 0.2, track.still_since
+        # still_since is judged against the object's size over seconds (tracking.py): a slow mover's earlier
+        # boxes are too far from where it is now, however close each one is to the last
+        return track.still_seconds(ctx.t) >= self.min_seconds, track.still_since
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
         # the episode holds while its object has not (confirmedly) moved since the event started or since a
