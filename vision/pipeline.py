@@ -217,7 +217,7 @@ class CameraPipeline:
         for zname, idx, rule in self.rules:
             left = isinstance(rule, LeftObject)
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
-                              seconds_of_day=sod, image=image if left else None,
+                              seconds_of_day=sod, image=image,
                               verify=partial(self._known_object_at, image) if left else None)
             episodes = rule.evaluate(ctx)
             msgs = self.events.step(zname, idx, rule.kind, rule.event, episodes, t, frame.wall_time)

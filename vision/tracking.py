@@ -107,14 +107,14 @@ def link_cost(track: Track, box: np.ndarray, embedding: np.ndarray | None, t: fl
     if not 0.5 <= s_new / s_old <= 2.0:
         return None
     predicted = track.anchor + track.velocity() * dt
+    look = appearance.distance(track.embedding, embedding)
+    if look > MAX_APPEARANCE:
+        return None
     reach = min(0.6 + 0.6 * dt, 2.5)  # box sizes; a walker may stop or turn while unseen
     d = float(np.linalg.norm(bottom_centre(box) - predicted)) / s_old
     # a still object is also looked for where it stood
     d = min(d, float(np.linalg.norm(bottom_centre(box) - track.anchor)) / s_old * (1.0 if track.speed < 0.2 else 2.0))
     if d > reach:
-        return None
-    look = appearance.distance(track.embedding, embedding)
-    if look > MAX_APPEARANCE:
         return None
     return d / reach + look
 

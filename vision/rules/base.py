@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vision import appearance
 from vision.boxes import iou
 from vision.config import RuleBase
 from vision.tracking import Track
@@ -35,6 +36,8 @@ class Episode:
     track_id: int | None = None
     count: int | None = None
     displacement: float | None = None  # track rules: most the object moved over the still window, in box sizes
+    embedding: np.ndarray | None = None  # track rules: what the object looks like (vision.appearance)
+    empty_since: float | None = None     # track rules: since when its place has looked unlike it, while unseen
     done: bool = False  # instantaneous (line): ends in the frame it starts
 
 
@@ -47,7 +50,7 @@ class RuleContext:
     inside: dict[int, bool]                 # track id -> in this zone (with inertia)
     class_names: list[str] | tuple[str, ...]
     seconds_of_day: float | None = None
-    image: np.ndarray | None = None         # BGR frame, for region rules
+    image: np.ndarray | None = None         # BGR frame: region rules, and whether a lost object is still there
     # left_object: asks the detector whether an object it knows is in this box (crop at a larger scale)
     verify: Callable[[np.ndarray], bool] | None = None
 
@@ -147,6 +150,10 @@ class TrackRule(ZoneRule):
             if tr is None:
                 del self._by_track[tid]  # orphaned: held until gap_s, adoptable
                 continue
+            if tr.last_t < t and self._gone(ep, ctx):
+                del self._by_track[tid]
+                ep.done = True
+                continue
             inside = ctx.inside.get(tid, False)
             ok, _ = self.qualifies(tr, ctx) if inside else (False, 0.0)
             if ok or (inside and self._holds(ep, tr, ctx)):
@@ -156,6 +163,8 @@ class TrackRule(ZoneRule):
                 ep.score = max(ep.score, tr.max_score)
                 ep.label = ctx.label(tr)
                 ep.displacement = max(ep.displacement or 0.0, round(tr.drift, 3))
+                if tr.last_t == t:
+                    ep.embedding, ep.empty_since = appearance.blend(ep.embedding, tr.embedding), None
             elif not inside and t - ep.last_t <= self.revisit_s:
                 pass  # out of the zone for now: the same visit if it comes back soon
             else:
@@ -185,9 +194,9 @@ class TrackRule(ZoneRule):
                                               box=tr.box.copy(), score=tr.max_score, track_id=tr.id,
                                               displacement=round(tr.drift, 3))
                 self._by_track[tr.id] = key
-        # 3. orphans past the gap end
+        # 3. orphans past the gap, or whose place has been seen empty, end
         for ep in orphans:
-            if t - ep.last_t > self.gap_s:
+            if t - ep.last_t > self.gap_s or self._gone(ep, ctx):
                 ep.done = True
         active = list(self._episodes.values())
         self._episodes = {k: ep for k, ep in self._episodes.items() if not ep.done}
@@ -195,6 +204,11 @@ class TrackRule(ZoneRule):
         return active
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
+        return False
+
+    def _gone(self, ep: Episode, ctx: RuleContext) -> bool:
+        """Whether the object of an episode whose track is not seen now has left (default: never; it is held
+        until gap_s)."""
         return False
 
     def _same_kind(self, a: str, b: str) -> bool:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from vision import appearance
 from vision.config import StationaryRule
 from vision.rules.base import Episode, RuleContext, TrackRule
 from vision.tracking import Track
 from vision.zones import PolygonZone
+
+EMPTY_LOOK = 0.5  # appearance distance above which a place no longer looks like the object that stood there
+EMPTY_S = 3.0
+UNSEEN_S = 6.0    # ... and the object has not been detected for this long (two full-frame looks, by default)
 
 
 class Stationary(TrackRule):
@@ -26,8 +31,25 @@ class Stationary(TrackRule):
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
         # the episode holds while its object has not (confirmedly) moved since the event started or since a
         # new track took it over; a speed spike from one odd box does not end it
+        # (one odd box is an occlusion, unless it is out of the zone: then the object is driving off, and the
+        # zone's inertia would keep it inside until after it has left the picture)
         since = max(ep.start, self._adopted.get(ep.key, ep.start))
+        if tr.odd and not self.zone.contains(tr.anchor[None])[0]:
+            return False
         return tr.still_since <= since + 1e-6
+
+    def _gone(self, ep: Episode, ctx: RuleContext) -> bool:
+        """A still object the detector misses for a while is still there: its place looks like it. When it has
+        not been detected for UNSEEN_S and its place has looked unlike it for EMPTY_S (longer than someone
+        passing in front of it takes), it has driven off, and another one that stops there later is another
+        event."""
+        if ctx.image is None or ep.embedding is None or ctx.t - ep.last_t < UNSEEN_S:
+            return False
+        if appearance.distance(appearance.embed(ctx.image, ep.box), ep.embedding) <= EMPTY_LOOK:
+            ep.empty_since = None
+            return False
+        ep.empty_since = ctx.t if ep.empty_since is None else ep.empty_since
+        return ctx.t - ep.empty_since >= EMPTY_S
 
     def _adoptable(self, tr: Track) -> bool:
         return tr.speed < 0.5
