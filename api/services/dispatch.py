@@ -159,21 +159,23 @@ class PatrolLink:
             return
         from api.views import incidents_out, publish_incidents
 
-        try:
-            with self.ctx.sessions() as s:
-                d = self.dispatcher(s)
-                changed = []
-                for inc in s.scalars(select(Incident).where(Incident.id.in_(ids), Incident.state == "open")):
-                    pinc = self.to_patrol(s, inc)
-                    if d is None or pinc is None:
-                        continue
-                    if self._store_decision(s, inc, d.decide(pinc, self.states(s), datetime.now(UTC))):
-                        changed.append(inc)
-                s.commit()
-                publish_incidents(self.ctx, incidents_out(s, changed))
-                self._publish_teams(s, {i.team_id for i in changed if i.team_id})
-        except patrol.PatrolError:
-            log.exception("dispatch failed for incidents %s", ids)
+        with self.ctx.sessions() as s:
+            d = self.dispatcher(s)
+            changed = []
+            for inc_id in s.scalars(select(Incident.id).where(Incident.id.in_(ids), Incident.state == "open")).all():
+                try:   # one incident's failure is logged and rolled back; the others are decided
+                    with s.begin_nested():
+                        inc = s.get(Incident, inc_id)
+                        pinc = self.to_patrol(s, inc) if inc is not None else None
+                        if d is None or inc is None or pinc is None:
+                            continue
+                        if self._store_decision(s, inc, d.decide(pinc, self.states(s), datetime.now(UTC))):
+                            changed.append(inc)
+                except Exception:
+                    log.exception("dispatch: incident %s failed; the others go on", inc_id)
+            s.commit()
+            publish_incidents(self.ctx, incidents_out(s, changed))
+            self._publish_teams(s, {i.team_id for i in changed if i.team_id})
 
     def _publish_teams(self, s: Session, team_ids: set[int]) -> None:
         from api.schemas import TeamOut

@@ -151,3 +151,26 @@ def test_a_failing_incident_does_not_stop_the_job(api: Harness, monkeypatch: pyt
     assert good in changed and bad not in changed
     assert detail(api, good)["state"] == "escalated"
     assert f"incident {bad}" in caplog.text
+
+
+def test_a_failing_incident_does_not_stop_auto_dispatch_of_the_others(api: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    import patrol
+
+    real = patrol.Dispatcher.decide
+    first: list[str] = []
+
+    def decide(self: Any, incident: Any, *args: Any, **kw: Any) -> Any:
+        first.append(incident.id)
+        if len(first) == 1:
+            raise RuntimeError("broken row")
+        return real(self, incident, *args, **kw)
+
+    monkeypatch.setattr(patrol.Dispatcher, "decide", decide)
+    api.register("cam1", "cam2")
+    with caplog.at_level(logging.ERROR):
+        r = api.post_events([event("a", camera="cam1"), event("b", camera="cam2")])   # fire lane: auto
+    incs = r.json()["incidents"]
+    states = {i: detail(api, i)["state"] for i in incs}
+    assert sorted(states.values()) == ["dispatched", "open"], states
+    assert f"incident {first[0]}" in caplog.text

@@ -3,7 +3,7 @@ import { auth, get, mediaUrl, routes } from '../shared/api.js';
 import { beep, clock, duration, el, parseTime, severityClass, untilDeadline } from '../shared/format.js';
 import { t, tv } from '../shared/i18n.js';
 import { bindBanner, LiveLink } from '../shared/live.js';
-import { $, boot, isOlder, placeName as siteName, safe } from '../shared/page.js';
+import { $, boot, isOlder, placeName as siteName, safe, wayBetween } from '../shared/page.js';
 import { PlanMap } from '../shared/plan.js';
 import { bars, ring } from './charts.js';
 import { renderPanel } from './panel.js';
@@ -254,13 +254,10 @@ function renderMap() {
 // The way along the site's paths (GET /api/site/path), fetched once per pair of places; a straight line until then.
 const ways = new Map();
 function wayOnSite(from, to) {
-  if (!from || !to || from === to) return null;
   const key = `${from}|${to}`;
   if (!ways.has(key)) {
     ways.set(key, null);
-    safe(routes.way(from, to)).then((w) => {
-      if (w && Array.isArray(w.path_xy) && w.path_xy.length >= 2) { ways.set(key, w.path_xy); render(); }
-    });
+    wayBetween(from, to).then((w) => { if (w) { ways.set(key, w); render(); } });
   }
   return ways.get(key);
 }

@@ -5,7 +5,7 @@ import { auth, mediaUrl, request, routes } from '../shared/api.js';
 import { clock, el, severityClass, untilDeadline } from '../shared/format.js';
 import { t, tv } from '../shared/i18n.js';
 import { bindBanner, LiveLink } from '../shared/live.js';
-import { $, boot, isOlder, placeName as siteName, placeXY as siteXY, safe } from '../shared/page.js';
+import { $, boot, isOlder, placeName as siteName, placeXY as siteXY, safe, wayBetween } from '../shared/page.js';
 import { PlanMap } from '../shared/plan.js';
 import { flush, outbox } from './queue.js';
 
@@ -212,10 +212,8 @@ async function drawWay(task) {
   const target = placeXY(task.place);
   const from = state.team?.position || placeXY(state.team?.place);
   let pts = [from, target];
-  if (state.team?.place && task.place) {
-    const way = await safe(routes.way(state.team.place, task.place));
-    if (way && Array.isArray(way.path_xy) && way.path_xy.length >= 2) pts = way.path_xy;
-  }
+  const way = await wayBetween(state.team?.place, task.place);
+  if (way) pts = way;
   taskMap.drawRoute(pts);
   taskMap.upsert('incidents', task.id, target, `pin-inc sev-${task.severity}`, '!', placeName(task.place));
   if (from) taskMap.upsert('teams', 'me', from, 'pin-team team-dispatched', t('map.me_pin'), t('map.me'));

@@ -1,6 +1,6 @@
 // What both pages do the same way: element lookup, a GET that tolerates failure, keeping the newest copy of
 // an incident, place names from the site, and signing in / out with the language switch.
-import { auth, get, HttpError, isNetworkError, login, setUnauthorizedHandler } from './api.js';
+import { auth, get, HttpError, isNetworkError, login, routes, setUnauthorizedHandler } from './api.js';
 import { parseTime } from './format.js';
 import { apply, bindLangSwitch, loadI18n, onLangChange, t } from './i18n.js';
 
@@ -13,8 +13,30 @@ export function isOlder(next, known) {
   return !!(known && known.updated_at && next.updated_at && parseTime(next.updated_at) < parseTime(known.updated_at));
 }
 
-export function placeName(site, id) { const p = site?.places?.[id]; return (p && p.name) || id; }
-export function placeXY(site, id) { const p = site?.places?.[id]; return p ? p.xy : null; }
+// The site's places or grids by id (the api sends a mapping; a list is accepted too).
+export function byId(v) {
+  if (!v) return {};
+  return Array.isArray(v) ? Object.fromEntries(v.map((p) => [p.id ?? p.name, p])) : v;
+}
+export function placesOf(site) { return byId(site && site.places); }
+export function placeName(site, id) { const p = placesOf(site)[id]; return (p && p.name) || id; }
+export function placeXY(site, id) { const p = placesOf(site)[id]; return p ? (p.xy || [p.x, p.y]) : null; }
+
+// The way along the site's paths between two places (GET /api/site/path), asked once per pair: a promise of
+// the points, or null when there is none (the pages then draw a straight line).
+const ways = new Map();
+export function wayBetween(from, to) {
+  if (!from || !to || from === to) return Promise.resolve(null);
+  const key = `${from}|${to}`;
+  if (!ways.has(key)) {
+    ways.set(key, safe(routes.way(from, to)).then((w) => {
+      if (w && Array.isArray(w.path_xy) && w.path_xy.length >= 2) return w.path_xy;
+      ways.delete(key);   // none, or offline: ask again next time
+      return null;
+    }));
+  }
+  return ways.get(key);
+}
 
 // Sign-in, sign-out and the language switch. start() runs once signed in; stop() before the login form shows;
 // elsewhere(me) may name another page for this user (a leader on the control room goes to the phone page).

@@ -1,21 +1,16 @@
 // The site plan in Leaflet with CRS.Simple: the plan image covers [[0, 0], [height_m, width_m]] and a point
 // [x, y] in metres (x east, y north, from the bottom-left corner) is L.latLng(y, x) (patrol/site.py).
 import { t } from './i18n.js';
+import { byId, placesOf, placeXY } from './page.js';
 
 const L = window.L;
 
 export const ll = (xy) => L.latLng(xy[1], xy[0]);
 
-function asDict(v) {
-  if (!v) return {};
-  if (Array.isArray(v)) return Object.fromEntries(v.map((p) => [p.id ?? p.name, p]));
-  return v;
-}
-
 export class PlanMap {
   constructor(el, site, { compact = false } = {}) {
     this.site = site;
-    this.places = asDict(site.places);
+    this.places = placesOf(site);
     const plan = site.plan || {};
     const w = plan.width_m || 200;
     const h = plan.height_m || 150;
@@ -47,13 +42,10 @@ export class PlanMap {
     }).observe(el);
   }
 
-  placeXY(name) {
-    const p = this.places[name];
-    return p ? (p.xy || [p.x, p.y]) : null;
-  }
+  placeXY(name) { return placeXY(this.site, name); }
 
   drawGrids() {
-    for (const [id, g] of Object.entries(asDict(this.site.grids))) {
+    for (const [id, g] of Object.entries(byId(this.site.grids))) {
       if (!g.polygon) continue;
       L.polygon(g.polygon.map(ll), { color: '#5b8def', weight: 1, dashArray: '4 4', fillOpacity: 0.04, interactive: false })
         .bindTooltip(g.name || id, { sticky: true }).addTo(this.layers.grids);
