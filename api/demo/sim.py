@@ -104,9 +104,10 @@ class SimulatedLeader:
             t = self.tasks.setdefault(inc["id"], _Task(seen_at=now, state=inc["state"]))
             if inc["state"] != t.state:
                 t.state, t.seen_at = inc["state"], now
-            if t.state in ("dispatched", "reopened") and now - t.seen_at >= ACCEPT_AFTER_S:
+            can = set(inc.get("allowed_actions", []))   # what the server lets this leader do now
+            if "accept" in can and now - t.seen_at >= ACCEPT_AFTER_S:
                 self._act(inc["id"], "accept")
-            elif t.state == "accepted":
+            elif "arrive" in can:
                 if not t.walk:
                     team = self.http.get(f"/api/teams/{self.team_id}").raise_for_status().json()
                     t.walk, t.walk_started = self._path(team, inc), now
@@ -114,7 +115,7 @@ class SimulatedLeader:
                 self._position(_interpolate(t.walk, f))
                 if f >= 1:
                     self._act(inc["id"], "arrive")
-            elif t.state == "on_site" and now - t.seen_at >= RESOLVE_AFTER_S:
+            elif "resolve" in can and now - t.seen_at >= RESOLVE_AFTER_S:
                 files = {"file": ("photo.jpg", _photo(f"SIMULATION #{inc['id']}"), "image/jpeg")}
                 self.http.post(f"/api/incidents/{inc['id']}/photos", files=files, data={"note": NOTE})
                 self._act(inc["id"], "resolve", NOTE)
