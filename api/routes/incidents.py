@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from api.db.models import Camera, Event, Incident, Media, Team, TimelineEntry, utcnow
 from api.deps import AnyUser, CtxDep, Operator, SessionDep
+from api.errors import NotFound
 from api.schemas import (
     ActionIn,
     EventOut,
@@ -23,7 +24,7 @@ from api.schemas import (
     TimelineOut,
 )
 from api.services.incidents import apply_action, new_incident, record
-from api.services.lifecycle import ACTIVE, LifecycleError
+from api.services.lifecycle import ACTIVE
 from api.views import ERRORS, get_incident_for, incidents_out, media_out, publish_incidents
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], responses=ERRORS)
@@ -91,11 +92,8 @@ def get_incident(incident_id: IncidentId, user: AnyUser, session: SessionDep) ->
 def act(incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> IncidentOut:
     inc = get_incident_for(session, user, incident_id)
     if body.team_id is not None and session.get(Team, body.team_id) is None:
-        raise HTTPException(404, f"no team {body.team_id}")
-    try:
-        done = apply_action(session, inc, body.action, user.name, user.role, body.reason, body.team_id)
-    except LifecycleError as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
+        raise NotFound(f"no team {body.team_id}: pick one of GET /api/teams")
+    done = apply_action(session, inc, body.action, user.name, user.role, body.reason, body.team_id)
     if ctx.patrol is not None:
         ctx.patrol.on_action(session, inc, body.action, user, done.previous_team)
     session.commit()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from api.errors import Conflict, DomainError, Forbidden, Invalid
+
 State = Literal["open", "dispatched", "accepted", "on_site", "declined", "escalated", "reopened", "resolved",
                 "closed", "false_alarm"]
 Action = Literal["dispatch", "override", "accept", "decline", "arrive", "resolve", "close", "escalate",
@@ -49,28 +51,20 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 }
 
 
-class LifecycleError(Exception):
-    """An action refused by the state machine; nothing was changed. `status`: the HTTP answer."""
-
-    status = 409
+class LifecycleError(DomainError):
+    """An action refused by the state machine; nothing was changed."""
 
 
-class NotAllowed(LifecycleError):
+class NotAllowed(LifecycleError, Conflict):
     """The action is not possible from the incident's current state."""
 
-    status = 409
 
-
-class RoleRefused(LifecycleError):
+class RoleRefused(LifecycleError, Forbidden):
     """The caller's role may not take this action."""
 
-    status = 403
 
-
-class MissingInput(LifecycleError):
+class MissingInput(LifecycleError, Invalid):
     """The action needs a reason or a team that was not given."""
-
-    status = 422
 
 
 def next_state(state: str, action: str) -> str | None:
