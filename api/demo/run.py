@@ -28,7 +28,7 @@ from api.errors import ApiError
 from api.services.accounts import hash_password, key_hash
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]   # the repository (api/demo/run.py)
 SAMPLE_DIR = ROOT / "sample_videos"
 CAMERAS_TEMPLATE = Path(__file__).resolve().parent / "cameras.yaml"
 WORKER_NAME = "demo-worker"
