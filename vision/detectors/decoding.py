@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class ModelFormat:
     strides: tuple[int, ...] = (8, 16, 32)
     reg_max: int = 7
     batch: bool = False                # input takes a batch larger than one
+    dynamic: bool = False              # input height and width are free (multiples of the largest stride)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,6 +66,7 @@ class Letterbox:
     sy: float
     px: float = 0.0
     py: float = 0.0
+    size: tuple[int, int] | None = None   # (width, height) of the input tensor, when not the model's own
 
     def to_source(self, xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
         out = xyxy.astype(np.float32).copy()
@@ -127,6 +130,8 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, 
 
     def fmt(decoder: str, count: int, **defaults: Any) -> ModelFormat:
         values: dict[str, Any] = {**defaults, **{k: v for k, v in declared.items() if k not in ("decoder", "size", "layout")}}
+        if "dynamic" in values:
+            values["dynamic"] = bool(values["dynamic"]) and layout == "NCHW"
         for key in ("mean", "std", "strides"):
             if key in values:
                 values[key] = tuple(values[key])
@@ -134,15 +139,15 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, 
                            layout=layout, batch=batch, **values)
 
     unsupported = (f"{path}: unsupported model outputs {[list(s) for s in shapes]}; expected NanoDet "
-                   "(class and box maps per stride), an Ultralytics YOLOv8/11 export (1 x (4+C) x N) or "
+                   "(class and box maps per stride), an Ultralytics YOLOv8/11 export (1 x (4+C) x N), YOLOX (1 x N x (5+C)) or "
                    "rows of x1,y1,x2,y2,score,class (1 x N x 6); export the model in one of these forms")
     if len(shapes) == 1 and len(shapes[0]) == 3:
         _, a, b = shapes[0]
         if _dim(b) == 6 and declared.get("decoder", "rows_xyxy_score_class") == "rows_xyxy_score_class":
             count = len(parse_names(metadata.get("names"), 0)) if metadata.get("names") else 80
             return fmt("rows_xyxy_score_class", count, color="RGB", resize="letterbox")
-        if _dim(a) and _dim(b) and b > 5 and declared.get("decoder", "yolox") == "yolox" and a == sum(
-                -(-size[0] // st) * -(-size[1] // st) for st in (8, 16, 32)):
+        cells = sum(-(-size[0] // st) * -(-size[1] // st) for st in (8, 16, 32))
+        if _dim(b) and b > 5 and (declared.get("decoder") == "yolox" or (not declared and a == cells)):
             return fmt("yolox", b - 5, color="BGR", resize="letterbox_tl", mean=(0.0, 0.0, 0.0),
                        std=(1.0, 1.0, 1.0), strides=(8, 16, 32))
         if _dim(a) and a > 4 and (not _dim(b) or b > a):
@@ -168,16 +173,21 @@ def preprocess(image: np.ndarray, fmt: ModelFormat) -> tuple[np.ndarray, Letterb
         raise ValueError(f"expected a BGR image HxWx3, got shape {image.shape}")
     h, w = image.shape[:2]
     tw, th = fmt.size
+    r = min(tw / w, th / h)
+    if fmt.dynamic and fmt.resize != "stretch":
+        # a free input size: no upscaling, the image at most the model's size, padded to the largest stride
+        step = max(fmt.strides)
+        r = min(1.0, r)
+        tw, th = -(-max(1, round(w * r)) // step) * step, -(-max(1, round(h * r)) // step) * step
     if fmt.resize == "stretch":
         resized = cv2.resize(image, (tw, th), interpolation=cv2.INTER_LINEAR)
         box = Letterbox(tw / w, th / h)
     else:
-        r = min(tw / w, th / h)
         nw, nh = max(1, round(w * r)), max(1, round(h * r))
         px, py = (0, 0) if fmt.resize == "letterbox_tl" else ((tw - nw) // 2, (th - nh) // 2)
         resized = np.full((th, tw, 3), 114, dtype=np.uint8)
         resized[py:py + nh, px:px + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        box = Letterbox(nw / w, nh / h, px, py)
+        box = Letterbox(nw / w, nh / h, px, py, (tw, th) if (tw, th) != fmt.size else None)
     normalise = any(fmt.mean) or any(s != 1.0 for s in fmt.std)
     if fmt.layout == "NCHW":  # OpenCV's blob: channel swap, mean and HWC->CHW in one C++ pass
         mean = (float(fmt.mean[0]), float(fmt.mean[1]), float(fmt.mean[2]))
@@ -266,17 +276,23 @@ def decode_yolo(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray,
     return xyxy, pred[np.arange(len(pred)), 4 + best], best
 
 
-def decode_yolox(output: np.ndarray, fmt: ModelFormat, score_threshold: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One image's YOLOX [N, 5 + C] output -> boxes (input pixels), scores (objectness x class), classes."""
-    tw, th = fmt.size
-    grids, strides = [], []
-    for stride in fmt.strides:
+@lru_cache(maxsize=64)
+def _yolox_grid(tw: int, th: int, strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Cell (col, row) and stride of every output row of a YOLOX input of tw x th."""
+    grids, steps = [], []
+    for stride in strides:
         gw, gh = -(-tw // stride), -(-th // stride)
         rows, cols = np.divmod(np.arange(gw * gh, dtype=np.float32), gw)
         grids.append(np.stack([cols, rows], axis=1))
-        strides.append(np.full(gw * gh, stride, np.float32))
-    grid, stride_of = np.concatenate(grids), np.concatenate(strides)
+        steps.append(np.full(gw * gh, stride, np.float32))
+    return np.concatenate(grids), np.concatenate(steps)
+
+
+def decode_yolox(output: np.ndarray, fmt: ModelFormat, score_threshold: float,
+                 size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's YOLOX [N, 5 + C] output -> boxes (input pixels), scores (objectness x class), classes."""
+    tw, th = size or fmt.size
+    grid, stride_of = _yolox_grid(tw, th, tuple(fmt.strides))
     if len(grid) != len(output):
         raise ModelError(f"YOLOX output has {len(output)} rows; strides {list(fmt.strides)} of a {tw}x{th} input "
                          f"give {len(grid)}")
@@ -296,15 +312,15 @@ def decode_rows(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray,
     return output[keep, :4], output[keep, 4], output[keep, 5].round().astype(np.int64)
 
 
-def decode(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float, iou: float
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float, iou: float,
+           size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's outputs (batch axis removed) -> (xyxy in input pixels, score, class id) after NMS."""
     if fmt.decoder == "nanodet":
         xyxy, score, cls = decode_nanodet(outputs, fmt, score_threshold)
     elif fmt.decoder == "yolo":
         xyxy, score, cls = decode_yolo(outputs[0], score_threshold)
     elif fmt.decoder == "yolox":
-        xyxy, score, cls = decode_yolox(outputs[0], fmt, score_threshold)
+        xyxy, score, cls = decode_yolox(outputs[0], fmt, score_threshold, size)
     elif fmt.decoder == "rows_xyxy_score_class":
         return decode_rows(outputs[0], score_threshold)
     else:

@@ -9,8 +9,10 @@ import numpy as np
 
 from vision.detections import Detections
 from vision.detectors import DetectorSettings
-from vision.detectors.decoding import Letterbox, ModelFormat, decode, preprocess
+from vision.detectors.decoding import Letterbox, ModelFormat, decode, nms, preprocess
 from vision.errors import ConfigError
+
+KINDRED = (("car", "truck", "bus"), ("bicycle", "motorcycle"))  # classes a detector confuses for one object
 
 
 class TensorDetector(ABC):
@@ -27,6 +29,7 @@ class TensorDetector(ABC):
             fmt.class_names = list(cfg.classes)
         self.class_names: list[str] = list(fmt.class_names)
         self.input_size: tuple[int, int] = fmt.size
+        self.dynamic_input = fmt.dynamic   # takes any input size up to input_size (motion regions as they are)
         index = {name: i for i, name in enumerate(self.class_names)}
         for label in [*(cfg.labels or []), *cfg.filters]:
             if label not in index:
@@ -47,6 +50,11 @@ class TensorDetector(ABC):
             if f.min_score is not None:
                 self._min_score[i] = f.min_score
         self._floor = float(self._min_score.min())
+        # one id per family of kindred classes (a van boxed as both truck and car is one object)
+        self._family = np.arange(len(self.class_names), dtype=np.int64)
+        for family in KINDRED:
+            members = [index[x] for x in family if x in index]
+            self._family[members] = members[0] if members else 0
 
     @abstractmethod
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -67,9 +75,12 @@ class TensorDetector(ABC):
                 for outs, (_, box), img in zip(per_image, prepared, images, strict=True)]
 
     def _finish(self, outputs: list[np.ndarray], box: Letterbox, width: int, height: int) -> Detections:
-        xyxy, score, cls = decode(outputs, self.format, self._floor, self.cfg.iou_threshold)
+        xyxy, score, cls = decode(outputs, self.format, self._floor, self.cfg.iou_threshold, box.size)
         valid = (cls >= 0) & (cls < len(self.class_names))
         xyxy, score, cls = xyxy[valid], score[valid], cls[valid]
+        if self.cfg.same_object_iou < 1 and len(cls) > 1:
+            kept = nms(xyxy, score, self._family[cls], self.cfg.same_object_iou)
+            xyxy, score, cls = xyxy[kept], score[kept], cls[kept]
         xyxy = box.to_source(xyxy, width, height)
         area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
         keep = (self._allowed[cls] & (score >= self._min_score[cls]) & (area > 0)
