@@ -17,7 +17,7 @@ from vision.detectors import MODELS_DIR, create_detector
 from vision.detectors.decoding import preprocess
 
 PICODET = MODELS_DIR / "picodet_s_416.onnx"
-PICODET_ORIGINAL = MODELS_DIR / "picodet_s_416_coco_2021.onnx"
+PICODET_ORIGINAL = MODELS_DIR / "reference" / "picodet_s_416_coco_2021.onnx"
 YOLOX = MODELS_DIR / "yolox_nano_416.onnx"
 
 
