@@ -16,6 +16,8 @@ from typing import Literal
 from vision.base import Frame
 
 Status = Literal["connecting", "online", "reconnecting", "offline", "ended"]
+Live = Literal["online", "reconnecting", "offline"]
+LIVE: dict[str, Live] = {"online": "online", "connecting": "reconnecting", "reconnecting": "reconnecting"}
 REPORT_S = 5.0  # while frames flow, the state callback also fires this often (fps, last frame time)
 FPS_WINDOW_S = 5.0  # delivered fps is counted over this window (a burst after a reconnect does not spike it)
 
@@ -31,8 +33,17 @@ class SourceState:
     frames: int = 0                     # frames delivered
     dropped: int = 0                    # live: frames decoded but replaced by a newer one before use
     reconnects: int = 0
-    retry_in_s: float | None = None     # while reconnecting: the wait before the next attempt
+    retry_in_s: float | None = None     # while reconnecting (or offline, still retrying): the wait before the next attempt
+    down_since: float | None = None     # unix time the stream was lost, while it is
     error: str | None = None
+
+    def live(self) -> tuple[Live, str]:
+        """The camera's live state as the api takes it (online / reconnecting / offline) and a detail line
+        for the operator: how long it is down, when it retries, and what is wrong."""
+        state = LIVE.get(self.status, "offline")
+        down = f"down {time.time() - self.down_since:.0f} s" if self.down_since else ""
+        retry = f"retry in {self.retry_in_s:.1f} s" if self.retry_in_s else ""
+        return state, "; ".join(x for x in (down, retry, self.error or "") if x)
 
 
 StateCallback = Callable[[SourceState], None]

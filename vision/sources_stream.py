@@ -1,7 +1,8 @@
 """Live RTSP/HTTP(S) streams, read by a thread that keeps only the newest frame (drop, never queue).
 
 A stream that fails reconnects with capped exponential backoff and reports ``online`` / ``reconnecting`` /
-``offline`` through :class:`vision.sources_base.SourceState`; one that stalls (connected, no frames for
+``offline`` (down for OFFLINE_AFTER_S, still retrying; or given up after ``Backoff.max_attempts``) through
+:class:`vision.sources_base.SourceState`; one that stalls (connected, no frames for
 STALL_S) is reported ``reconnecting`` until frames flow again or the read timeout drops the connection.
 A stream that cannot be opened is diagnosed in words (unknown host, nothing listening, no answer, or an
 answer without video) by a plain TCP connect, and every message names the URL with its password masked.
@@ -29,6 +30,7 @@ from vision.sources_base import Backoff, FrameSource, StateCallback
 
 log = logging.getLogger("vision.sources")
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")  # read by each open
+OFFLINE_AFTER_S = 10.0  # down (not connected) this long: reported offline, while the retries go on
 STALL_S = 3.0  # connected but no frame for this long (or three detect intervals): reported as reconnecting
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 
@@ -52,6 +54,7 @@ class StreamSource(FrameSource):
         self.timeout_s = timeout_s
         self.name = masked(url)  # the URL as messages show it: no password
         self._latest = _Latest()
+        self._gave_up = False
         self._consumed = 0  # seq of the last frame handed to the consumer
         self._t0 = time.monotonic()
         self._thread = threading.Thread(target=self._reader, name=f"source:{self.name}", daemon=True)
@@ -84,7 +87,7 @@ class StreamSource(FrameSource):
                             if down_since is not None:
                                 log.info("stream %s is back after %.1f s", self.name, time.monotonic() - down_since)
                             down_since, said = None, ""
-                            self._set(status="online", error=None, retry_in_s=None)
+                            self._set(status="online", error=None, retry_in_s=None, down_since=None)
                         elif self.state.status != "online":  # frames flow again after a stall
                             self._set(status="online", error=None, retry_in_s=None)
                         lt = self._latest
@@ -112,13 +115,22 @@ class StreamSource(FrameSource):
                 said = error
             mx = self.backoff.max_attempts
             if mx is not None and failures > mx:
+                self._gave_up = True
                 self._set(status="offline", retry_in_s=None, error=f"gave up after {mx} attempts: {error}")
                 with self._latest.cond:
                     self._latest.cond.notify_all()
                 return
             delay = self.backoff.delay(failures)
-            self._set(status="reconnecting", reconnects=self.state.reconnects + (1 if got_frame else 0),
-                      retry_in_s=delay, error=error)
+            now = time.monotonic()
+            offline_at = down_since + OFFLINE_AFTER_S  # down this long: offline, still retrying
+            self._set(status="offline" if now >= offline_at else "reconnecting", retry_in_s=delay, error=error,
+                      reconnects=self.state.reconnects + (1 if got_frame else 0),
+                      down_since=time.time() - (now - down_since))
+            if now < offline_at < now + delay:
+                if self._closed.wait(offline_at - now):
+                    break
+                self._set(status="offline", retry_in_s=now + delay - offline_at)
+                delay = now + delay - offline_at
             if self._closed.wait(delay):
                 break
 
@@ -133,7 +145,7 @@ class StreamSource(FrameSource):
                     return
             with lt.cond:
                 while lt.seq <= self._consumed and not self._closed.is_set():
-                    if self.state.status == "offline":
+                    if self.state.status == "offline" and self._gave_up:
                         raise SourceError(f"stream {self.name} is offline: {self.state.error}")
                     lt.cond.wait(0.5)
                     quiet = time.time() - (lt.wall or time.time())

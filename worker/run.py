@@ -33,6 +33,7 @@ from worker.errors import WorkerError
 from worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
+CLOSE_S = 5.0       # on SIGTERM, how long the cameras get to close their sources
 DRAIN_S = 15.0      # pool mode: on SIGTERM, how long to keep sending what the outbox holds
 
 
@@ -109,10 +110,8 @@ class Worker(Delivery):
         from vision.sources import SourceState, open_source
 
         def on_state(s: SourceState) -> None:
-            run.state = {"online": "online", "connecting": "reconnecting", "reconnecting": "reconnecting"}.get(
-                s.status, "offline")
+            run.state, run.detail = s.live()
             run.fps = float(s.fps or 0.0)
-            run.detail = s.error or ("" if s.status != "reconnecting" else f"retry in {s.retry_in_s or 0:.0f} s")
 
         try:
             pipe = self.pipeline_factory(run.name, run.camera, self.config_path, self.media_dir)
@@ -263,6 +262,12 @@ class Worker(Delivery):
         except KeyboardInterrupt:
             self.stop.set()
             self.abandon = True
+            # each camera closes its source: a thread still inside FFmpeg when Python exits aborts the process
+            # ("FATAL: exception not rethrown", exit 134). Not Thread.join: interrupted by the signal, it marks
+            # the thread stopped while it still runs (Python 3.11), so wait on the cameras' own flag.
+            deadline = time.monotonic() + CLOSE_S
+            while not all(r.finished for r in self.runs.values()) and time.monotonic() < deadline:
+                time.sleep(0.05)
             log.info("stopping; %d item(s) stay in the outbox for the next start", self.outbox.pending())
         self.stop.set()
         sender.join(5.0)

@@ -155,3 +155,27 @@ def test_rtsp_nothing_listening_names_url_and_what_to_do() -> None:
     assert "after 2 attempts" in msg
     assert [s.status for s in states] == ["reconnecting", "reconnecting", "offline"]
     assert all("s3cret" not in (s.error or "") for s in states)
+
+
+def test_stream_down_for_long_is_offline_while_it_keeps_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision.sources_stream
+
+    monkeypatch.setattr(vision.sources_stream, "OFFLINE_AFTER_S", 0.5)
+    url = f"rtsp://127.0.0.1:{free_port()}/cam"
+    states: list[SourceState] = []
+    src = open_source(url, 5, timeout_s=1, on_state=states.append, backoff=Backoff(initial_s=0.2, factor=2, cap_s=0.4))
+    got: list[object] = []
+    consumer = threading.Thread(target=lambda: got.extend(src), daemon=True)  # waits; must not raise
+    consumer.start()
+    time.sleep(2.0)
+    src.close()
+    consumer.join(3)
+    seen = [s.status for s in states]
+    assert seen[0] == "reconnecting" and "offline" in seen and seen.index("offline") >= 2
+    offline = [s for s in states if s.status == "offline"]
+    assert all(s.retry_in_s for s in offline) and len(offline) >= 2  # still retrying
+    state, detail = offline[-1].live()
+    assert state == "offline" and detail.startswith("down ") and "retry in 0." in detail and url in detail
+    assert not consumer.is_alive() and got == []
+    assert SourceState(uri=url, status="connecting").live() == ("reconnecting", "")
+    assert SourceState(uri=url, status="online").live() == ("online", "")
