@@ -6,6 +6,8 @@ A stream that fails reconnects with capped exponential backoff and reports ``onl
 STALL_S) is reported ``reconnecting`` until frames flow again or the read timeout drops the connection.
 A stream that cannot be opened is diagnosed in words (unknown host, nothing listening, no answer, or an
 answer without video) by a plain TCP connect, and every message names the URL with its password masked.
+Frame times are seconds of stream seen: an outage of up to BRIDGE_S is cut out of the timeline, so the tracks
+and visits of what stood still through it continue (`wall_time` stays the clock).
 RTSP is read over TCP (as Frigate does): no smeared frames from lost UDP packets; set
 OPENCV_FFMPEG_CAPTURE_OPTIONS yourself to choose otherwise.
 """
@@ -31,6 +33,8 @@ from vision.sources_base import Backoff, FrameSource, StateCallback
 log = logging.getLogger("vision.sources")
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")  # read by each open
 OFFLINE_AFTER_S = 10.0  # down (not connected) this long: reported offline, while the retries go on
+BRIDGE_S = 60.0  # an outage up to this long is cut out of the stream's timeline (see StreamSource._timeline)
+OUTAGE_S = 1.0  # frames further apart than this are an outage, not jitter
 STALL_S = 3.0  # connected but no frame for this long (or three detect intervals): reported as reconnecting
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 
@@ -57,6 +61,8 @@ class StreamSource(FrameSource):
         self._gave_up = False
         self._consumed = 0  # seq of the last frame handed to the consumer
         self._t0 = time.monotonic()
+        self._cut = 0.0  # seconds of outages cut out of the timeline (BRIDGE_S)
+        self._arrived: float | None = None  # monotonic time of the last frame
         self._thread = threading.Thread(target=self._reader, name=f"source:{self.name}", daemon=True)
         self._thread.start()
 
@@ -95,7 +101,7 @@ class StreamSource(FrameSource):
                             if lt.image is not None and lt.seq > self._consumed:
                                 self.state.dropped += 1
                             lt.image, lt.seq = image, lt.seq + 1
-                            lt.t, lt.wall = time.monotonic() - self._t0, time.time()
+                            lt.t, lt.wall = self._timeline(cap), time.time()
                             lt.cond.notify_all()
                 finally:
                     cap.release()
@@ -133,6 +139,22 @@ class StreamSource(FrameSource):
                 delay = now + delay - offline_at
             if self._closed.wait(delay):
                 break
+
+    def _timeline(self, cap: cv2.VideoCapture) -> float:
+        """The frame's time: seconds since the source started, less the outages cut out of it.
+
+        A gap of more than OUTAGE_S and at most BRIDGE_S between two frames (the camera restarted, the network
+        dropped, the stream stalled) is cut down to one frame interval: to the tracker and the rules the frames
+        before and after are consecutive, so a car parked all through a camera restart stays one event instead
+        of ending and alerting again. A longer outage stays in the timeline (what is there after it may not be
+        what was there before). `wall_time` is always the clock.
+        """
+        now = time.monotonic()
+        if self._arrived is not None and OUTAGE_S < now - self._arrived <= BRIDGE_S:
+            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+            self._cut += now - self._arrived - (1.0 / fps if 1.0 <= fps <= 120.0 else 0.1)
+        self._arrived = now
+        return now - self._t0 - self._cut
 
     def _frames(self) -> Iterator[Frame]:
         lt = self._latest
