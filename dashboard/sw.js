@@ -4,7 +4,8 @@ const CACHE = 'sharpeyes-shell-v2';
 const SHELL = [
   '/m/', '/manifest.webmanifest', '/i18n.json', '/css/app.css',
   '/js/mobile/main.js', '/js/mobile/queue.js', '/js/shared/actions.js', '/js/shared/api.js',
-  '/js/shared/format.js', '/js/shared/i18n.js', '/js/shared/live.js', '/js/shared/page.js', '/js/shared/plan.js', '/vendor/leaflet/leaflet.js', '/vendor/leaflet/leaflet.css',
+  '/js/shared/format.js', '/js/shared/i18n.js', '/js/shared/live.js', '/js/shared/page.js', '/js/shared/plan.js',
+  '/vendor/leaflet/leaflet.js', '/vendor/leaflet/leaflet.css',
   '/icons/icon.svg', '/icons/icon-192.png',
 ];
 
