@@ -253,7 +253,7 @@ class PatrolLink:
             # past the deadline: people are called (吹哨); a team on it keeps it (lifecycle.py)
             if inc.escalation_level < patrol.Level.GRID <= level:
                 apply_action(s, inc, "escalate", "system", "system", entries[-1].message)
-            inc.escalation_level = max(int(level), inc.escalation_level)
+            inc.escalation_level = int(patrol.Level.capped(max(int(level), inc.escalation_level)))
             changed = True
         if inc.state == "dispatched" and inc.dispatched_at and inc.team_id is not None \
                 and d.ack_overdue(pinc, inc.dispatched_at, now):
