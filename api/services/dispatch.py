@@ -19,7 +19,7 @@ import patrol
 from api.db.models import Incident, Team, User, utcnow
 from api.services import rounds
 from api.services.incidents import apply_action, record
-from api.services.lifecycle import ACTIVE, LifecycleError
+from api.services.lifecycle import ACTIVE, WORKING, LifecycleError
 
 if TYPE_CHECKING:
     from api.deps import Ctx
@@ -93,7 +93,7 @@ class PatrolLink:
     def states(self, session: Session) -> dict[str, patrol.TeamState]:
         rows = session.scalars(select(Team)).all()
         busy = {i.team_id: i for i in session.scalars(
-            select(Incident).where(Incident.team_id.is_not(None), Incident.state.in_(("dispatched", "accepted", "on_site"))))}
+            select(Incident).where(Incident.team_id.is_not(None), Incident.state.in_(WORKING)))}
         out = {}
         for t in rows:
             inc = busy.get(t.id)
