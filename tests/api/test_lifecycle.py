@@ -174,3 +174,18 @@ def test_a_failing_incident_does_not_stop_auto_dispatch_of_the_others(api: Harne
     states = {i: detail(api, i)["state"] for i in incs}
     assert sorted(states.values()) == ["dispatched", "open"], states
     assert f"incident {first[0]}" in caplog.text
+
+
+def test_dispatch_when_every_team_is_off_shift(api: Harness) -> None:
+    from api.db.models import Team
+
+    with api.ctx.sessions() as s:
+        for team in s.query(Team):
+            team.roster, team.exceptions = [], []       # nobody on shift now
+        s.commit()
+    api.ctx.patrol.teams_changed()
+    inc = crowd(api)
+    assert api.client.get(f"/api/incidents/{inc}/proposal", headers=api.auth("op")).json() == []
+    assert "dispatch" in detail(api, inc)["allowed_actions"]
+    code, body = act(api, "op", inc, "dispatch", team_id=api.teams["t1"], reason="called them in")
+    assert code == 200 and body["state"] == "dispatched" and body["team_id"] == api.teams["t1"]
