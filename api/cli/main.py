@@ -58,9 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:   # one line per HTTP request or migration plugin drowns what matters
         for noisy in ("httpx", "alembic"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        # FFmpeg's own decoder lines ("partial file", "no frame!"): a damaged file is reported once, in words,
-        # by vision.sources; read before the first capture opens, so it must be set here
+        # FFmpeg's own lines ("partial file", "no frame!", "Connection refused") and OpenCV's ("can't be used
+        # to capture by name") at each failed open: vision.sources says once, in words, what is wrong with a
+        # file or a stream. FFmpeg's level is read when the first capture opens, so it must be set here.
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
