@@ -69,7 +69,7 @@ def match(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def check(name: str, image: np.ndarray, args: argparse.Namespace) -> dict[str, object]:
-    det = create_detector({"model": str(HERE / f"{name}.onnx"), "score_threshold": args.score})
+    det = create_detector({"model": str(HERE / f"{name}.onnx"), "score_threshold": args.score, "same_object_iou": 1})
     fmt = det.format  # type: ignore[attr-defined]
     tensor, box = preprocess(image, fmt)
     onnx_out = det.infer(tensor)  # type: ignore[attr-defined]

@@ -25,7 +25,8 @@ def test_yolox_takes_a_crop_at_its_own_size_and_finds_the_same_people() -> None:
     assert x.shape == (1, 3, 160, 128) and box.size == (128, 160) and (box.sx, box.px) == (1.0, 0.0)
     x_full, _ = preprocess(frame, det.format)       # type: ignore[attr-defined]
     assert x_full.shape == (1, 3, 320, 416)         # 768 x 576 scaled to 416 x 312, padded to 32
-    in_crop = det.detect(crop)
+    in_crop = det.detect_batch([crop])[0]
+    assert preprocess(crop, det.format, enlarge=True)[0].shape == (1, 3, 416, 416)  # type: ignore[attr-defined]
     whole = det.detect(frame)
     people = whole.xyxy[np.asarray(whole.data["class_name"]) == "person"]
     walkers = in_crop.xyxy[np.asarray(in_crop.data["class_name"]) == "person"]

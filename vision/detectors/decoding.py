@@ -167,14 +167,17 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, 
     raise ModelError(unsupported)
 
 
-def preprocess(image: np.ndarray, fmt: ModelFormat) -> tuple[np.ndarray, Letterbox]:
-    """BGR uint8 HxWx3 -> the model's input tensor (1 x ...) and the map back to source pixels."""
+def preprocess(image: np.ndarray, fmt: ModelFormat, enlarge: bool = False) -> tuple[np.ndarray, Letterbox]:
+    """BGR uint8 HxWx3 -> the model's input tensor (1 x ...) and the map back to source pixels.
+
+    A model with a free input size gets the image at most at its own size (padded to the largest stride);
+    `enlarge` letterboxes a small image up to the model's size instead, as for a fixed-size model."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a BGR image HxWx3, got shape {image.shape}")
     h, w = image.shape[:2]
     tw, th = fmt.size
     r = min(tw / w, th / h)
-    if fmt.dynamic and fmt.resize != "stretch":
+    if fmt.dynamic and fmt.resize != "stretch" and not (enlarge and r > 1):
         # a free input size: no upscaling, the image at most the model's size, padded to the largest stride
         step = max(fmt.strides)
         r = min(1.0, r)

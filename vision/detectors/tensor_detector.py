@@ -61,11 +61,13 @@ class TensorDetector(ABC):
         """Run the model on an input batch; outputs in the order of the model."""
 
     def detect(self, image: np.ndarray) -> Detections:
-        return self.detect_batch([image])[0]
+        """One image; a small one (a crop to check) is enlarged to the model's input size."""
+        return self.detect_batch([image], enlarge=True)[0]
 
-    def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
-        """Several crops (motion regions): one batch when the model takes one, else one run each."""
-        prepared = [preprocess(img, self.format) for img in images]
+    def detect_batch(self, images: list[np.ndarray], enlarge: bool = False) -> list[Detections]:
+        """Several crops (motion regions): one batch when the model takes one, else one run each. A model
+        with a free input size runs each at its own size (at most the model's), unless `enlarge`."""
+        prepared = [preprocess(img, self.format, enlarge) for img in images]
         if self.format.batch and len(images) > 1:
             outputs = self.infer(np.concatenate([p[0] for p in prepared]))
             per_image = [[o[i] for o in outputs] for i in range(len(images))]
