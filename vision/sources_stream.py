@@ -180,7 +180,9 @@ class StreamSource(FrameSource):
                 image, seq, t, wall = lt.image, lt.seq, lt.t, lt.wall
                 self._consumed = seq
             now = time.monotonic()
-            next_due = max(next_due + step, now) if step else now
+            # keep the detect-fps grid; behind it (a slow consumer, or frames back after a gap) restart it from now,
+            # so the frame after a gap is not handed over at once with nearly the same time
+            next_due = next_due + step if next_due + step > now else now + step
             self._delivered(now)
             yield Frame(index=seq - 1, t=t, image=image, wall_time=wall)
 

@@ -107,6 +107,7 @@ def test_rtsp_server_killed_and_restarted(frames: Path, recorders: list[object])
     assert back < 4 + 6                # the backoff is capped at 4 s, then the stream opens (~3 s of probing)
     assert len(gap) == 1 and gap[0] < restarted - killed + back + 1
     assert cut == []  # the outage is cut out of the timeline: the tracks of what stood still continue
+    assert min(b - a for a, b in zip(rec.times, rec.times[1:], strict=False)) > 0.05  # never two frames at once
     assert rec.times == sorted(rec.times) and len(rec.times) > before + 5  # one timeline across the gap
     assert reconnects == 1 and rec.error is None
     assert 3 < fps < 6  # the detect fps, counted over a window: the burst that follows a reconnect is no spike
