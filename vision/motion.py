@@ -63,7 +63,7 @@ class MotionConfig(BaseModel):
     region_scale: float | None = Field(
         default=None, gt=0, le=4, description="Largest scale motion regions are enlarged to in the detector input; "
         "none: 2 for a model with a fixed input size; for one that takes any size (YOLOX here), where more "
-        "pixels cost more time, 1 or twice the full frame's scale, whichever is less")
+        "pixels cost more time, the scale the whole frame is detected at (at most 1)")
     mask: list[list[tuple[float, float]]] = Field(
         default_factory=list, description="Motion masks: polygons (relative 0..1 points) the motion detector "
         "ignores, e.g. a timestamp overlay or a swaying tree; objects there are still detected on full frames")
@@ -228,8 +228,8 @@ class MotionGate:
         self.frame_size = frame_size
         self.input_size = input_size
         self.free_size = free_size
-        # a free-size input costs its area: regions at most at their own size and twice the full frame's scale
-        default = min(1.0, 2.0 * self.full_scale) if free_size else 2.0
+        # a free-size input costs its area: regions at the scale the whole frame is detected at (at most 1)
+        default = min(1.0, self.full_scale) if free_size else 2.0
         self.max_scale = config.region_scale if config.region_scale is not None else default
         self.motion = MotionDetector(config, frame_size, zones)
         self._last_full_t: float | None = None

@@ -304,7 +304,7 @@ def test_config_types_and_defaults() -> None:
     assert isinstance(cfg, OpenVinoDetectorConfig) and cfg.filters["car"] == LabelFilter(min_area=100)
     assert cfg.threads == 2
     assert isinstance(parse_detector_config({"type": "ultralytics", "model": "best.pt"}), UltralyticsDetectorConfig)
-    assert Path(parse_detector_config({}).model).name == "nanodet.onnx"
+    assert Path(parse_detector_config({}).model).name == "yolox_nano_416.onnx"
     for name, field in OnnxDetectorConfig.model_fields.items():
         assert field.description, name
 

@@ -103,7 +103,7 @@ def test_bench_detector_writes_figures(tmp_path: Path) -> None:
                  "--backends", "onnx", "--clips", str(VTEST), "--sample-every", "40"]) == 0
     data = json.loads(out.read_text())
     (row,) = data["latency"]
-    assert row["model"] == "nanodet.onnx" and row["threads"] == 2 and 0 < row["median_ms"] <= row["p95_ms"]
+    assert row["model"] == DEFAULT_MODEL.name and row["threads"] == 2 and 0 < row["median_ms"] <= row["p95_ms"]
     (clip,) = data["decode"]
     assert clip["clip"] == "vtest.avi" and clip["frames"] == 795 and clip["decode_fps"] > 0
     (labels,) = data["labels"]

@@ -61,15 +61,16 @@ def test_free_size_regions_are_not_enlarged_and_the_input_is_cut_to_them() -> No
     free, image, plan = _gate_with_a_moving_square(True)
     batch = free.prepare(image, plan)
     (x1, y1, x2, y2), scale = batch.tiles[0].src, batch.tiles[0].scale
-    assert scale == pytest.approx(1.0)
-    assert batch.images[0].shape[:2] == (y2 - y1, x2 - x1)                         # the region, no more
-
+    assert scale == pytest.approx(free.full_scale, abs=0.01)     # the scale the whole frame is detected at
+    assert batch.images[0].shape[:2] == (round((y2 - y1) * scale), round((x2 - x1) * scale))   # no more
+    big = MotionGate(MotionConfig(region_scale=1.5), (W, H), (416, 416), free_size=True)
+    assert big.max_scale == 1.5                                 # or as configured
 
 def test_free_size_never_costs_more_pixels_than_the_whole_frame() -> None:
     """Regions that would make a larger input than the letterboxed frame: the full frame is planned."""
     gate = MotionGate(MotionConfig(keepalive_s=1000, pad=0, pad_px=0, min_box=1), (1920, 1080), (416, 416),
                       free_size=True)
-    assert gate.max_scale == pytest.approx(2 * 416 / 1920)
+    assert gate.max_scale == pytest.approx(416 / 1920)
     few = [(0, 0, 200, 400), (900, 300, 1100, 700)]
     scale, places = gate._pack(few) or (0.0, [])
     assert scale == pytest.approx(gate.max_scale)

@@ -74,7 +74,7 @@ def test_masks_judge_the_box_bottom_centre() -> None:
     ({"mask": [[0, 0], [1, 0]]}, "key 'objects.mask': Value error, mask polygon 0 needs at least 3 points"),
     ({"mask": [[0, 0], [1, 0], [1, 1.5]]}, "point [1.0, 1.5] is outside 0..1"),
     ({"filters": {"ebike": {"min_area": 1}}}, "key 'objects.filters.ebike': unknown label 'ebike'; the classes of "
-     "models/nanodet.onnx are: person, bicycle"),
+     "models/yolox_nano_416.onnx are: person, bicycle"),
 ])
 def test_objects_config_errors_name_the_key_path(objects: dict[str, Any], expected: str) -> None:
     data = {"cameras": {"gate": {"source": "x.mp4", "objects": objects, "zones": {"z": {
@@ -184,7 +184,7 @@ def test_rule_labels_checked_against_an_onnx_models_own_names(tmp_path: Path) ->
     with pytest.raises(ConfigError, match=r"unknown label 'car'; the classes of .*m.onnx are: person, ebike, cart"):
         load_config(_ebike_config(tmp_path, {"model": "m.onnx"}, label="car"))
     # the shipped COCO model has no ebike
-    with pytest.raises(ConfigError, match="unknown label 'ebike'; the classes of models/nanodet.onnx are: person"):
+    with pytest.raises(ConfigError, match="unknown label .ebike.; the classes of models/yolox_nano_416.onnx are: person"):
         load_config(_ebike_config(tmp_path, {}))
 
 

@@ -1,9 +1,10 @@
 """Detector plugins, one file per backend, chosen by the `type` key of the `detector` config section.
 
-    detector: {type: onnx, model: models/nanodet.onnx, score_threshold: 0.35, threads: 2,
+    detector: {type: onnx, model: models/yolox_nano_416.onnx, score_threshold: 0.35, threads: 2,
                filters: {car: {min_area: 900}}}
 
-`type` defaults to `onnx` and `model` to the shipped default (models/nanodet.onnx), so an empty section works.
+`type` defaults to `onnx` and `model` to the shipped default (models/yolox_nano_416.onnx, chosen by event F1 and
+cost on the real dev cases: docs/benchmarks.md), so an empty section works.
 Every backend returns `vision.detections.Detections` in source pixels, with `data["class_name"]`.
 """
 
@@ -18,7 +19,7 @@ from vision.base import Detector
 from vision.errors import ConfigError, ModelError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_MODEL = MODELS_DIR / "nanodet.onnx"
+DEFAULT_MODEL = MODELS_DIR / "yolox_nano_416.onnx"
 
 
 class LabelFilter(BaseModel):
@@ -38,7 +39,7 @@ class DetectorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(default=str(DEFAULT_MODEL), description="Model file, relative to the config file "
-                       "(default: the shipped models/nanodet.onnx)")
+                       "(default: the shipped models/yolox_nano_416.onnx)")
     score_threshold: float = Field(default=0.35, ge=0, le=1, description="Least score of a detection kept")
     iou_threshold: float = Field(default=0.5, gt=0, le=1, description="Overlap above which NMS drops the "
                                  "weaker of two boxes of one class")
