@@ -23,24 +23,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
+import patrol
 from api import __version__
 from api.cluster import scaleout
+from api.context import Ctx
 from api.db.engine import make_engine, migrate, session_factory
 from api.db.models import Camera
-from api.deps import Ctx
 from api.errors import DomainError, http_status
 from api.live.bus import EventBus, InProcessBus
 from api.live.hub import Hub
+from api.live.publishers import Publisher
+from api.live.topics import Topics
 from api.live.ws import websocket_endpoint
 from api.routes import cameras, incidents, ingest, media, site, stats, teams, users
 from api.schemas import CameraOut, HealthOut
 from api.services.accounts import LoginLimiter
 from api.services.media import MediaStore
 from api.services.policy import load_policy
+from api.services.workers import WorkerKeys
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
-OFFLINE_AFTER_S = 7.0   # no heartbeat for this long -> offline (workers beat every 2 s); with the 1 s sweep, on the wall within 10 s
+# no heartbeat for this long -> offline (workers beat every 2 s); with the 1 s sweep, on the wall within 10 s
+OFFLINE_AFTER_S = 7.0
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 
 
@@ -61,7 +66,8 @@ async def _sweep_cameras(ctx: Ctx) -> None:
 
             def work(cutoff: datetime = cutoff) -> list[dict[str, Any]]:
                 with ctx.sessions() as s:
-                    stale = s.scalars(select(Camera).where(Camera.state != "offline", Camera.state != "unknown",
+                    stale = s.scalars(select(Camera).where(Camera.state != "offline",
+                                                           Camera.state != "unknown",
                                                            Camera.last_seen_at < cutoff)).all()
                     for cam in stale:
                         cam.state, cam.fps, cam.detail = "offline", 0.0, "no heartbeat from its worker"
@@ -69,7 +75,7 @@ async def _sweep_cameras(ctx: Ctx) -> None:
                     return [CameraOut.model_validate(c).model_dump(mode="json") for c in stale]
 
             for payload in await asyncio.to_thread(work):
-                await ctx.hub.publish(f"cameras/{payload['id']}/state", payload)
+                ctx.publish(f"cameras/{payload['id']}/state", payload)
         except Exception:
             log.exception("camera sweep failed; retrying")
 
@@ -89,23 +95,16 @@ def create_app(settings: Settings) -> FastAPI:
     migrate(engine)
     bus = make_bus(settings.bus, settings.redis_url)
     hub = Hub(bus)
-    ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine), policy=load_policy(settings.policy_path, patrol_path=settings.patrol_policy_path),
+    plan = patrol.load_site(settings.site_path) if settings.site_path else None
+    publishers: list[Publisher] = [hub]
+    ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine, site=plan),
+              policy=load_policy(settings.policy_path, patrol_path=settings.patrol_policy_path),
               bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute),
-              media=MediaStore(settings.media_dir))
-    from api.routes.ingest import IngestQueue
-
-    ctx.ingest_queue = IngestQueue(ctx)
-    try:
-        from api.services.dispatch import PatrolLink
-
-        ctx.patrol = PatrolLink.create(ctx)
-        if ctx.patrol.site is not None:
-            from api.views import SITE
-
-            SITE[engine] = ctx.patrol.site
-    except ModuleNotFoundError as exc:
-        if exc.name != "api.services.dispatch":
-            raise
+              media=MediaStore(settings.media_dir), workers=WorkerKeys(session_factory(engine)),
+              notify=Topics(lambda topic, payload, team_id: ctx.publish(topic, payload, team_id)),
+              publishers=publishers, site=plan)
+    mqtt = scaleout.mqtt_publisher(ctx)
+    scaleout.attach(ctx, mqtt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,7 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         if ctx.patrol is not None:
             background["patrol"] = ctx.patrol.run_jobs
         # one replica at a time runs them when SHARPEYES_LEASE_URL is set (api/cluster/scaleout.py)
-        jobs = [asyncio.ensure_future(c) for c in scaleout.background(ctx, background)]
+        jobs = [asyncio.ensure_future(c) for c in scaleout.background(ctx, background, mqtt)]
         try:
             yield
         finally:
@@ -128,8 +127,6 @@ def create_app(settings: Settings) -> FastAPI:
             await bus.close()
             engine.dispose()
 
-    scaleout.attach(ctx)
-
     app = FastAPI(title="SharpEyes api", version=__version__, lifespan=lifespan,
                   description="Incidents from the cameras, patrol dispatch, live updates. See docs/api.md.")
     app.state.ctx = ctx
@@ -139,9 +136,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         # The database is down or unreachable: answer at once and recover by itself when it is back
         # (pool_pre_ping replaces the dead connections).
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0])
-        return JSONResponse(status_code=503, headers={"Retry-After": "5"},
-                            content={"detail": "database unavailable: nothing was changed; retry in a few seconds"})
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    str(exc).splitlines()[0])
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "5"},
+            content={"detail": "database unavailable: nothing was changed; retry in a few seconds"},
+        )
 
     @app.exception_handler(DomainError)
     async def _refused(request: Request, exc: DomainError) -> JSONResponse:
@@ -150,7 +151,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # keep FastAPI's documented shape (detail: list) and add one readable line
-        return JSONResponse(status_code=422, content={"detail": jsonable(exc.errors()), "message": _validation_message(exc)})
+        return JSONResponse(status_code=422, content={"detail": jsonable(exc.errors()),
+                                                      "message": _validation_message(exc)})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -182,7 +184,8 @@ def mount_dashboard(app: FastAPI, folder: Path) -> None:
     if not (folder / "index.html").is_file():
         return
     if (folder / "m" / "index.html").is_file():
-        app.router.routes.append(_StaticMount("/m", StaticFiles(directory=folder / "m", html=True), name="dashboard-mobile"))
+        app.router.routes.append(_StaticMount("/m", StaticFiles(directory=folder / "m", html=True),
+                                              name="dashboard-mobile"))
     app.router.routes.append(_StaticMount("/", StaticFiles(directory=folder, html=True), name="dashboard"))
 
 
@@ -190,14 +193,16 @@ def allowed_methods(app: FastAPI, path: str) -> set[str]:
     """Methods the OpenAPI schema lists for the path (FastAPI's included routers are not plain routes)."""
     table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "allow_table", None)
     if table is None:
-        table = [(re.compile("^" + re.sub(r"\\{[^}/]+\\}", "[^/]+", re.escape(p)) + "$"), {m.upper() for m in ops})
+        table = [(re.compile("^" + re.sub(r"\\{[^}/]+\\}", "[^/]+", re.escape(p)) + "$"),
+                  {m.upper() for m in ops})
                  for p, ops in app.openapi().get("paths", {}).items()]
         app.state.allow_table = table
     return {m for rx, methods in table if rx.match(path) for m in methods}
 
 
 class _StaticMount(Mount):
-    """A static mount that never claims api paths, so `/api/...` keeps JSON 404s and correct 405 Allow headers."""
+    """A static mount that never claims api paths, so `/api/...` keeps JSON 404s and correct 405 Allow
+    headers."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope.get("path", "").startswith(API_PREFIXES):
@@ -211,7 +216,8 @@ API_PREFIXES = ("/api/", "/ws", "/docs", "/redoc", "/openapi.json")
 def jsonable(errors: Any) -> Any:
     from fastapi.encoders import jsonable_encoder
 
-    return jsonable_encoder(errors, custom_encoder={BaseException: str, bytes: lambda b: b.decode("utf-8", "replace")})
+    return jsonable_encoder(errors, custom_encoder={BaseException: str, bytes: lambda b: b.decode("utf-8",
+                                                                                                  "replace")})
 
 
 __all__ = ["create_app", "mount_dashboard"]

@@ -31,7 +31,8 @@ class ErrorOut(Out):
 
 
 class UnprocessableOut(Out):
-    detail: str | list[dict[str, Any]] = Field(description="What was wrong: a line, or pydantic's list of errors")
+    detail: str | list[dict[str,
+                            Any]] = Field(description="What was wrong: a line, or pydantic's list of errors")
     message: str | None = Field(default=None, description="One line summing up the errors in `detail`")
 
 
@@ -78,7 +79,8 @@ class CameraRegister(In):
     id: str = Name
     name: str = Field(default="", max_length=200)
     place: str | None = Field(default=None, max_length=100, description="Place on the site graph")
-    zones: dict[str, Any] = Field(default_factory=dict, description="Zone name -> polygon and rules, as in the config")
+    zones: dict[str, Any] = Field(default_factory=dict,
+                                  description="Zone name -> polygon and rules, as in the config")
 
 
 class CameraStateIn(In):
@@ -181,12 +183,16 @@ class IncidentOut(Out):
     grid: str | None = Field(default=None, description="Grid cell (网格) of the place, from the site")
     place_name: str | None = Field(default=None, description="Display name of the place, from the site")
     active: bool = Field(default=False, description="Not yet resolved, closed or a false alarm")
-    allowed_actions: list[Action] = Field(default_factory=list, description="What the receiver may do now (an "
+    allowed_actions: list[Action] = Field(default_factory=list,
+                                          description="What the receiver may do now (an "
                                           "answer: the caller; a websocket message: its topic's audience, "
                                           "`incidents` the control room, `tasks` the team's leader)")
-    needs_reason: list[Action] = Field(default_factory=list, description="Which of allowed_actions need a reason")
-    next_state: dict[Action, State] = Field(default_factory=dict, description="The state each allowed action leads to")
-    ahead: dict[State, StepOut] = Field(default_factory=dict, description="A leader's steps ahead: for each state "
+    needs_reason: list[Action] = Field(default_factory=list,
+                                       description="Which of allowed_actions need a reason")
+    next_state: dict[Action, State] = Field(default_factory=dict,
+                                            description="The state each allowed action leads to")
+    ahead: dict[State, StepOut] = Field(default_factory=dict,
+                                        description="A leader's steps ahead: for each state "
                                         "his actions lead to, what he may do there (the phone shows a step "
                                         "queued offline as the server will see it)")
 
@@ -200,7 +206,8 @@ class IncidentDetail(IncidentOut):
 class IncidentCreate(In):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=5000)
-    event_type: str = Field(default="manual", max_length=100, description="Policy key; decides category, severity, deadline")
+    event_type: str = Field(default="manual", max_length=100,
+                            description="Policy key; decides category, severity, deadline")
     category: str | None = Field(default=None, max_length=50, description="Overrides the policy's category")
     severity: int | None = Field(default=None, ge=1, le=5)
     camera_id: str | None = Field(default=None, max_length=100)
@@ -209,7 +216,8 @@ class IncidentCreate(In):
 
 class ActionIn(In):
     action: Action
-    reason: str = Field(default="", max_length=2000, description="Why; required for decline, override, false_alarm, reopen")
+    reason: str = Field(default="", max_length=2000,
+                        description="Why; required for decline, override, false_alarm, reopen")
     team_id: int | None = Field(default=None, description="Team, for dispatch and override")
 
 
@@ -233,11 +241,13 @@ class TeamCreate(In):
     name: str = Field(min_length=1, max_length=100, description="Display name, e.g. 第一巡逻队")
     leader: str = Field(min_length=1, max_length=100, description="Person id of the leader (a member)")
     members: list[str] = Field(min_length=1, description="Person ids, leader included")
-    people: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Person id -> {name, role, phone, skills}")
+    people: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                              description="Person id -> {name, role, phone, skills}")
     skills: list[str] = Field(default_factory=list)
     home_grid: str | None = Field(default=None, max_length=100)
     base: str | None = Field(default=None, max_length=100, description="Place where the shift starts")
-    roster: list[dict[str, Any]] = Field(default_factory=list, description='[{"days": ["mon"], "start": "08:00", "end": "16:00"}]')
+    roster: list[dict[str, Any]] = Field(default_factory=list,
+                                         description='[{"days": ["mon"], "start": "08:00", "end": "16:00"}]')
     exceptions: list[dict[str, Any]] = Field(default_factory=list)
     timezone: str = Field(default="Asia/Shanghai", max_length=50)
 
@@ -245,7 +255,8 @@ class TeamCreate(In):
 class TeamStatusIn(In):
     status: TeamStatus | None = None
     place: str | None = Field(default=None, max_length=100, description="Place id on the site graph")
-    position: list[float] | None = Field(default=None, min_length=2, max_length=2, description="[x, y] metres")
+    position: list[float] | None = Field(default=None, min_length=2, max_length=2,
+                                         description="[x, y] metres")
 
 
 class TeamOut(Out):
@@ -317,7 +328,8 @@ class RouteOut(Out):
     duration_min: float
     distance_m: float
     path_xy: list[list[float]] = Field(default_factory=list, description="Polyline in site metres")
-    coverage: dict[str, dict[str, float]] = Field(default_factory=dict, description="Checkpoint -> {required, done, share}")
+    coverage: dict[str, dict[str, float]] = Field(default_factory=dict,
+                                                  description="Checkpoint -> {required, done, share}")
     checked_in: list[str] = Field(default_factory=list, description="Checkpoints checked in at today")
 
 

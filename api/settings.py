@@ -20,36 +20,63 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHARPEYES_", extra="forbid")
 
-    db_url: str = Field(default="sqlite:///data/sharpeyes.db", description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://...")
+    db_url: str = Field(default="sqlite:///data/sharpeyes.db",
+                        description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://...")
     dev: bool = Field(default=False, description="Development mode: allows the default secret")
     secret_key: str = Field(default=DEV_SECRET, description="Signs bearer tokens; required outside --dev")
     token_ttl_s: int = Field(default=12 * 3600, gt=0, description="Lifetime of a bearer token")
     media_dir: Path = Field(default=Path("data/media"), description="Folder for snapshots, clips and photos")
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest uploaded photo")
-    max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="Largest clip a worker may upload")
-    policy_path: Path | None = Field(default=None, description="YAML policy (event type -> category, ...); built-in default when unset")
-    patrol_policy_path: Path | None = Field(default=None, description="Patrol policy YAML (categories, deadlines, "
-                                            "working-day calendar; the shape of patrol/policy.yaml); packaged default when unset")
+    max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0,
+                                description="Largest clip a worker may upload")
+    policy_path: Path | None = Field(
+        default=None, description="YAML policy (event type -> category, ...); built-in default when unset"
+    )
+    patrol_policy_path: Path | None = Field(
+        default=None,
+        description="Patrol policy YAML (categories, deadlines, "
+        "working-day calendar; the shape of patrol/policy.yaml); packaged default when unset",
+    )
     site_path: Path | None = Field(default=None, description="Patrol site YAML (places, links, grids)")
-    login_attempts_per_minute: int = Field(default=10, gt=0, description="Failed logins allowed per user and address per minute")
-    dashboard_dir: Path | None = Field(default=None, description="Static dashboard folder; default: dashboard/ next to the package if present")
-    bus: str = Field(default="memory", description="Event bus: memory (in-process) or redis (fan-out across replicas)")
+    login_attempts_per_minute: int = Field(
+        default=10, gt=0, description="Failed logins allowed per user and address per minute"
+    )
+    dashboard_dir: Path | None = Field(
+        default=None,
+        description="Static dashboard folder; default: dashboard/ next to the package if present",
+    )
+    bus: str = Field(default="memory",
+                     description="Event bus: memory (in-process) or redis (fan-out across replicas)")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL for the redis bus")
-    lease_url: str = Field(default="", description="redis://... or postgresql+psycopg://...: background jobs run on one replica at a time; empty: here")
-    stream_ingest: bool = Field(default=False, description="Also read worker events from the Redis stream (docs/deploy.md)")
-    stream_shards: int = Field(default=8, gt=0, le=256, description="Shards of the event stream (the same on every replica and worker)")
+    lease_url: str = Field(
+        default="",
+        description="redis://... or postgresql+psycopg://...: background jobs run on one replica at a time; "
+        "empty: here",
+    )
+    stream_ingest: bool = Field(default=False,
+                                description="Also read worker events from the Redis stream (docs/deploy.md)")
+    stream_shards: int = Field(
+        default=8,
+        gt=0,
+        le=256,
+        description="Shards of the event stream (the same on every replica and worker)",
+    )
     mqtt_host: str = Field(default="", description="MQTT broker host for integrations; empty: no MQTT")
     mqtt_port: int = Field(default=1883, gt=0, description="MQTT broker port")
     mqtt_prefix: str = Field(default="sharpeyes", description="MQTT topic prefix")
-    simulation: bool = Field(default=False, description="Teams are simulated (sharpeyes demo --simulate-teams); pages label it")
-    deadline_check_s: float = Field(default=15.0, gt=0, description="How often the patrol job checks deadlines "
+    simulation: bool = Field(
+        default=False, description="Teams are simulated (sharpeyes demo --simulate-teams); pages label it"
+    )
+    deadline_check_s: float = Field(default=15.0, gt=0,
+                                    description="How often the patrol job checks deadlines "
                                     "(escalation) and acknowledgement timeouts, in seconds")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if not self.dev and self.secret_key == DEV_SECRET:
             raise ApiError(
-                "no secret key: set SHARPEYES_SECRET_KEY to a long random string (or run with --dev for development)"
+                "no secret key: set SHARPEYES_SECRET_KEY to a long random string (or run with --dev for "
+                "development)"
             )
         if len(self.secret_key) < 16:
             raise ApiError("SHARPEYES_SECRET_KEY is too short: use at least 16 characters")

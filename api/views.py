@@ -4,14 +4,14 @@ documented error responses of the routers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import patrol
 from api.db.models import Incident, Media, User
-from api.deps import Ctx
 from api.errors import Exists, NotFound
 from api.schemas import ErrorOut, IncidentOut, MediaOut, StepOut, UnprocessableOut
 from api.services import lifecycle
@@ -24,7 +24,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Conflict, e.g. an action not allowed in the current state"},
     413: {"model": ErrorOut, "description": "Too large"},
     415: {"model": ErrorOut, "description": "Unsupported media type"},
-    422: {"model": UnprocessableOut, "description": "Invalid request, or a rule not met (the detail says which)"},
+    422: {"model": UnprocessableOut,
+          "description": "Invalid request, or a rule not met (the detail says which)"},
     429: {"model": ErrorOut, "description": "Too many attempts"},
 }
 
@@ -47,24 +48,27 @@ def media_out(m: Media) -> MediaOut:
                     content_type=m.content_type, size=m.size, created_at=m.created_at, url=media_url(m))
 
 
-def incidents_out_plain(session: Session, incidents: Sequence[Incident], role: str = "operator") -> list[IncidentOut]:
+def incidents_out_plain(session: Session, incidents: Sequence[Incident],
+                        role: str = "operator") -> list[IncidentOut]:
     """Payloads without the snapshot lookup (for incidents that cannot have media yet)."""
-    return _with_site(incidents, {}, session.get_bind(), role)
+    return _with_site(incidents, {}, site_of(session), role)
 
 
-def incidents_out(session: Session, incidents: Sequence[Incident], role: str = "operator") -> list[IncidentOut]:
+def incidents_out(session: Session, incidents: Sequence[Incident],
+                  role: str = "operator") -> list[IncidentOut]:
     """Payloads of incidents for a receiver of `role` (what it may do: lifecycle.view)."""
     ids = [i.id for i in incidents]
     snaps: dict[int, str] = {}
     if ids:
         rows = session.execute(
-            select(Media.incident_id, Media.id).where(Media.incident_id.in_(ids), Media.kind.in_(("snapshot", "photo")))
+            select(Media.incident_id, Media.id).where(Media.incident_id.in_(ids), Media.kind.in_(("snapshot",
+                                                                                                  "photo")))
             .order_by(Media.id)
         ).all()
         for inc_id, media_id in rows:
             if inc_id is not None:
                 snaps[inc_id] = f"/api/media/{media_id}"
-    return _with_site(incidents, snaps, session.get_bind(), role)
+    return _with_site(incidents, snaps, site_of(session), role)
 
 
 def with_view(item: IncidentOut, role: str) -> IncidentOut:
@@ -77,8 +81,8 @@ def with_view(item: IncidentOut, role: str) -> IncidentOut:
                              next_state=st.next_state) for s, st in v.ahead.items()}})  # type: ignore[arg-type]
 
 
-def _with_site(incidents: Sequence[Incident], snaps: dict[int, str], bind: Any, role: str) -> list[IncidentOut]:
-    site = SITE.get(bind)
+def _with_site(incidents: Sequence[Incident], snaps: dict[int, str], site: patrol.Site | None,
+               role: str) -> list[IncidentOut]:
     out = []
     for inc in incidents:
         item = IncidentOut.model_validate(inc)
@@ -90,24 +94,31 @@ def _with_site(incidents: Sequence[Incident], snaps: dict[int, str], bind: Any, 
     return out
 
 
-# The patrol site of each engine's app, so incident payloads can name the place and grid. Keyed by engine
-# because tests run several apps in one process.
-SITE: dict[Any, Any] = {}
+def site_of(session: Session) -> patrol.Site | None:
+    """The patrol site of the app that made this session (`api.app` puts it in the sessions' info), so
+    incident payloads can name the place and grid."""
+    site = session.info.get("site")
+    return site if isinstance(site, patrol.Site) else None
 
 
-def publish_incidents(ctx: Ctx, items: Sequence[IncidentOut], previous_team: dict[int, int | None] | None = None) -> None:
+class Publishes(Protocol):
+    def publish(self, topic: str, payload: dict[str, object], team_id: int | None = None) -> None: ...
+
+
+def publish_incidents(ctx: Publishes, items: Sequence[IncidentOut],
+                      previous_team: dict[int, int | None] | None = None) -> None:
     """Push incident changes: `incidents` to the control room, `tasks` to the assigned team (and the old one),
     each with what its audience may do (an operator's actions; a leader's, on his own team's task)."""
     for item in items:
-        ctx.hub.emit("incidents", with_view(item, "operator").model_dump(mode="json"))
+        ctx.publish("incidents", with_view(item, "operator").model_dump(mode="json"))
         old = (previous_team or {}).get(item.id)
         if item.team_id is None and (old is None or old == item.team_id):
             continue
         task = with_view(item, "leader").model_dump(mode="json")
         if item.team_id is not None:
-            ctx.hub.emit("tasks", task, team_id=item.team_id)
+            ctx.publish("tasks", task, team_id=item.team_id)
         if old is not None and old != item.team_id:
-            ctx.hub.emit("tasks", task, team_id=old)
+            ctx.publish("tasks", task, team_id=old)
 
 
 def get_incident_for(session: Session, user: User, incident_id: int) -> Incident:

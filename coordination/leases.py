@@ -41,7 +41,8 @@ class LeaseStore(Protocol):
     """Where leases live. Every method may raise on a store outage; callers handle it."""
 
     def acquire(self, name: str, holder: str, ttl_s: float) -> int | None:
-        """Take or extend the lease; the fencing token (grows with each new holder) or None if held by another."""
+        """Take or extend the lease; the fencing token (grows with each new holder) or None if held by
+        another."""
         ...
 
     def renew(self, name: str, holder: str, ttl_s: float) -> bool:
@@ -89,7 +90,8 @@ class RedisLeaseStore:
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "sharpeyes:lease:") -> None:
         import redis
 
-        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                          decode_responses=True)
         self.prefix = prefix
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._renew = self.redis.register_script(_RENEW)
@@ -119,14 +121,6 @@ class RedisLeaseStore:
 
 # ---------------------------------------------------------------------------------------- PostgreSQL
 
-_PG_TABLE = """
-CREATE TABLE IF NOT EXISTS sharpeyes_leases (
-  name text PRIMARY KEY,
-  holder text NOT NULL,
-  token bigint NOT NULL,
-  expires_at timestamptz NOT NULL
-)
-"""
 # clock_timestamp(), not now(): now() is the start of the transaction. The database's clock is the only
 # clock that decides expiry, so the replicas' clocks need not agree.
 _PG_ACQUIRE = """
@@ -151,7 +145,8 @@ SELECT name, holder FROM sharpeyes_leases WHERE name LIKE :prefix AND expires_at
 
 
 class PostgresLeaseStore:
-    """Leases as rows of `sharpeyes_leases` (created on first use: leases are not part of the data model)."""
+    """Leases as rows of `sharpeyes_leases`, a table of the api's Alembic migrations: the api (`sharpeyes
+    serve --db URL`) must have started once on this database before a worker uses it for leases."""
 
     def __init__(self, url: str) -> None:
         from sqlalchemy import create_engine, text
@@ -162,15 +157,20 @@ class PostgresLeaseStore:
             url, pool_size=2, max_overflow=2, pool_pre_ping=True, pool_timeout=3,
             connect_args={"connect_timeout": 3, "options": "-c statement_timeout=3000"},
         )
-        self._ready = False
 
     def _exec(self, sql: str, **params: Any) -> Any:
-        with self.engine.begin() as conn:
-            if not self._ready:
-                conn.execute(self._text("SELECT pg_advisory_xact_lock(7707)"))  # one CREATE at a time
-                conn.execute(self._text(_PG_TABLE))
-                self._ready = True
-            return conn.execute(self._text(sql), params)
+        from sqlalchemy.exc import ProgrammingError
+
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(self._text(sql), params)
+        except ProgrammingError as exc:
+            if "sharpeyes_leases" in str(exc) and "does not exist" in str(exc):
+                raise LeaseStoreError(
+                    f"no table sharpeyes_leases in {self.engine.url!r}: start the api once on "
+                    "this database (sharpeyes serve --db URL migrates it), then retry"
+                ) from exc
+            raise
 
     def acquire(self, name: str, holder: str, ttl_s: float) -> int | None:
         row = self._exec(_PG_ACQUIRE, name=name, holder=holder, ttl=float(ttl_s)).first()
@@ -317,7 +317,8 @@ class CameraPool:
 
     def _lease_member(self) -> Lease:
         if self._member is None:
-            self._member = Lease(self.store, self.member_prefix + self.worker_id, self.worker_id, ttl_s=self.ttl_s)
+            self._member = Lease(self.store, self.member_prefix + self.worker_id, self.worker_id,
+                                 ttl_s=self.ttl_s)
         return self._member
 
     def leave(self, stop: Callable[[str], None] = lambda camera: None) -> None:

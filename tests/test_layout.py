@@ -82,7 +82,19 @@ def test_packages_import_only_what_the_layout_allows() -> None:
 
 def test_no_route_module_imports_another() -> None:
     routes = {n: p for n, p in SOURCES.items() if n.startswith("api.routes.")}
-    bad = [f"{n} imports {d}" for n, p in routes.items() for d in _imports(n, p) if d.startswith("api.routes")]
+    bad = [f"{n} imports {d}" for n, p in routes.items()
+           for d in _imports(n, p) if d.startswith("api.routes")]
+    assert bad == []
+
+
+def test_services_know_nothing_of_http() -> None:
+    services = {n: p for n, p in SOURCES.items() if n.startswith("api.services")}
+    bad = []
+    for name, path in services.items():
+        text = path.read_text(encoding="utf-8")
+        for word in ("fastapi", "starlette", "HTTPException", "api.schemas", "api.routes", "api.views"):
+            if word in text:
+                bad.append(f"{name} mentions {word}")
     assert bad == []
 
 

@@ -23,6 +23,17 @@ HEARTBEAT_S = 2.0
 FRAME_PUSH_S = 0.5
 MAX_BACKOFF_S = 3.0
 PERMANENT = {400, 404, 409, 413, 415, 422}   # the api will never take these as they are
+UNKNOWN_CAMERA = "unknown_camera"             # the api's error code (api.errors.UnknownCamera)
+
+
+def error_code(resp: httpx.Response) -> str | None:
+    """The `code` of an api error answer, if it has one."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 @dataclass
@@ -109,7 +120,8 @@ class Delivery:
                     return True
                 with path.open("rb") as fh:
                     ctype = "video/mp4" if b["kind"] == "clip" else "image/jpeg"
-                    resp = self.http.post("/api/ingest/media", data={"event_id": b["event_id"], "kind": b["kind"]},
+                    resp = self.http.post("/api/ingest/media", data={"event_id": b["event_id"],
+                                                                     "kind": b["kind"]},
                                           files={"file": (path.name, fh, ctype)}, timeout=60.0)
         except httpx.HTTPError as exc:
             log.debug("send failed for %s: %s", run.name, exc)
@@ -121,24 +133,27 @@ class Delivery:
             else:
                 self.sent_media += 1
             return True
-        if resp.status_code == 404 and "unknown camera" in resp.text:
+        if error_code(resp) == UNKNOWN_CAMERA:
             self.registered = False    # the api lost our cameras (a new database): register again
             return False
         if resp.status_code in PERMANENT:
-            log.error("api refused %d %s item(s) of %s for good: %s", len(items), items[0].kind, run.name, resp.text)
+            log.error("api refused %d %s item(s) of %s for good: %s", len(items), items[0].kind, run.name,
+                      resp.text)
             self.outbox.dead(items, f"{resp.status_code} {resp.text[:500]}")
             return True
         return False      # 401 (key), 429, 5xx: keep the items, try again later
 
     def _send_stream(self, run: CameraRun, items: list[Item]) -> bool:
-        """Events through the signed Redis stream; deleted from the outbox only once an api replica stored them."""
+        """Events through the signed Redis stream; deleted from the outbox only once an api replica stored
+        them."""
         from vision.events import EventMessage
         from worker.stream import StreamProducer, StreamRefused, StreamUnavailable
 
         if self.producer is None:
             if self.worker_name is None:
                 return False
-            self.producer = StreamProducer(self.stream_url or "", self.worker_name, self.key, pool=self.pool_name or "",
+            self.producer = StreamProducer(self.stream_url or "", self.worker_name, self.key,
+                                           pool=self.pool_name or "",
                                            shards=self.shards, timeout_s=10.0)
         try:
             self.producer.send([EventMessage.model_validate(i.body) for i in items])
@@ -146,6 +161,10 @@ class Delivery:
             log.debug("stream send failed for %s: %s", run.name, exc)
             return False
         except StreamRefused as exc:
+            if exc.code == UNKNOWN_CAMERA:
+                log.warning("%s; registering the cameras again", exc)
+                self.registered = False
+                return False
             # wrong key or pool: like a 401, keep the events (nothing is lost) and say so
             log.error("%s; %d event step(s) of %s stay in the outbox", exc, len(items), run.name)
             return False
@@ -214,7 +233,8 @@ class Delivery:
                         pass
 
     def _final_state(self) -> None:
-        body = [{"camera": r.name, "state": "offline", "fps": 0.0, "detail": r.detail[:500]} for r in self.runs.values()]
+        body = [{"camera": r.name, "state": "offline", "fps": 0.0,
+                 "detail": r.detail[:500]} for r in self.runs.values()]
         try:
             self.http.post("/api/ingest/cameras/state", json=body, timeout=5.0)
         except httpx.HTTPError:

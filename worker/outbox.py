@@ -90,14 +90,17 @@ class Outbox:
 
     def failed(self, ids: list[int]) -> None:
         with self._lock:
-            self._db.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in ids])
+            self._db.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", [(i,
+                                                                                             ) for i in ids])
 
     def dead(self, items: list[Item], reason: str) -> None:
         """Give up on items the api refused for good (kept in `dead` for a person to look at)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO dead (id, camera, kind, body, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-                                 [(i.id, i.camera, i.kind, json.dumps(i.body), reason, time.time()) for i in items])
+            self._db.executemany(
+                "INSERT INTO dead (id, camera, kind, body, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(i.id, i.camera, i.kind, json.dumps(i.body), reason, time.time()) for i in items],
+            )
             self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i.id,) for i in items])
             self._db.execute("COMMIT")
 
@@ -106,5 +109,6 @@ class Outbox:
             return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def dead_count(self) -> int:
+        """Items the api refused for good (kept for the operator, never sent again)."""
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM dead").fetchone()[0])

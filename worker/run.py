@@ -6,7 +6,8 @@ every 2 s) and one thread pushing about two annotated frames per second per came
 Nothing waits on the api: while it is down, events pile up in the outbox and leave when it is back.
 
 Pool mode (`--pool NAME`, issue 7): instead of running every camera of the config, the worker joins a camera
-pool (`coordination.leases.CameraPool`, leases in Redis or PostgreSQL) and runs only the cameras it holds a lease on.
+pool (`coordination.leases.CameraPool`,
+      leases in Redis or PostgreSQL) and runs only the cameras it holds a lease on.
 A pool thread ticks every few seconds and starts or stops camera threads to match; a camera is stopped
 (its thread joined) before its lease is released, so two workers never run it at once while the lease
 store is reachable. A dead worker's leases expire after `ttl_s` (15 s) and the others claim its cameras on
@@ -53,12 +54,28 @@ def default_pipeline(name: str, camera: Any, config_path: Path, media_dir: Path)
 class Worker(Delivery):
     """A config's cameras (or a pool's share of them), their threads, and the run until they end."""
 
-    def __init__(self, config_path: Path, api: str, key: str, outbox: Path, *, cameras: list[str] | None = None,
-                 loop: bool = False, realtime: bool | None = None, pipeline_factory: PipelineFactory | None = None,
-                 source_factory: SourceFactory | None = None, media_dir: Path | None = None,
-                 journal: Path | None = None, pool: str | None = None, lease_url: str | None = None,
-                 stream_url: str | None = None, shards: int = 8, worker_id: str | None = None,
-                 pool_ttl_s: float = 15.0, pool_heartbeat_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        api: str,
+        key: str,
+        outbox: Path,
+        *,
+        cameras: list[str] | None = None,
+        loop: bool = False,
+        realtime: bool | None = None,
+        pipeline_factory: PipelineFactory | None = None,
+        source_factory: SourceFactory | None = None,
+        media_dir: Path | None = None,
+        journal: Path | None = None,
+        pool: str | None = None,
+        lease_url: str | None = None,
+        stream_url: str | None = None,
+        shards: int = 8,
+        worker_id: str | None = None,
+        pool_ttl_s: float = 15.0,
+        pool_heartbeat_s: float = 3.0,
+    ) -> None:
         from vision.config import load_config, resolve_source
 
         self.config_path = Path(config_path)
@@ -66,8 +83,11 @@ class Worker(Delivery):
         names = cameras or list(config.cameras)
         unknown = [n for n in names if n not in config.cameras]
         if unknown:
-            raise WorkerError(f"{config_path}: no camera {unknown[0]!r} (cameras: {', '.join(config.cameras)})")
-        self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(self.config_path, config.cameras[n].source))
+            raise WorkerError(
+                f"{config_path}: no camera {unknown[0]!r} (cameras: {', '.join(config.cameras)})"
+            )
+        self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(self.config_path,
+                                                                       config.cameras[n].source))
                      for n in names}
         self.api = api.rstrip("/")
         headers = {"X-API-Key": key}
@@ -96,7 +116,9 @@ class Worker(Delivery):
         self.source_factory = source_factory
         self.media_dir = media_dir or Path(outbox).parent / "worker_media"
         self.stop = threading.Event()
-        self.produced = threading.Event()   # every camera has stopped: the sender may end once the outbox is empty
+        self.produced = (
+            threading.Event()
+        )  # every camera has stopped: the sender may end once the outbox is empty
         self.journal = journal.open("a", encoding="utf-8") if journal else None
         self._journal_lock = threading.Lock()
         self.fatal: WorkerError | None = None
@@ -116,7 +138,8 @@ class Worker(Delivery):
         try:
             pipe = self.pipeline_factory(run.name, run.camera, self.config_path, self.media_dir)
             opener = self.source_factory or open_source
-            src = opener(run.source, run.camera.detect.fps, realtime=self.realtime, loop=self.loop, on_state=on_state)
+            src = opener(run.source, run.camera.detect.fps, realtime=self.realtime, loop=self.loop,
+                         on_state=on_state)
             t0 = time.time()
             last_push = 0.0
             with src:
@@ -124,7 +147,8 @@ class Worker(Delivery):
                     if self.stop.is_set() or run.halt.is_set():
                         break
                     if frame.wall_time is None:
-                        # a file plays as if it started when the worker did: event times stay those of the clip
+                        # a file plays as if it started when the worker did: event times stay those of the
+                        # clip
                         frame.wall_time = t0 + frame.t
                     run.state = "online"
                     self._enqueue(run, pipe.process(frame))
@@ -290,7 +314,11 @@ def run_worker(config: Path, api: str, key: str, *, outbox: Path, cameras: list[
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
-    where = f"pool {pool} ({len(worker.runs)} camera(s) in the config)" if pool else f"{len(worker.runs)} camera(s)"
+    where = (
+        f"pool {pool} ({len(worker.runs)} camera(s) in the config)"
+        if pool
+        else f"{len(worker.runs)} camera(s)"
+    )
     via = f"{api}, events via the Redis stream {stream_url}" if stream_url else api
     print(f"worker: {where} -> {via} (outbox {outbox}, {worker.outbox.pending()} pending)", flush=True)
     rc = worker.run()

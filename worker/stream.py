@@ -17,7 +17,13 @@ from vision.events import EventMessage
 
 
 class StreamRefused(Exception):
-    """The api refused a batch (signature, pool, ...): retrying the same batch will not help."""
+    """The api refused a batch (signature, pool, unknown camera, ...): the same batch as it is will not do.
+
+    `code`: the api's error code when it gave one (`unknown_camera`: register the cameras again)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class StreamUnavailable(Exception):
@@ -33,10 +39,17 @@ class StreamProducer:
 
         self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=timeout_s + 5,
                                           decode_responses=True)
-        self.worker, self.pool, self.shards, self.timeout_s, self.prefix = worker, pool, shards, timeout_s, prefix
+        self.worker, self.pool, self.shards, self.timeout_s, self.prefix = (
+            worker,
+            pool,
+            shards,
+            timeout_s,
+            prefix,
+        )
         self._key_hash = hashlib.sha256(key.encode()).hexdigest()
 
-    def signed_fields(self, body: str, reply: str, ts: float | None = None, nonce: str | None = None) -> dict[str, str]:
+    def signed_fields(self, body: str, reply: str, ts: float | None = None,
+                      nonce: str | None = None) -> dict[str, str]:
         fields = {"v": SIG_VERSION, "worker": self.worker, "pool": self.pool,
                   "ts": f"{time.time() if ts is None else ts:.3f}", "nonce": nonce or secrets.token_hex(12),
                   "reply": reply, "body": body}
@@ -64,7 +77,7 @@ class StreamProducer:
                     raise StreamUnavailable(f"no api replica stored the batch within {self.timeout_s:.0f} s")
                 answer = json.loads(got[1])
                 if answer.get("refused"):
-                    raise StreamRefused(f"the api refused the batch: {answer['refused']}")
+                    raise StreamRefused(f"the api refused the batch: {answer['refused']}", answer.get("code"))
                 if not answer.get("ok"):
                     raise StreamUnavailable(f"the api could not store the batch: {answer.get('error')}")
                 total["stored"] += int(answer.get("stored", 0))

@@ -30,9 +30,11 @@ def _bench(args: argparse.Namespace) -> int:
 
     figures = bench.run(args.places, args.teams, args.incidents, args.route_teams, args.checkpoints,
                         args.route_time_limit)
-    figures["command"] = (f"sharpeyes bench dispatch --json {args.json_out} --places {args.places} --teams {args.teams} "
-                          f"--incidents {args.incidents} --route-teams {args.route_teams} "
-                          f"--checkpoints {args.checkpoints} --route-time-limit {args.route_time_limit}")
+    figures["command"] = (
+        f"sharpeyes bench dispatch --json {args.json_out} --places {args.places} --teams {args.teams} "
+        f"--incidents {args.incidents} --route-teams {args.route_teams} "
+        f"--checkpoints {args.checkpoints} --route-time-limit {args.route_time_limit}"
+    )
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({k: figures[k] for k in ("rank_one_incident", "joint_assignment", "routes")}, indent=2))
@@ -46,13 +48,17 @@ def _site_check(args: argparse.Namespace) -> int:
     kinds: dict[str, int] = {}
     for p in site.config.places.values():
         kinds[p.kind] = kinds.get(p.kind, 0) + 1
-    print(f"{args.site}: {len(site.ids)} places ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}), "
-          f"{site.graph.number_of_edges()} directed links, {len(site.config.grids)} grid cells; all reachable")
+    print(
+        f"{args.site}: {len(site.ids)} places ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}), "
+        f"{site.graph.number_of_edges()} directed links, {len(site.config.grids)} grid cells; all reachable"
+    )
     if args.teams:
         cfg = load_teams(args.teams)
         for tid, team in cfg.teams.items():
             if team.home_grid and team.home_grid not in site.config.grids:
-                raise PatrolError(f"{args.teams}: teams.{tid}.home_grid '{team.home_grid}' is not a grid of {args.site}")
+                raise PatrolError(
+                    f"{args.teams}: teams.{tid}.home_grid '{team.home_grid}' is not a grid of {args.site}"
+                )
         Dispatcher(site, cfg.teams, default_policy())
         print(f"{args.teams}: {len(cfg.teams)} teams, {len(cfg.people)} people; OK")
     return 0

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--db", default=None, help="database URL (default sqlite:///data/sharpeyes.db; or postgresql+psycopg://...)")
     p.add_argument("--dev", action="store_true", help="development mode: allows the built-in secret key")
     p.add_argument("--media", type=Path, default=None, help="media folder (default data/media)")
-    p.add_argument("--site", type=Path, default=None, help="patrol site YAML (places, links, grids) for dispatch")
+    p.add_argument("--site", type=Path, default=None,
+                   help="patrol site YAML (places, links, grids) for dispatch")
     p.add_argument("--patrol-policy", type=Path, default=None, metavar="FILE",
                    help="patrol policy YAML: categories, deadlines, working-day calendar with local days "
                         "(the shape of the packaged patrol/policy.yaml; default: that file)")
@@ -26,23 +27,33 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     w = sub.add_parser("worker", help="run the cameras of a config and send their events to the api")
     w.add_argument("--config", type=Path, required=True, help="camera config YAML")
     w.add_argument("--api", required=True, help="api base URL, e.g. http://127.0.0.1:8000")
-    w.add_argument("--key", default=os.environ.get("SHARPEYES_WORKER_KEY"), help="worker API key (or SHARPEYES_WORKER_KEY)")
-    w.add_argument("--outbox", type=Path, default=Path("data/outbox.db"), help="durable outbox file (default data/outbox.db)")
+    w.add_argument("--key", default=os.environ.get("SHARPEYES_WORKER_KEY"),
+                   help="worker API key (or SHARPEYES_WORKER_KEY)")
+    w.add_argument("--outbox", type=Path, default=Path("data/outbox.db"),
+                   help="durable outbox file (default data/outbox.db)")
     w.add_argument("--camera", action="append", default=None, help="run only this camera (repeatable)")
     w.add_argument("--loop", action="store_true", help="loop file sources, paced in real time (demo)")
     w.add_argument("--realtime", action="store_true", help="pace file sources at their own frame rate")
     w.add_argument("--journal", type=Path, default=None,
                    help="also append every event step produced to this JSON Lines file (checks, debugging)")
-    w.add_argument("--pool", default=None, metavar="NAME",
-                   help="join camera pool NAME: run only the cameras of the config this worker holds a lease on "
-                        "(docs/deploy.md); the key must belong to this pool")
+    w.add_argument(
+        "--pool",
+        default=None,
+        metavar="NAME",
+        help="join camera pool NAME: run only the cameras of the config this worker holds a lease on "
+        "(docs/deploy.md); the key must belong to this pool",
+    )
     w.add_argument("--lease-url", default=os.environ.get("SHARPEYES_LEASE_URL") or "redis://127.0.0.1:6379/0",
                    help="where the pool's leases live: redis://... or postgresql+psycopg://... "
                         "(or SHARPEYES_LEASE_URL; default redis://127.0.0.1:6379/0)")
-    w.add_argument("--stream", default=os.environ.get("SHARPEYES_WORKER_STREAM") or None, metavar="REDIS_URL",
-                   help="send events through the signed Redis stream at this URL instead of HTTP "
-                        "(or SHARPEYES_WORKER_STREAM) "
-                        "(the api replicas need SHARPEYES_STREAM_INGEST=true); media and live state still use --api")
+    w.add_argument(
+        "--stream",
+        default=os.environ.get("SHARPEYES_WORKER_STREAM") or None,
+        metavar="REDIS_URL",
+        help="send events through the signed Redis stream at this URL instead of HTTP "
+        "(or SHARPEYES_WORKER_STREAM) "
+        "(the api replicas need SHARPEYES_STREAM_INGEST=true); media and live state still use --api",
+    )
     w.add_argument("--shards", type=int, default=int(os.environ.get("SHARPEYES_STREAM_SHARDS", "8")),
                    help="shards of the event stream, as the api's SHARPEYES_STREAM_SHARDS (default 8)")
     w.set_defaults(func=_worker)
@@ -90,9 +101,13 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args.db, bool(args.dev), media_dir=args.media, site_path=args.site,
                          patrol_policy_path=args.patrol_policy)
     app = create_app(settings)
-    print(f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: {settings.db_url.split('@')[-1]})",
-          flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_ping_interval=20, ws_ping_timeout=20)
+    print(
+        f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: "
+        f"{settings.db_url.split('@')[-1]})",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_ping_interval=20,
+                ws_ping_timeout=20)
     return 0
 
 
@@ -101,7 +116,8 @@ def _worker(args: argparse.Namespace) -> int:
 
     if not args.key:
         raise ApiError("no worker key: give --key KEY (create one with `sharpeyes user key NAME`)")
-    return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera, loop=args.loop,
+    return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera,
+                      loop=args.loop,
                       realtime=True if args.realtime else None, journal=args.journal, pool=args.pool,
                       lease_url=args.lease_url, stream_url=args.stream, shards=args.shards)
 
@@ -160,6 +176,6 @@ def _user_key(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from api.bench import run_bench
+    from api.bench.ingest import run_bench
 
     return run_bench(args.json, db=args.db, clients=args.clients, seconds=args.seconds)

@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 GapCallback = Callable[[], Awaitable[None] | None]
 CHANNEL_PREFIX = "sharpeyes:bus:"
-CONTROL = CHANNEL_PREFIX + "_control"
 
 
 class RedisFanout:
@@ -49,7 +48,6 @@ class RedisFanout:
         self._task: asyncio.Task[None] | None = None
         self._publish_failed = False
         self.subscribed = asyncio.Event()
-        self.gaps = 0
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         self._handlers[topic].append(handler)
@@ -81,7 +79,8 @@ class RedisFanout:
                 self._publish_failed = False
         except Exception as exc:  # noqa: BLE001 - Redis away: local clients still got it, others resync later
             if not self._publish_failed:
-                log.warning("fan-out publish failed (%s); the other replicas will resync when Redis is back", exc)
+                log.warning("fan-out publish failed (%s); the other replicas will resync when Redis is back",
+                            exc)
             self._publish_failed = True
 
     async def _deliver(self, topic: str, message: dict[str, Any]) -> None:
@@ -92,7 +91,6 @@ class RedisFanout:
                 log.exception("fan-out handler for %s failed", topic)
 
     async def _gap(self, why: str) -> None:
-        self.gaps += 1
         log.warning("fan-out gap (%s): resyncing websocket clients", why)
         for cb in self._gap_callbacks:
             try:

@@ -18,42 +18,6 @@ from coordination.leases import Lease, LeaseStore, default_holder_id
 log = logging.getLogger(__name__)
 
 
-class LeaderJob:
-    """Run `job()` every `period_s` on the one replica that holds lease `job:<name>`."""
-
-    def __init__(
-        self, store: LeaseStore, name: str, job: Callable[[], Awaitable[Any]], period_s: float,
-        holder: str | None = None, ttl_s: float = 15.0,
-    ) -> None:
-        self.lease = Lease(store, "job:" + name, holder or default_holder_id("api"), ttl_s=ttl_s,
-                           margin_s=ttl_s / 5)
-        self.job = job
-        self.period_s = period_s
-        self.runs = 0
-
-    async def run_forever(self) -> None:
-        heartbeat = min(self.period_s, self.lease.ttl_s / 3)
-        next_run = 0.0
-        try:
-            while True:
-                try:
-                    ok = await asyncio.to_thread(self.lease.refresh)
-                except Exception as exc:  # noqa: BLE001 - store outage: do not run, try again
-                    log.warning("lease store unreachable for %s: %s", self.lease.name, exc)
-                    ok = False
-                now = time.monotonic()
-                if ok and now >= next_run and self.lease.held:
-                    next_run = now + self.period_s
-                    try:
-                        await self.job()
-                        self.runs += 1
-                    except Exception:  # noqa: BLE001 - a failed run must not kill the scheduler
-                        log.exception("background job %s failed", self.lease.name)
-                await asyncio.sleep(heartbeat)
-        finally:
-            await asyncio.to_thread(self.lease.release)
-
-
 class LeaderLoop:
     """Keep `factory()` (a long-running coroutine, e.g. the patrol jobs) running on exactly one replica.
 
@@ -67,7 +31,6 @@ class LeaderLoop:
         self.lease = Lease(store, "job:" + name, holder or default_holder_id("api"), ttl_s=ttl_s,
                            margin_s=ttl_s / 5)
         self.factory = factory
-        self.starts = 0
 
     async def run_forever(self) -> None:
         heartbeat = self.lease.ttl_s / 4
@@ -77,7 +40,8 @@ class LeaderLoop:
                 refresh = asyncio.ensure_future(asyncio.to_thread(self.lease.refresh))
                 if task is not None:
                     # Wait for the renewal no longer than the lease stays valid.
-                    done, _ = await asyncio.wait({refresh}, timeout=max(0.0, self.lease.valid_until - time.monotonic()))
+                    done, _ = await asyncio.wait({refresh},
+                                                 timeout=max(0.0, self.lease.valid_until - time.monotonic()))
                     if not done:
                         log.warning("lease %s renewal too slow: stopping the job", self.lease.name)
                         await _cancel(task)
@@ -98,7 +62,6 @@ class LeaderLoop:
                 if ok and self.lease.held and task is None:
                     log.info("%s runs %s", self.lease.holder, self.lease.name)
                     task = asyncio.ensure_future(self.factory())
-                    self.starts += 1
                 if task is not None:
                     until = self.lease.valid_until - time.monotonic()
                     await asyncio.wait({task}, timeout=max(0.0, min(heartbeat, until)))

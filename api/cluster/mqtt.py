@@ -1,6 +1,7 @@
 """MQTT publishing for integrations (home automation, city platforms), Frigate-style topics.
 
-Optional, by config (`SHARPEYES_MQTT_HOST`, see `MqttSettings`). Topics under the prefix (default `sharpeyes`):
+Optional, by config (`SHARPEYES_MQTT_HOST`,
+                     see `MqttSettings`). Topics under the prefix (default `sharpeyes`):
 
 - `sharpeyes/available`        `online` (retained) while the api runs; the broker sends the last-will
                                `offline` (retained) when the connection drops without a goodbye
@@ -97,7 +98,8 @@ class MqttPublisher:
         self.client.loop_stop()
 
     def _publish(self, topic: str, payload: Any, retain: bool = False) -> None:
-        data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"), default=str)
+        data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"),
+                                                                   default=str)
         self.client.publish(topic, data, qos=self.settings.qos, retain=retain)
 
     def publish_event(self, event: EventMessage | dict[str, Any]) -> None:
@@ -120,17 +122,20 @@ class MqttPublisher:
             count = len(active)
         self._publish(self.topic("events"), {"type": msg.lifecycle, "before": before, "after": after})
         if count != count_before:
-            self._publish(self.topic(_topic_part(msg.camera), _topic_part(msg.label)), str(count), retain=True)
+            self._publish(self.topic(_topic_part(msg.camera), _topic_part(msg.label)), str(count),
+                          retain=True)
+
+    def wants(self, topic: str) -> bool:
+        return topic in ("incidents", "events")
+
+    def emit(self, topic: str, payload: dict[str, Any], team_id: int | None = None) -> None:
+        """A publisher of the api's list: incident changes and event steps (what this replica changed)."""
+        if topic == "events":
+            self.publish_event(payload)
+        elif topic == "incidents":
+            self.publish_incident(str(payload.get("state", "changed")), payload)
 
     def publish_incident(self, kind: str, incident: dict[str, Any]) -> None:
         """An incident change (opened, dispatched, resolved, ...) on `incidents`."""
         self._publish(self.topic("incidents"), {"type": kind, "after": incident})
 
-
-def publisher_from_settings(settings: MqttSettings | None) -> MqttPublisher | None:
-    """The publisher, started; None when MQTT is not configured."""
-    if settings is None or not settings.host:
-        return None
-    pub = MqttPublisher(settings)
-    pub.start()
-    return pub

@@ -6,7 +6,8 @@ The event stream lets workers hand events to the api through Redis instead of HT
 - A worker signs each batch with its key (HMAC-SHA256 keyed by sha256(key), the hash the api stores;
   the key itself never travels) over its name, pool, a timestamp, a nonce and the body, and `XADD`s it to
   shard `hash(camera) % shards` of `sharpeyes:events:<i>`, so one camera's events stay in order.
-- Each shard is read by one replica at a time, the holder of the shard's lease (`coordination.leases.CameraPool`
+- Each shard is read by one replica at a time, the holder of the shard's lease
+(`coordination.leases.CameraPool`
   over shard names): consumer group `api`, at-least-once. The entry is `XACK`ed (and deleted) only after
   the incident is stored. When a replica dies, the next holder of its shards `XAUTOCLAIM`s what it left.
 - The api answers on the batch's reply list; the worker deletes the batch from its durable outbox only on
@@ -34,17 +35,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.errors import DomainError
+from api.services.workers import WorkerIdentity
 from coordination.stream import GROUP, SIG_VERSION, STREAM_PREFIX, signature, stream_name
 from vision.events import EventMessage
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class WorkerIdentity:
-    name: str
-    key_hash: str
-    pool: str | None
 
 
 StoreFn = Callable[[list[EventMessage], str], dict[str, Any]]
@@ -73,16 +69,15 @@ class StreamConsumer:
     window_s: float = 300.0
     claim_idle_ms: int = 5000
     prefix: str = STREAM_PREFIX
-    processed: int = 0
     remember: RememberFn | None = None
-    _identities: dict[str, tuple[float, WorkerIdentity | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         import redis
 
         from coordination.leases import CameraPool
 
-        self.redis = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
+        self.redis = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
+                                          decode_responses=True)
         self.pool = CameraPool(self.lease_store, f"stream:{self.prefix}",
                                [stream_name(i, self.prefix) for i in range(self.shards)],
                                worker_id=self.replica, ttl_s=10.0, heartbeat_s=2.0, keep_on_store_error=False)
@@ -90,21 +85,12 @@ class StreamConsumer:
 
     # -- verification
 
-    def _identity(self, worker: str) -> WorkerIdentity | None:
-        now = time.monotonic()
-        hit = self._identities.get(worker)
-        if hit and hit[0] > now:
-            return hit[1]
-        ident = self.lookup(worker)
-        self._identities[worker] = (now + 10.0, ident)
-        return ident
-
     def check(self, entry_id: str, fields: dict[str, str], stream: str) -> str | None:
         """None when the entry is genuine and fresh; else the reason it is refused."""
         needed = ("v", "worker", "pool", "ts", "nonce", "reply", "body", "sig")
         if any(k not in fields for k in needed) or fields["v"] != SIG_VERSION:
             return "malformed stream entry (missing fields or unknown version)"
-        ident = self._identity(fields["worker"])
+        ident = self.lookup(fields["worker"])   # cached by api.services.workers
         if ident is None:
             return f"unknown or revoked worker {fields['worker']!r}"
         if not hmac.compare_digest(signature(ident.key_hash, fields), fields["sig"]):
@@ -173,12 +159,18 @@ class StreamConsumer:
             return
         try:
             outcome = self.store(messages, fields["worker"])
+        except DomainError as exc:
+            # refused for good (e.g. an unknown camera): answered with its code, acknowledged, not retried;
+            # the worker acts on the code (registers its cameras again) and sends the events anew
+            log.warning("stream entry %s from %r refused: %s", entry_id, fields["worker"], exc)
+            self._answer(reply, {"refused": str(exc), "code": exc.code})
+            self._ack(stream, entry_id)
+            return
         except Exception as exc:  # noqa: BLE001 - database away: stays pending, claimed again later
             log.warning("could not store stream entry %s: %s", entry_id, exc)
             self._answer(reply, {"ok": False, "error": str(exc).splitlines()[0][:200]})
             return
         self._ack(stream, entry_id)
-        self.processed += 1
         self._answer(reply, {"ok": True, **outcome})
 
     def _ack(self, stream: str, entry_id: str) -> None:
@@ -210,7 +202,8 @@ class StreamConsumer:
                 if fields:  # None when the entry was deleted meanwhile
                     self.handle(stream, entry_id, fields)
                     n += 1
-        read: Any = self.redis.xreadgroup(GROUP, self.replica, {s: ">" for s in active}, count=100, block=block_ms)
+        read: Any = self.redis.xreadgroup(GROUP, self.replica, {s: ">" for s in active}, count=100,
+                                          block=block_ms)
         for stream, entries in read or []:
             for entry_id, fields in entries:
                 if stream not in self.pool.active():

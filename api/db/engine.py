@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +60,11 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
-        raise ApiError(f"cannot reach the database {engine.url!r}: {exc.orig}; check --db / SHARPEYES_DB_URL") from exc
+        raise ApiError(
+            f"cannot reach the database {engine.url!r}: {exc.orig}; check --db / SHARPEYES_DB_URL"
+        ) from exc
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+def session_factory(engine: Engine, site: object | None = None) -> sessionmaker[Session]:
+    """Sessions of the app; `site` (the patrol site) rides in each session's info for the payloads."""
+    return sessionmaker(engine, expire_on_commit=False, info={"site": site} if site is not None else None)

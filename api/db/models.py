@@ -72,7 +72,8 @@ class WorkerKey(Base):
     __tablename__ = "worker_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)   # sha256 of the key; the key is shown once
+    key_hash: Mapped[str] = mapped_column(String(64),
+                                          unique=True)   # sha256 of the key; the key is shown once
     pool: Mapped[str | None] = mapped_column(String(100))
     revoked: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -108,7 +109,7 @@ class Incident(Base):
     place: Mapped[str | None] = mapped_column(String(100))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     escalation_level: Mapped[int] = mapped_column(default=0)
-    excluded_teams: Mapped[list[Any]] = mapped_column(default=list)   # declined / timed out: never asked again
+    excluded_teams: Mapped[list[Any]] = mapped_column(default=list)  # declined / timed out: never asked again
     dispatched_at: Mapped[datetime | None] = mapped_column()
     on_site_at: Mapped[datetime | None] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()

@@ -63,7 +63,8 @@ def leader_account(team_key: str) -> str:
     return f"leader_{team_key}"
 
 
-def seed_demo(sessions: sessionmaker[Session], teams_path: Path | None = None, key_file: Path | None = None) -> DemoSeed:
+def seed_demo(sessions: sessionmaker[Session], teams_path: Path | None = None,
+              key_file: Path | None = None) -> DemoSeed:
     """Teams from the patrol teams file, an admin, an operator, one leader per team and a worker key.
 
     Idempotent: what exists is kept (a restarted demo keeps its incidents); the worker key is kept in
@@ -79,7 +80,8 @@ def seed_demo(sessions: sessionmaker[Session], teams_path: Path | None = None, k
             row = s.scalars(select(Team).where(Team.key == key)).first()
             if row is None:
                 people = {pid: cfg.people[pid].model_dump() for pid in team.members if pid in cfg.people}
-                row = Team(key=key, name=team.name, leader=team.leader, members=list(team.members), people=people,
+                row = Team(key=key, name=team.name, leader=team.leader, members=list(team.members),
+                           people=people,
                            skills=list(team.skills), home_grid=team.home_grid, base=team.base,
                            roster=[r.model_dump() for r in team.roster],
                            exceptions=[e.model_dump(mode="json") for e in team.exceptions],
@@ -165,16 +167,20 @@ def wait_healthy(base_url: str, timeout_s: float = 60.0) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise ApiError(f"the api at {base_url} did not answer /api/health within {timeout_s:.0f} s; see the log above")
+    raise ApiError(
+        f"the api at {base_url} did not answer /api/health within {timeout_s:.0f} s; see the log above"
+    )
 
 
 def start_worker(config: Path, base_url: str, key: str, log_path: Path) -> subprocess.Popen[bytes]:
     """`sharpeyes worker` as a subprocess: the same process a real deployment runs per camera host."""
     # --loop: the clips play in real time, over and over, like live streams (frames dropped when behind).
-    cmd = [sys.executable, "-m", "api.cli.main", "worker", "--config", str(config), "--api", base_url, "--key", key,
+    cmd = [sys.executable, "-m", "api.cli.main", "worker", "--config", str(config), "--api", base_url,
+           "--key", key,
            "--loop", "--outbox", str(log_path.parent / "outbox.db")]
     logf = open(log_path, "ab")  # noqa: SIM115 - the worker's log lives as long as the worker
-    return subprocess.Popen(cmd, cwd=str(ROOT), stdout=logf, stderr=subprocess.STDOUT, env={**os.environ, "YOLO_OFFLINE": "1"},
+    return subprocess.Popen(cmd, cwd=str(ROOT), stdout=logf, stderr=subprocess.STDOUT,
+                            env={**os.environ, "YOLO_OFFLINE": "1"},
                             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
 
 
@@ -202,12 +208,15 @@ def print_banner(base_url: str, seed: DemoSeed, simulate: bool, data: Path) -> N
         team = f"  team {acc.team}" if acc.team else ""
         lines.append(f"    {acc.role:<9} {acc.name:<16} password {acc.password}{team}")
     if simulate:
-        lines.append("  --simulate-teams: the leaders are simulated (labelled 模拟 / simulation on the pages)")
+        lines.append(
+            "  --simulate-teams: the leaders are simulated (labelled 模拟 / simulation on the pages)"
+        )
     lines.append("Incidents appear within a minute. Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)
 
 
-def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None, simulate_teams: bool = False,
+def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None,
+             simulate_teams: bool = False,
              cameras: int | None = None, worker: bool = True) -> int:
     import uvicorn
 
@@ -224,11 +233,11 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
     app = create_app(settings)
     app.state.ctx.simulation = simulate_teams
     seed = seed_demo(app.state.ctx.sessions, teams_path, key_file=data / "worker.key")
-    if app.state.ctx.patrol is not None and hasattr(app.state.ctx.patrol, "teams_changed"):
-        app.state.ctx.patrol.teams_changed()
+    app.state.ctx.patrol.teams_changed()
     config = write_camera_config(data / "cameras.yaml", cameras=cameras)
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws_ping_interval=10))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           ws_ping_interval=10))
     procs: list[subprocess.Popen[bytes]] = []
     sim: Any = None
     done = threading.Event()

@@ -50,7 +50,8 @@ def _interpolate(points: list[tuple[float, float]], f: float) -> tuple[float, fl
         return points[0]
     if f >= 1:
         return points[-1]
-    lengths = [((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5 for a, b in zip(points, points[1:], strict=False)]
+    lengths = [((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5 for a, b in zip(points, points[1:],
+                                                                                strict=False)]
     goal = f * sum(lengths)
     for (a, b), seg in zip(zip(points, points[1:], strict=False), lengths, strict=False):
         if goal <= seg and seg > 0:
@@ -80,7 +81,8 @@ class SimulatedLeader:
             log.info("simulated %s: %s #%s refused: %s", self.name, action, inc_id, r.text[:200])
 
     def _position(self, xy: tuple[float, float]) -> None:
-        self.http.patch(f"/api/teams/{self.team_id}/status", json={"position": [round(xy[0], 1), round(xy[1], 1)]})
+        self.http.patch(f"/api/teams/{self.team_id}/status", json={"position": [round(xy[0], 1),
+                                                                                round(xy[1], 1)]})
 
     def _path(self, team: dict[str, Any], inc: dict[str, Any]) -> list[tuple[float, float]]:
         places = self.site.config.places if self.site is not None else {}

@@ -36,7 +36,12 @@ class Client:
         return False
 
 
+PAGE_TOPICS = ("incidents", "tasks", "teams")
+
+
 class Hub:
+    """The websocket publisher: messages go through the bus to every replica's hub, then to its clients."""
+
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
         self.clients: set[Client] = set()
@@ -48,6 +53,9 @@ class Hub:
 
     async def publish(self, topic: str, payload: dict[str, Any], team_id: int | None = None) -> None:
         await self.bus.publish("hub", {"topic": topic, "payload": payload, "team_id": team_id})
+
+    def wants(self, topic: str) -> bool:
+        return topic in PAGE_TOPICS or topic.startswith("cameras/")
 
     def emit(self, topic: str, payload: dict[str, Any], team_id: int | None = None) -> None:
         """Thread-safe publish, for code running in the threadpool (sync routes)."""

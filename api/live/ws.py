@@ -10,8 +10,9 @@ from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
+from api.context import Ctx
 from api.db.models import Camera, Incident, Team
-from api.deps import Ctx, user_from_token
+from api.deps import user_from_token
 from api.live.hub import Client
 from api.schemas import CameraOut, TeamOut
 from api.services.lifecycle import ACTIVE
@@ -28,15 +29,19 @@ def current_state(ctx: Ctx, role: str, team_id: int | None) -> list[tuple[str, d
     with ctx.sessions() as s:
         if role in ("admin", "operator"):
             since = datetime.now(UTC) - timedelta(hours=REPLAY_CLOSED_HOURS)
-            rows = s.scalars(select(Incident).where((Incident.state.in_(ACTIVE)) | (Incident.updated_at >= since))
-                             .order_by(Incident.id)).all()
+            rows = s.scalars(
+                select(Incident)
+                .where((Incident.state.in_(ACTIVE)) | (Incident.updated_at >= since))
+                .order_by(Incident.id)
+            ).all()
             for item in incidents_out(s, rows):
                 out.append(("incidents", item.model_dump(mode="json")))
             for team in s.scalars(select(Team).order_by(Team.id)):
                 out.append(("teams", TeamOut.model_validate(team).model_dump(mode="json")))
             for cam in s.scalars(select(Camera).order_by(Camera.id)):
                 out.append((f"cameras/{cam.id}/state", CameraOut.model_validate(cam).model_dump(mode="json")))
-            tasks = s.scalars(select(Incident).where(Incident.team_id.is_not(None), Incident.state.in_(ACTIVE))
+            tasks = s.scalars(select(Incident).where(Incident.team_id.is_not(None),
+                                                     Incident.state.in_(ACTIVE))
                               .order_by(Incident.id)).all()
         else:
             mine = s.get(Team, team_id) if team_id is not None else None

@@ -57,8 +57,13 @@ async def live(camera_id: CameraId, _: Operator, ctx: CtxDep) -> StreamingRespon
             if frame is not None and frame.version != sent:
                 sent = frame.version
                 idle = 0.0
-                yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(frame.jpeg)).encode()
-                       + b"\r\n\r\n" + frame.jpeg + b"\r\n")
+                yield (
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(frame.jpeg)).encode()
+                    + b"\r\n\r\n"
+                    + frame.jpeg
+                    + b"\r\n"
+                )
             await asyncio.sleep(0.1)
             idle += 0.1
 

@@ -32,14 +32,19 @@ IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("", response_model=list[IncidentOut], summary="Incidents, newest first (a leader: his team's)")
-def list_incidents(user: AnyUser, session: SessionDep,
-                   state: Annotated[list[State] | None, Query()] = None,
-                   category: Annotated[str | None, Query(max_length=50)] = None,
-                   camera_id: Annotated[str | None, Query(max_length=100)] = None,
-                   team_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-                   active: Annotated[bool | None, Query(description="true: only not yet resolved/closed/false alarm")] = None,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                   offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[IncidentOut]:
+def list_incidents(
+    user: AnyUser,
+    session: SessionDep,
+    state: Annotated[list[State] | None, Query()] = None,
+    category: Annotated[str | None, Query(max_length=50)] = None,
+    camera_id: Annotated[str | None, Query(max_length=100)] = None,
+    team_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    active: Annotated[
+        bool | None, Query(description="true: only not yet resolved/closed/false alarm")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[IncidentOut]:
     q = select(Incident)
     if user.role == "leader":
         q = q.where(Incident.team_id == user.team_id)
@@ -75,21 +80,34 @@ def create_incident(body: IncidentCreate, user: Operator, ctx: CtxDep, session: 
     return items[0]
 
 
-@router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident with timeline, events and media")
+@router.get("/{incident_id}", response_model=IncidentDetail,
+            summary="One incident with timeline, events and media")
 def get_incident(incident_id: IncidentId, user: AnyUser, session: SessionDep) -> IncidentDetail:
     inc = get_incident_for(session, user, incident_id)
     base = incidents_out(session, [inc], user.role)[0]
-    timeline = session.scalars(select(TimelineEntry).where(TimelineEntry.incident_id == inc.id).order_by(TimelineEntry.id))
-    events = session.scalars(select(Event).where(Event.incident_id == inc.id).order_by(Event.created_at, Event.id))
+    timeline = session.scalars(
+        select(TimelineEntry).where(TimelineEntry.incident_id == inc.id).order_by(TimelineEntry.id)
+    )
+    events = session.scalars(select(Event).where(Event.incident_id == inc.id).order_by(Event.created_at,
+                                                                                       Event.id))
     media = session.scalars(select(Media).where(Media.incident_id == inc.id).order_by(Media.id))
-    return IncidentDetail(**base.model_dump(), timeline=[TimelineOut.model_validate(t) for t in timeline],
-                          events=[EventOut.model_validate(e) for e in events], media=[media_out(m) for m in media])
+    return IncidentDetail(
+        **base.model_dump(),
+        timeline=[TimelineOut.model_validate(t) for t in timeline],
+        events=[EventOut.model_validate(e) for e in events],
+        media=[media_out(m) for m in media],
+    )
 
 
-@router.post("/{incident_id}/actions", response_model=IncidentOut,
-             summary="Move the incident: dispatch, override, accept, decline, arrive, resolve, close, escalate, "
-                     "false_alarm, reopen (409 when not allowed from the current state)")
-def act(incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> IncidentOut:
+@router.post(
+    "/{incident_id}/actions",
+    response_model=IncidentOut,
+    summary="Move the incident: dispatch, override, accept, decline, arrive, resolve, close, escalate, "
+    "false_alarm, reopen (409 when not allowed from the current state)",
+)
+def act(
+    incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, session: SessionDep
+) -> IncidentOut:
     inc = get_incident_for(session, user, incident_id)
     if body.team_id is not None and session.get(Team, body.team_id) is None:
         raise NotFound(f"no team {body.team_id}: pick one of GET /api/teams")
@@ -105,12 +123,14 @@ def act(incident_id: IncidentId, body: ActionIn, user: AnyUser, ctx: CtxDep, ses
         if new is not None:
             teams[new.id] = new
     for t in teams.values():
-        ctx.hub.emit("teams", TeamOut.model_validate(t).model_dump(mode="json"), team_id=t.id)
+        ctx.publish("teams", TeamOut.model_validate(t).model_dump(mode="json"), team_id=t.id)
     return items[0]
 
 
-@router.post("/{incident_id}/notes", response_model=TimelineOut, status_code=201, summary="Add a note to the timeline")
-def add_note(incident_id: IncidentId, body: NoteIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> TimelineOut:
+@router.post("/{incident_id}/notes", response_model=TimelineOut, status_code=201,
+             summary="Add a note to the timeline")
+def add_note(incident_id: IncidentId, body: NoteIn, user: AnyUser, ctx: CtxDep,
+             session: SessionDep) -> TimelineOut:
     inc = get_incident_for(session, user, incident_id)
     entry = record(session, inc, user.name, "note", body.note, team_id=inc.team_id)
     inc.updated_at = utcnow()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -14,11 +13,13 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api.context import Ctx, LiveFrame
 from api.db.models import Camera, Event, Incident, Media
-from api.deps import Ctx, CtxDep, LiveFrame, Worker
+from api.deps import CtxDep, Worker
+from api.errors import UnknownCamera
 from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, MediaOut
-from api.services.incidents import CameraInfo, ingest
-from api.views import ERRORS, incidents_out, incidents_out_plain, media_out, publish_incidents
+from api.services.ingest import Batch
+from api.views import ERRORS, incidents_out, media_out, publish_incidents
 from vision.events import EventMessage
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"], responses=ERRORS)
@@ -34,92 +35,11 @@ async def ingest_events(body: EventMessage | EventBatch, worker: Worker, ctx: Ct
     messages = body if isinstance(body, list) else [body]
 
     names = {m.camera for m in messages}
-    cameras = ctx.camera_infos(names) if names <= ctx.cameras.keys() else await run_in_threadpool(ctx.camera_infos, names)
-    if len(cameras) < len(names):
-        missing = sorted(names - cameras.keys())[0]
-        raise HTTPException(404, f"unknown camera {missing!r}: register it first "
-                                 "(POST /api/ingest/cameras; the worker does this from its config)")
-    return await ctx.ingest_queue.submit(messages, worker.name, cameras)
-
-
-class IngestQueue:
-    """Group commit: requests that arrive while a transaction runs are stored together in the next one.
-
-    Each request still gets its own answer; one commit per group instead of one per request is what makes
-    hundreds of single-event posts per second possible on SQLite.
-    """
-
-    MAX_GROUP = 2000
-
-    def __init__(self, ctx: Ctx) -> None:
-        self.ctx = ctx
-        self.pending: list[tuple[list[EventMessage], str, dict[str, CameraInfo], asyncio.Future[IngestResult]]] = []
-        self.running = False
-
-    async def submit(self, messages: list[EventMessage], worker: str, cameras: dict[str, CameraInfo]) -> IngestResult:
-        fut: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self.pending.append((messages, worker, cameras, fut))
-        if not self.running:
-            self.running = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await fut
-
-    async def _drain(self) -> None:
-        try:
-            while self.pending:
-                group: list[Any] = []
-                size = 0
-                while self.pending and (not group or size + len(self.pending[0][0]) <= self.MAX_GROUP):
-                    item = self.pending.pop(0)
-                    group.append(item)
-                    size += len(item[0])
-                try:
-                    results = await run_in_threadpool(self._store, group)
-                except Exception as exc:
-                    for *_, fut in group:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                for (*_, fut), res in zip(group, results, strict=True):
-                    if not fut.done():
-                        fut.set_result(res)
-        finally:
-            self.running = False
-
-    def _store(self, group: list[Any]) -> list[IngestResult]:
-        ctx = self.ctx
-        results: list[IngestResult] = []
-        with ctx.writing(), ctx.sessions() as session:
-            touched: set[int] = set()
-            created: list[int] = []
-            # one ingest per worker in the group (usually one), each request answered for its own steps
-            by_worker: dict[str, list[Any]] = {}
-            for item in group:
-                by_worker.setdefault(item[1], []).append(item)
-            answers: dict[int, IngestResult] = {}
-            for worker, items in by_worker.items():
-                merged = {c: info for it in items for c, info in it[2].items()}
-                outcome = ingest(session, ctx.policy, [m for it in items for m in it[0]], f"worker:{worker}", merged)
-                touched.update(outcome.incidents)
-                created.extend(outcome.new_incidents)
-                claimed: set[tuple[str, int]] = set()
-                for it in items:
-                    mine = {(m.id, m.seq) for m in it[0]}
-                    new = (mine & outcome.stored_keys) - claimed
-                    claimed |= new
-                    incs = sorted({outcome.incident_of[e] for e, _ in new if e in outcome.incident_of})
-                    answers[id(it)] = IngestResult(stored=len(new), duplicates=len(it[0]) - len(new), incidents=incs)
-            results = [answers[id(it)] for it in group]
-            rows = session.scalars(select(Incident).where(Incident.id.in_(touched))).all() if touched else []
-            fresh = set(created)
-            # a new incident has no media yet: only the others need the snapshot lookup
-            items = incidents_out(session, [i for i in rows if i.id not in fresh])
-            items += incidents_out_plain(session, [i for i in rows if i.id in fresh])
-            session.commit()
-        publish_incidents(ctx, items)
-        if ctx.patrol is not None and created:
-            ctx.patrol.on_new_incidents(created)
-        return results
+    cameras = ctx.ingest.cameras.cached(names)
+    if cameras is None:
+        cameras = await run_in_threadpool(ctx.ingest.cameras.get, names)
+    stored = await ctx.ingest_queue.submit(Batch(messages, worker.name, cameras))
+    return IngestResult.model_validate(stored)
 
 
 @router.post("/cameras", response_model=list[CameraOut], summary="Register (upsert) the worker's cameras")
@@ -133,9 +53,10 @@ def register_cameras(body: Annotated[list[CameraRegister], Field(min_length=1, m
             break
         except IntegrityError:
             if attempt == 2:
-                raise HTTPException(409, "camera registration conflicted three times; retry in a second") from None
+                raise HTTPException(409,
+                                    "camera registration conflicted three times; retry in a second") from None
     for item in items:
-        ctx.hub.emit(f"cameras/{item.id}/state", item.model_dump(mode="json"))
+        ctx.publish(f"cameras/{item.id}/state", item.model_dump(mode="json"))
     return items
 
 
@@ -152,25 +73,34 @@ def _upsert_cameras(body: list[CameraRegister], worker: str, ctx: Ctx) -> list[C
             row.zones = cam.zones
             row.worker = worker
             out.append(row)
-            ctx.cameras.pop(cam.id, None)
+            ctx.ingest.cameras.forget(cam.id)
         session.commit()
         return [CameraOut.model_validate(c) for c in out]
 
 
-@router.post("/cameras/state", response_model=list[CameraOut], summary="Live state of the worker's cameras (heartbeat)")
+@router.post("/cameras/state", response_model=list[CameraOut],
+             summary="Live state of the worker's cameras (heartbeat)")
 def camera_state(body: Annotated[list[CameraStateIn], Field(min_length=1, max_length=500)],
                  worker: Worker, ctx: CtxDep) -> list[CameraOut]:
     now = datetime.now(UTC)
     with ctx.sessions() as session:
-        rows = {c.id: c for c in session.scalars(select(Camera).where(Camera.id.in_([s.camera for s in body])))}
+        rows = {
+            c.id: c for c in session.scalars(select(Camera).where(Camera.id.in_([s.camera for s in body])))
+        }
         for s in body:
             if s.camera not in rows:
-                raise HTTPException(404, f"unknown camera {s.camera!r}: register it first (POST /api/ingest/cameras)")
+                raise UnknownCamera(s.camera)
         changed = []
         for s in body:
             row = rows[s.camera]
             moved = row.state != s.state
-            row.state, row.fps, row.detail, row.last_seen_at, row.worker = s.state, s.fps, s.detail, now, worker.name
+            row.state, row.fps, row.detail, row.last_seen_at, row.worker = (
+                s.state,
+                s.fps,
+                s.detail,
+                now,
+                worker.name,
+            )
             if s.last_event_at is not None:
                 row.last_event_at = s.last_event_at
             if moved:
@@ -179,7 +109,7 @@ def camera_state(body: Annotated[list[CameraStateIn], Field(min_length=1, max_le
         items = [CameraOut.model_validate(rows[s.camera]) for s in body]
     for item in items:
         # every heartbeat is pushed, so pages see fps and last-seen move
-        ctx.hub.emit(f"cameras/{item.id}/state", item.model_dump(mode="json"))
+        ctx.publish(f"cameras/{item.id}/state", item.model_dump(mode="json"))
     return items
 
 
@@ -197,7 +127,7 @@ async def put_frame(camera_id: Annotated[str, Path(max_length=100)], request: Re
         with ctx.sessions() as session:
             known = session.get(Camera, camera_id) is not None
     if not known:
-        raise HTTPException(404, f"unknown camera {camera_id!r}: register it first (POST /api/ingest/cameras)")
+        raise UnknownCamera(camera_id)
     old = ctx.frames.get(camera_id)
     ctx.frames[camera_id] = LiveFrame(data, time.time(), (old.version + 1) if old else 1)
     if ctx.frame_event is not None:
@@ -223,7 +153,8 @@ def upload_media(event_id: Annotated[str, Form(min_length=1, max_length=100)],
 
 
         sha = hashlib.sha256(data).hexdigest()
-        dup = session.scalars(select(Media).where(Media.event_id == event_id, Media.kind == kind, Media.sha256 == sha)).first()
+        dup = session.scalars(select(Media).where(Media.event_id == event_id, Media.kind == kind,
+                                                  Media.sha256 == sha)).first()
         if dup is not None:
             return media_out(dup)
         rel, sha = ctx.media.save(kind, data, ext)
@@ -235,10 +166,12 @@ def upload_media(event_id: Annotated[str, Form(min_length=1, max_length=100)],
         except IntegrityError:
             session.rollback()
             ctx.media.delete(rel)
-            dup = session.scalars(select(Media).where(Media.event_id == event_id, Media.kind == kind, Media.sha256 == sha)).one()
+            dup = session.scalars(select(Media).where(Media.event_id == event_id, Media.kind == kind,
+                                                      Media.sha256 == sha)).one()
             return media_out(dup)
         out = media_out(row)
         inc = session.get(Incident, ev.incident_id) if ev.incident_id else None
-        items = incidents_out(session, [inc]) if inc is not None else []   # snapshot or clip: pages refetch media
+        items = incidents_out(session,
+                              [inc]) if inc is not None else []   # snapshot or clip: pages refetch media
     publish_incidents(ctx, items)
     return out

@@ -15,7 +15,8 @@ router = APIRouter(prefix="/api/media", tags=["media"], responses=ERRORS)
 
 
 @router.get("/{media_id}", response_class=FileResponse,
-            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "video/mp4": {}},
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {},
+                                         "video/mp4": {}},
                              "description": "The file"}},
             summary="A stored file (token may be a query parameter, for <img>/<video>)")
 def get_media(media_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: AnyUser, ctx: CtxDep,

@@ -16,22 +16,35 @@ router = APIRouter(prefix="/api", tags=["site"], responses=ERRORS)
 
 def _site(ctx: CtxDep):  # type: ignore[no-untyped-def]
     if ctx.patrol is None or ctx.patrol.site is None:
-        raise HTTPException(404, "no site loaded: start the server with --site SITE.yaml (SHARPEYES_SITE_PATH)")
+        raise HTTPException(404,
+                            "no site loaded: start the server with --site SITE.yaml (SHARPEYES_SITE_PATH)")
     return ctx.patrol.site
 
 
-@router.get("/site", response_model=SiteOut, summary="The site for the map: plan, places, links, grids, buildings")
+@router.get("/site", response_model=SiteOut,
+            summary="The site for the map: plan, places, links, grids, buildings")
 def get_site(_: AnyUser, ctx: CtxDep) -> SiteOut:
     site = _site(ctx)
     cfg = site.config.model_dump(mode="json")
     plan = cfg["plan"]
     image = site.plan_image
-    return SiteOut(name=cfg["name"], timezone=cfg["timezone"], office=cfg["office"],
-                   plan=PlanOut(image_url="/api/site/plan.png" if image is not None and image.is_file() else None,
-                                width_m=plan["width_m"], height_m=plan["height_m"], px_per_m=plan["px_per_m"]),
-                   places={pid: {**p, "grid": site.grid_of.get(pid)} for pid, p in cfg["places"].items()},
-                   links=cfg["links"], grids=cfg["grids"], buildings=cfg["buildings"], areas=cfg["areas"],
-                   simulation=bool(ctx.settings.simulation or getattr(ctx, "simulation", False)))
+    return SiteOut(
+        name=cfg["name"],
+        timezone=cfg["timezone"],
+        office=cfg["office"],
+        plan=PlanOut(
+            image_url="/api/site/plan.png" if image is not None and image.is_file() else None,
+            width_m=plan["width_m"],
+            height_m=plan["height_m"],
+            px_per_m=plan["px_per_m"],
+        ),
+        places={pid: {**p, "grid": site.grid_of.get(pid)} for pid, p in cfg["places"].items()},
+        links=cfg["links"],
+        grids=cfg["grids"],
+        buildings=cfg["buildings"],
+        areas=cfg["areas"],
+        simulation=ctx.settings.simulation or ctx.simulation,
+    )
 
 
 @router.get("/site/plan.png", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}},

@@ -1,4 +1,5 @@
-"""Patrol teams: list, create, live status; a leader's tasks, route, check-ins and service points (and 'mine')."""
+"""Patrol teams: list, create, live status; a leader's tasks, route, check-ins and service points (and
+'mine')."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def list_teams(user: AnyUser, ctx: CtxDep, session: SessionDep) -> list[TeamOut]
 def create_team(body: TeamCreate, admin: Admin, ctx: CtxDep, session: SessionDep) -> TeamOut:
     data = body.model_dump()
     try:
-        patrol.team_from_dict(body.key, {k: data[k] for k in ("name", "leader", "members", "skills", "home_grid", "base",
+        patrol.team_from_dict(body.key, {k: data[k] for k in ("name", "leader", "members", "skills",
+                                                              "home_grid", "base",
                                                               "roster", "exceptions", "timezone")})
         for pid, person in body.people.items():
             patrol.Person.model_validate(person)
@@ -73,7 +75,7 @@ def create_team(body: TeamCreate, admin: Admin, ctx: CtxDep, session: SessionDep
     if ctx.patrol is not None:
         ctx.patrol.teams_changed()
     out = team_out(ctx, team)
-    ctx.hub.emit("teams", out.model_dump(mode="json"), team_id=team.id)
+    ctx.publish("teams", out.model_dump(mode="json"), team_id=team.id)
     return out
 
 
@@ -97,7 +99,8 @@ def my_route(user: AnyUser, ctx: CtxDep, session: SessionDep) -> RouteOut:
     return RouteOut.model_validate(ctx.patrol.rounds.route(session, team))
 
 
-@router.post("/patrol/checkins", response_model=CheckInOut, status_code=201, summary="Check in for my team (leader)")
+@router.post("/patrol/checkins", response_model=CheckInOut, status_code=201,
+             summary="Check in for my team (leader)")
 def my_checkin(body: CheckInIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> CheckInOut:
     return check_in(_my_team(user, session).id, body, user, ctx, session)
 
@@ -114,7 +117,8 @@ def get_team(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -
 
 @router.patch("/teams/{team_id}/status", response_model=TeamOut,
               summary="Set a team's status and/or position (its leader, or an operator)")
-def set_status(team_id: TeamId, body: TeamStatusIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> TeamOut:
+def set_status(team_id: TeamId, body: TeamStatusIn, user: AnyUser, ctx: CtxDep,
+               session: SessionDep) -> TeamOut:
     team = team_for(session, user, team_id)
     if body.place is not None and ctx.patrol is not None and not ctx.patrol.has_place(body.place):
         raise HTTPException(422, f"no place {body.place!r} on the site")
@@ -129,7 +133,7 @@ def set_status(team_id: TeamId, body: TeamStatusIn, user: AnyUser, ctx: CtxDep, 
     team.updated_at = utcnow()
     session.commit()
     out = team_out(ctx, team)
-    ctx.hub.emit("teams", out.model_dump(mode="json"), team_id=team.id)
+    ctx.publish("teams", out.model_dump(mode="json"), team_id=team.id)
     return out
 
 
@@ -139,16 +143,19 @@ def tasks(user: AnyUser, session: SessionDep) -> list[IncidentOut]:
     q = select(Incident).where(Incident.state.in_(ACTIVE), Incident.team_id.is_not(None))
     if user.role == "leader":
         q = q.where(Incident.team_id == user.team_id)
-    return incidents_out(session, session.scalars(q.order_by(Incident.severity.desc(), Incident.deadline_at)).all(),
+    return incidents_out(session, session.scalars(q.order_by(Incident.severity.desc(),
+                                                             Incident.deadline_at)).all(),
                          user.role)
 
 
 def _need_patrol(ctx: CtxDep) -> None:
     if ctx.patrol is None or not ctx.patrol.has_site():
-        raise HTTPException(404, "no site loaded: start the server with SHARPEYES_SITE_PATH set to a site YAML")
+        raise HTTPException(404,
+                            "no site loaded: start the server with SHARPEYES_SITE_PATH set to a site YAML")
 
 
-@router.get("/teams/{team_id}/route", response_model=RouteOut, summary="Today's routine patrol route of a team")
+@router.get("/teams/{team_id}/route", response_model=RouteOut,
+            summary="Today's routine patrol route of a team")
 def route(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> RouteOut:
     team = team_for(session, user, team_id)
     _need_patrol(ctx)
@@ -163,7 +170,7 @@ def check_in(team_id: TeamId, body: CheckInIn, user: AnyUser, ctx: CtxDep, sessi
     row = ctx.patrol.rounds.check_in(session, team, user, body.checkpoint, body.code)
     session.commit()
     out = team_out(ctx, team)
-    ctx.hub.emit("teams", out.model_dump(mode="json"), team_id=team.id)
+    ctx.publish("teams", out.model_dump(mode="json"), team_id=team.id)
     return CheckInOut.model_validate(row)
 
 
@@ -175,7 +182,8 @@ def list_checkins(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionD
     return [CheckInOut.model_validate(c) for c in ctx.patrol.rounds.checkins_today(session, team)]
 
 
-@router.get("/teams/{team_id}/points", response_model=PointsOut, summary="Service points (积分) of the team's people")
+@router.get("/teams/{team_id}/points", response_model=PointsOut,
+            summary="Service points (积分) of the team's people")
 def points(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> PointsOut:
     team = team_for(session, user, team_id)
     if ctx.patrol is None:
@@ -185,7 +193,8 @@ def points(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -> 
 
 @router.post("/teams/{team_id}/points/redeem", response_model=PointsEntryOut, status_code=201,
              summary="Redeem a person's points (operator)")
-def redeem(team_id: TeamId, body: RedeemIn, user: AnyUser, ctx: CtxDep, session: SessionDep) -> PointsEntryOut:
+def redeem(team_id: TeamId, body: RedeemIn, user: AnyUser, ctx: CtxDep,
+           session: SessionDep) -> PointsEntryOut:
     if user.role == "leader":
         raise HTTPException(403, "redeeming points is for operators")
     team = team_for(session, user, team_id)

@@ -59,7 +59,8 @@ def create_user(body: UserCreate, admin: Admin, ctx: CtxDep, session: SessionDep
         raise HTTPException(422, "a leader needs a team: give team_id")
     if body.team_id is not None and session.get(Team, body.team_id) is None:
         raise HTTPException(404, f"no team {body.team_id}: create it first (POST /api/teams)")
-    user = User(name=body.name, password_hash=hash_password(body.password), role=body.role, team_id=body.team_id)
+    user = User(name=body.name, password_hash=hash_password(body.password), role=body.role,
+                team_id=body.team_id)
     session.add(user)
     commit_new(session, f"user '{body.name}'")
     ctx.audit(admin.name, "user_created", body.name, body.role)
@@ -72,7 +73,8 @@ def list_workers(_: Admin, session: SessionDep) -> list[WorkerKeyOut]:
     return [WorkerKeyOut(id=w.id, name=w.name, pool=w.pool) for w in rows]
 
 
-@router.post("/workers", response_model=WorkerKeyOut, status_code=201, summary="Create a worker key (admin); shown once")
+@router.post("/workers", response_model=WorkerKeyOut, status_code=201,
+             summary="Create a worker key (admin); shown once")
 def create_worker(body: WorkerKeyCreate, admin: Admin, ctx: CtxDep, session: SessionDep) -> WorkerKeyOut:
     key = new_worker_key()
     row = WorkerKey(name=body.name, key_hash=key_hash(key), pool=body.pool)
@@ -83,7 +85,8 @@ def create_worker(body: WorkerKeyCreate, admin: Admin, ctx: CtxDep, session: Ses
 
 
 @router.delete("/workers/{worker_id}", response_model=WorkerKeyOut, summary="Revoke a worker key (admin)")
-def revoke_worker(worker_id: Annotated[int, Path(ge=1)], admin: Admin, ctx: CtxDep, session: SessionDep) -> WorkerKeyOut:
+def revoke_worker(worker_id: Annotated[int, Path(ge=1)], admin: Admin, ctx: CtxDep,
+                  session: SessionDep) -> WorkerKeyOut:
     row = session.get(WorkerKey, worker_id)
     if row is None or row.revoked:
         raise HTTPException(404, f"no active worker key {worker_id}")
@@ -91,6 +94,6 @@ def revoke_worker(worker_id: Annotated[int, Path(ge=1)], admin: Admin, ctx: CtxD
     # a unique-free name so the same worker name can be given a new key
     row.name = f"{row.name}#revoked{row.id}"
     session.commit()
-    ctx.forget_keys()
+    ctx.workers.forget()
     ctx.audit(admin.name, "worker_key_revoked", row.name)
     return WorkerKeyOut(id=row.id, name=row.name, pool=row.pool)

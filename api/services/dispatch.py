@@ -10,7 +10,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,9 +19,7 @@ from api.db.models import Incident, Team, User, utcnow
 from api.services import rounds
 from api.services.incidents import apply_action, record
 from api.services.lifecycle import ACTIVE, WORKING, LifecycleError
-
-if TYPE_CHECKING:
-    from api.deps import Ctx
+from api.services.ports import Services
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +37,7 @@ class Proposal:
 
 
 class PatrolLink:
-    def __init__(self, ctx: Ctx, site: patrol.Site | None) -> None:
+    def __init__(self, ctx: Services, site: patrol.Site | None) -> None:
         self.ctx = ctx
         self.site = site
         self.policy: patrol.Policy = ctx.policy.patrol
@@ -49,11 +46,6 @@ class PatrolLink:
         self._dispatcher: patrol.Dispatcher | None = None
         self._teams_version = 0
         self._built_version = -1
-
-    @classmethod
-    def create(cls, ctx: Ctx) -> PatrolLink:
-        path = ctx.settings.site_path
-        return cls(ctx, patrol.load_site(path) if path else None)
 
     # --- site -------------------------------------------------------------------------------------------
     def has_site(self) -> bool:
@@ -106,7 +98,8 @@ class PatrolLink:
         if self.site is None or not inc.place or inc.place not in self.site.config.places:
             return None
         keys = {t.id: t.key for t in session.scalars(select(Team))}
-        return patrol.Incident(id=str(inc.id), category=inc.category, place=inc.place, opened_at=inc.created_at,
+        return patrol.Incident(id=str(inc.id), category=inc.category, place=inc.place,
+                               opened_at=inc.created_at,
                                severity=inc.severity,
                                excluded_teams=frozenset(keys[i] for i in inc.excluded_teams if i in keys))
 
@@ -138,7 +131,8 @@ class PatrolLink:
         if tid is None:
             return False
         try:
-            apply_action(session, inc, "dispatch", "patrol", "system", "auto: " + "; ".join(decision.chosen.reasons), tid)
+            apply_action(session, inc, "dispatch", "patrol", "system",
+                         "auto: " + "; ".join(decision.chosen.reasons), tid)
         except LifecycleError:
             return False
         inc.dispatched_at = utcnow()
@@ -157,8 +151,6 @@ class PatrolLink:
         """Decide dispatch for new incidents (auto or a proposal), store it and push the changes."""
         if self.site is None:
             return
-        from api.views import incidents_out, publish_incidents
-
         with self.ctx.sessions() as s:
             d = self.dispatcher(s)
             changed = []
@@ -174,18 +166,11 @@ class PatrolLink:
                 except Exception:
                     log.exception("dispatch: incident %s failed; the others go on", inc_id)
             s.commit()
-            publish_incidents(self.ctx, incidents_out(s, changed))
-            self._publish_teams(s, {i.team_id for i in changed if i.team_id})
+            self.ctx.notify.incidents(s, changed)
+            self.ctx.notify.teams(s, {i.team_id for i in changed if i.team_id})
 
-    def _publish_teams(self, s: Session, team_ids: set[int]) -> None:
-        from api.schemas import TeamOut
-
-        for tid in team_ids:
-            t = s.get(Team, tid)
-            if t is not None:
-                self.ctx.hub.emit("teams", TeamOut.model_validate(t).model_dump(mode="json"), team_id=t.id)
-
-    def on_action(self, session: Session, inc: Incident, action: str, user: User, previous_team: int | None) -> None:
+    def on_action(self, session: Session, inc: Incident, action: str, user: User,
+                  previous_team: int | None) -> None:
         """Patrol's side of a state change (called before commit)."""
         now = utcnow()
         if action in ("dispatch", "override"):
@@ -197,7 +182,8 @@ class PatrolLink:
             team = session.get(Team, inc.team_id) if inc.team_id else None
             if team is not None:
                 ledger = rounds.ledger(session, self.policy)
-                for e in ledger.award_task(team.members, str(inc.id), inc.severity, now <= inc.deadline_at, now):
+                for e in ledger.award_task(team.members, str(inc.id), inc.severity, now <= inc.deadline_at,
+                                           now):
                     rounds.store_points(session, e)
                 record(session, inc, "patrol", "points", f"service points to {', '.join(team.members)}")
         elif action == "decline":
@@ -217,8 +203,6 @@ class PatrolLink:
         active incident. One incident's failure is logged with its id and rolled back; the others go on."""
         if self.site is None:
             return []
-        from api.views import incidents_out, publish_incidents
-
         changed: dict[int, Incident] = {}
         previous: dict[int, int | None] = {}
         teams: set[int] = set()
@@ -228,15 +212,16 @@ class PatrolLink:
                 try:
                     with s.begin_nested():
                         inc = s.get(Incident, inc_id)
-                        if inc is not None and inc.state in ACTIVE and self._tick_one(s, inc, now, previous, teams):
+                        if inc is not None and inc.state in ACTIVE and self._tick_one(s, inc, now, previous,
+                                                                                      teams):
                             changed[inc.id] = inc
                 except Exception:
                     log.exception("patrol jobs: incident %s failed; the others go on", inc_id)
                     previous.pop(inc_id, None)
             s.commit()
             # the team that timed out gets the task message too, so its leader's page drops it
-            publish_incidents(self.ctx, incidents_out(s, list(changed.values())), previous)
-            self._publish_teams(s, teams)
+            self.ctx.notify.incidents(s, list(changed.values()), previous)
+            self.ctx.notify.teams(s, teams)
         return sorted(changed)
 
     def _tick_one(self, s: Session, inc: Incident, now: datetime, previous: dict[int, int | None],
@@ -257,7 +242,8 @@ class PatrolLink:
             changed = True
         if inc.state == "dispatched" and inc.dispatched_at and inc.team_id is not None \
                 and d.ack_overdue(pinc, inc.dispatched_at, now):
-            done = apply_action(s, inc, "decline", "system", "system", "not acknowledged in time (ack_timeout)")
+            done = apply_action(s, inc, "decline", "system", "system",
+                                "not acknowledged in time (ack_timeout)")
             previous[inc.id] = done.previous_team
             teams.update(t.id for t in done.teams)
             self.redecide(s, inc, now)

@@ -156,7 +156,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     for m in messages:
         unique.setdefault((m.id, m.seq), m)
     now = utcnow()
-    stored = _insert_steps(session, [{"event_id": k[0], "seq": k[1], "lifecycle": m.lifecycle, "received_at": now}
+    stored = _insert_steps(session, [{"event_id": k[0], "seq": k[1], "lifecycle": m.lifecycle,
+                                      "received_at": now}
                                      for k, m in unique.items()])
     out.stored = len(stored)
     out.stored_keys = stored
@@ -178,7 +179,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
             .where(tuple_(inc_t.c.camera_id, inc_t.c.zone, inc_t.c.event_type).in_(list(wanted)),
                    inc_t.c.state.in_(ACTIVE)).order_by(inc_t.c.id))
         for r in rows:   # ascending ids: the newest wins
-            groups[(r.camera_id, r.zone, r.event_type)] = {"id": r.id, "state": r.state, "last_event_at": r.last_event_at}
+            groups[(r.camera_id, r.zone, r.event_type)] = {"id": r.id, "state": r.state,
+                                                           "last_event_at": r.last_event_at}
     touched: dict[int, dict[str, object]] = {}      # incident id -> {"count": +n, "last": datetime}
     new_events: list[dict[str, object]] = []
     ev_updates: dict[str, dict[str, Any]] = {}
@@ -193,7 +195,12 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
             cand = groups.get(g)
             window = policy.rule(m.event).merge_window_s
             last = cand["last_event_at"] if cand else None
-            if cand is not None and window > 0 and isinstance(last, datetime) and (at - last).total_seconds() <= window:
+            if (
+                cand is not None
+                and window > 0
+                and isinstance(last, datetime)
+                and (at - last).total_seconds() <= window
+            ):
                 inc_id = int(cand["id"])  # type: ignore[call-overload]
                 timeline.append({"incident_id": inc_id, "at": at, "actor": actor, "action": "event_merged",
                                  "from_state": None, "to_state": None, "reason": "", "team_id": None,
@@ -222,7 +229,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                     "b_id": m.id, "lifecycle": None, "last_seq": ev["last_seq"], "end_s": None, "count": None,
                     "wall_time": None, "max_score": ev["max_score"], "updated_at": now})
             if m.seq >= int(erow["last_seq"]):
-                erow.update(lifecycle=m.lifecycle, last_seq=m.seq, end_s=m.end_s, count=m.count, wall_time=m.wall_time)
+                erow.update(lifecycle=m.lifecycle, last_seq=m.seq, end_s=m.end_s, count=m.count,
+                            wall_time=m.wall_time)
             erow["max_score"] = max(float(erow["max_score"]), m.max_score)
             inc_id = ev["incident_id"]
             if inc_id is not None:
@@ -261,9 +269,24 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
 def _open_core(session: Session, policy: Policy, m: EventMessage, camera: CameraInfo, actor: str,
                at: datetime, now: datetime, timeline: list[dict[str, object]]) -> int:
     what = f"{m.label} ({m.rule or 'rule'}) in zone {m.zone}"
-    return _open(session, policy, title=f"{m.event} @ {camera.name or camera.id} / {m.zone}", description=what,
-                 event_type=m.event, category=None, severity=None, source="camera", camera=camera, zone=m.zone,
-                 place=camera.place, actor=actor, at=at, now=now, last_event_at=at, timeline=timeline)
+    return _open(
+        session,
+        policy,
+        title=f"{m.event} @ {camera.name or camera.id} / {m.zone}",
+        description=what,
+        event_type=m.event,
+        category=None,
+        severity=None,
+        source="camera",
+        camera=camera,
+        zone=m.zone,
+        place=camera.place,
+        actor=actor,
+        at=at,
+        now=now,
+        last_event_at=at,
+        timeline=timeline,
+    )
 
 
 def _open(session: Session, policy: Policy, *, title: str, description: str, event_type: str,
@@ -274,12 +297,33 @@ def _open(session: Session, policy: Policy, *, title: str, description: str, eve
     rule = policy.rule(event_type, category)
     deadline = rule.deadline(at)
     sev = severity or rule.severity
-    inc_id = session.execute(INCIDENTS.insert().values(
-        title=title, description=description, category=rule.category, severity=sev, state="open", source=source,
-        camera_id=camera.id if camera else None, zone=zone, event_type=event_type, place=place, team_id=None,
-        escalation_level=0, excluded_teams=[], event_count=0, created_by=actor, created_at=at, updated_at=now,
-        deadline_at=deadline, last_event_at=last_event_at).returning(INCIDENTS.c.id)).scalar_one()
+    inc_id = session.execute(
+        INCIDENTS.insert()
+        .values(
+            title=title,
+            description=description,
+            category=rule.category,
+            severity=sev,
+            state="open",
+            source=source,
+            camera_id=camera.id if camera else None,
+            zone=zone,
+            event_type=event_type,
+            place=place,
+            team_id=None,
+            escalation_level=0,
+            excluded_teams=[],
+            event_count=0,
+            created_by=actor,
+            created_at=at,
+            updated_at=now,
+            deadline_at=deadline,
+            last_event_at=last_event_at,
+        )
+        .returning(INCIDENTS.c.id)
+    ).scalar_one()
     timeline.append({"incident_id": inc_id, "at": at, "actor": actor, "action": "opened", "from_state": None,
                      "to_state": "open", "reason": description, "team_id": None,
-                     "data": {"category": rule.category, "severity": sev, "deadline_at": deadline.isoformat()}})
+                     "data": {"category": rule.category, "severity": sev,
+                              "deadline_at": deadline.isoformat()}})
     return int(inc_id)

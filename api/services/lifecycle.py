@@ -52,19 +52,25 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 
 
 class LifecycleError(DomainError):
-    """An action refused by the state machine; nothing was changed."""
+    """An action refused by the state machine; nothing was changed (api.errors maps it to HTTP)."""
 
 
 class NotAllowed(LifecycleError, Conflict):
     """The action is not possible from the incident's current state."""
 
+    code = "not_allowed"
+
 
 class RoleRefused(LifecycleError, Forbidden):
     """The caller's role may not take this action."""
 
+    code = "role_refused"
+
 
 class MissingInput(LifecycleError, Invalid):
     """The action needs a reason or a team that was not given."""
+
+    code = "missing_input"
 
 
 def next_state(state: str, action: str) -> str | None:

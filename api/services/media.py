@@ -26,7 +26,8 @@ class MediaStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def check_image(self, data: bytes, limit: int) -> tuple[str, str]:
-        """(content type, extension) of a JPEG/PNG/WebP image within `limit` bytes, else TooLarge / UnsupportedMedia."""
+        """(content type, extension) of a JPEG/PNG/WebP image within `limit` bytes, else TooLarge /
+        UnsupportedMedia."""
         if len(data) > limit:
             raise TooLarge(f"file is {len(data)} bytes; the limit is {limit} bytes ({limit // 2**20} MB)")
         try:
@@ -36,7 +37,9 @@ class MediaStore:
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise UnsupportedMedia("not an image: upload a JPEG, PNG or WebP photo") from exc
         if fmt not in IMAGE_TYPES:
-            raise UnsupportedMedia(f"image type {fmt or 'unknown'} not accepted: upload a JPEG, PNG or WebP photo")
+            raise UnsupportedMedia(
+                f"image type {fmt or 'unknown'} not accepted: upload a JPEG, PNG or WebP photo"
+            )
         return IMAGE_TYPES[fmt]
 
     def check_clip(self, data: bytes, limit: int) -> tuple[str, str]:

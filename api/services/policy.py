@@ -41,13 +41,16 @@ class Rule:
 
 
 class Policy:
-    def __init__(self, patrol_policy: patrol.Policy, merge: MergeConfig, timezone: str = "Asia/Shanghai") -> None:
+    def __init__(self, patrol_policy: patrol.Policy, merge: MergeConfig,
+                 timezone: str = "Asia/Shanghai") -> None:
         self.patrol = patrol_policy
         self.merge = merge
         self.timezone = timezone
         if merge.fallback_category not in patrol_policy.categories:
-            raise ApiError(f"api policy: fallback_category {merge.fallback_category!r} is not a patrol category "
-                           f"(known: {', '.join(sorted(patrol_policy.categories))})")
+            raise ApiError(
+                f"api policy: fallback_category {merge.fallback_category!r} is not a patrol category "
+                f"(known: {', '.join(sorted(patrol_policy.categories))})"
+            )
         self._cache: dict[str, Rule] = {}
 
     def category_of(self, event_type: str) -> str:
@@ -71,8 +74,10 @@ def load_patrol_policy(path: Path | None) -> patrol.Policy:
     try:
         return patrol.load_policy(path)
     except patrol.PatrolError as exc:
-        raise ApiError(f"{exc} (patrol policy from --patrol-policy / SHARPEYES_PATROL_POLICY_PATH; the packaged "
-                       "patrol/policy.yaml shows the shape)") from None
+        raise ApiError(
+            f"{exc} (patrol policy from --patrol-policy / SHARPEYES_PATROL_POLICY_PATH; the packaged "
+            "patrol/policy.yaml shows the shape)"
+        ) from None
 
 
 def load_policy(path: Path | None = None, patrol_policy: patrol.Policy | None = None,
@@ -84,7 +89,9 @@ def load_policy(path: Path | None = None, patrol_policy: patrol.Policy | None = 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ApiError(f"{path}: cannot read the policy file ({exc.strerror}); check SHARPEYES_POLICY_PATH") from exc
+        raise ApiError(
+            f"{path}: cannot read the policy file ({exc.strerror}); check SHARPEYES_POLICY_PATH"
+        ) from exc
     except yaml.YAMLError as exc:
         raise ApiError(f"{path}: not valid YAML: {exc}") from exc
     try:

@@ -81,7 +81,9 @@ class Rounds:
         minutes = (window[1] - window[0]).total_seconds() / 60 if window else 240.0
         start = team.base or next(iter(self.site.config.places))
         checkpoints = self.site.places_of_kind("checkpoint")
-        grid_cps = [c for c in checkpoints if team.home_grid is None or self.site.grid_of.get(c) == team.home_grid] or checkpoints
+        grid_cps = [
+            c for c in checkpoints if team.home_grid is None or self.site.grid_of.get(c) == team.home_grid
+        ] or checkpoints
         plan = patrol.plan_routes(self.site, [patrol.RouteTeam(team.key, start, minutes)],
                                   [patrol.PatrolCheckpoint(c) for c in grid_cps], time_limit_s=1.0)
         r = plan.routes.get(team.key)
@@ -92,7 +94,8 @@ class Rounds:
         for a, b in zip(seq, seq[1:], strict=False):
             if a != b:
                 path.extend([list(p) for p in self.site.path_xy(a, b)])
-        checks = [patrol.CheckIn(c.checkpoint, team.key, c.person, c.at) for c in self.checkins_today(session, team)]
+        checks = [patrol.CheckIn(c.checkpoint, team.key, c.person,
+                                 c.at) for c in self.checkins_today(session, team)]
         cov = patrol.coverage(plan.required_visits(), checks, now.date())
         checked = sorted({c.checkpoint for c in checks})
         return TeamRoute(team_id=team.id,
@@ -122,8 +125,10 @@ class Rounds:
 
     def points(self, session: Session, team: Team) -> TeamPoints:
         book = ledger(session, self.policy)
-        history = sorted((e for p in team.members for e in book.history(p)), key=lambda e: e.seq, reverse=True)
-        return TeamPoints(team_id=team.id, balance={p: book.balance(p) for p in team.members}, history=history)
+        history = sorted((e for p in team.members for e in book.history(p)), key=lambda e: e.seq,
+                         reverse=True)
+        return TeamPoints(team_id=team.id, balance={p: book.balance(p) for p in team.members},
+                          history=history)
 
     def redeem(self, session: Session, person: str, points: int, item: str) -> patrol.PointsEntry:
         try:

@@ -29,7 +29,8 @@ PASSWORD_HASH = hash_password(PASSWORD)   # argon2 is slow on purpose: hash once
 SITE = {
     "name": "test site", "walking_speed_mps": 1.0, "office": "office",
     "plan": {"width_m": 500, "height_m": 50},
-    "places": {f"p{i}": {"kind": "checkpoint" if i % 2 else "junction", "xy": [i * 100.0, 10.0]} for i in range(5)},
+    "places": {f"p{i}": {"kind": "checkpoint" if i % 2 else "junction", "xy": [i * 100.0,
+                                                                               10.0]} for i in range(5)},
     "links": [[f"p{i}", f"p{i + 1}"] for i in range(4)],
     "grids": {"W": {"worker": "gw_w", "polygon": [[-1, 0], [250, 0], [250, 50], [-1, 50]]},
               "E": {"worker": "gw_e", "polygon": [[250, 0], [501, 0], [501, 50], [250, 50]]}},
@@ -66,10 +67,23 @@ def jpeg_bytes(w: int = 64, h: int = 48, color: tuple[int, int, int] = (200, 30,
 
 def event(eid: str = "ev1", seq: int = 0, lifecycle: str = "new", camera: str = "cam1", zone: str = "lane",
           kind: str = "fire_lane_blocked", wall_time: float | None = None, **kw: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": eid, "lifecycle": lifecycle, "seq": seq, "camera": camera, "zone": zone,
-                            "event": kind, "rule": "stationary", "label": "car", "track_id": 3, "first_seen_s": 1.0,
-                            "start_s": 61.0, "end_s": None, "max_score": 0.8, "bbox": [1, 2, 30, 40],
-                            "wall_time": wall_time}
+    data: dict[str, Any] = {
+        "id": eid,
+        "lifecycle": lifecycle,
+        "seq": seq,
+        "camera": camera,
+        "zone": zone,
+        "event": kind,
+        "rule": "stationary",
+        "label": "car",
+        "track_id": 3,
+        "first_seen_s": 1.0,
+        "start_s": 61.0,
+        "end_s": None,
+        "max_score": 0.8,
+        "bbox": [1, 2, 30, 40],
+        "wall_time": wall_time,
+    }
     data.update(kw)
     return data
 
@@ -160,7 +174,8 @@ def build(db_url: str, tmp_path: Path, site: bool = False, **settings: Any) -> H
     if site:
         site_path = tmp_path / "site.yaml"
         site_path.write_text(yaml.safe_dump(SITE))
-    app = create_app(Settings(dev=True, db_url=db_url, media_dir=tmp_path / "media", site_path=site_path, **settings))
+    app = create_app(Settings(dev=True, db_url=db_url, media_dir=tmp_path / "media", site_path=site_path,
+                              **settings))
     key, teams = seed(app)
     h = Harness(TestClient(app), app, tmp_path, worker_key=key, teams=teams)
     return h
@@ -172,6 +187,7 @@ def api(db_url: str, tmp_path: Path) -> Iterator[Harness]:
     with h.client:
         with h.ctx.sessions() as s:
             for user in s.scalars(select(User)):
-                h.tokens[user.name] = make_token(h.ctx.settings.secret_key, user.id, user.role, user.team_id, 3600)
+                h.tokens[user.name] = make_token(h.ctx.settings.secret_key, user.id, user.role, user.team_id,
+                                                 3600)
         yield h
     h.ctx.engine.dispose()

@@ -25,7 +25,8 @@ class ServerThread:
 
     def __init__(self, app: Any, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning",
                                                     lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -106,10 +107,22 @@ class FakePipeline:
     def _msg(self, eid: str, seq: int, lifecycle: str, frame: Any) -> Any:
         from vision.events import EventMessage
 
-        return EventMessage(id=eid, lifecycle=lifecycle, seq=seq, camera=self.name, zone="lane",  # type: ignore[arg-type]
-                            event="crowd", rule="crowd", label="person", first_seen_s=frame.t, start_s=frame.t,
-                            end_s=frame.t if lifecycle == "end" else None, max_score=0.9, bbox=[1, 2, 3, 4],
-                            wall_time=frame.wall_time)
+        return EventMessage(
+            id=eid,
+            lifecycle=lifecycle,
+            seq=seq,
+            camera=self.name,
+            zone="lane",  # type: ignore[arg-type]
+            event="crowd",
+            rule="crowd",
+            label="person",
+            first_seen_s=frame.t,
+            start_s=frame.t,
+            end_s=frame.t if lifecycle == "end" else None,
+            max_score=0.9,
+            bbox=[1, 2, 3, 4],
+            wall_time=frame.wall_time,
+        )
 
     def finish(self) -> list[Any]:
         out = [self._msg(eid, self.steps - 1, "end", self.last) for eid in self.open]

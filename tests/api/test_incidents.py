@@ -30,7 +30,8 @@ def test_full_lifecycle_records_who_when_why(api: Harness) -> None:
     assert code == 200 and body["state"] == "resolved"
     assert act(api, "op", inc, "close", reason="done")[1]["state"] == "closed"
     detail = api.client.get(f"/api/incidents/{inc}", headers=api.auth("op")).json()
-    steps = [(t["action"], t["actor"], t["from_state"], t["to_state"]) for t in detail["timeline"] if t["to_state"]]
+    steps = [(t["action"], t["actor"], t["from_state"],
+              t["to_state"]) for t in detail["timeline"] if t["to_state"]]
     assert steps == [
         ("opened", "worker:w1", None, "open"), ("dispatch", "op", "open", "dispatched"),
         ("accept", "lead1", "dispatched", "accepted"), ("arrive", "lead1", "accepted", "on_site"),
@@ -48,7 +49,8 @@ def test_full_lifecycle_records_who_when_why(api: Harness) -> None:
     ("close", ["dispatch"], "'dispatched': cannot close"),
     ("reopen", [], "'open': cannot reopen"),
 ])
-def test_illegal_transition_is_409_naming_state(api: Harness, action: str, setup: list[str], message: str) -> None:
+def test_illegal_transition_is_409_naming_state(api: Harness, action: str, setup: list[str],
+                                                message: str) -> None:
     inc = _incident(api)
     for step in setup:
         assert act(api, "op", inc, step, team_id=api.teams["t1"])[0] == 200
@@ -79,18 +81,22 @@ def test_leader_rights(api: Harness) -> None:
     code, body = act(api, "lead1", inc, "decline", reason="too far")
     assert code == 200 and body["state"] in ("declined", "dispatched")  # patrol may ask the next team at once
     assert [i["id"] for i in api.client.get("/api/tasks", headers=api.auth("lead1")).json()] == []
-    assert api.client.post("/api/incidents", headers=api.auth("lead1"), json={"title": "x"}).status_code == 403
+    assert api.client.post("/api/incidents", headers=api.auth("lead1"),
+                           json={"title": "x"}).status_code == 403
 
 
 def test_manual_incident_and_note(api: Harness) -> None:
     r = api.client.post("/api/incidents", headers=api.auth("op"),
-                        json={"title": "Bags piled on stairs", "event_type": "stairwell_clutter", "place": "p3"})
+                        json={"title": "Bags piled on stairs", "event_type": "stairwell_clutter",
+                              "place": "p3"})
     assert r.status_code == 201, r.text
     inc = r.json()
     assert inc["source"] == "manual" and inc["category"] == "stairwell_clutter" and inc["created_by"] == "op"
-    r = api.client.post(f"/api/incidents/{inc['id']}/notes", headers=api.auth("op"), json={"note": "called owner"})
+    r = api.client.post(f"/api/incidents/{inc['id']}/notes", headers=api.auth("op"),
+                        json={"note": "called owner"})
     assert r.status_code == 201 and r.json()["actor"] == "op"
-    listed = api.client.get("/api/incidents?active=true&category=stairwell_clutter", headers=api.auth("op")).json()
+    listed = api.client.get("/api/incidents?active=true&category=stairwell_clutter",
+                            headers=api.auth("op")).json()
     assert [i["id"] for i in listed] == [inc["id"]]
     assert api.client.get("/api/incidents/999999", headers=api.auth("op")).status_code == 404
 
@@ -98,7 +104,7 @@ def test_manual_incident_and_note(api: Harness) -> None:
 def test_auto_dispatch_for_auto_category(api: Harness) -> None:
     inc = _incident(api, "fire_lane_blocked")    # mode auto: nearest free team on shift goes
     detail = api.client.get(f"/api/incidents/{inc}", headers=api.auth("op")).json()
-    assert detail["state"] == "dispatched" and detail["team_id"] == api.teams["t1"]   # p1 is nearer p2 than p4
+    assert detail["state"] == "dispatched" and detail["team_id"] == api.teams["t1"]  # p1 is nearer p2 than p4
     disp = [t for t in detail["timeline"] if t["action"] == "dispatch"][0]
     assert disp["actor"] == "patrol" and disp["reason"].startswith("auto:")
     # the proposal for another, proposed-mode incident lists teams with reasons

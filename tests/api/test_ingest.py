@@ -32,7 +32,9 @@ def test_batch_retry_is_idempotent(api: Harness) -> None:
     assert again == {"stored": 0, "duplicates": 3, "incidents": []}
     assert api.count("event_steps") == 3 and api.count("events") == 1 and api.count("incidents") == 1
     ev = api.client.get(f"/api/incidents/{first['incidents'][0]}", headers=api.auth("op")).json()["events"][0]
-    assert ev["lifecycle"] == "end" and ev["end_s"] == 90.0 and ev["max_score"] == 0.95 and ev["last_seq"] == 2
+    assert (
+        ev["lifecycle"] == "end" and ev["end_s"] == 90.0 and ev["max_score"] == 0.95 and ev["last_seq"] == 2
+    )
 
 
 def test_merge_window_extends_one_incident(api: Harness) -> None:
@@ -53,6 +55,7 @@ def test_unknown_camera_refused_and_nothing_stored(api: Harness) -> None:
     r = api.post_events([event("a"), event("b", camera="nope")])
     assert r.status_code == 404
     assert "unknown camera 'nope'" in r.json()["detail"]
+    assert r.json()["code"] == "unknown_camera"   # what the worker acts on
     assert api.count("event_steps") == 0 and api.count("incidents") == 0
 
 
@@ -74,13 +77,16 @@ def test_camera_state_and_live_frame(api: Harness) -> None:
     from tests.api.conftest import jpeg_bytes
 
     api.register("cam1")
-    r = api.client.post("/api/ingest/cameras/state", headers=api.wk, json=[{"camera": "cam1", "state": "online", "fps": 4.5}])
+    r = api.client.post("/api/ingest/cameras/state", headers=api.wk, json=[{"camera": "cam1",
+                                                                            "state": "online", "fps": 4.5}])
     assert r.status_code == 200 and r.json()[0]["state"] == "online"
-    r = api.client.post("/api/ingest/cameras/state", headers=api.wk, json=[{"camera": "ghost", "state": "online"}])
+    r = api.client.post("/api/ingest/cameras/state", headers=api.wk, json=[{"camera": "ghost",
+                                                                            "state": "online"}])
     assert r.status_code == 404
     assert api.client.get("/api/cameras/cam1/latest.jpg", headers=api.auth("op")).status_code == 404
     jpg = jpeg_bytes()
-    r = api.client.put("/api/ingest/cameras/cam1/frame", headers={**api.wk, "Content-Type": "image/jpeg"}, content=jpg)
+    r = api.client.put("/api/ingest/cameras/cam1/frame", headers={**api.wk, "Content-Type": "image/jpeg"},
+                       content=jpg)
     assert r.status_code == 204
     r = api.client.get(f"/api/cameras/cam1/latest.jpg?token={api.tokens['op']}")
     assert r.status_code == 200 and r.content == jpg and r.headers["content-type"] == "image/jpeg"
@@ -92,7 +98,8 @@ def test_camera_state_and_live_frame(api: Harness) -> None:
 
 
 def test_camera_registration_race_is_retried_not_500(api: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two pool workers registering the same new camera at once: the one that loses the insert race retries."""
+    """Two pool workers registering the same new camera at once: the one that loses the insert race
+    retries."""
     from sqlalchemy.orm import Session
 
     from api.db.models import Camera

@@ -115,7 +115,8 @@ def test_overdue_redispatch_is_not_undone(api: Harness) -> None:
 
 
 def test_dispatch_without_a_proposal(api: Harness) -> None:
-    r = api.client.post("/api/incidents", headers=api.auth("op"), json={"title": "Noise in the yard"})   # no place
+    r = api.client.post("/api/incidents", headers=api.auth("op"),
+                        json={"title": "Noise in the yard"})   # no place
     inc = r.json()
     assert r.status_code == 201 and inc["place"] is None
     assert api.client.get(f"/api/incidents/{inc['id']}/proposal", headers=api.auth("op")).json() == []

@@ -12,7 +12,8 @@ from tests.api.conftest import PASSWORD, Harness, event, jpeg_bytes
 def _dispatched(api: Harness) -> int:
     api.register("cam1")
     inc = int(api.post_events(event(kind="crowd")).json()["incidents"][0])
-    r = api.client.post(f"/api/incidents/{inc}/actions", headers=api.auth("op"), json={"action": "dispatch", "team_id": api.teams["t1"]})
+    r = api.client.post(f"/api/incidents/{inc}/actions", headers=api.auth("op"),
+                        json={"action": "dispatch", "team_id": api.teams["t1"]})
     assert r.status_code == 200
     return inc
 
@@ -38,7 +39,8 @@ def test_snapshot_upload_and_access(api: Harness) -> None:
 def test_bad_uploads_change_nothing(api: Harness) -> None:
     inc = _dispatched(api)
     big = b"\xff\xd8" + b"0" * (10 * 1024 * 1024 + 10)
-    r = api.client.post(f"/api/incidents/{inc}/photos", headers=api.auth("lead1"), files={"file": ("p.jpg", big, "image/jpeg")})
+    r = api.client.post(f"/api/incidents/{inc}/photos", headers=api.auth("lead1"),
+                        files={"file": ("p.jpg", big, "image/jpeg")})
     assert r.status_code == 413 and "limit" in r.json()["detail"]
     r = api.client.post(f"/api/incidents/{inc}/photos", headers=api.auth("lead1"),
                         files={"file": ("evil.jpg", b"#!/bin/sh\nrm -rf /\n", "image/jpeg")})
@@ -50,7 +52,8 @@ def test_bad_uploads_change_nothing(api: Harness) -> None:
     r = api.client.post(f"/api/incidents/{inc}/photos", headers=api.auth("lead1"),
                         files={"file": ("ok.png", jpeg_bytes(), "image/png")}, data={"note": "cleared"})
     assert r.status_code == 201 and r.json()["kind"] == "photo"
-    assert api.client.get(f"/api/incidents/{inc}", headers=api.auth("lead1")).json()["timeline"][-1]["reason"] == "cleared"
+    assert api.client.get(f"/api/incidents/{inc}",
+                          headers=api.auth("lead1")).json()["timeline"][-1]["reason"] == "cleared"
 
 
 @pytest.mark.parametrize("path", ["/api/media/..%2F..%2Fetc%2Fpasswd", "/api/media/../../etc/passwd",
@@ -62,7 +65,8 @@ def test_path_traversal_is_a_clear_4xx(api: Harness, path: str) -> None:
 
 
 def test_login_rate_limit_and_tokens(api: Harness) -> None:
-    assert api.login("op") and api.client.get("/api/auth/me", headers=api.auth("op")).json()["role"] == "operator"
+    assert api.login("op") and api.client.get("/api/auth/me",
+                                              headers=api.auth("op")).json()["role"] == "operator"
     for _ in range(10):
         r = api.client.post("/api/auth/login", json={"username": "op", "password": "wrong"})
         assert r.status_code == 401
@@ -72,18 +76,22 @@ def test_login_rate_limit_and_tokens(api: Harness) -> None:
     assert api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {bad}"}).status_code == 401
     assert api.client.get("/api/auth/me").status_code == 401
     assert api.client.get("/api/users", headers=api.auth("op")).status_code == 403
-    r = api.client.post("/api/users", headers=api.auth("admin"), json={"name": "op2", "password": "longenough", "role": "operator"})
+    r = api.client.post("/api/users", headers=api.auth("admin"),
+                        json={"name": "op2", "password": "longenough", "role": "operator"})
     assert r.status_code == 201
-    r = api.client.post("/api/users", headers=api.auth("admin"), json={"name": "op2", "password": "longenough", "role": "operator"})
+    r = api.client.post("/api/users", headers=api.auth("admin"),
+                        json={"name": "op2", "password": "longenough", "role": "operator"})
     assert r.status_code == 409 and "user 'op2' exists already" in r.text
     r = api.client.post("/api/workers", headers=api.auth("admin"), json={"name": "w2"})
     key = r.json()["key"]
     r2 = api.client.post("/api/workers", headers=api.auth("admin"), json={"name": "w2"})
     assert r2.status_code == 409 and "worker 'w2' exists already" in r2.text
-    assert api.client.post("/api/ingest/cameras", headers={"X-API-Key": key}, json=[{"id": "c9"}]).status_code == 200
+    assert api.client.post("/api/ingest/cameras", headers={"X-API-Key": key},
+                           json=[{"id": "c9"}]).status_code == 200
     wid = r.json()["id"]
     assert api.client.delete(f"/api/workers/{wid}", headers=api.auth("admin")).status_code == 200
-    assert api.client.post("/api/ingest/cameras", headers={"X-API-Key": key}, json=[{"id": "c9"}]).status_code == 401
+    assert api.client.post("/api/ingest/cameras", headers={"X-API-Key": key},
+                           json=[{"id": "c9"}]).status_code == 401
 
 
 def test_default_secret_refused_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,9 +32,11 @@ def test_camera_and_live_view(api: Harness) -> None:
     api.register("cam1")
     assert api.client.get("/api/cameras/cam1", headers=api.auth("op")).json()["name"] == "CAM1"
     assert api.client.get("/api/cameras/nope", headers=api.auth("op")).status_code == 404
-    assert api.client.get("/api/cameras/cam1/live.mjpeg", headers=api.auth("op")).status_code == 404   # no frame yet
+    assert api.client.get("/api/cameras/cam1/live.mjpeg",
+                          headers=api.auth("op")).status_code == 404   # no frame yet
     jpg = jpeg_bytes()
-    api.client.put("/api/ingest/cameras/cam1/frame", headers={**api.wk, "Content-Type": "image/jpeg"}, content=jpg)
+    api.client.put("/api/ingest/cameras/cam1/frame", headers={**api.wk, "Content-Type": "image/jpeg"},
+                   content=jpg)
     with api.client.stream("GET", f"/api/cameras/cam1/live.mjpeg?token={api.tokens['op']}") as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("multipart/x-mixed-replace")
         chunk = next(r.iter_bytes())
@@ -48,7 +50,9 @@ def test_team_routes(api: Harness) -> None:
     route = api.client.get(f"/api/teams/{t1}/route", headers=api.auth("op")).json()
     assert {s["place"] for s in route["stops"]} == {"p1", "p3"} and route["path_xy"]
     code = patrol.checkin_code(api.ctx.settings.secret_key, "p1")
-    r = api.client.post(f"/api/teams/{t1}/checkins", headers=api.auth("op"), json={"checkpoint": "p1", "code": code})
+    r = api.client.post(f"/api/teams/{t1}/checkins", headers=api.auth("op"), json={"checkpoint": "p1",
+                                                                                   "code": code})
     assert r.status_code == 201 and r.json()["person"] == "t1_lead"     # an operator checks in for the leader
-    assert [c["checkpoint"] for c in api.client.get(f"/api/teams/{t1}/checkins", headers=api.auth("lead1")).json()] == ["p1"]
+    assert [c["checkpoint"] for c in api.client.get(f"/api/teams/{t1}/checkins",
+                                                    headers=api.auth("lead1")).json()] == ["p1"]
     assert api.client.get("/api/site/plan.png").status_code == 404      # the test site has no plan image

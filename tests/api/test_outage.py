@@ -45,11 +45,13 @@ def _config(tmp: Path, clip: Path) -> Path:
         "source": str(clip), "location": {"node": "square"},
         "zones": {
             "square": {"polygon": [[0.0, 0.33], [1.0, 0.33], [1.0, 1.0], [0.0, 1.0]],
-                       "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 2, "event": "loitering"},
+                       "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 2,
+                                  "event": "loitering"},
                                  {"kind": "crowd", "labels": ["person"], "min_count": 3, "min_seconds": 2,
                                   "event": "crowd"}]},
             "fire_lane": {"polygon": [[0.72, 0.0], [1.0, 0.0], [1.0, 0.25], [0.72, 0.25]],
-                          "rules": [{"kind": "stationary", "labels": ["car", "truck", "bus"], "min_seconds": 10,
+                          "rules": [{"kind": "stationary", "labels": ["car", "truck", "bus"],
+                                     "min_seconds": 10,
                                      "event": "fire_lane_blocked"}]}}}}}
     path = tmp / "cameras.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -72,7 +74,8 @@ class Api:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(_cli("serve", "--port", str(self.port), "--db", f"sqlite:///{self.db}", "--dev",
+        self.proc = subprocess.Popen(_cli("serve", "--port", str(self.port), "--db", f"sqlite:///{self.db}",
+                                          "--dev",
                                           "--media", str(self.media)), env=_env(), cwd=ROOT)
         import httpx
 
@@ -107,16 +110,20 @@ def _steps(db: Path) -> int:
 def _stored(db: Path) -> dict[str, Any]:
     with sqlite3.connect(db) as c:
         steps = c.execute("SELECT event_id, seq FROM event_steps").fetchall()
-        events = c.execute("SELECT id, zone, event_type, label, start_s, end_s, lifecycle, last_seq, incident_id "
-                           "FROM events").fetchall()
-        incidents = c.execute("SELECT id, camera_id, zone, event_type, category, state, event_count FROM incidents").fetchall()
+        events = c.execute(
+            "SELECT id, zone, event_type, label, start_s, end_s, lifecycle, last_seq, incident_id FROM events"
+        ).fetchall()
+        incidents = c.execute(
+            "SELECT id, camera_id, zone, event_type, category, state, event_count FROM incidents"
+        ).fetchall()
     members: dict[int, set[str]] = {}
     for e in events:
         members.setdefault(e[8], set()).add(e[0])
     return {
         "steps": steps,
         "events": {e[0]: e[1:8] for e in events},
-        "incidents": Counter((i[1], i[2], i[3], i[4], i[5], i[6], frozenset(members.get(i[0], ()))) for i in incidents),
+        "incidents": Counter((i[1], i[2], i[3], i[4], i[5], i[6],
+                              frozenset(members.get(i[0], ()))) for i in incidents),
     }
 
 
@@ -135,9 +142,26 @@ def test_api_killed_while_worker_runs_loses_nothing(tmp_path: Path) -> None:
     port = free_port()
     api = Api(db, port, tmp_path / "media")
     api.start()
-    worker = subprocess.Popen(_cli("worker", "--config", str(cfg), "--api", f"http://127.0.0.1:{port}", "--key", key,
-                                   "--outbox", str(tmp_path / "outbox.db"), "--journal", str(journal)),
-                              env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        _cli(
+            "worker",
+            "--config",
+            str(cfg),
+            "--api",
+            f"http://127.0.0.1:{port}",
+            "--key",
+            key,
+            "--outbox",
+            str(tmp_path / "outbox.db"),
+            "--journal",
+            str(journal),
+        ),
+        env=_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while _steps(db) == 0 and time.monotonic() < deadline and worker.poll() is None:
@@ -161,7 +185,7 @@ def test_api_killed_while_worker_runs_loses_nothing(tmp_path: Path) -> None:
     assert produced and killed_at < len(produced)                  # most steps crossed the outage
     keys = [(m["id"], m["seq"]) for m in produced]
     assert len(set(keys)) == len(keys)
-    assert sorted(down["steps"]) == sorted(keys)                     # every step produced, stored exactly once
+    assert sorted(down["steps"]) == sorted(keys)  # every step produced, stored exactly once
     assert all(e[5] == "end" for e in down["events"].values())
 
     # the same steps into an api that never went down
@@ -171,8 +195,10 @@ def test_api_killed_while_worker_runs_loses_nothing(tmp_path: Path) -> None:
     steady = Api(db2, port2, tmp_path / "media2")
     steady.start()
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port2}", headers={"X-API-Key": key2}, timeout=30) as http:
-            assert http.post("/api/ingest/cameras", json=[{"id": "vtest", "name": "vtest", "place": "square"}]).status_code == 200
+        with httpx.Client(base_url=f"http://127.0.0.1:{port2}", headers={"X-API-Key": key2},
+                          timeout=30) as http:
+            assert http.post("/api/ingest/cameras", json=[{"id": "vtest", "name": "vtest",
+                                                           "place": "square"}]).status_code == 200
             for i in range(0, len(produced), 25):
                 assert http.post("/api/ingest/events", json=produced[i:i + 25]).status_code == 200
     finally:

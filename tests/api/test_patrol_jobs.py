@@ -1,4 +1,5 @@
-"""Patrol's periodic jobs through the api: escalation past the deadline, and a dispatch nobody acknowledged."""
+"""Patrol's periodic jobs through the api: escalation past the deadline, and a dispatch nobody
+acknowledged."""
 
 from __future__ import annotations
 

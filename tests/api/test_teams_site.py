@@ -24,10 +24,13 @@ def test_teams_roles_and_status(api: Harness) -> None:
     mine = api.client.get("/api/teams/mine", headers=api.auth("lead1")).json()
     assert mine["id"] == t1 and mine["on_shift"] is True
     assert [t["id"] for t in api.client.get("/api/teams", headers=api.auth("lead1")).json()] == [t1]
-    r = api.client.patch(f"/api/teams/{t1}/status", headers=api.auth("lead1"), json={"status": "on_patrol", "position": [390, 12]})
+    r = api.client.patch(f"/api/teams/{t1}/status", headers=api.auth("lead1"), json={"status": "on_patrol",
+                                                                                     "position": [390, 12]})
     assert r.status_code == 200 and r.json()["status"] == "on_patrol" and r.json()["place"] == "p4"
-    assert api.client.patch(f"/api/teams/{t2}/status", headers=api.auth("lead1"), json={"status": "on_site"}).status_code == 404
-    assert api.client.patch(f"/api/teams/{t1}/status", headers=api.auth("op"), json={"place": "nowhere"}).status_code == 422
+    assert api.client.patch(f"/api/teams/{t2}/status", headers=api.auth("lead1"),
+                            json={"status": "on_site"}).status_code == 404
+    assert api.client.patch(f"/api/teams/{t1}/status", headers=api.auth("op"),
+                            json={"place": "nowhere"}).status_code == 422
 
 
 def test_create_team_validates_with_patrol(api: Harness) -> None:
@@ -48,19 +51,23 @@ def test_route_checkin_and_points(api: Harness) -> None:
     route = api.client.get("/api/patrol/route/mine", headers=api.auth("lead1")).json()
     places = [s["place"] for s in route["stops"]]
     assert set(places) == {"p1", "p3"} and route["duration_min"] > 0 and route["checked_in"] == []
-    r = api.client.post("/api/patrol/checkins", headers=api.auth("lead1"), json={"checkpoint": "p3", "code": "000000"})
+    r = api.client.post("/api/patrol/checkins", headers=api.auth("lead1"), json={"checkpoint": "p3",
+                                                                                 "code": "000000"})
     assert r.status_code == 422 and "wrong code" in r.json()["detail"]
     code = patrol.checkin_code(api.ctx.settings.secret_key, "p3")
-    r = api.client.post("/api/patrol/checkins", headers=api.auth("lead1"), json={"checkpoint": "p3", "code": code})
+    r = api.client.post("/api/patrol/checkins", headers=api.auth("lead1"), json={"checkpoint": "p3",
+                                                                                 "code": code})
     assert r.status_code == 201 and r.json()["person"] == "t1_lead"
     route = api.client.get("/api/patrol/route/mine", headers=api.auth("lead1")).json()
     assert route["checked_in"] == ["p3"] and route["coverage"]["p3"]["done"] == 1
     pts = api.client.get("/api/points/mine", headers=api.auth("lead1")).json()
     assert pts["balance"]["t1_lead"] == 1 and pts["history"][0]["kind"] == "checkin"
     t1 = api.teams["t1"]
-    r = api.client.post(f"/api/teams/{t1}/points/redeem", headers=api.auth("op"), json={"person": "t1_lead", "points": 5, "item": "soap"})
+    r = api.client.post(f"/api/teams/{t1}/points/redeem", headers=api.auth("op"),
+                        json={"person": "t1_lead", "points": 5, "item": "soap"})
     assert r.status_code == 422 and "1 points, 5 needed" in r.json()["detail"]
-    r = api.client.post(f"/api/teams/{t1}/points/redeem", headers=api.auth("op"), json={"person": "t1_lead", "points": 1, "item": "soap"})
+    r = api.client.post(f"/api/teams/{t1}/points/redeem", headers=api.auth("op"),
+                        json={"person": "t1_lead", "points": 1, "item": "soap"})
     assert r.status_code == 201 and r.json()["delta"] == -1
     assert api.client.post(f"/api/teams/{t1}/points/redeem", headers=api.auth("lead1"),
                            json={"person": "t1_lead", "points": 1, "item": "x"}).status_code == 403

@@ -42,7 +42,8 @@ def test_replay_live_and_rights(api: Harness) -> None:
         task = next(m for m in got if m["topic"] == "tasks")
         assert task["payload"]["id"] == first and task["payload"]["team_id"] == api.teams["t1"]
         # lead2 got nothing of it: the next thing he sees is his own team's change
-        api.client.patch(f"/api/teams/{api.teams['t2']}/status", headers=api.auth("lead2"), json={"status": "on_patrol"})
+        api.client.patch(f"/api/teams/{api.teams['t2']}/status", headers=api.auth("lead2"),
+                         json={"status": "on_patrol"})
         nxt = l2.receive_json()
         assert nxt["topic"] == "teams" and nxt["payload"]["id"] == api.teams["t2"]
         # an ingested event reaches the control room live

@@ -37,7 +37,15 @@ def redis_url() -> str:
 
 @pytest.fixture
 def pg_url() -> str:
+    """The test database, migrated (the lease table is one of the api's migrations)."""
     need(5432, "PostgreSQL")
+    from api.db.engine import make_engine, migrate
+
+    engine = make_engine(PG_URL)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
     return PG_URL
 
 

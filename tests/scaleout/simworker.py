@@ -1,6 +1,7 @@
 """A worker process for the fault and load test: simulated cameras instead of the vision pipeline.
 
-Everything else is the real scale-out path: it joins a camera pool (`coordination.leases.CameraPool`), keeps every
+Everything else is the real scale-out path: it joins a camera pool (`coordination.leases.CameraPool`), keeps
+every
 event step in a durable SQLite outbox, and sends them in order through the signed Redis stream
 (`worker.stream.StreamProducer`), deleting a batch only once the api has stored it. Each produced step is
 also written, in the same transaction as the outbox row, to a `produced` table the test reads afterwards.
@@ -41,7 +42,8 @@ class Outbox:
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("INSERT INTO outbox (body) VALUES (?)", (msg.model_dump_json(),))
-            self.db.execute("INSERT INTO produced VALUES (?, ?, ?, ?, ?)", (msg.id, msg.seq, msg.camera, worker, msg.wall_time))
+            self.db.execute("INSERT INTO produced VALUES (?, ?, ?, ?, ?)", (msg.id, msg.seq, msg.camera,
+                                                                            worker, msg.wall_time))
             self.db.execute("COMMIT")
 
     def peek(self, limit: int) -> list[tuple[int, EventMessage]]:
@@ -88,15 +90,18 @@ def main() -> int:
     ap.add_argument("--lease-url", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--period", type=float, default=20.0, help="mean seconds between events per camera")
-    ap.add_argument("--stop-file", type=Path, required=True, help="when it exists: stop producing, drain, exit")
+    ap.add_argument("--stop-file", type=Path, required=True,
+                    help="when it exists: stop producing, drain, exit")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
 
     outbox = Outbox(args.outbox)
     cameras = [f"sim{i:02d}" for i in range(args.cameras)]
     pool = CameraPool(lease_store_from_url(args.lease_url), args.pool, cameras,
                       worker_id=f"{args.name}:{os.getpid()}", ttl_s=15.0, heartbeat_s=3.0)
-    producer = StreamProducer(args.redis, args.name, args.key, pool=args.pool, shards=args.shards, timeout_s=8)
+    producer = StreamProducer(args.redis, args.name, args.key, pool=args.pool, shards=args.shards,
+                              timeout_s=8)
     stop = threading.Event()
     send_thread = threading.Thread(target=sender, args=(outbox, producer, stop), daemon=True)
     send_thread.start()
@@ -116,7 +121,8 @@ def main() -> int:
         for cam in sorted(active):
             pending = open_events.get(cam)
             if pending is not None and now >= pending[1]:
-                msg = pending[0].model_copy(update={"lifecycle": "end", "seq": 1, "end_s": pending[0].start_s + 2,
+                msg = pending[0].model_copy(update={"lifecycle": "end", "seq": 1,
+                                                    "end_s": pending[0].start_s + 2,
                                                     "wall_time": now})
                 outbox.put(msg, args.name)
                 del open_events[cam]

@@ -43,7 +43,8 @@ REDIS_URL = "redis://127.0.0.1:6379/5"
 PORTS = [18101, 18102, 18103]
 SECRET = "fault-test-secret-0123456789abcdef"
 CAMERAS = 50
-REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
+REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
+               "--save", "",
                "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
 
 
@@ -93,7 +94,8 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.stop_file = tmp / "STOP"
         self.keys: dict[str, str] = {}
-        self.env = dict(os.environ, PYTHONPATH=str(ROOT), SHARPEYES_DB_URL=DB_URL, SHARPEYES_SECRET_KEY=SECRET,
+        self.env = dict(os.environ, PYTHONPATH=str(ROOT), SHARPEYES_DB_URL=DB_URL,
+                        SHARPEYES_SECRET_KEY=SECRET,
                         SHARPEYES_BUS="redis", SHARPEYES_REDIS_URL=REDIS_URL, SHARPEYES_LEASE_URL=REDIS_URL,
                         SHARPEYES_STREAM_INGEST="true", SHARPEYES_MEDIA_DIR=str(tmp / "media"),
                         SHARPEYES_POLICY_PATH=str(tmp / "policy.yaml"))
@@ -108,9 +110,30 @@ class Cluster:
 
     def worker(self, i: int, period: float) -> None:
         name = f"w{i}"
-        self.spawn(name, ["tests.scaleout.simworker", "--name", name, "--key", self.keys[name], "--pool", "north",
-                          "--cameras", str(CAMERAS), "--outbox", str(self.tmp / f"{name}.db"), "--redis", REDIS_URL,
-                          "--lease-url", REDIS_URL, "--period", str(period), "--stop-file", str(self.stop_file)])
+        self.spawn(
+            name,
+            [
+                "tests.scaleout.simworker",
+                "--name",
+                name,
+                "--key",
+                self.keys[name],
+                "--pool",
+                "north",
+                "--cameras",
+                str(CAMERAS),
+                "--outbox",
+                str(self.tmp / f"{name}.db"),
+                "--redis",
+                REDIS_URL,
+                "--lease-url",
+                REDIS_URL,
+                "--period",
+                str(period),
+                "--stop-file",
+                str(self.stop_file),
+            ],
+        )
 
     def kill(self, name: str) -> None:
         p = self.procs[name]
@@ -137,7 +160,9 @@ def prepare_database(tmp: Path, cluster: Cluster) -> dict[str, Any]:
     admin.dispose()
     engine = make_engine(DB_URL)
     migrate(engine)
-    (tmp / "policy.yaml").write_text("default_merge_window_s: 30\nmerge_window_s: {}\nfallback_category: resident_report\n")
+    (tmp / "policy.yaml").write_text(
+        "default_merge_window_s: 30\nmerge_window_s: {}\nfallback_category: resident_report\n"
+    )
     from sqlalchemy.orm import Session
 
     with Session(engine) as s:
@@ -157,15 +182,20 @@ def prepare_database(tmp: Path, cluster: Cluster) -> dict[str, Any]:
 
 
 def create_team_and_leader(tokens: dict[str, str]) -> tuple[int, str]:
-    r = httpx.post(f"http://127.0.0.1:{PORTS[0]}/api/teams", headers={"Authorization": f"Bearer {tokens['admin']}"},
-                   json={"key": "t1", "name": "第一巡逻队", "leader": "p1", "members": ["p1", "p2"]}, timeout=10)
+    r = httpx.post(
+        f"http://127.0.0.1:{PORTS[0]}/api/teams",
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+        json={"key": "t1", "name": "第一巡逻队", "leader": "p1", "members": ["p1", "p2"]},
+        timeout=10,
+    )
     assert r.status_code == 201, r.text
     team_id = r.json()["id"]
     engine = make_engine(DB_URL)
     from sqlalchemy.orm import Session
 
     with Session(engine) as s:
-        leader = User(name="leader1", password_hash=hash_password("password-123"), role="leader", team_id=team_id)
+        leader = User(name="leader1", password_hash=hash_password("password-123"), role="leader",
+                      team_id=team_id)
         s.add(leader)
         s.commit()
         token = make_token(SECRET, leader.id, "leader", team_id, 3600)
@@ -178,7 +208,8 @@ def dispatch_some(tokens: dict[str, str], team_id: int, ports: list[int]) -> int
     for port in ports:
         try:
             h = {"Authorization": f"Bearer {tokens['op1']}"}
-            r = httpx.get(f"http://127.0.0.1:{port}/api/incidents", params={"state": "open", "limit": 1}, headers=h, timeout=3)
+            r = httpx.get(f"http://127.0.0.1:{port}/api/incidents", params={"state": "open", "limit": 1},
+                          headers=h, timeout=3)
             if r.status_code != 200 or not r.json():
                 continue
             inc = r.json()[0]["id"]
@@ -194,7 +225,8 @@ def dispatch_some(tokens: dict[str, str], team_id: int, ports: list[int]) -> int
 def lease_holders() -> dict[str, str]:
     r = redis.Redis.from_url(REDIS_URL, decode_responses=True, socket_timeout=2)
     keys = list(r.scan_iter(match="sharpeyes:lease:pool:north:camera:*"))
-    return {str(k).rsplit(":", 1)[-1]: str(v) for k, v in zip(keys, r.mget(keys), strict=True) if v} if keys else {}
+    return {str(k).rsplit(":", 1)[-1]: str(v) for k, v in zip(keys, r.mget(keys),
+                                                              strict=True) if v} if keys else {}
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -239,7 +271,8 @@ def test_fault_and_load(tmp_path: Path) -> None:
         ws_out.mkdir()
         cluster.spawn("wsclients", ["tests.scaleout.wsclients", "--out", str(ws_out), "--stop-file",
                                     str(tmp_path / "STOP_CLIENTS"),
-                                    *[f"--client={n}={t}@{','.join(map(str, ps))}" for n, (t, ps) in clients.items()]])
+                                    *[f"--client={n}={t}@{','.join(map(str, ps))}" for n,
+                                      (t, ps) in clients.items()]])
         for i in (1, 2, 3):
             cluster.worker(i, period)
         wait_for(lambda: len(lease_holders()) == CAMERAS, 60, "the workers to claim all cameras")
@@ -260,9 +293,17 @@ def test_fault_and_load(tmp_path: Path) -> None:
                 victim = next(iter(set(lease_holders().values()))).split(":")[0]
                 cluster.kill(victim)
                 entry["worker"] = victim
-                entry["cameras_moved_s"] = round(wait_for(
-                    lambda v=victim: len(h := lease_holders()) == CAMERAS and not any(x.startswith(v + ":") for x in h.values()),
-                    45, "the dead worker's cameras to move"), 1)
+                entry["cameras_moved_s"] = round(
+                    wait_for(
+                        lambda v=victim: (
+                            len(h := lease_holders()) == CAMERAS
+                            and not any(x.startswith(v + ":") for x in h.values())
+                        ),
+                        45,
+                        "the dead worker's cameras to move",
+                    ),
+                    1,
+                )
                 cluster.worker(int(victim[1:]), period)
             elif kind == "api":
                 cluster.kill("api1")
@@ -283,8 +324,14 @@ def test_fault_and_load(tmp_path: Path) -> None:
                 entry["db_down_detail"] = r.json().get("detail")
                 time.sleep(10)
                 pg_up()
-                entry["api_recovered_s"] = round(wait_for(lambda: all(healthy(p) for p in PORTS), 60,
-                                                          "the replicas to recover from the database outage"), 1)
+                entry["api_recovered_s"] = round(
+                    wait_for(
+                        lambda: all(healthy(p) for p in PORTS),
+                        60,
+                        "the replicas to recover from the database outage",
+                    ),
+                    1,
+                )
             recovered = time.time()
             entry["outage_s"] = round(recovered - f0, 1)
             windows.append((f0, recovered + 15))
@@ -319,8 +366,12 @@ def check(tmp: Path, report: dict[str, Any], team_id: int, windows: list[tuple[f
         db = sqlite3.connect(tmp / f"w{i}.db")
         left = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
         assert left == 0, f"w{i} still has {left} step(s) in its outbox after draining"
-        for eid, seq, cam, worker, wall in db.execute("SELECT id, seq, camera, worker, wall_time FROM produced"):
-            assert (eid, seq) not in produced, f"step {(eid, seq)} produced twice (by {worker} and {produced[(eid, seq)][1]})"
+        for eid, seq, cam, worker, wall in db.execute(
+            "SELECT id, seq, camera, worker, wall_time FROM produced"
+        ):
+            assert (eid, seq) not in produced, (
+                f"step {(eid, seq)} produced twice (by {worker} and {produced[(eid, seq)][1]})"
+            )
             produced[(eid, seq)] = (cam, worker, wall)
     engine = make_engine(DB_URL)
     from sqlalchemy.orm import Session
@@ -353,8 +404,10 @@ def check(tmp: Path, report: dict[str, Any], team_id: int, windows: list[tuple[f
         assert entries[0].action == "opened", f"incident {inc_id}'s timeline starts with {entries[0].action}"
         assert sum(1 for e in entries if e.action == "opened") == 1, f"incident {inc_id} opened twice"
         merged = 1 + sum(1 for e in entries if e.action == "event_merged")
-        assert inc.event_count == per_incident_events[inc_id] == merged, \
-            f"incident {inc_id}: event_count {inc.event_count}, events {per_incident_events[inc_id]}, timeline {merged}"
+        assert inc.event_count == per_incident_events[inc_id] == merged, (
+            f"incident {inc_id}: event_count {inc.event_count}, events {per_incident_events[inc_id]}, "
+            f"timeline {merged}"
+        )
         state = entries[0].to_state or "open"
         for e in entries[1:]:
             if e.to_state and e.from_state:
@@ -369,7 +422,9 @@ def check(tmp: Path, report: dict[str, Any], team_id: int, windows: list[tuple[f
     switches = max(sum(1 for a, b in zip(v, v[1:], strict=False) if a[1] != b[1])
                    for v in (sorted(x) for x in by_camera.values()))
     report["max_owner_changes_per_camera"] = switches
-    assert switches <= 8, f"a camera changed workers {switches} times (expected a few: the kill and the restart)"
+    assert switches <= 8, (
+        f"a camera changed workers {switches} times (expected a few: the kill and the restart)"
+    )
     # 4. every client ended with every change for its role
     final = {i.id: i for i in incidents.values()}
     for name in ("op1", "op2", "op3", "leader1"):
@@ -379,7 +434,9 @@ def check(tmp: Path, report: dict[str, Any], team_id: int, windows: list[tuple[f
         for m in msgs:
             if m["topic"] == topic:
                 p = m["payload"]
-                if p["id"] not in view or (ts(p["updated_at"]) or 0) >= (ts(view[p["id"]]["updated_at"]) or 0):
+                if p["id"] not in view or (ts(p["updated_at"]) or 0) >= (
+                    ts(view[p["id"]]["updated_at"]) or 0
+                ):
                     view[p["id"]] = p
         if name.startswith("leader"):
             assert not any(m["topic"] == "incidents" for m in msgs), "a leader received the operators' topic"
@@ -392,7 +449,8 @@ def check(tmp: Path, report: dict[str, Any], team_id: int, windows: list[tuple[f
             seen = view
         for inc_id, p in seen.items():
             inc = final[inc_id]
-            assert (p["state"], p["event_count"]) == (inc.state, inc.event_count), (name, inc_id, p, inc.state)
+            assert (p["state"], p["event_count"]) == (inc.state, inc.event_count), (name, inc_id, p,
+                                                                                    inc.state)
         report.setdefault("client_reconnects", {})[name] = len({m["conn"] for m in msgs}) - 1
     # 5. ingest-to-client latency in quiet periods: worker event time -> operator receives the incident change
     lat: list[float] = []
@@ -409,4 +467,6 @@ def check(tmp: Path, report: dict[str, Any], team_id: int, windows: list[tuple[f
     report["latency_quiet_ms"] = {"samples": len(lat), "p50": round(statistics.median(lat) * 1000, 1),
                                   "p95": round(percentile(lat, 95) * 1000, 1),
                                   "p99": round(percentile(lat, 99) * 1000, 1)}
-    assert percentile(lat, 99) < 5.0, f"ingest-to-client p99 {percentile(lat, 99):.2f} s in quiet periods (limit 5 s)"
+    assert percentile(lat, 99) < 5.0, (
+        f"ingest-to-client p99 {percentile(lat, 99):.2f} s in quiet periods (limit 5 s)"
+    )

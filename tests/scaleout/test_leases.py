@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from api.cluster.leader import LeaderJob
 from coordination.leases import CameraPool, Lease, PostgresLeaseStore, RedisLeaseStore, preferred_owner
 
 pytestmark = pytest.mark.slow
@@ -51,43 +50,10 @@ def test_holders_lists_only_live_leases(store, unique) -> None:  # type: ignore[
     assert store.holders(unique + ":x:") == {}
 
 
-def test_leader_job_runs_on_one_replica_at_a_time(store, unique) -> None:  # type: ignore[no-untyped-def]
-    running: list[str] = []
-    overlaps: list[int] = []
-    runs: dict[str, int] = {"r1": 0, "r2": 0, "r3": 0}
-
-    def job_for(replica: str):  # type: ignore[no-untyped-def]
-        async def job() -> None:
-            running.append(replica)
-            overlaps.append(len(running))
-            runs[replica] += 1
-            try:
-                await asyncio.sleep(0.05)
-            finally:
-                running.remove(replica)
-        return job
-
-    async def main() -> None:
-        jobs = [LeaderJob(store, unique, job_for(r), period_s=0.1, holder=r, ttl_s=1.5) for r in runs]
-        tasks = [asyncio.create_task(j.run_forever()) for j in jobs]
-        await asyncio.sleep(1.5)
-        leader = max(runs, key=lambda r: runs[r])
-        before = dict(runs)
-        tasks[list(runs).index(leader)].cancel()  # the leader stops (releases its lease on the way out)
-        await asyncio.sleep(1.5)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        assert sum(1 for r in runs if before[r] > 0) == 1, before
-        assert any(runs[r] > before[r] for r in runs if r != leader), (before, runs)
-
-    asyncio.run(main())
-    assert max(overlaps) == 1
-
-
 def test_camera_pool_spreads_and_fails_over(store, unique) -> None:  # type: ignore[no-untyped-def]
     cameras = [f"cam{i:02d}" for i in range(12)]
-    pools = [CameraPool(store, unique, cameras, worker_id=f"w{i}", ttl_s=1.5, heartbeat_s=0.2) for i in range(3)]
+    pools = [CameraPool(store, unique, cameras, worker_id=f"w{i}", ttl_s=1.5,
+                        heartbeat_s=0.2) for i in range(3)]
     for _ in range(3):
         for p in pools:
             p.tick()

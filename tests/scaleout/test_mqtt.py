@@ -1,4 +1,5 @@
-"""MQTT publishing against the real Mosquitto: topics, retained counts, and the last-will of a killed publisher."""
+"""MQTT publishing against the real Mosquitto: topics, retained counts, and the last-will of a killed
+publisher."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ time.sleep(60)
 def test_last_will_when_the_publisher_is_killed(mqtt_addr: tuple[str, int], unique: str) -> None:
     host, port = mqtt_addr
     sub, got = _subscriber(host, port, f"{unique}/available")
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, host, str(port), unique], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, host, str(port), unique], stdout=subprocess.PIPE,
+                             text=True)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "up"
         _wait_for(got, f"{unique}/available", "online")

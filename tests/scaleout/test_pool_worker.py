@@ -52,7 +52,8 @@ def _clip(tmp: Path, seconds: float = 12.0) -> Path:
 
 def _config(tmp: Path, clip: Path) -> Path:
     zones = {"square": {"polygon": [[0.0, 0.33], [1.0, 0.33], [1.0, 1.0], [0.0, 1.0]],
-                        "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 1, "event": "loitering"}]}}
+                        "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 1,
+                                   "event": "loitering"}]}}
     cfg = {"detect": {"fps": 2}, "cameras": {c: {"source": str(clip), "zones": zones} for c in CAMERAS}}
     path = tmp / "cameras.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -60,9 +61,17 @@ def _config(tmp: Path, clip: Path) -> Path:
 
 
 def _env() -> dict[str, str]:
-    env = {**os.environ, "SHARPEYES_DEV": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
-           "SHARPEYES_STREAM_INGEST": "true", "SHARPEYES_REDIS_URL": REDIS_URL, "SHARPEYES_LEASE_URL": REDIS_URL,
-           "SHARPEYES_BUS": "memory", "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "SHARPEYES_DEV": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),
+        "SHARPEYES_STREAM_INGEST": "true",
+        "SHARPEYES_REDIS_URL": REDIS_URL,
+        "SHARPEYES_LEASE_URL": REDIS_URL,
+        "SHARPEYES_BUS": "memory",
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("SHARPEYES_SECRET_KEY", None)
     return env
 
@@ -115,7 +124,8 @@ ACTIVITY = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO worker\.\S+
 
 
 def _intervals(log: Path, killed_at: float | None) -> dict[str, list[tuple[float, float]]]:
-    """camera -> [(start, stop)] from the worker's log lines `... INFO worker.run: pool P: camera C started`."""
+    """camera -> [(start, stop)] from the worker's log lines `... INFO worker.run: pool P: camera C
+    started`."""
     open_: dict[str, float] = {}
     out: dict[str, list[tuple[float, float]]] = {}
     for m in ACTIVITY.finditer(log.read_text(errors="replace")):
@@ -169,7 +179,8 @@ def test_pool_workers_share_cameras_and_take_over_a_dead_ones(tmp_path: Path) ->
 
     killed_at: float | None = None
     try:
-        spawn("api", ["serve", "--port", str(port), "--db", DB_URL, "--dev", "--media", str(tmp_path / "media")])
+        spawn("api", ["serve", "--port", str(port), "--db", DB_URL, "--dev", "--media",
+                      str(tmp_path / "media")])
         import httpx
 
         def healthy() -> bool:
@@ -202,11 +213,14 @@ def test_pool_workers_share_cameras_and_take_over_a_dead_ones(tmp_path: Path) ->
         killed_at = time.time()
         took = _wait(lambda: all(c in (h := _holders(pool)) and h[c] != victim_holder for c in moved),
                      MOVE_LIMIT_S + 5, f"cameras {moved} of the killed worker {victim} to move")
-        assert took <= MOVE_LIMIT_S, f"the killed worker's cameras moved after {took:.1f} s (limit {MOVE_LIMIT_S:.0f} s)"
+        assert took <= MOVE_LIMIT_S, (
+            f"the killed worker's cameras moved after {took:.1f} s (limit {MOVE_LIMIT_S:.0f} s)"
+        )
         print(f"cameras {moved} of {victim} moved in {took:.1f} s")
         time.sleep(8)
         worker(victim)    # same outbox: what it had not sent leaves now; its cameras come back to it
-        _wait(lambda: len(_holders(pool)) == len(CAMERAS), 60, "every camera to have a holder after the restart")
+        _wait(lambda: len(_holders(pool)) == len(CAMERAS), 60,
+              "every camera to have a holder after the restart")
         time.sleep(12)
     finally:
         for w in ("w1", "w2", "w3"):
@@ -228,7 +242,9 @@ def test_pool_workers_share_cameras_and_take_over_a_dead_ones(tmp_path: Path) ->
         missing = journal - set(stored)
         assert not missing, f"{len(missing)} journaled step(s) never stored, e.g. {sorted(missing)[:3]}"
         extra = set(stored) - journal
-        assert len(extra) <= 10, f"{len(extra)} stored step(s) in no journal (at most a kill's batch expected)"
+        assert len(extra) <= 10, (
+            f"{len(extra)} stored step(s) in no journal (at most a kill's batch expected)"
+        )
         assert len(journal) >= 10, f"only {len(journal)} event steps produced: the pipeline did not run"
         # a camera on two workers at once: never for more than a second
         runs: dict[str, list[tuple[str, float, float]]] = {}

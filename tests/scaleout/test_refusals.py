@@ -13,7 +13,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from api.cluster.scaleout import _stream_consumer
+from api.cluster.scaleout import stream_consumer
 from api.db.models import AuditEntry, EventStep, User, WorkerKey
 from api.services.accounts import key_hash, make_token
 from coordination.stream import shard_of
@@ -26,7 +26,8 @@ CAM = {"id": "pcam", "name": "pcam", "zones": {}}
 
 
 def _ev(n: int, camera: str = "pcam") -> EventMessage:
-    return EventMessage(id=f"{camera}-{n}", lifecycle="new", seq=0, camera=camera, zone="z", event="loitering",
+    return EventMessage(id=f"{camera}-{n}", lifecycle="new", seq=0, camera=camera, zone="z",
+                        event="loitering",
                         label="person", first_seen_s=0, start_s=1, max_score=0.5, bbox=[0, 0, 1, 1])
 
 
@@ -55,12 +56,17 @@ def test_http_ingest_refuses_a_worker_key_of_another_pool(tmp_path: Path) -> Non
             assert "pool 'north'" in r.json()["detail"] and "--pool north" in r.json()["detail"]
             assert _steps(h.ctx) == 0, "a refused batch was stored"
             entry = _audit(h.ctx, "worker_pool_refused")[-1]
-            assert entry.actor == "worker:north1" and said in entry.detail and entry.target == "/api/ingest/events"
+            assert (
+                entry.actor == "worker:north1"
+                and said in entry.detail
+                and entry.target == "/api/ingest/events"
+            )
         assert len(_audit(h.ctx, "worker_pool_refused")) == 2
         # the right pool goes through; a key bound to no pool (the fixed-camera worker) needs no header
         r = c.post("/api/ingest/events", json=[_ev(1).model_dump(mode="json")], headers=north)
         assert r.status_code == 200 and r.json()["stored"] == 1, r.text
-        r = c.post("/api/ingest/events", json=[_ev(2).model_dump(mode="json")], headers={"X-API-Key": h.worker_key})
+        r = c.post("/api/ingest/events", json=[_ev(2).model_dump(mode="json")],
+                   headers={"X-API-Key": h.worker_key})
         assert r.status_code == 200 and r.json()["stored"] == 1, r.text
 
 
@@ -90,8 +96,9 @@ def test_a_replay_after_redis_lost_its_nonces_is_refused_and_logged(tmp_path: Pa
     r.flushdb()
     h = build(f"sqlite:///{tmp_path / 'api.db'}", tmp_path, redis_url=url)
     with h.client as c:
-        assert c.post("/api/ingest/cameras", json=[CAM], headers={"X-API-Key": h.worker_key}).status_code == 200
-        consumer = _stream_consumer(h.ctx)
+        assert c.post("/api/ingest/cameras", json=[CAM],
+                      headers={"X-API-Key": h.worker_key}).status_code == 200
+        consumer = stream_consumer(h.ctx)
         stop = threading.Event()
         t = threading.Thread(target=consumer.run, args=(stop.is_set,), daemon=True)
         t.start()

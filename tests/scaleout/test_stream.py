@@ -1,4 +1,5 @@
-"""The Redis event stream on the real Redis: signed batches stored once, refusals, XAUTOCLAIM of a dead consumer."""
+"""The Redis event stream on the real Redis: signed batches stored once, refusals, XAUTOCLAIM of a dead
+consumer."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 import redis
 
-from api.cluster.stream import StreamConsumer, WorkerIdentity
+from api.cluster.stream import StreamConsumer
+from api.errors import UnknownCamera
+from api.services.workers import WorkerIdentity
 from coordination.leases import RedisLeaseStore
 from coordination.stream import GROUP, shard_of
 from vision.events import EventMessage
@@ -22,7 +25,8 @@ KEY = "worker-secret-key-0123456789"
 
 
 def _ev(camera: str, n: int) -> EventMessage:
-    return EventMessage(id=f"{camera}-{n}", lifecycle="new", seq=0, camera=camera, zone="z", event="loitering",
+    return EventMessage(id=f"{camera}-{n}", lifecycle="new", seq=0, camera=camera, zone="z",
+                        event="loitering",
                         label="person", first_seen_s=0, start_s=1, max_score=0.5, bbox=[0, 0, 1, 1])
 
 
@@ -33,10 +37,16 @@ class Harness:
         self.stored: list[tuple[str, int]] = []
         self.refusals: list[tuple[str, str]] = []
         self.fail_store = False
+        self.known_cameras: set[str] | None = None   # None: every camera is known
+        self.store_calls = 0
 
     def store(self, messages: list[EventMessage], worker: str) -> dict[str, Any]:
+        self.store_calls += 1
         if self.fail_store:
             raise RuntimeError("database unavailable")
+        for m in messages:
+            if self.known_cameras is not None and m.camera not in self.known_cameras:
+                raise UnknownCamera(m.camera)   # what the api's ingest raises
         new = [(m.id, m.seq) for m in messages if (m.id, m.seq) not in self.stored]
         self.stored.extend(new)
         return {"stored": len(new), "duplicates": len(messages) - len(new)}
@@ -48,11 +58,14 @@ class Harness:
 
     def consumer(self, replica: str, **kw: Any) -> StreamConsumer:
         store = RedisLeaseStore(self.url, prefix=f"sharpeyes:{self.unique}:lease:")
-        return StreamConsumer(self.url, self.store, self.lookup, lambda w, r: self.refusals.append((w, r)), store,
+        return StreamConsumer(self.url, self.store, self.lookup, lambda w, r: self.refusals.append((w, r)),
+                              store,
                               replica=replica, shards=self.shards, prefix=self.prefix, **kw)
 
-    def producer(self, key: str = KEY, pool: str = "north", worker: str = "w1", timeout_s: float = 5) -> StreamProducer:
-        return StreamProducer(self.url, worker, key, pool=pool, shards=self.shards, timeout_s=timeout_s, prefix=self.prefix)
+    def producer(self, key: str = KEY, pool: str = "north", worker: str = "w1",
+                 timeout_s: float = 5) -> StreamProducer:
+        return StreamProducer(self.url, worker, key, pool=pool, shards=self.shards, timeout_s=timeout_s,
+                              prefix=self.prefix)
 
 
 def _serve(consumer: StreamConsumer) -> tuple[threading.Event, threading.Thread]:
@@ -111,6 +124,26 @@ def test_forged_replayed_and_foreign_pool_messages_are_refused(redis_url: str, u
         t.join(5)
 
 
+def test_an_unknown_camera_is_refused_for_good_with_its_code(redis_url: str, unique: str) -> None:
+    """Not taken for a database outage: answered with the code at once, acknowledged, never claimed again."""
+    h = Harness(redis_url, unique)
+    h.known_cameras = {"cam1"}
+    stop, t = _serve(h.consumer("r1", claim_idle_ms=300))
+    r: Any = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        with pytest.raises(StreamRefused, match="unknown camera 'ghost'") as refused:
+            h.producer().send([_ev("ghost", 1)])
+        assert refused.value.code == "unknown_camera"
+        time.sleep(1.5)   # five claim periods: a pending entry would have been handled again by now
+        assert h.store_calls == 1
+        stream = f"{h.prefix}{shard_of('ghost', h.shards)}"
+        assert r.xpending(stream, GROUP)["pending"] == 0
+        assert h.producer().send([_ev("cam1", 1)]) == {"stored": 1, "duplicates": 0}
+    finally:
+        stop.set()
+        t.join(5)
+
+
 def test_database_outage_keeps_the_batch_and_it_arrives_later(redis_url: str, unique: str) -> None:
     h = Harness(redis_url, unique)
     prod = h.producer(timeout_s=2)
@@ -141,7 +174,8 @@ def test_a_dead_consumers_entries_are_claimed_by_the_next_shard_holder(redis_url
     dead.poll_once(block_ms=10)  # takes the shard's lease and creates the group
     prod = h.producer()
     stream = f"{h.prefix}0"
-    fields = prod.signed_fields(json.dumps([_ev("cam1", 1).model_dump(mode="json")]), f"sharpeyes:reply:w1:{unique}")
+    fields = prod.signed_fields(json.dumps([_ev("cam1", 1).model_dump(mode="json")]),
+                                f"sharpeyes:reply:w1:{unique}")
     r.xadd(stream, fields)
     got = r.xreadgroup(GROUP, "dead", {stream: ">"}, count=10)  # read, then "crash" before storing
     assert got and not h.stored

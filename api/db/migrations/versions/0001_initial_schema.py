@@ -139,7 +139,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.create_index('ix_incidents_merge', ['camera_id', 'zone', 'event_type', 'state'], unique=False)
+        batch_op.create_index('ix_incidents_merge', ['camera_id', 'zone', 'event_type', 'state'],
+                              unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -54,7 +54,8 @@ class Conn:
 
 
 def _event(eid: str, seq: int, lifecycle: str, zone: str, wall: float | None = None) -> dict[str, Any]:
-    return {"id": eid, "lifecycle": lifecycle, "seq": seq, "camera": "bench_cam", "zone": zone, "event": "crowd",
+    return {"id": eid, "lifecycle": lifecycle, "seq": seq, "camera": "bench_cam", "zone": zone,
+            "event": "crowd",
             "rule": "crowd", "label": "person", "track_id": 1, "first_seen_s": 1.0, "start_s": 2.0,
             "end_s": 3.0 if lifecycle == "end" else None, "max_score": 0.7, "bbox": [1, 2, 3, 4], "count": 5,
             "wall_time": wall}
@@ -113,11 +114,13 @@ async def _batches(port: int, key: str, seconds: float, size: int = 500, conns: 
     t0 = time.perf_counter()
     await asyncio.gather(*(loop(k) for k in range(conns)))
     wall = time.perf_counter() - t0
-    return {"events": done, "batch_size": size, "seconds": round(wall, 2), "events_per_s": round(done / wall, 1),
+    return {"events": done, "batch_size": size, "seconds": round(wall, 2), "events_per_s": round(done / wall,
+                                                                                                 1),
             "errors": errors}
 
 
-async def _latency(port: int, key: str, token: str, clients: int, seconds: float, rate: float) -> dict[str, Any]:
+async def _latency(port: int, key: str, token: str, clients: int, seconds: float,
+                   rate: float) -> dict[str, Any]:
     from datetime import datetime
 
     import websockets
@@ -152,7 +155,9 @@ async def _latency(port: int, key: str, token: str, clients: int, seconds: float
         wall = time.time()
         ev = _event(f"{prefix}-{i}", 0, "new", f"lat{i}", wall)
         # the payload carries last_event_at = this wall_time, which is how a client finds the send time
-        sent[datetime.fromtimestamp(wall, tz=__import__("datetime").timezone.utc).isoformat().replace("+00:00", "Z")] = wall
+        sent[datetime.fromtimestamp(wall,
+                                    tz=__import__("datetime").timezone.utc).isoformat().replace("+00:00",
+                                                                                                "Z")] = wall
         await c.post("/api/ingest/events", json.dumps(ev).encode())
         await asyncio.sleep(max(0.0, 1.0 / rate - (time.time() - wall)))
     await asyncio.sleep(2.0)
@@ -165,9 +170,18 @@ async def _latency(port: int, key: str, token: str, clients: int, seconds: float
     def pct(p: float) -> float:
         return round(1000 * lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else float("nan")
 
-    return {"clients": clients, "events": n, "rate_per_s": rate, "deliveries": len(lat), "expected": expected,
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": round(1000 * lat[-1], 1) if lat else None,
-            "mean_ms": round(1000 * statistics.fmean(lat), 1) if lat else None}
+    return {
+        "clients": clients,
+        "events": n,
+        "rate_per_s": rate,
+        "deliveries": len(lat),
+        "expected": expected,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "max_ms": round(1000 * lat[-1], 1) if lat else None,
+        "mean_ms": round(1000 * statistics.fmean(lat), 1) if lat else None,
+    }
 
 
 def _prepare(db: str, media: Path) -> tuple[str, str]:
@@ -182,7 +196,8 @@ def _prepare(db: str, media: Path) -> tuple[str, str]:
     key = "swk_bench_" + uuid.uuid4().hex
     with session_factory(engine)() as s:
         s.add(WorkerKey(name="bench-" + uuid.uuid4().hex[:6], key_hash=key_hash(key)))
-        user = User(name="bench-" + uuid.uuid4().hex[:6], password_hash=hash_password(uuid.uuid4().hex), role="operator")
+        user = User(name="bench-" + uuid.uuid4().hex[:6], password_hash=hash_password(uuid.uuid4().hex),
+                    role="operator")
         s.add(user)
         s.merge(Camera(id="bench_cam", name="bench_cam", zones={}))
         s.commit()
@@ -221,7 +236,8 @@ def run_bench(out: Path, db: str | None = None, clients: int = 200, seconds: flo
     port = _free_port()
     env = {**os.environ, "SHARPEYES_DEV": "1"}
     env.pop("SHARPEYES_SECRET_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), "--db", url, "--dev",
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), "--db", url,
+                             "--dev",
                              "--media", str(tmp / "media")], env=env, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -233,14 +249,19 @@ def run_bench(out: Path, db: str | None = None, clients: int = 200, seconds: flo
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise ApiError("bench: the api server did not start") from None
                 time.sleep(0.2)
-        print(f"bench api: server up on {url.split('@')[-1]}; single posts for {seconds:.0f} s ...", flush=True)
+        print(f"bench api: server up on {url.split('@')[-1]}; single posts for {seconds:.0f} s ...",
+              flush=True)
         single = asyncio.run(_single(port, key, seconds))
         print(f"  {single['posts_per_s']} single posts/s; batches ...", flush=True)
         batch = asyncio.run(_batches(port, key, seconds))
         print(f"  {batch['events_per_s']} events/s in batches; {clients} websocket clients ...", flush=True)
         latency = asyncio.run(_latency(port, key, token, clients, seconds * 2, 20.0))
-        print(f"  ingest -> websocket p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms, p99 {latency['p99_ms']} ms "
-              f"({latency['deliveries']}/{latency['expected']} deliveries)", flush=True)
+        print(
+            f"  ingest -> websocket p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms, p99 "
+            f"{latency['p99_ms']} ms "
+            f"({latency['deliveries']}/{latency['expected']} deliveries)",
+            flush=True,
+        )
     finally:
         proc.terminate()
         proc.wait(20)
@@ -248,7 +269,8 @@ def run_bench(out: Path, db: str | None = None, clients: int = 200, seconds: flo
             _drop_pg(db or "", pg_name)
     result = {
         "target": "api", "db": "postgresql" if pg_name else url.split(":", 1)[0],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
         "single_posts": single, "batches": batch, "ws_latency": latency,
         "targets": {"single_posts_per_s": 500, "batch_events_per_s": 5000, "ws_p95_ms": 100},
     }

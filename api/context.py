@@ -1,0 +1,69 @@
+"""The app context: everything a request, a websocket or a background job may need, built once by
+`api.app.create_app` (the composition root). Typed throughout; nothing is added to it at run time."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import patrol
+from api.db.models import AuditEntry
+from api.live.bus import EventBus
+from api.live.hub import Hub
+from api.live.publishers import Publisher
+from api.services.accounts import LoginLimiter
+from api.services.dispatch import PatrolLink
+from api.services.ingest import Ingest, IngestQueue
+from api.services.media import MediaStore
+from api.services.policy import Policy
+from api.services.ports import Notifier
+from api.services.workers import WorkerKeys
+from api.settings import Settings
+
+
+@dataclass
+class LiveFrame:
+    jpeg: bytes
+    at: float
+    version: int
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: Policy
+    bus: EventBus
+    hub: Hub
+    limiter: LoginLimiter
+    media: MediaStore
+    workers: WorkerKeys
+    notify: Notifier
+    publishers: list[Publisher] = field(default_factory=list)
+    site: patrol.Site | None = None   # the patrol site (--site): dispatch, routes, place names
+    simulation: bool = False          # the demo's simulated teams move on their own (the map says so)
+    frames: dict[str, LiveFrame] = field(default_factory=dict)
+    frame_event: asyncio.Event | None = None
+    patrol: PatrolLink = field(init=False)
+    ingest: Ingest = field(init=False)
+    ingest_queue: IngestQueue = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.patrol = PatrolLink(self, self.site)
+        self.ingest = Ingest(self)
+        self.ingest_queue = IngestQueue(self.ingest)
+
+    def publish(self, topic: str, payload: dict[str, object], team_id: int | None = None) -> None:
+        """Offer one message to every publisher that wants its topic (thread-safe)."""
+        for p in self.publishers:
+            if p.wants(topic):
+                p.emit(topic, payload, team_id)
+
+    def audit(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
+        with self.sessions() as s:
+            s.add(AuditEntry(actor=actor, action=action, target=target, detail=detail[:2000]))
+            s.commit()

@@ -1,0 +1,189 @@
+"""Ingest: event steps from workers -> incidents, then tell the pages. One path for HTTP and the stream.
+
+`Ingest.store(batches)` takes the SQLite write lock (one writer: waiting on a lock beats busy-waiting on
+the database's), stores every batch in one transaction (idempotent on (event id, seq)), and then
+publishes the changed incidents, the event steps (for MQTT) and asks patrol to dispatch the new ones.
+`IngestQueue` groups HTTP requests that arrive while a transaction runs into the next one (group commit:
+hundreds of single-event posts per second on SQLite); the stream reader calls `store_one` from its thread.
+Cameras come from one cache (`CameraCache`); an unknown camera is refused (`UnknownCamera`) before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db.models import Camera, Incident
+from api.errors import UnknownCamera
+from api.services.incidents import CameraInfo, ingest
+from api.services.ports import Services
+from vision.events import EventMessage
+
+ATTEMPTS = 3   # a unique clash (the same step stored at once by another replica): the retry sees a duplicate
+
+
+class CameraCache:
+    """What ingest needs of each camera, read once; registration forgets a camera so it is read again."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._known: dict[str, CameraInfo] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, names: Iterable[str]) -> dict[str, CameraInfo] | None:
+        """The cameras when every one is cached (no database call: for the event loop), else None."""
+        with self._lock:
+            found = {n: self._known[n] for n in names if n in self._known}
+        return found if len(found) == len(set(names)) else None
+
+    def get(self, names: Iterable[str]) -> dict[str, CameraInfo]:
+        """Every camera of `names`, or UnknownCamera naming the first one the api does not know."""
+        wanted = set(names)
+        hit = self.cached(wanted)
+        if hit is not None:
+            return hit
+        with self.sessions() as s:
+            rows = s.scalars(select(Camera).where(Camera.id.in_(wanted))).all()
+        with self._lock:
+            for c in rows:
+                self._known[c.id] = CameraInfo(c.id, c.name, c.place)
+            found = {n: self._known[n] for n in wanted if n in self._known}
+        missing = sorted(wanted - found.keys())
+        if missing:
+            raise UnknownCamera(missing[0])
+        return found
+
+    def forget(self, camera: str) -> None:
+        with self._lock:
+            self._known.pop(camera, None)
+
+
+@dataclass
+class Batch:
+    messages: list[EventMessage]
+    worker: str
+    cameras: dict[str, CameraInfo]
+
+
+@dataclass
+class Stored:
+    """One batch's answer: its steps stored now, its duplicates, and the incidents they made or changed."""
+
+    stored: int
+    duplicates: int
+    incidents: list[int] = field(default_factory=list)
+
+
+class Ingest:
+    def __init__(self, ctx: Services) -> None:
+        self.ctx = ctx
+        self.cameras = CameraCache(ctx.sessions)
+        # SQLite has one writer: ingest takes this lock instead of busy-waiting on the database's lock
+        self._write_lock = threading.Lock()
+
+    def writing(self) -> AbstractContextManager[object]:
+        return self._write_lock if self.ctx.settings.is_sqlite else nullcontext()
+
+    def store_one(self, messages: list[EventMessage], worker: str) -> Stored:
+        """One batch (the stream's entry): UnknownCamera before anything is written."""
+        return self.store([Batch(messages, worker, self.cameras.get(m.camera for m in messages))])[0]
+
+    def store(self, group: list[Batch]) -> list[Stored]:
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._store(group)
+            except IntegrityError:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store(self, group: list[Batch]) -> list[Stored]:
+        ctx = self.ctx
+        with ctx.sessions() as session:
+            with self.writing():
+                touched: set[int] = set()
+                created: list[int] = []
+                answers: dict[int, Stored] = {}
+                # one ingest per worker in the group (usually one), each batch answered for its own steps
+                by_worker: dict[str, list[Batch]] = {}
+                for b in group:
+                    by_worker.setdefault(b.worker, []).append(b)
+                for worker, batches in by_worker.items():
+                    merged = {c: info for b in batches for c, info in b.cameras.items()}
+                    outcome = ingest(session, ctx.policy, [m for b in batches for m in b.messages],
+                                     f"worker:{worker}", merged)
+                    touched.update(outcome.incidents)
+                    created.extend(outcome.new_incidents)
+                    claimed: set[tuple[str, int]] = set()
+                    for b in batches:
+                        mine = {(m.id, m.seq) for m in b.messages}
+                        new = (mine & outcome.stored_keys) - claimed
+                        claimed |= new
+                        incs = sorted({outcome.incident_of[e] for e, _ in new if e in outcome.incident_of})
+                        answers[id(b)] = Stored(len(new), len(b.messages) - len(new), incs)
+                rows = (
+                    session.scalars(select(Incident).where(Incident.id.in_(touched))).all() if touched else []
+                )
+                session.commit()
+            # a new incident has no media yet: only the others need the snapshot lookup
+            ctx.notify.incidents(session, rows, fresh=set(created))
+        for b in group:
+            for m in b.messages:
+                ctx.publish("events", m.model_dump(mode="json"))
+        if ctx.patrol is not None and created:
+            ctx.patrol.on_new_incidents(created)
+        return [answers[id(b)] for b in group]
+
+
+class IngestQueue:
+    """Group commit for HTTP: requests that arrive while a transaction runs are stored together in the next.
+
+    Each request still gets its own answer; one commit per group instead of one per request.
+    """
+
+    MAX_GROUP = 2000
+
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest = ingest
+        self.pending: list[tuple[Batch, asyncio.Future[Stored]]] = []
+        self.running = False
+
+    async def submit(self, batch: Batch) -> Stored:
+        fut: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self.pending.append((batch, fut))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                group: list[tuple[Batch, asyncio.Future[Stored]]] = []
+                size = 0
+                while self.pending and (
+                    not group or size + len(self.pending[0][0].messages) <= self.MAX_GROUP
+                ):
+                    item = self.pending.pop(0)
+                    group.append(item)
+                    size += len(item[0].messages)
+                try:
+                    results = await asyncio.to_thread(self.ingest.store, [b for b, _ in group])
+                except Exception as exc:  # noqa: BLE001 - each waiting request gets the error
+                    for _, fut in group:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (_, fut), res in zip(group, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(res)
+        finally:
+            self.running = False
