@@ -21,10 +21,10 @@ import numpy as np
 
 from vision.annotate import draw_view
 from vision.base import Detector, Frame
-from vision.boxes import covered
 from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.detections import Detections
 from vision.events import EventMessage
+from vision.gating import MotionExplainer
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -75,7 +75,8 @@ class CameraPipeline:
         self._lazy_moving = False
         self._settle_px = 4
         self._last_lazy = -1e9
-        self._last_detect = -1e9
+        self._labels: set[str] | None = None
+        self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
         self.last_mode = "none"
@@ -95,6 +96,9 @@ class CameraPipeline:
         # is detected at most every detect.stationary_s, and once when it stops (see _plan)
         lazy = {zname for zname, zcfg in self.camera.zones.items() if all(r.kind == "stationary" for r in zcfg.rules)}
         self._interest = None if lines else [z.mask() for zname, z in self.zones.items() if zname not in lazy]
+        # the labels some rule counts (None: all of them, as a left_object rule is explained by any object)
+        kinds = [r for zcfg in self.camera.zones.values() for r in zcfg.rules]
+        self._labels = None if any(r.kind == "left_object" for r in kinds) else {x for r in kinds for x in r.label_list()}
         self._lazy = [] if lines else [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
         iw, ih = self.detector.input_size
@@ -135,19 +139,14 @@ class CameraPipeline:
             if not regions:
                 return Plan("skip", [], "no motion in zones that needs the detector now", plan.motion_fraction)
             plan = Plan("regions", regions, plan.reason, plan.motion_fraction, plan.blobs)
-        # motion that known tracks explain needs no detector until their refresh is due
-        # ...but a moving object must not get further than about half its size between sightings, or the
-        # tracker cannot follow it; a track seen once has no known speed yet
-        recent = [tr for tr in self.tracker.tracks.values() if tr.last_t >= self._last_detect - 1e-6]
-        speeds = [tr.speed if len(tr.history) > 1 else float("inf") for tr in recent]
-        refresh = min([self.camera.detect.refresh_s, *(0.4 / v for v in speeds if v > 0)])
-        fresh = t - self._last_detect < refresh - 1e-6
-        # only tracks the last detection re-found explain motion: one it lost may be walking away from its
-        # stale box (a skipped frame then misses a line crossing or starts a new id)
-        predicted = np.array([tr.box for tr in recent], dtype=np.float32).reshape(-1, 4)
-        if fresh and all(covered(np.asarray(r, dtype=np.float32), predicted) for r in plan.regions):
+        # motion that known tracks (or an empty look) explain needs no detector until a track is due
+        if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
+
+    def _watched(self, class_id: int) -> bool:
+        names = self.class_names
+        return self._labels is None or not 0 <= class_id < len(names) or names[class_id] in self._labels
 
     def _settled(self) -> bool:
         """Whether motion in the stationary-only zones stopped at this frame (frame difference, small grey)."""
@@ -200,8 +199,8 @@ class CameraPipeline:
             else:
                 self.stats.regions += 1
                 self.stats.crops += len(plan.regions)
-            self._last_detect = t
             self.tracker.update(dets, t, image)
+            self.explainer.ran(mode, plan.regions, self.tracker.tracks.values(), t)
             ended = {tr.id for tr in self.tracker.ended}
             for zname, zone in self.zones.items():
                 zone.forget(ended)

@@ -1,0 +1,58 @@
+"""Which motion needs no detector run now: the motion that known tracks explain.
+
+Used by `vision/pipeline.py` between the motion plan and the detector. A motion region is explained when
+most of it lies in the (padded) boxes of tracks that are still good, and no watched track is due:
+
+- a track is good when the last detector run that looked where it was found it again, and it was seen
+  within `keepalive_s`; a track the detector looked for and missed may be walking away from its stale box,
+  so it explains nothing until it is found again;
+- a moving track of a label some rule watches is due again before it moves about 0.4 of its size (else the
+  tracker cannot follow it); one seen once has no known speed yet; a track of a label no rule counts (a walker
+  where only bicycles matter) is due every `refresh_s`.
+
+(Letting a region the detector found nothing in explain its motion for a while was tried: it saves runs on a
+far figure or a door, but it lost a bicycle pushed among walkers on the Oxford street case.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from vision.boxes import covered
+
+STEP = 0.4   # of its own size: how far a watched object may move between two detector runs
+
+
+class MotionExplainer:
+    def __init__(self, refresh_s: float, keepalive_s: float, watched: Callable[[int], bool]) -> None:
+        self.refresh_s = refresh_s
+        self.keepalive_s = keepalive_s
+        self.watched = watched
+        self.last_run = -1e9
+        self._missed: set[int] = set()   # looked for at the last run and not found
+
+    def ran(self, mode: str, regions: list[Any], tracks: Iterable[Any], t: float) -> None:
+        """After a detector run on the whole frame (`mode` "full") or on `regions`, with the tracks updated."""
+        self.last_run = t
+        boxes = np.asarray(regions, np.float32).reshape(-1, 4)
+        missed = set()
+        for tr in tracks:  # missed until found again
+            if tr.last_t >= t - 1e-6:
+                continue
+            if tr.id in self._missed or mode == "full" or any(covered(tr.box, b[None], 0.5, 0.0, 0.0) for b in boxes):
+                missed.add(tr.id)
+        self._missed = missed
+
+    def explains(self, regions: list[Any], tracks: Iterable[Any], t: float) -> bool:
+        """Whether every motion region is explained and no watched track is due (so the detector may rest)."""
+        good = [tr for tr in tracks if tr.id not in self._missed and t - tr.last_t <= self.keepalive_s + 1e-6]
+        speeds = [tr.speed if len(tr.history) > 1 else float("inf") for tr in good
+                  if tr.last_t >= self.last_run - 1e-6 and self.watched(tr.class_id)]
+        refresh = min([self.refresh_s, *(STEP / v for v in speeds if v > 0)])
+        if t - self.last_run >= refresh - 1e-6:
+            return False
+        boxes = np.array([tr.box for tr in good], dtype=np.float32).reshape(-1, 4)
+        return all(covered(np.asarray(r, dtype=np.float32), boxes) for r in regions)
