@@ -45,7 +45,8 @@ def read_image(path: Path, frame: int) -> np.ndarray:
     return image
 
 
-def run_tfjs(name: str, tensor: np.ndarray, tfjs_dir: Path, node_modules: Path, work: Path) -> list[np.ndarray]:
+def run_tfjs(name: str, tensor: np.ndarray, tfjs_dir: Path, node_modules: Path,
+             work: Path) -> list[np.ndarray]:
     (work / "input.bin").write_bytes(np.ascontiguousarray(tensor, np.float32).tobytes())
     outputs = ",".join(MODELS[name]["outputs"])
     env = {**os.environ, "NODE_PATH": str(node_modules)}
@@ -69,7 +70,8 @@ def match(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def check(name: str, image: np.ndarray, args: argparse.Namespace) -> dict[str, object]:
-    det = create_detector({"model": str(HERE / f"{name}.onnx"), "score_threshold": args.score, "same_object_iou": 1})
+    det = create_detector({"model": str(HERE / f"{name}.onnx"), "score_threshold": args.score,
+                           "same_object_iou": 1})
     fmt = det.format  # type: ignore[attr-defined]
     tensor, box = preprocess(image, fmt)
     onnx_out = det.infer(tensor)  # type: ignore[attr-defined]
@@ -82,27 +84,39 @@ def check(name: str, image: np.ndarray, args: argparse.Namespace) -> dict[str, o
         xyxy, score, cls = decode([o[0] for o in outs], fmt, args.score, 0.5)
         decoded.append((box.to_source(xyxy, w, h), score, cls))
     (a, sa, ca), (b, sb, cb) = decoded
-    reference = {"boxes": [[round(float(v), 2) for v in box] for box in b], "scores": [round(float(x), 4) for x in sb],
+    reference = {"boxes": [[round(float(v), 2) for v in box] for box in b], "scores": [round(float(x),
+                                                                                             4) for x in sb],
                  "labels": [det.class_names[i] for i in cb]}
     same_classes = sorted(ca.tolist()) == sorted(cb.tolist())
     diff = match(a, b) if same_classes else float("inf")
     labels = [det.class_names[i] for i in ca]
-    return {"model": name, "onnx_boxes": len(a), "tfjs_boxes": len(b), "labels": labels,
-            "max_raw_output_diff": round(raw, 6), "max_box_diff_px": float(f"{diff:.3g}"),
-            "max_score_diff": round(float(np.abs(np.sort(sa) - np.sort(sb)).max()) if len(sa) == len(sb) and len(sa)
-                                    else 0.0, 6), "tfjs": reference}
+    return {
+        "model": name,
+        "onnx_boxes": len(a),
+        "tfjs_boxes": len(b),
+        "labels": labels,
+        "max_raw_output_diff": round(raw, 6),
+        "max_box_diff_px": float(f"{diff:.3g}"),
+        "max_score_diff": round(
+            float(np.abs(np.sort(sa) - np.sort(sb)).max()) if len(sa) == len(sb) and len(sa) else 0.0, 6
+        ),
+        "tfjs": reference,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("image", type=Path, help="a real photo (jpg/png) or a clip")
     parser.add_argument("--frame", type=int, default=100, help="frame number when IMAGE is a clip")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--tfjs", type=Path, default=HERE / "build/tfjs", help="folder of the TF.js json/bin")
     parser.add_argument("--node-modules", type=Path, default=HERE / "build/node/node_modules")
     parser.add_argument("--score", type=float, default=0.3)
-    parser.add_argument("--tolerance", type=float, default=2.0, help="largest box difference allowed (pixels)")
-    parser.add_argument("--write-reference", type=Path, help="save the TF.js boxes as JSON (what the tests compare "
+    parser.add_argument("--tolerance", type=float, default=2.0,
+                        help="largest box difference allowed (pixels)")
+    parser.add_argument("--write-reference", type=Path,
+                        help="save the TF.js boxes as JSON (what the tests compare "
                         "the ONNX models with: models/tfjs_reference.json)")
     args = parser.parse_args()
     image = read_image(args.image, args.frame)

@@ -36,7 +36,8 @@ def synthetic_site(n_places: int = 500, spacing: float = 25.0, seed: int = 1) ->
     for k in range(n_places):
         r, c = divmod(k, cols)
         places[f"s{k}"] = {"kind": rng.choice(KINDS),
-                           "xy": [c * spacing + rng.uniform(-5, 5) + 10, r * spacing + rng.uniform(-5, 5) + 10]}
+                           "xy": [c * spacing + rng.uniform(-5, 5) + 10, r * spacing + rng.uniform(-5,
+                                                                                                   5) + 10]}
     links: list[list[str]] = []
     for k in range(n_places):
         r, c = divmod(k, cols)
@@ -58,7 +59,8 @@ def synthetic_site(n_places: int = 500, spacing: float = 25.0, seed: int = 1) ->
                            "places": places, "links": links, "grids": grids}, "<synthetic>")
 
 
-def synthetic_teams(site: Site, n_teams: int = 300, seed: int = 2) -> tuple[dict[str, Team], dict[str, TeamState]]:
+def synthetic_teams(site: Site, n_teams: int = 300, seed: int = 2) -> tuple[dict[str, Team], dict[str,
+                                                                                                  TeamState]]:
     rng = random.Random(seed)
     teams: dict[str, Team] = {}
     states: dict[str, TeamState] = {}
@@ -71,8 +73,10 @@ def synthetic_teams(site: Site, n_teams: int = 300, seed: int = 2) -> tuple[dict
                   else [{"days": days, "start": "19:00", "end": "07:00", "crosses_midnight": True}])
         teams[tid] = team_from_dict(tid, {
             "name": tid, "leader": f"{tid}a", "members": [f"{tid}a", f"{tid}b", f"{tid}c"],
-            "skills": rng.sample(SKILLS, rng.randint(0, 2)), "home_grid": rng.choice(grids), "roster": roster})
-        status = rng.choices(["available", "on_patrol", "dispatched", "on_site", "off_duty"], [5, 3, 1, 1, 0.5])[0]
+            "skills": rng.sample(SKILLS, rng.randint(0,
+                                                     2)), "home_grid": rng.choice(grids), "roster": roster})
+        status = rng.choices(["available", "on_patrol", "dispatched", "on_site", "off_duty"], [5, 3, 1, 1,
+                                                                                               0.5])[0]
         task = CurrentTask(f"old{k}", rng.randint(1, 4)) if status in ("dispatched", "on_site") else None
         states[tid] = TeamState(tid, status, rng.choice(site.ids), task,  # type: ignore[arg-type]
                                 rng.randint(0, 5), rng.uniform(0, 120))
@@ -82,7 +86,8 @@ def synthetic_teams(site: Site, n_teams: int = 300, seed: int = 2) -> tuple[dict
 def synthetic_incidents(site: Site, n: int, seed: int = 3) -> list[Incident]:
     rng = random.Random(seed)
     cats = list(default_policy().categories)
-    return [Incident(f"i{k}", rng.choice(cats), rng.choice(site.ids), NOW - timedelta(seconds=rng.uniform(0, 1800)))
+    return [Incident(f"i{k}", rng.choice(cats), rng.choice(site.ids),
+                     NOW - timedelta(seconds=rng.uniform(0, 1800)))
             for k in range(n)]
 
 
@@ -97,12 +102,20 @@ def _timeit(fn: Callable[[], object], repeat: int) -> list[float]:
 
 def _summary(ms: list[float]) -> dict[str, float]:
     s = sorted(ms)
-    return {"median_ms": round(statistics.median(s), 3), "p95_ms": round(s[min(len(s) - 1, int(0.95 * len(s)))], 3),
+    return {"median_ms": round(statistics.median(s), 3), "p95_ms": round(s[min(len(s) - 1,
+                                                                               int(0.95 * len(s)))], 3),
             "max_ms": round(s[-1], 3), "runs": len(s)}
 
 
-def run(places: int = 500, teams: int = 300, incidents: int = 1000, route_teams: int = 10, checkpoints: int = 40,
-        route_time_limit_s: float = 2.0, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+def run(
+    places: int = 500,
+    teams: int = 300,
+    incidents: int = 1000,
+    route_teams: int = 10,
+    checkpoints: int = 40,
+    route_time_limit_s: float = 2.0,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
     out: dict[str, Any] = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
                                        "processor": platform.processor() or platform.machine()}}
     t0 = time.perf_counter()
@@ -119,16 +132,34 @@ def run(places: int = 500, teams: int = 300, incidents: int = 1000, route_teams:
     rank_ms = _timeit(lambda: d.rank(incs[next(it) % len(incs)], states, NOW), 200)
     it2 = iter(range(10**9))
     decide_ms = _timeit(lambda: d.decide(incs[next(it2) % len(incs)], states, NOW), 200)
-    out["rank_one_incident"] = {"teams": teams, "eligible_teams": eligible, "target_ms": 5.0,
-                                "full_ranking_with_reasons": _summary(rank_ms), "decide_top3": _summary(decide_ms)}
-    log(f"rank: {teams} teams ({eligible} eligible): median {out['rank_one_incident']['full_ranking_with_reasons']['median_ms']} ms")
+    out["rank_one_incident"] = {
+        "teams": teams,
+        "eligible_teams": eligible,
+        "target_ms": 5.0,
+        "full_ranking_with_reasons": _summary(rank_ms),
+        "decide_top3": _summary(decide_ms),
+    }
+    log(
+        f"rank: {teams} teams ({eligible} eligible): median "
+        f"{out['rank_one_incident']['full_ranking_with_reasons']['median_ms']} ms"
+    )
     result = d.assign(incs, states, NOW)
     joint_ms = _timeit(lambda: d.assign(incs, states, NOW), 5)
     greedy = d.assign_greedy(incs, states, NOW)
-    out["joint_assignment"] = {"incidents": incidents, "teams": teams, "target_ms": 500.0, **_summary(joint_ms),
-                               "assigned": len(result.pairs), "total_cost_s": result.total_cost_s,
-                               "greedy_total_cost_s": greedy.total_cost_s, "greedy_assigned": len(greedy.pairs)}
-    log(f"joint: {incidents} x {teams}: median {out['joint_assignment']['median_ms']} ms, {len(result.pairs)} assigned")
+    out["joint_assignment"] = {
+        "incidents": incidents,
+        "teams": teams,
+        "target_ms": 500.0,
+        **_summary(joint_ms),
+        "assigned": len(result.pairs),
+        "total_cost_s": result.total_cost_s,
+        "greedy_total_cost_s": greedy.total_cost_s,
+        "greedy_assigned": len(greedy.pairs),
+    }
+    log(
+        f"joint: {incidents} x {teams}: median "
+        f"{out['joint_assignment']['median_ms']} ms, {len(result.pairs)} assigned"
+    )
     rng = random.Random(4)
     cps = rng.sample(site.places_of_kind("checkpoint") or site.ids, min(checkpoints, len(site.ids)))
     while len(cps) < checkpoints:
@@ -136,13 +167,18 @@ def run(places: int = 500, teams: int = 300, incidents: int = 1000, route_teams:
         if extra not in cps:
             cps.append(extra)
     rteams = [RouteTeam(f"r{k}", rng.choice(site.ids), 240) for k in range(route_teams)]
-    cpl = [PatrolCheckpoint(c, visits=2 if k < checkpoints // 5 else 1, dwell_min=2) for k, c in enumerate(cps)]
+    cpl = [PatrolCheckpoint(c, visits=2 if k < checkpoints // 5 else 1, dwell_min=2) for k,
+           c in enumerate(cps)]
     t0 = time.perf_counter()
     plan = plan_routes(site, rteams, cpl, time_limit_s=route_time_limit_s)
     route_ms = (time.perf_counter() - t0) * 1000
     out["routes"] = {"teams": route_teams, "checkpoints": checkpoints, "visits": sum(c.visits for c in cpl),
                      "shift_minutes": 240, "time_limit_s": route_time_limit_s, "target_ms": 5000.0,
-                     "wall_ms": round(route_ms, 1), "feasible": plan.feasible, "unvisited": len(plan.unvisited),
+                     "wall_ms": round(route_ms,
+                                      1), "feasible": plan.feasible, "unvisited": len(plan.unvisited),
                      "longest_route_min": max(r.duration_min for r in plan.routes.values())}
-    log(f"routes: {route_teams} teams x {checkpoints} checkpoints in {route_ms:.0f} ms, feasible={plan.feasible}")
+    log(
+        f"routes: {route_teams} teams x {checkpoints} checkpoints in "
+        f"{route_ms:.0f} ms, feasible={plan.feasible}"
+    )
     return out

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class Calendar(BaseModel):
-    """Working days: official: cn follows China's State Council calendar; holidays / workdays add local days."""
+    """Working days: official: cn follows China's State Council calendar; holidays / workdays add local
+    days."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -78,7 +78,8 @@ def _fmt_min(seconds: float) -> str:
 
 
 class Dispatcher:
-    """Ranks and assigns teams on one site. Build it once per site/teams/policy change; it is cheap to call."""
+    """Ranks and assigns teams on one site. Build it once per site/teams/policy change; it is cheap to
+    call."""
 
     def __init__(self, site: Site, teams: Mapping[str, Team], policy: Policy | None = None) -> None:
         self.site = site
@@ -89,7 +90,10 @@ class Dispatcher:
         for tid, team in self.teams.items():
             if team.base is not None and team.base not in site.index:
                 raise PatrolError(f"team {tid}: base '{team.base}' is not a place of site {site.source}")
-        grids = sorted({g for g in site.grid_of.values() if g} | {t.home_grid for t in self.teams.values() if t.home_grid})
+        grids = sorted(
+            {g for g in site.grid_of.values() if g}
+            | {t.home_grid for t in self.teams.values() if t.home_grid}
+        )
         self._grid_code = {g: i for i, g in enumerate(grids)}
         self._place_grid = np.array([self._grid_code.get(site.grid_of[p] or "", -1) for p in site.ids])
         self._team_grid = np.array([self._grid_code.get(t.home_grid or "", -2) for t in self.teams.values()])
@@ -135,15 +139,19 @@ class Dispatcher:
             pos[j] = self.site.index[where]
             if st.status in ("dispatched", "on_site"):
                 task_sev[j] = st.task.severity if st.task else 99
-            fixed[j] = (w.per_task_this_shift_s * st.tasks_this_shift + w.per_busy_minute_s * st.busy_minutes_this_shift
-                        + (w.on_patrol_s if st.status == "on_patrol" else 0.0))
+            fixed[j] = (
+                w.per_task_this_shift_s * st.tasks_this_shift
+                + w.per_busy_minute_s * st.busy_minutes_this_shift
+                + (w.on_patrol_s if st.status == "on_patrol" else 0.0)
+            )
             ok[j] = True
         return {"ok": ok, "pos": pos, "task_sev": task_sev, "fixed": fixed}
 
     def _severity(self, inc: Incident) -> int:
         return inc.severity if inc.severity is not None else self.policy.category(inc.category).severity
 
-    def _cost(self, incidents: Sequence[Incident], tv: dict[str, np.ndarray], cols: np.ndarray) -> dict[str, np.ndarray]:
+    def _cost(self, incidents: Sequence[Incident], tv: dict[str, np.ndarray],
+              cols: np.ndarray) -> dict[str, np.ndarray]:
         """Cost matrix (incidents x teams[cols]) and its parts."""
         w = self.policy.weights
         rows = np.array([self.site.idx(i.place) for i in incidents], dtype=np.int64)
@@ -194,7 +202,9 @@ class Dispatcher:
         if parts["preempt"][r, c]:
             preempts = st.task.incident_id if st.task else None
             sev = st.task.severity if st.task else "?"
-            reasons.append(f"would leave lower-severity task {preempts} (severity {sev}) (+{_fmt_min(w.preempt_s)})")
+            reasons.append(
+                f"would leave lower-severity task {preempts} (severity {sev}) (+{_fmt_min(w.preempt_s)})"
+            )
         elif st.status == "on_patrol":
             reasons.append("on a routine patrol round")
         else:
@@ -223,11 +233,13 @@ class Dispatcher:
         cat = self.policy.category(incident.category)
         cands = self.rank(incident, states, now, limit=self.policy.propose_top)
         if not cands:
-            entry = TimelineEntry(now, "no_team", "no eligible team on shift; waiting (operator may override)")
+            entry = TimelineEntry(now, "no_team",
+                                  "no eligible team on shift; waiting (operator may override)")
             return Decision(incident.id, cat.mode, [], None, [entry])
         if cat.mode == "auto":
             best = cands[0]
-            entry = TimelineEntry(now, "dispatched", f"auto-dispatched to {best.team_id}: " + "; ".join(best.reasons),
+            entry = TimelineEntry(now, "dispatched",
+                                  f"auto-dispatched to {best.team_id}: " + "; ".join(best.reasons),
                                   target=best.team_id, data={"cost_s": best.cost_s, "travel_s": best.travel_s,
                                                              "ack_seconds": cat.ack_seconds})
             return Decision(incident.id, "auto", cands, best, [entry])
@@ -242,11 +254,17 @@ class Dispatcher:
         return now >= self.ack_deadline(incident, dispatched_at)
 
     def after_decline(self, incident: Incident, team_id: str, states: Mapping[str, TeamState], now: datetime,
-                      why: Literal["declined", "ack_timeout"] = "declined", reason: str = "") -> tuple[Incident, Decision]:
+                      why: Literal["declined",
+                                   "ack_timeout"] = "declined", reason: str = "") -> tuple[Incident,
+                                                                                           Decision]:
         """The team declined (or did not acknowledge in time): exclude it for good and ask the next."""
         updated = replace(incident, excluded_teams=incident.excluded_teams | {team_id})
-        msg = (f"{team_id} declined" + (f": {reason}" if reason else "") if why == "declined"
-               else f"{team_id} did not acknowledge within {self.policy.category(incident.category).ack_seconds:.0f} s")
+        msg = (
+            f"{team_id} declined" + (f": {reason}" if reason else "")
+            if why == "declined"
+            else f"{team_id} did not acknowledge within "
+            f"{self.policy.category(incident.category).ack_seconds:.0f} s"
+        )
         first = TimelineEntry(now, why, msg, actor=team_id if why == "declined" else "system", target=team_id)
         decision = self.decide(updated, states, now)
         decision.timeline.insert(0, first)
@@ -271,7 +289,8 @@ class Dispatcher:
             total += float(parts["cost"][r, c])
         return Assignment(out, [i.id for i in incidents if i.id not in out], round(total, 1))
 
-    def assign(self, incidents: Sequence[Incident], states: Mapping[str, TeamState], now: datetime) -> Assignment:
+    def assign(self, incidents: Sequence[Incident], states: Mapping[str, TeamState],
+               now: datetime) -> Assignment:
         """Assign waiting incidents to eligible teams together (scipy linear_sum_assignment).
 
         When incidents outnumber teams, higher severity wins first (PRIORITY_S per level), then the older one.
@@ -290,8 +309,10 @@ class Dispatcher:
         r_idx, c_idx = linear_sum_assignment(matrix)
         return self._result(incidents, zip(r_idx.tolist(), c_idx.tolist(), strict=True), cols, parts, states)
 
-    def assign_greedy(self, incidents: Sequence[Incident], states: Mapping[str, TeamState], now: datetime) -> Assignment:
-        """Baseline: one incident at a time (most severe, then oldest first), each taking its best free team."""
+    def assign_greedy(self, incidents: Sequence[Incident], states: Mapping[str, TeamState],
+                      now: datetime) -> Assignment:
+        """Baseline: one incident at a time (most severe, then oldest first), each taking its best free
+        team."""
         if not incidents:
             return Assignment({}, [], 0.0)
         cols, parts, _ = self._prepare_joint(incidents, states, now)

@@ -28,7 +28,8 @@ class Level(IntEnum):
 
     @classmethod
     def capped(cls, value: int) -> Level:
-        """The level for a stored count, held to the ladder (0 .. OFFICE): more escalations call the same people."""
+        """The level for a stored count, held to the ladder (0 .. OFFICE): more escalations call the same
+        people."""
         return cls(min(max(int(value), int(cls.NONE)), int(cls.OFFICE)))
 
 
@@ -84,8 +85,14 @@ def deadline_status(incident: Incident, now: datetime, policy: Policy | None = N
     return DeadlineStatus(due, remaining, near, overdue, level)
 
 
-def escalation_step(incident: Incident, now: datetime, site: Site, level_done: Level | int = Level.NONE,
-                    policy: Policy | None = None, deadline: datetime | None = None) -> tuple[Level, list[TimelineEntry]]:
+def escalation_step(
+    incident: Incident,
+    now: datetime,
+    site: Site,
+    level_done: Level | int = Level.NONE,
+    policy: Policy | None = None,
+    deadline: datetime | None = None,
+) -> tuple[Level, list[TimelineEntry]]:
     """Call periodically for each open incident. Returns the new level and the timeline entries for the levels
     reached since `level_done` (the level the api stored last time); nothing when nothing changed."""
     pol = policy or default_policy()
@@ -98,16 +105,20 @@ def escalation_step(incident: Incident, now: datetime, site: Site, level_done: L
     due = st.deadline.strftime("%Y-%m-%d %H:%M")
     for lvl in range(int(done) + 1, int(st.level) + 1):
         if lvl == Level.NEAR:
-            entries.append(TimelineEntry(now, "near_deadline", f"due {due}: {st.remaining_s / 60:.0f} min left",
+            entries.append(TimelineEntry(now, "near_deadline",
+                                         f"due {due}: {st.remaining_s / 60:.0f} min left",
                                          data={"deadline": st.deadline.isoformat()}))
         elif lvl == Level.GRID:
             if worker:
-                entries.append(TimelineEntry(now, "escalated_grid", f"past deadline {due}: grid {grid} worker "
+                entries.append(TimelineEntry(now, "escalated_grid",
+                                             f"past deadline {due}: grid {grid} worker "
                                              f"{worker} called (吹哨)", target=worker, data={"grid": grid}))
             else:
-                entries.append(TimelineEntry(now, "escalated_office", f"past deadline {due}; place is in no grid "
+                entries.append(TimelineEntry(now, "escalated_office",
+                                             f"past deadline {due}; place is in no grid "
                                              f"cell, so {office} is called", target=office))
         elif lvl == Level.OFFICE and worker:
-            entries.append(TimelineEntry(now, "escalated_office", f"still open well past {due}: {office} called "
+            entries.append(TimelineEntry(now, "escalated_office",
+                                         f"still open well past {due}: {office} called "
                                          "to report with the departments (报到)", target=office))
     return max(done, st.level), entries

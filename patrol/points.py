@@ -31,7 +31,8 @@ class PointsEntry:
     hash: str
 
     @staticmethod
-    def digest(seq: int, person: str, delta: int, kind: str, ref: str, at: datetime, note: str, prev: str) -> str:
+    def digest(seq: int, person: str, delta: int, kind: str, ref: str, at: datetime, note: str,
+               prev: str) -> str:
         body = json.dumps([seq, person, delta, kind, ref, at.isoformat(), note, prev], ensure_ascii=False)
         return hashlib.sha256(body.encode()).hexdigest()
 
@@ -47,8 +48,10 @@ class Ledger:
         for i, e in enumerate(entries):
             want = PointsEntry.digest(e.seq, e.person, e.delta, e.kind, e.ref, e.at, e.note, prev)
             if e.seq != i or e.prev_hash != prev or e.hash != want:
-                raise PatrolError(f"points ledger: entry {i} (seq {e.seq}, {e.person}) was altered or is out of "
-                                  "order; restore it from the backup, never edit entries")
+                raise PatrolError(
+                    f"points ledger: entry {i} (seq {e.seq}, {e.person}) was altered or is out of "
+                    "order; restore it from the backup, never edit entries"
+                )
             self._add(e)
             prev = e.hash
 
@@ -56,7 +59,8 @@ class Ledger:
         self._entries.append(e)
         self._balance[e.person] = self._balance.get(e.person, 0) + e.delta
 
-    def append(self, person: str, delta: int, kind: str, ref: str, at: datetime, note: str = "") -> PointsEntry:
+    def append(self, person: str, delta: int, kind: str, ref: str, at: datetime,
+               note: str = "") -> PointsEntry:
         prev = self._entries[-1].hash if self._entries else GENESIS
         seq = len(self._entries)
         e = PointsEntry(seq, person, int(delta), kind, ref, at, note,
@@ -78,7 +82,11 @@ class Ledger:
     def award_task(self, people: Iterable[str], incident_id: str, severity: int, in_time: bool,
                    at: datetime) -> list[PointsEntry]:
         r = self.rules
-        pts = r.task_resolved + r.severity_bonus * max(0, severity - 1) + (r.resolved_in_time_bonus if in_time else 0)
+        pts = (
+            r.task_resolved
+            + r.severity_bonus * max(0, severity - 1)
+            + (r.resolved_in_time_bonus if in_time else 0)
+        )
         note = f"resolved, severity {severity}" + (", within deadline" if in_time else "")
         return [self.append(p, pts, "task_resolved", incident_id, at, note) for p in people]
 
@@ -86,7 +94,8 @@ class Ledger:
         full = int(hours)
         if full <= 0:
             return []
-        return [self.append(p, self.rules.patrol_hour * full, "patrol_hours", ref, at, f"{full} h routine patrol")
+        return [self.append(p, self.rules.patrol_hour * full, "patrol_hours", ref, at,
+                            f"{full} h routine patrol")
                 for p in people]
 
     def award_checkin(self, person: str, checkpoint: str, at: datetime) -> PointsEntry:
@@ -96,5 +105,7 @@ class Ledger:
         if points <= 0:
             raise PatrolError(f"redeem: points must be > 0, got {points}")
         if self.balance(person) < points:
-            raise PatrolError(f"redeem: {person} has {self.balance(person)} points, {points} needed for '{item}'")
+            raise PatrolError(
+                f"redeem: {person} has {self.balance(person)} points, {points} needed for '{item}'"
+            )
         return self.append(person, -points, "redemption", item, at, f"exchanged for {item}")

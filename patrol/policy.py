@@ -27,7 +27,8 @@ class Deadline(_Model):
 
     minutes: float | None = Field(default=None, gt=0, description="Live hazards: on site within N minutes")
     hours: float | None = Field(default=None, gt=0, description="Ordinary matters: e.g. 24 hours")
-    working_days: int | None = Field(default=None, gt=0, description="Hard matters: 3, hardest: 7 working days")
+    working_days: int | None = Field(default=None, gt=0,
+                                     description="Hard matters: 3, hardest: 7 working days")
 
     @model_validator(mode="after")
     def _one(self) -> Deadline:
@@ -46,7 +47,8 @@ class CategoryPolicy(_Model):
     ack_seconds: float = Field(default=120, gt=0, description="A dispatched team must accept within this")
     mode: Literal["auto", "propose"] = Field(default="propose", description="auto: dispatch the best team; "
                                              "propose: show the top 3 to the operator")
-    skills: list[str] = Field(default_factory=list, description="Skills that help (missing ones cost a penalty)")
+    skills: list[str] = Field(default_factory=list,
+                              description="Skills that help (missing ones cost a penalty)")
     events: list[str] = Field(default_factory=list, description="Vision event types that open this category")
 
 
@@ -56,15 +58,19 @@ class DispatchWeights(_Model):
     missing_skill_s: float = Field(default=300, ge=0, description="Per required skill the team lacks")
     per_task_this_shift_s: float = Field(default=60, ge=0, description="Per task already done this shift")
     per_busy_minute_s: float = Field(default=2, ge=0, description="Per minute already busy this shift")
-    home_grid_bonus_s: float = Field(default=120, ge=0, description="Subtracted when the incident is in the team's grid")
-    preempt_s: float = Field(default=600, ge=0, description="Added when the team must leave a lower-severity task")
-    on_patrol_s: float = Field(default=30, ge=0, description="Added when the team is on a routine patrol round")
+    home_grid_bonus_s: float = Field(default=120, ge=0,
+                                     description="Subtracted when the incident is in the team's grid")
+    preempt_s: float = Field(default=600, ge=0,
+                             description="Added when the team must leave a lower-severity task")
+    on_patrol_s: float = Field(default=30, ge=0,
+                               description="Added when the team is on a routine patrol round")
 
 
 class Escalation(_Model):
     """Escalation ladder (吹哨报到): grid worker at the deadline, then the community office."""
 
-    near_fraction: float = Field(default=0.2, gt=0, lt=1, description="Flag as near when this share of the time is left")
+    near_fraction: float = Field(default=0.2, gt=0, lt=1,
+                                 description="Flag as near when this share of the time is left")
     office_after_fraction: float = Field(default=0.5, ge=0, description="Office is called this share of the "
                                          "deadline's length after the deadline passes")
 
@@ -74,7 +80,8 @@ class PointsRules(_Model):
 
     task_resolved: int = Field(default=10, ge=0, description="Per resolved task, per member on site")
     severity_bonus: int = Field(default=2, ge=0, description="Extra per severity level above 1")
-    resolved_in_time_bonus: int = Field(default=5, ge=0, description="Extra when resolved within the deadline")
+    resolved_in_time_bonus: int = Field(default=5, ge=0,
+                                        description="Extra when resolved within the deadline")
     patrol_hour: int = Field(default=2, ge=0, description="Per full hour of routine patrol, per member")
     checkin: int = Field(default=1, ge=0, description="Per checkpoint check-in, to the one who checked in")
 
@@ -94,7 +101,9 @@ class Policy(_Model):
         try:
             return self.categories[cid]
         except KeyError:
-            raise PatrolError(f"unknown incident category '{cid}'; known: {', '.join(sorted(self.categories))}") from None
+            raise PatrolError(
+                f"unknown incident category '{cid}'; known: {', '.join(sorted(self.categories))}"
+            ) from None
 
     def category_for_event(self, event: str) -> str | None:
         """The category a vision event type opens (its own name if it is a category), or None."""

@@ -76,9 +76,11 @@ class RoutePlan:
         return out
 
 
-def hotspot_visits(counts: Mapping[str, int], checkpoints: Iterable[str], base: int = 1, per_incidents: int = 3,
+def hotspot_visits(counts: Mapping[str, int], checkpoints: Iterable[str], base: int = 1,
+                   per_incidents: int = 3,
                    max_visits: int = 3) -> dict[str, int]:
-    """Visits per checkpoint: `base`, plus one per `per_incidents` recent incidents there, at most `max_visits`."""
+    """Visits per checkpoint: `base`, plus one per `per_incidents` recent incidents there, at most
+    `max_visits`."""
     return {c: min(max_visits, base + counts.get(c, 0) // per_incidents) for c in checkpoints}
 
 
@@ -94,7 +96,9 @@ def plan_routes(site: Site, teams: Sequence[RouteTeam], checkpoints: Sequence[Pa
         if t.end:
             site.idx(t.end)
         if t.shift_minutes <= 0:
-            raise PatrolError(f"plan_routes: team {t.team_id} has shift_minutes {t.shift_minutes}; must be > 0")
+            raise PatrolError(
+                f"plan_routes: team {t.team_id} has shift_minutes {t.shift_minutes}; must be > 0"
+            )
     seen = set()
     for cp in checkpoints:
         site.idx(cp.place)
@@ -105,7 +109,9 @@ def plan_routes(site: Site, teams: Sequence[RouteTeam], checkpoints: Sequence[Pa
             raise PatrolError(f"plan_routes: checkpoint '{cp.place}' has visits {cp.visits}; must be >= 1")
         for tid in cp.teams or ():
             if tid not in team_index:
-                raise PatrolError(f"plan_routes: checkpoint '{cp.place}' names team '{tid}', which is not planned")
+                raise PatrolError(
+                    f"plan_routes: checkpoint '{cp.place}' names team '{tid}', which is not planned"
+                )
 
     # Nodes: one start and one end per team, then one node per checkpoint visit.
     places: list[str] = []
@@ -129,7 +135,8 @@ def plan_routes(site: Site, teams: Sequence[RouteTeam], checkpoints: Sequence[Pa
     transit = [[dwell[i] + (int(math.ceil(travel[idx[i], idx[j]])) if i != j else 0) for j in range(n)]
                for i in range(n)]
 
-    manager = pywrapcp.RoutingIndexManager(n, n_teams, list(range(n_teams)), list(range(n_teams, 2 * n_teams)))
+    manager = pywrapcp.RoutingIndexManager(n, n_teams, list(range(n_teams)), list(range(n_teams,
+                                                                                        2 * n_teams)))
     routing = pywrapcp.RoutingModel(manager)
 
     def cb(from_index: int, to_index: int) -> int:
@@ -150,7 +157,9 @@ def plan_routes(site: Site, teams: Sequence[RouteTeam], checkpoints: Sequence[Pa
         span = min(teams[v].shift_minutes for v in allowed) * 60
         lo, hi = (cp.window[0] * 60, cp.window[1] * 60) if cp.window else (0.0, span)
         if hi <= lo:
-            raise PatrolError(f"plan_routes: checkpoint '{cp.place}' window {cp.window} ends before it starts")
+            raise PatrolError(
+                f"plan_routes: checkpoint '{cp.place}' window {cp.window} ends before it starts"
+            )
         part = (hi - lo) / cp.visits
         w_lo, w_hi = int(lo + k * part), int(lo + (k + 1) * part)
         tdim.CumulVar(index).SetRange(w_lo, max(w_lo, w_hi))
@@ -188,7 +197,8 @@ def plan_routes(site: Site, teams: Sequence[RouteTeam], checkpoints: Sequence[Pa
             planned.add(node)
             prev = node
             index = solution.Value(routing.NextVar(index))
-        routes[t.team_id] = PatrolRoute(t.team_id, t.start, t.end or t.start, stops, round(duration, 2), round(dist, 1))
+        routes[t.team_id] = PatrolRoute(t.team_id, t.start, t.end or t.start, stops, round(duration, 2),
+                                        round(dist, 1))
     unvisited = [(cp.place, k) for off, (cp, k) in enumerate(visits) if 2 * n_teams + off not in planned]
     feasible = not any(k == 0 for _, k in unvisited)
     return RoutePlan(routes, unvisited, feasible, round(_time.perf_counter() - t0, 3))
@@ -245,7 +255,8 @@ def coverage(required_visits: Mapping[str, int], checkins: Iterable[CheckIn], da
     return out
 
 
-def plan_shift_routes(site: Site, teams: Mapping[str, Team], now: datetime, hotspot_counts: Mapping[str, int] | None = None,
+def plan_shift_routes(site: Site, teams: Mapping[str, Team], now: datetime,
+                      hotspot_counts: Mapping[str, int] | None = None,
                       positions: Mapping[str, str] | None = None, round_minutes: float = 120.0,
                       dwell_min: float = 2.0, time_limit_s: float = 2.0) -> RoutePlan:
     """One patrol round for the teams on shift at `now`, through every checkpoint of the site.

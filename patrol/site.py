@@ -33,11 +33,15 @@ class _Model(BaseModel):
 class Place(_Model):
     """A named point of the site graph."""
 
-    kind: PlaceKind = Field(description="What it is: gate, entrance, lobby, bike_shed, fire_lane, checkpoint, ...")
-    xy: tuple[float, float] = Field(description="Position in metres [x east, y north] from the plan's bottom-left")
+    kind: PlaceKind = Field(
+        description="What it is: gate, entrance, lobby, bike_shed, fire_lane, checkpoint, ..."
+    )
+    xy: tuple[float,
+              float] = Field(description="Position in metres [x east, y north] from the plan's bottom-left")
     name: str = Field(default="", description="Display name (zh-CN), e.g. 东门")
     building: str | None = Field(default=None, description="Building this place belongs to, if any")
-    grid: str | None = Field(default=None, description="Grid cell id; derived from the grid polygons when left out")
+    grid: str | None = Field(default=None,
+                             description="Grid cell id; derived from the grid polygons when left out")
 
 
 class Link(_Model):
@@ -45,7 +49,8 @@ class Link(_Model):
 
     a: str = Field(description="Place id at one end")
     b: str = Field(description="Place id at the other end")
-    length_m: float | None = Field(default=None, gt=0, description="Walking length in metres (default: distance)")
+    length_m: float | None = Field(default=None, gt=0,
+                                   description="Walking length in metres (default: distance)")
     one_way: bool = Field(default=False, description="Walkable only from a to b")
 
 
@@ -68,7 +73,8 @@ class Building(_Model):
 class Area(_Model):
     """A drawn area that is not a building: fire lane strip, bike shed roof, square, green."""
 
-    kind: Literal["fire_lane", "bike_shed", "square", "green", "parking", "road"] = Field(description="What it is")
+    kind: Literal["fire_lane", "bike_shed", "square", "green", "parking",
+                  "road"] = Field(description="What it is")
     name: str = Field(default="", description="Display name")
     polygon: list[tuple[float, float]] = Field(min_length=3, description="Outline in metres")
 
@@ -88,13 +94,15 @@ class SiteConfig(_Model):
     name: str = Field(description="Site name")
     timezone: str = Field(default="Asia/Shanghai", description="IANA timezone of the site's clocks")
     walking_speed_mps: float = Field(default=1.2, gt=0, description="Walking speed in metres per second")
-    office: str = Field(default="community_office", description="Who is escalated to after the grid worker (社区)")
+    office: str = Field(default="community_office",
+                        description="Who is escalated to after the grid worker (社区)")
     plan: Plan = Field(description="Plan image and scale")
     places: dict[str, Place] = Field(min_length=1, description="Places by id")
     links: list[Link | tuple[str, str]] = Field(default_factory=list, description="Walkable links")
     grids: dict[str, GridCell] = Field(default_factory=dict, description="Grid cells by id")
     buildings: dict[str, Building] = Field(default_factory=dict, description="Building footprints by id")
-    areas: dict[str, Area] = Field(default_factory=dict, description="Drawn areas (fire lanes, sheds, squares)")
+    areas: dict[str, Area] = Field(default_factory=dict,
+                                   description="Drawn areas (fire lanes, sheds, squares)")
 
     @model_validator(mode="after")
     def _check_refs(self) -> SiteConfig:
@@ -135,7 +143,8 @@ class Site:
         for raw in config.links:
             link = raw if isinstance(raw, Link) else Link(a=raw[0], b=raw[1])
             pa, pb = config.places[link.a].xy, config.places[link.b].xy
-            length = link.length_m if link.length_m is not None else float(np.hypot(pa[0] - pb[0], pa[1] - pb[1]))
+            length = link.length_m if link.length_m is not None else float(np.hypot(pa[0] - pb[0],
+                                                                                    pa[1] - pb[1]))
             length = max(length, 0.01)
             self.graph.add_edge(link.a, link.b, length=length)
             if not link.one_way:
@@ -159,10 +168,12 @@ class Site:
         for i, pid in enumerate(self.ids):
             if not np.isfinite(self.distance_m[0, i]):
                 raise PatrolError(
-                    f"{self.source}: place '{pid}' cannot be reached from '{home}'; add a walkable link to it under links:")
+                    f"{self.source}: place '{pid}' cannot be reached from "
+                    f"'{home}'; add a walkable link to it under links:")
             if not np.isfinite(self.distance_m[i, 0]):
                 raise PatrolError(
-                    f"{self.source}: place '{pid}' cannot walk back to '{home}' (one-way links only); add a link under links:")
+                    f"{self.source}: place '{pid}' cannot walk back to '{home}' "
+                    "(one-way links only); add a link under links:")
 
     # --- lookups -------------------------------------------------------------------------------------
     def place(self, pid: str) -> Place:
@@ -228,7 +239,9 @@ class Site:
 def _format_validation(source: str, exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
-    return f"{source}: {loc}: {str(err['msg']).removeprefix('Value error, ')}" + (f" ({len(exc.errors())} errors in all)" if len(exc.errors()) > 1 else "")
+    return f"{source}: {loc}: {str(err['msg']).removeprefix('Value error, ')}" + (
+        f" ({len(exc.errors())} errors in all)" if len(exc.errors()) > 1 else ""
+    )
 
 
 def site_from_dict(data: Any, source: str = "<site>") -> Site:

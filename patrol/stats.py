@@ -43,7 +43,9 @@ def _q(values: list[float], q: float) -> float | None:
 
 
 def _stats(recs: list[IncidentRecord]) -> GroupStats:
-    resp = [(r.on_site_at - r.dispatched_at).total_seconds() for r in recs if r.on_site_at and r.dispatched_at]
+    resp = [
+        (r.on_site_at - r.dispatched_at).total_seconds() for r in recs if r.on_site_at and r.dispatched_at
+    ]
     res = [(r.resolved_at - r.opened_at).total_seconds() for r in recs if r.resolved_at]
     timed = [r for r in recs if r.resolved_at and r.deadline]
     within = sum(1 for r in timed if r.resolved_at and r.deadline and r.resolved_at <= r.deadline)
@@ -105,7 +107,8 @@ def team_load(records: Iterable[IncidentRecord]) -> dict[str, TeamLoad]:
     return {t: TeamLoad(int(a[0]), int(a[1]), round(a[2], 1)) for t, a in sorted(acc.items())}
 
 
-def day_summary(records: Iterable[IncidentRecord], now: datetime, at_risk_s: float = 600) -> dict[str, float | int | None]:
+def day_summary(records: Iterable[IncidentRecord], now: datetime,
+                at_risk_s: float = 600) -> dict[str, float | int | None]:
     """The control room's numbers for today (records opened on now's date)."""
     today = [r for r in records if r.opened_at.date() == now.date()]
     open_ = [r for r in today if not r.resolved_at and not r.false_alarm]
@@ -128,7 +131,12 @@ def shift_workload(records: Iterable[IncidentRecord], team_id: str, shift_start:
     busy_minutes_this_shift want. A task still open counts as busy until `now`."""
     tasks, busy = 0, 0.0
     for r in records:
-        if r.team != team_id or r.dispatched_at is None or r.dispatched_at < shift_start or r.dispatched_at > now:
+        if (
+            r.team != team_id
+            or r.dispatched_at is None
+            or r.dispatched_at < shift_start
+            or r.dispatched_at > now
+        ):
             continue
         tasks += 1
         end = r.resolved_at if r.resolved_at and r.resolved_at <= now else now

@@ -41,13 +41,15 @@ class Person(_Model):
     name: str = Field(description="Display name")
     role: Role = Field(default="volunteer", description="grid_worker, social_worker, volunteer, ...")
     phone: str = Field(default="", description="Phone number (for the leader's page login hints)")
-    skills: list[str] = Field(default_factory=list, description="Personal skills, e.g. fire_safety, first_aid")
+    skills: list[str] = Field(default_factory=list,
+                              description="Personal skills, e.g. fire_safety, first_aid")
 
 
 class RosterShift(_Model):
     """One weekly shift: `{days: [mon, tue], start: "08:00", end: "16:00"}`."""
 
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1, description="Weekdays")
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1,
+                                                                                 description="Weekdays")
     start: str = Field(description="Start HH:MM, local time")
     end: str = Field(description="End HH:MM, local time")
     crosses_midnight: bool = Field(default=False, description="True for a night shift ending the next day")
@@ -57,9 +59,12 @@ class RosterShift(_Model):
         s, e = _parse_hhmm(self.start, "start"), _parse_hhmm(self.end, "end")
         if e <= s and not self.crosses_midnight:
             raise ValueError(
-                f"shift {self.start}-{self.end} ends before it starts; set crosses_midnight: true for a night shift")
+                f"shift {self.start}-{self.end} ends before it starts; "
+                "set crosses_midnight: true for a night shift")
         if e > s and self.crosses_midnight:
-            raise ValueError(f"shift {self.start}-{self.end} is marked crosses_midnight but ends the same day")
+            raise ValueError(
+                f"shift {self.start}-{self.end} is marked crosses_midnight but ends the same day"
+            )
         return self
 
     def window(self, day: date) -> tuple[datetime, datetime]:
@@ -97,7 +102,8 @@ class Team(_Model):
     name: str = Field(description="Display name, e.g. 第一巡逻队")
     leader: str = Field(default="", description="Person id of the leader (must be a member)")
     members: list[str] = Field(min_length=1, description="Person ids, leader included")
-    skills: list[str] = Field(default_factory=list, description="Team skills: fire_safety, elderly_care, mediation, ...")
+    skills: list[str] = Field(default_factory=list,
+                              description="Team skills: fire_safety, elderly_care, mediation, ...")
     home_grid: str | None = Field(default=None, description="Grid cell this team is responsible for")
     base: str | None = Field(default=None, description="Place id where the team starts its shift")
     roster: list[RosterShift] = Field(default_factory=list, description="Weekly shifts")

@@ -11,7 +11,8 @@ from patrol.errors import PatrolError
 
 
 def read_yaml(path: Path, what: str) -> Any:
-    """The parsed content of `path`; a missing or malformed file is a PatrolError naming it and `what` it is."""
+    """The parsed content of `path`; a missing or malformed file is a PatrolError naming it and `what` it
+    is."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -14,168 +14,32 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
 
+# run as a script (sample_videos/ is on sys.path): the cut-and-paste parts live beside it
+from sprites import (
+    Placement,
+    Sprite,
+    background_frames,
+    bicycle_mask,
+    cut,
+    cut_masked,
+    inside,
+    median_background,
+    people_mask,
+)
+
 HERE = Path(__file__).resolve().parent
 FPS = 10.0
 W, H = 768, 576
 
 
-@dataclass
-class Sprite:
-    name: str
-    source: dict[str, object]  # clip, frame, rect: where the pixels come from
-    rgb: np.ndarray            # BGR uint8
-    alpha: np.ndarray          # float32 0..1, feathered
-
-
-def read_frame(clip: str, index: int) -> np.ndarray:
-    cap = cv2.VideoCapture(str(HERE / clip))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, frame = cap.read()
-    cap.release()
-    if not ok:
-        raise SystemExit(f"cannot read frame {index} of {clip}")
-    return np.asarray(frame)
-
-
-def cut(name: str, clip: str, index: int, rect: tuple[int, int, int, int], feather: int = 2) -> Sprite:
-    """GrabCut the object inside rect (x, y, w, h) of a frame; returns it cropped to its mask."""
-    image = read_frame(clip, index)
-    mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.setRNGSeed(0)
-    cv2.grabCut(image, mask, rect, np.zeros((1, 65)), np.zeros((1, 65)), 8, cv2.GC_INIT_WITH_RECT)
-    fg = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg)
-    if n > 1:  # keep the largest piece and pieces near it (spokes, handlebars), drop specks
-        keep = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= 0.01 * stats[1:, cv2.CC_STAT_AREA].max()]
-        fg = (np.isin(labels, keep) * 255).astype(np.uint8)
-    fg = np.asarray(cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)), np.uint8)
-    alpha = cv2.GaussianBlur(fg.astype(np.float32) / 255.0, (2 * feather + 1, 2 * feather + 1), 0)
-    ys, xs = np.nonzero(alpha > 0.02)
-    y1, y2, x1, x2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    return Sprite(name, {"clip": clip, "frame": index, "rect_xywh": list(rect)},
-                  image[y1:y2, x1:x2].copy(), alpha[y1:y2, x1:x2].copy())
-
-
-def bicycle_mask(shape: tuple[int, ...]) -> np.ndarray:
-    """Hand-traced mask of the bicycle leaning on the wall in bikes.mp4 frame 230 (GrabCut cannot separate its
-    black frame from the black grille behind it); the spokes stay transparent."""
-    m = np.zeros(shape[:2], np.uint8)
-
-    def poly(pts: list[tuple[int, int]]) -> None:
-        cv2.fillPoly(m, [np.array(pts, np.int32)], 255)
-
-    poly([(266, 60), (300, 53), (335, 58), (350, 75), (350, 135), (300, 138), (266, 125)])  # pannier bag
-    cv2.ellipse(m, (307, 150), (44, 50), 0, 0, 360, 255, 7)                                  # rear wheel
-    poly([(340, 18), (390, 16), (392, 32), (345, 35)])                                       # saddle
-    cv2.line(m, (362, 33), (372, 142), 255, 6)                                               # seat tube
-    poly([(293, 143), (330, 140), (398, 150), (400, 190), (345, 196), (300, 170)])           # chain guard
-    cv2.line(m, (395, 150), (472, 65), 255, 7)                                               # down tube
-    cv2.line(m, (400, 155), (488, 105), 255, 4)                                              # lower tube
-    poly([(467, 40), (490, 38), (493, 125), (476, 128)])                                     # head tube, fork
-    cv2.line(m, (458, 8), (512, 30), 255, 6)                                                 # handlebar
-    poly([(493, 38), (518, 40), (518, 52), (493, 52)])                                       # lamp
-    cv2.ellipse(m, (470, 165), (52, 52), 0, 180, 360, 255, 5)                                # front mudguard
-    cv2.ellipse(m, (470, 165), (52, 52), 0, 0, 180, 255, 7)                                  # front tyre
-    cv2.line(m, (415, 160), (418, 212), 255, 4)                                              # stand
-    return m
-
-
-def cut_masked(name: str, clip: str, index: int, mask: np.ndarray, feather: int = 2) -> Sprite:
-    image = read_frame(clip, index)
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (2 * feather + 1, 2 * feather + 1), 0)
-    ys, xs = np.nonzero(alpha > 0.02)
-    y1, y2, x1, x2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    return Sprite(name, {"clip": clip, "frame": index, "mask": "hand-traced (compose.py: bicycle_mask)"},
-                  image[y1:y2, x1:x2].copy(), alpha[y1:y2, x1:x2].copy())
-
-
-@dataclass
-class Placement:
-    """An object on a keyframe path: (t, bottom-centre x, bottom y, width in px); absent outside [t0, t1]."""
-
-    sprite: Sprite
-    keys: list[tuple[float, float, float, float]]
-    label: str
-    alt_labels: list[str] = field(default_factory=list)
-    flip: bool = False
-
-    def at(self, t: float) -> tuple[float, float, float] | None:
-        k = self.keys
-        if t < k[0][0] - 1e-9 or t > k[-1][0] - 1e-9:  # present from the first key, gone at the last
-            return None
-        for (ta, xa, ya, wa), (tb, xb, yb, wb) in zip(k, k[1:], strict=False):
-            if ta - 1e-9 <= t <= tb + 1e-9:
-                u = 0.0 if tb == ta else (t - ta) / (tb - ta)
-                return xa + u * (xb - xa), ya + u * (yb - ya), wa + u * (wb - wa)
-        return k[-1][1], k[-1][2], k[-1][3]
-
-    def render(self, t: float) -> tuple[np.ndarray, np.ndarray, tuple[int, int]] | None:
-        """Scaled sprite pixels, alpha and top-left position at time t (None when absent)."""
-        pos = self.at(t)
-        if pos is None:
-            return None
-        cx, by, width = pos
-        s = width / self.sprite.rgb.shape[1]
-        w = max(2, round(self.sprite.rgb.shape[1] * s))
-        h = max(2, round(self.sprite.rgb.shape[0] * s))
-        rgb = cv2.resize(self.sprite.rgb, (w, h), interpolation=cv2.INTER_AREA)
-        alpha = cv2.resize(self.sprite.alpha, (w, h), interpolation=cv2.INTER_AREA)
-        if self.flip:
-            rgb, alpha = rgb[:, ::-1], alpha[:, ::-1]
-        return rgb, alpha, (round(cx - w / 2), round(by - h))
-
-
-def background_frames(clip: str, start: int, count: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(HERE / clip))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    frames = []
-    for _ in range(count):
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    return frames
-
-
-def median_background(clip: str) -> np.ndarray:
-    cap = cv2.VideoCapture(str(HERE / clip))
-    samples = []
-    i = 0
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        if i % 8 == 0:
-            samples.append(f)
-        i += 1
-    cap.release()
-    return np.median(np.stack(samples), axis=0).astype(np.uint8)
-
-
-def people_mask(frame: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labels of moving people (foreground blobs against the median background) and each blob's lowest y."""
-    diff = cv2.absdiff(frame, bg).max(axis=2)
-    fg = (diff > 35).astype(np.uint8)
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    fg = cv2.dilate(fg, np.ones((5, 5), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg)
-    bottoms = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT]
-    return labels, bottoms, stats[:, cv2.CC_STAT_AREA]
-
-
-def inside(poly: np.ndarray, x: float, y: float) -> bool:
-    return cv2.pointPolygonTest(poly.astype(np.float32), (float(x), float(y)), False) >= 0
-
-
-def compose(name: str, bg_start: int, seconds: float, objects: list[Placement], zones: dict[str, list[list[float]]],
+def compose(name: str, bg_start: int, seconds: float, objects: list[Placement],
+            zones: dict[str, list[list[float]]],
             bg_median: np.ndarray, notes: str) -> None:
     frames = background_frames("vtest.avi", bg_start, int(round(seconds * FPS)))
     polys = {z: np.asarray(p, np.float64) * [W, H] for z, p in zones.items()}
@@ -228,7 +92,8 @@ def compose(name: str, bg_start: int, seconds: float, objects: list[Placement], 
         "frames": len(frames),
         "duration_s": duration,
         "size": [W, H],
-        "background": {"clip": "vtest.avi", "first_frame": bg_start, "last_frame": bg_start + len(frames) - 1},
+        "background": {"clip": "vtest.avi", "first_frame": bg_start,
+                       "last_frame": bg_start + len(frames) - 1},
         "camera_config": f"{name}.yaml",
         "zones": zones,
         "notes": notes,
@@ -275,7 +140,8 @@ def events_for(objects: list[Placement], rules: list[tuple[str, str, str, str]],
 
 
 RULES = {  # the rules of each composed clip's camera config (the zone names are the keys)
-    "corridor": ("b1_stair", "{kind: presence, labels: [bicycle, motorcycle], min_seconds: 3, event: ebike_in_corridor}"),
+    "corridor": ("b1_stair",
+                 "{kind: presence, labels: [bicycle, motorcycle], min_seconds: 3, event: ebike_in_corridor}"),
     "passage": ("b3_stair", "{kind: left_object, min_seconds: 10, event: left_object}"),
     "fire_lane": ("fire_lane_east",
                   "{kind: stationary, labels: [car, truck, bus], min_seconds: 15, event: fire_lane_blocked}"),
@@ -291,7 +157,8 @@ def write_camera_config(name: str, zones: dict[str, list[list[float]]], notes: s
     lines += [f"    location: {{node: {node}}}", "    zones:"]
     for zone, poly in zones.items():
         pts = ", ".join(f"[{x:.2f}, {y:.2f}]" for x, y in poly)
-        lines += [f"      {zone}:", f"        polygon: [{pts}]", "        rules:", f"          - {RULES[zone][1]}"]
+        lines += [f"      {zone}:", f"        polygon: [{pts}]", "        rules:",
+                  f"          - {RULES[zone][1]}"]
     (HERE / f"{name}.yaml").write_text("\n".join(lines) + "\n")
 
 
@@ -321,7 +188,8 @@ def main() -> None:
         return keys
 
     def bike_at(name: str, keys: list[tuple[float, float, float, float]]) -> Placement:
-        return Placement(Sprite(name, bicycle.source, bicycle.rgb, bicycle.alpha), keys, "bicycle", ["motorcycle"])
+        return Placement(Sprite(name, bicycle.source, bicycle.rgb, bicycle.alpha), keys, "bicycle",
+                         ["motorcycle"])
 
     fire_lane = [[0.68, 0.21], [0.90, 0.21], [0.90, 0.30], [0.80, 0.40], [0.68, 0.40], [0.60, 0.36]]
     jobs = [
@@ -331,14 +199,17 @@ def main() -> None:
          {"corridor": [[0.45, 0.50], [1.0, 0.50], [1.0, 0.86], [0.45, 0.62]]},
          [("bicycle", "corridor", "ebike_in_corridor", "presence")],
          "A bicycle with a pannier (cut from bikes.mp4 frame 230) is wheeled into the corridor zone from the "
-         "right edge 8.0-11.0 s (nobody is seen pushing it), stands still 11.0-45.0 s, and is taken out to the "
+         "right edge 8.0-11.0 s (nobody is seen pushing it), stands "
+         "still 11.0-45.0 s, and is taken out to the "
          "right 45.0-48.0 s. Real pedestrians of vtest.avi walk past."),
         ("composed_left_object", 195, 60.0,
          [Placement(bag, [(10.0, 600, 425, 44), (60.0, 600, 425, 44)], "handbag", ["suitcase", "backpack"]),
           Placement(garbage, [(25.0, 470, 345, 80), (50.0, 470, 345, 80)], "unknown", [])],
          {"passage": [[0.40, 0.45], [1.0, 0.45], [1.0, 0.86], [0.40, 0.62]]},
-         [("bag", "passage", "left_object", "left_object"), ("garbage", "passage", "left_object", "left_object")],
-         "A grey bag (the pannier cut from bikes.mp4 frame 230) appears on the passage at 10.0 s and stays to "
+         [("bag", "passage", "left_object", "left_object"), ("garbage", "passage", "left_object",
+                                                             "left_object")],
+         "A grey bag (the pannier cut from bikes.mp4 frame 230) "
+         "appears on the passage at 10.0 s and stays to "
          "the end (60 s); a bundle of dumped cloth (the yellow rag lying on the lawn in vtest.avi frame 0) "
          "appears at 25.0 s and is gone at 50.0 s. Both appear and vanish between two frames: the person who "
          "drops them is not composed. Real pedestrians walk past and in front of them."),
@@ -347,9 +218,11 @@ def main() -> None:
           van_at("van_passing_2", drive(69.0))],
          {"fire_lane": fire_lane},
          [("van_parked", "fire_lane", "fire_lane_blocked", "stationary")],
-         "Three vans (the white van parked in vtest.avi frame 0, cut out and driven along the road): one passes "
+         "Three vans (the white van parked in vtest.avi frame 0, cut "
+         "out and driven along the road): one passes "
          "through the fire lane without stopping, one stops in it for 40 s and drives on, one more passes at "
-         "the end. Only the stop is an event. The real van and car parked at the top right are outside the zone."),
+         "the end. Only the stop is an event. The real van and car "
+         "parked at the top right are outside the zone."),
         ("composed_fire_lane_passing", 400, 30.0,
          [van_at("van_passing_1", drive(1.0)), van_at("van_passing_2", drive(11.0)),
           van_at("van_passing_3", drive(20.0))],
@@ -365,24 +238,29 @@ def main() -> None:
                                 (68.0, 830, 450, 112)])],
          {"corridor": [[0.45, 0.50], [1.0, 0.50], [1.0, 0.86], [0.45, 0.62]]},
          [(f"bicycle_{k}", "corridor", "ebike_in_corridor", "presence") for k in (1, 2, 3)],
-         "A bicycle with a pannier is wheeled into the corridor three times (3-16 s, 27-40.5 s, 52-68 s), each "
+         "A bicycle with a pannier is wheeled into the corridor "
+         "three times (3-16 s, 27-40.5 s, 52-68 s), each "
          "time left standing 9-12 s at a different spot and taken out again to the right: three events."),
         ("composed_left_objects", 100, 60.0,
-         [Placement(Sprite("bag_1", bag.source, bag.rgb, bag.alpha), [(10.0, 660, 450, 44), (35.0, 660, 450, 44)],
+         [Placement(Sprite("bag_1", bag.source, bag.rgb, bag.alpha), [(10.0, 660, 450, 44), (35.0, 660, 450,
+                                                                                             44)],
                     "handbag", ["suitcase", "backpack", "unknown"]),
           Placement(garbage, [(15.0, 450, 335, 80), (55.0, 450, 335, 80)], "unknown", []),
-          Placement(Sprite("bag_2", bag.source, bag.rgb, bag.alpha), [(30.0, 560, 380, 48), (60.0, 560, 380, 48)],
+          Placement(Sprite("bag_2", bag.source, bag.rgb, bag.alpha), [(30.0, 560, 380, 48), (60.0, 560, 380,
+                                                                                             48)],
                     "handbag", ["suitcase", "backpack", "unknown"], flip=True)],
          {"passage": [[0.40, 0.45], [1.0, 0.45], [1.0, 0.86], [0.40, 0.62]]},
          [(o, "passage", "left_object", "left_object") for o in ("bag_1", "garbage", "bag_2")],
-         "Three things left on the passage at different places: a grey bag 10-35 s, a bundle of cloth 15-55 s, "
+         "Three things left on the passage at different places: a "
+         "grey bag 10-35 s, a bundle of cloth 15-55 s, "
          "another bag (mirrored) 30-60 s (to the clip end). Each appears and vanishes between two frames."),
         ("composed_fire_lane_twice", 0, 79.0,
          [van_at("van_parked_1", drive(0.0, stop_s=20.0)), van_at("van_parked_2", drive(30.0, stop_s=22.0)),
           van_at("van_passing", drive(62.0))],
          {"fire_lane": fire_lane},
          [(f"van_parked_{k}", "fire_lane", "fire_lane_blocked", "stationary") for k in (1, 2)],
-         "A van stops in the fire lane for 20 s and drives on; a second van stops at the same spot for 22 s and "
+         "A van stops in the fire lane for 20 s and drives on; a "
+         "second van stops at the same spot for 22 s and "
          "drives on; a third passes without stopping. Two events, one per stop, none for the pass."),
     ]
     only = set(sys.argv[1:])  # clip names to rebuild (default: all)

@@ -2,7 +2,8 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--runslow", action="store_true", default=False, help="run slow tests (real clips, browser, services)")
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="run slow tests (real clips, browser, services)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

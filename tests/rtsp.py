@@ -58,7 +58,9 @@ class RtspCamera:
         probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); "
                                 "from gi.repository import GstRtspServer"], capture_output=True, text=True)
         if probe.returncode != 0:
-            raise RuntimeError(f"{SYSTEM_PYTHON} cannot load GStreamer's RTSP server: {SETUP_HINT}\n{probe.stderr}")
+            raise RuntimeError(
+                f"{SYSTEM_PYTHON} cannot load GStreamer's RTSP server: {SETUP_HINT}\n{probe.stderr}"
+            )
         self.proc = subprocess.Popen([SYSTEM_PYTHON, str(ROOT / "tests" / "rtsp_server.py"), "--frames",
                                       str(self.frames), "--fps", str(self.fps), "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -155,3 +155,11 @@ def test_importing_the_api_app_loads_no_opencv() -> None:
     code = "import sys, api.app; assert 'cv2' not in sys.modules, 'api.app loaded cv2'"
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_no_source_file_over_the_limit() -> None:
+    skip = {".venv", "tests", "migrations", "build", "node_modules", ".git"}
+    files = [p for p in ROOT.rglob("*.py") if not skip & set(p.relative_to(ROOT).parts)]
+    long = {str(p.relative_to(ROOT)): n for p in files
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}, f"files over {MAX_LINES} lines: split them"

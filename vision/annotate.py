@@ -23,7 +23,8 @@ MAGENTA = (255, 0, 255)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def draw_box(image: np.ndarray, box: Sequence[float] | np.ndarray, text: str, color: tuple[int, int, int]) -> None:
+def draw_box(image: np.ndarray, box: Sequence[float] | np.ndarray, text: str, color: tuple[int, int,
+                                                                                           int]) -> None:
     """A box with its caption on a filled band above it (in place)."""
     x1, y1, x2, y2 = (int(round(float(v))) for v in box)
     cv2.rectangle(image, (x1, y1), (x2, y2), color, 2)

@@ -41,7 +41,8 @@ def inside_fraction(a: np.ndarray, b: np.ndarray) -> float:
     return float(intersection(a, b)[0, 0] / area_a) if area_a > 0 else 0.0
 
 
-def covered(box: np.ndarray, others: np.ndarray, frac: float = 0.7, pad: float = 0.25, pad_px: float = 24) -> bool:
+def covered(box: np.ndarray, others: np.ndarray, frac: float = 0.7, pad: float = 0.25,
+            pad_px: float = 24) -> bool:
     """Whether at least `frac` of `box` lies inside `others` (each padded by `pad` of its size plus `pad_px`).
 
     Overlaps between the padded boxes are counted once per box, so this errs towards `True`."""

@@ -38,7 +38,8 @@ Point = tuple[float, float]
 def _check_relative(points: list[Point], what: str) -> list[Point]:
     for x, y in points:
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ValueError(f"{what} point [{x}, {y}] is outside 0..1 (coordinates are fractions of width, height)")
+            raise ValueError(f"{what} point [{x}, {y}] is outside 0..1 "
+                             "(coordinates are fractions of width, height)")
     return points
 
 
@@ -48,34 +49,44 @@ class DetectSettings(VisionModel):
         default=1.0, gt=0, description="While all motion is explained by known tracks, re-detect this often "
         "(seconds); the whole frame is detected every motion.keepalive_s")
     stationary_s: float = Field(
-        default=1.0, gt=0, description="In zones whose rules are all `stationary`, what moves does not matter "
-        "until it stops: motion there is detected at most this often (seconds), plus once the moment it stops")
+        default=1.0, gt=0,
+        description="In zones whose rules are all `stationary`, what moves does not matter "
+        "until it stops: motion there is detected at most this "
+        "often (seconds), plus once the moment it stops")
 
 
 class TrackerSettings(VisionModel):
-    lost_s: float = Field(default=5.0, gt=0, description="Keep a lost track this long (seconds) before it ends")
-    activation_score: float = Field(default=0.35, ge=0, le=1, description="Score a detection needs to start a track")
-    high_score: float = Field(default=0.45, ge=0, le=1, description="ByteTrack's first-stage (high) score split")
+    lost_s: float = Field(default=5.0, gt=0,
+                          description="Keep a lost track this long (seconds) before it ends")
+    activation_score: float = Field(default=0.35, ge=0, le=1,
+                                    description="Score a detection needs to start a track")
+    high_score: float = Field(default=0.45, ge=0, le=1,
+                              description="ByteTrack's first-stage (high) score split")
     min_iou: float = Field(default=0.1, ge=0, le=1, description="Least IoU to associate a box with a track")
     min_frames: int = Field(default=1, ge=1, description="Consecutive detections before a track gets an id")
     still_radius: float = Field(
         default=0.15, gt=0, description="A track is still while its box's bottom-centre stays within this "
-        "fraction of its box size of where it is now (and its size within a third of it), a brief odd box apart")
+        "fraction of its box size of where it is now (and its size "
+        "within a third of it), a brief odd box apart")
     still_window_s: float = Field(
         default=4.0, gt=0, description="Movement is judged over this many seconds, against the object's own "
         "size: a far car crawling along a road is moving, box jitter is not (reported as `displacement`)")
     link_s: float = Field(
-        default=3.0, ge=0, description="A new track that appears within this many seconds of a moving track being "
-        "lost, where that object was heading and looking like it, continues it (same id, same event); a still "
+        default=3.0, ge=0,
+        description="A new track that appears within this many seconds of a moving track being "
+        "lost, where that object was heading and looking like it, "
+        "continues it (same id, same event); a still "
         "object's track can be continued for up to lost_s")
 
 
 class EventSettings(VisionModel):
-    snapshots: bool = Field(default=True, description="Write a JPEG snapshot (best frame, box drawn) per event")
+    snapshots: bool = Field(default=True,
+                            description="Write a JPEG snapshot (best frame, box drawn) per event")
     clips: bool = Field(default=True, description="Write an H.264 MP4 clip per event")
     pre_s: float = Field(default=3.0, ge=0, le=30, description="Seconds of clip before the event starts")
     post_s: float = Field(default=3.0, ge=0, le=30, description="Seconds of clip after the event ends")
-    max_clip_s: float = Field(default=30.0, gt=0, description="Longest clip; a longer event's clip stops here")
+    max_clip_s: float = Field(default=30.0, gt=0,
+                              description="Longest clip; a longer event's clip stops here")
     update_s: float = Field(default=10.0, gt=0, description="Send an `update` message at most this often")
 
 
@@ -85,10 +96,14 @@ class Location(VisionModel):
 
 class RuleBase(VisionModel):
     event: str = Field(min_length=1, description="Event type this rule raises, e.g. fire_lane_blocked")
-    schedule: list[str] = Field(default_factory=list, description="Active times of day, e.g. ['22:00-06:00']; "
-                                "empty: always. Clock: the frame's wall time, else the camera's clip_start + t")
-    min_score: float = Field(default=0.3, ge=0, le=1, description="Least detector score of an object the rule counts")
-    min_scores: dict[str, float] = Field(default_factory=dict, description="Per-label score thresholds, override min_score")
+    schedule: list[str] = Field(default_factory=list,
+                                description="Active times of day, e.g. ['22:00-06:00']; "
+                                "empty: always. Clock: the frame's wall time, "
+                                "else the camera's clip_start + t")
+    min_score: float = Field(default=0.3, ge=0, le=1,
+                             description="Least detector score of an object the rule counts")
+    min_scores: dict[str, float] = Field(default_factory=dict,
+                                         description="Per-label score thresholds, override min_score")
 
     @field_validator("schedule", mode="before")
     @classmethod
@@ -114,14 +129,16 @@ class PresenceRule(RuleBase):
     gap_s: float = Field(default=8.0, ge=0, description="An object unseen longer than this has left; a track "
                          "found again at the same place within it continues the same event")
     revisit_s: float = Field(default=5.0, ge=0, description="An object that leaves the zone and comes back "
-                             "within this many seconds is on the same visit: one event (0: every entry is a visit)")
+                             "within this many seconds is on the same visit: "
+                             "one event (0: every entry is a visit)")
 
 
 class StationaryRule(RuleBase):
     kind: Literal["stationary"] = Field(description="An object in the zone and not moving for >= min_seconds")
     labels: list[str] = Field(min_length=1, description="Object labels (COCO names) the rule watches")
     min_seconds: float = Field(ge=0, description="Seconds still inside the zone before the event starts")
-    gap_s: float = Field(default=20.0, ge=0, description="A still object unseen for longer than this has left; "
+    gap_s: float = Field(default=20.0, ge=0,
+                         description="A still object unseen for longer than this has left; "
                          "a track found again at the same place within it continues the same event")
 
 
@@ -137,7 +154,8 @@ class LineRule(RuleBase):
     labels: list[str] = Field(min_length=1, description="Object labels (COCO names) counted")
     line: list[Point] = Field(min_length=2, description="Polyline, relative 0..1 points")
     direction: Literal["any", "left_to_right", "right_to_left"] = Field(
-        default="any", description="Crossing direction that counts, seen walking the line from its first point")
+        default="any",
+        description="Crossing direction that counts, seen walking the line from its first point")
 
     @field_validator("line")
     @classmethod
@@ -174,28 +192,35 @@ class Camera(VisionModel):
     detect: DetectSettings = Field(default_factory=DetectSettings, description="Decode / detect rates")
     location: Location | None = Field(default=None, description="Where on the site graph this camera looks")
     zones: dict[str, Zone] = Field(min_length=1, description="Named zones with their rules")
-    detector: dict[str, Any] | None = Field(default=None, description="Overrides of the global detector section")
+    detector: dict[str, Any] | None = Field(default=None,
+                                            description="Overrides of the global detector section")
     tracker: TrackerSettings = Field(default_factory=TrackerSettings, description="Tracker settings")
     events: EventSettings = Field(default_factory=EventSettings, description="Snapshots and clips")
-    motion: MotionConfig = Field(default_factory=lambda: MotionConfig.model_validate({"keepalive_s": KEEPALIVE_S}),
+    motion: MotionConfig = Field(default_factory=lambda: MotionConfig(keepalive_s=KEEPALIVE_S),
                                  description="Motion gating (vision/motion.py); keepalive_s defaults to "
-                                 f"{KEEPALIVE_S} s here, shorter than tracker.lost_s, so parked cars stay tracked")
+                                 f"{KEEPALIVE_S} s here, shorter than "
+                                 "tracker.lost_s, so parked cars stay tracked")
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig, description="Object masks and per-label "
                                    "filters (vision/objects.py), applied before tracking")
-    clip_start: str | None = Field(default=None, description="Time of day a recorded clip starts, HH:MM[:SS], "
+    clip_start: str | None = Field(default=None,
+                                   description="Time of day a recorded clip starts, HH:MM[:SS], "
                                    "for rule schedules")
 
 
 class SharpEyesConfig(VisionModel):
     detector: dict[str, Any] = Field(default_factory=dict, description="Detector (vision/detectors): "
                                      "`type` and its settings; the default when empty")
-    detect: DetectSettings = Field(default_factory=DetectSettings, description="Defaults of every camera's `detect`")
-    tracker: TrackerSettings = Field(default_factory=TrackerSettings, description="Defaults of every camera's `tracker`")
-    events: EventSettings = Field(default_factory=EventSettings, description="Defaults of every camera's `events`")
-    motion: MotionConfig = Field(default_factory=lambda: MotionConfig.model_validate({"keepalive_s": KEEPALIVE_S}),
+    detect: DetectSettings = Field(default_factory=DetectSettings,
+                                   description="Defaults of every camera's `detect`")
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings,
+                                     description="Defaults of every camera's `tracker`")
+    events: EventSettings = Field(default_factory=EventSettings,
+                                  description="Defaults of every camera's `events`")
+    motion: MotionConfig = Field(default_factory=lambda: MotionConfig(keepalive_s=KEEPALIVE_S),
                                  description="Defaults of every camera's `motion`")
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig, description="Defaults of every camera's "
-                                   "`objects` (a camera's filters for a label replace these; its mask, if set, too)")
+                                   "`objects` (a camera's filters for a label "
+                                   "replace these; its mask, if set, too)")
     cameras: dict[str, Camera] = Field(min_length=1, description="Cameras by name")
 
 
@@ -273,7 +298,8 @@ def _format_error(path: Path, err: dict[str, Any]) -> str:
     elif etype == "too_short" and loc and loc[-1] == "rules":
         msg = "a zone needs at least one rule (presence, stationary, crowd, line, left_object)"
     elif etype == "too_short" and loc and loc[-1] in ("polygon", "line"):
-        msg = f"a {loc[-1]} needs at least {3 if loc[-1] == 'polygon' else 2} points, got {len(err.get('input') or [])}"
+        need = 3 if loc[-1] == "polygon" else 2
+        msg = f"a {loc[-1]} needs at least {need} points, got {len(err.get('input') or [])}"
     elif etype == "union_tag_invalid":
         msg = "unknown rule kind; expected one of: presence, stationary, crowd, line, left_object"
     elif etype == "union_tag_not_found":
@@ -302,8 +328,8 @@ def check_labels(path: Path | str, config: SharpEyesConfig, class_names: list[st
         where += [(f"key 'objects.filters.{label}'", label) for label in cam.objects.filters]
         for at, label in where:
             if label not in known:
-                raise ConfigError(f"{path}: camera '{cam_name}', {at}: unknown label '{label}'; the classes of "
-                                  f"{model} are: {listed}")
+                raise ConfigError(f"{path}: camera '{cam_name}', {at}: unknown label '{label}'; "
+                                  f"the classes of {model} are: {listed}")
 
 
 def parse_config(data: Any, path: Path | str = "<config>") -> SharpEyesConfig:
@@ -326,7 +352,8 @@ def parse_config(data: Any, path: Path | str = "<config>") -> SharpEyesConfig:
             raw["objects"]["filters"] = {**config.objects.model_dump(exclude_unset=True).get("filters", {}),
                                          **cam.objects.model_dump(exclude_unset=True).get("filters", {})}
             raw["detector"] = {**config.detector, **(cam.detector or {})}
-            detectors[name] = parse_detector_config(raw["detector"], f"{path}: camera '{name}', key 'detector'")
+            detectors[name] = parse_detector_config(raw["detector"],
+                                                    f"{path}: camera '{name}', key 'detector'")
             cameras[name] = raw
         config = SharpEyesConfig.model_validate({**data, "cameras": cameras})
     except ValidationError as exc:

@@ -25,7 +25,9 @@ class Detections:
         self.class_id = np.asarray(self.class_id, dtype=np.int64).reshape(-1)
         n = len(self.xyxy)
         if len(self.confidence) != n or len(self.class_id) != n:
-            raise ValueError(f"Detections arrays disagree in length: {n}, {len(self.confidence)}, {len(self.class_id)}")
+            raise ValueError(
+                f"Detections arrays disagree in length: {n}, {len(self.confidence)}, {len(self.class_id)}"
+            )
         if self.tracker_id is not None:
             self.tracker_id = np.asarray(self.tracker_id, dtype=np.int64).reshape(-1)
 

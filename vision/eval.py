@@ -70,8 +70,10 @@ class CaseResult:
         def mean(v: list[float]) -> float | None:
             return round(sum(v) / len(v), 2) if v else None
 
-        return {"case": self.name, "kind": self.kind, "split": self.split, "tp": self.tp, "fp": self.fp, "fn": self.fn,
-                "precision": round(self.precision, 3), "recall": round(self.recall, 3), "f1": round(self.f1, 3),
+        return {"case": self.name, "kind": self.kind, "split": self.split, "tp": self.tp, "fp": self.fp,
+                "fn": self.fn,
+                "precision": round(self.precision, 3), "recall": round(self.recall, 3), "f1": round(self.f1,
+                                                                                                    3),
                 "duplicates": self.duplicates, "duplicates_per_visit": round(self.duplicates_per_visit, 3),
                 "mean_start_error_s": mean(self.start_errors), "mean_end_error_s": mean(self.end_errors),
                 "seconds": round(self.seconds, 1)}
@@ -160,7 +162,8 @@ def find_cases(root: str | Path, split: str | None = None, kind: str | None = No
             continue
         clip = case_clip(case, truth)
         if clip is not None and not clip.exists():
-            log.warning("case %s skipped: its clip %s is not here (%s)", case.name, truth["clip"], clip.resolve())
+            log.warning("case %s skipped: its clip %s is not here (%s)", case.name, truth["clip"],
+                        clip.resolve())
             continue
         out.append(case)
     return out
@@ -192,11 +195,13 @@ def case_detector(case: Path, model: str | Path, **settings: Any) -> Detector:
     from vision.detectors import create_detector
 
     cam = next(iter(load_config(case / "camera.yaml").cameras.values()))
-    return create_detector({**(cam.detector or {}), **settings, "model": str(Path(model).resolve())}, base_dir=case)
+    return create_detector({**(cam.detector or {}), **settings, "model": str(Path(model).resolve())},
+                           base_dir=case)
 
 
 def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
-             events_path: Path | None = None, model: str | Path | None = None) -> tuple[CaseResult, list[dict[str, Any]]]:
+             events_path: Path | None = None, model: str | Path | None = None) -> tuple[CaseResult,
+                                                                                        list[dict[str, Any]]]:
     from vision.pipeline import analyze_clip
 
     if detector is None and model is not None:
@@ -250,7 +255,9 @@ def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = F
     (the last one: all of them). `model` replaces the model file of each case's detector section."""
     cases = find_cases(root, split=split, kind=kind)
     if not cases:
-        raise ConfigError(f"{root}: no case to run (split {split or 'any'}, kind {kind or 'any'}, clips present)")
+        raise ConfigError(
+            f"{root}: no case to run (split {split or 'any'}, kind {kind or 'any'}, clips present)"
+        )
     iterator: Any = cases
     if progress:
         from tqdm import tqdm
@@ -263,8 +270,11 @@ def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = F
 def report_lines(results: list[CaseResult], totals: list[CaseResult]) -> list[str]:
     """The table `sharpeyes eval` prints: one row per case (with its false positives and misses), then the
     group totals."""
-    head = (f"{'case':<28} {'kind':<8} {'split':<7} {'tp':>3} {'fp':>3} {'fn':>3} {'prec':>6} {'rec':>6} {'F1':>6} "
-            f"{'dup/visit':>9} {'start err':>9} {'end err':>8}")
+    head = (
+        f"{'case':<28} {'kind':<8} {'split':<7} {'tp':>3} {'fp':>3} "
+        f"{'fn':>3} {'prec':>6} {'rec':>6} {'F1':>6} "
+        f"{'dup/visit':>9} {'start err':>9} {'end err':>8}"
+    )
     lines = [head]
     cases = {id(r) for r in results}
     for r in [*results, None, *totals]:
@@ -276,10 +286,15 @@ def report_lines(results: list[CaseResult], totals: list[CaseResult]) -> list[st
         start = d["mean_start_error_s"] if d["mean_start_error_s"] is not None else "-"
         end = d["mean_end_error_s"] if d["mean_end_error_s"] is not None else "-"
         lines.append(f"{d['case']:<28} {kind:<8} {split:<7} {d['tp']:>3} {d['fp']:>3} {d['fn']:>3} "
-                     f"{d['precision']:>6.3f} {d['recall']:>6.3f} {d['f1']:>6.3f} {d['duplicates_per_visit']:>9.3f} "
+                     f"{d['precision']:>6.3f} {d['recall']:>6.3f} "
+                     f"{d['f1']:>6.3f} {d['duplicates_per_visit']:>9.3f} "
                      f"{start:>9} {end:>8}")
         for p in r.false_positives:
-            lines.append(f"    false positive: {p['zone']}/{p['event']} {p['label']} {p['first_seen_s']}-{p['end_s']}s")
+            lines.append(
+                f"    false positive: {p['zone']}/{p['event']} {p['label']} {p['first_seen_s']}-{p['end_s']}s"
+            )
         for m in r.misses:
-            lines.append(f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s")
+            lines.append(
+                f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s"
+            )
     return lines

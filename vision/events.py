@@ -35,18 +35,25 @@ class EventMessage(BaseModel):
     rule: str = Field(default="", description="Rule kind: presence, stationary, crowd, line, left_object")
     label: str = Field(description="Object label (COCO name), or 'unknown' for left_object")
     track_id: int | None = Field(default=None, description="Tracker id, None for region rules")
-    first_seen_s: float = Field(description="Seconds from source start when the object entered / became still")
+    first_seen_s: float = Field(
+        description="Seconds from source start when the object entered / became still"
+    )
     start_s: float = Field(description="Seconds from source start when the rule fired")
-    end_s: float | None = Field(default=None, description="Seconds from source start when it ended; None while active")
+    end_s: float | None = Field(default=None,
+                                description="Seconds from source start when it ended; None while active")
     max_score: float = Field(ge=0, le=1, description="Best detector score seen")
     bbox: list[float] = Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] pixels at start_s")
     count: int | None = Field(default=None, description="Objects counted (crowd, line)")
     displacement: float | None = Field(
-        default=None, description="Tracked objects: the most it moved over the tracker's still window while the "
-        "event was active, in box sizes (stationary: at most about tracker.still_radius)")
+        default=None,
+        description="Tracked objects: the most it moved over the tracker's still window while the "
+        "event was active, in box sizes (stationary: at most about tracker.still_radius)",
+    )
     snapshot: str | None = Field(default=None, description="Path (worker side) of the JPEG snapshot")
-    clip: str | None = Field(default=None, description="Path (worker side) of the H.264 MP4 clip, once written")
-    wall_time: float | None = Field(default=None, description="Unix time of this step at the worker (live sources)")
+    clip: str | None = Field(default=None,
+                             description="Path (worker side) of the H.264 MP4 clip, once written")
+    wall_time: float | None = Field(default=None,
+                                    description="Unix time of this step at the worker (live sources)")
 
     def to_record(self) -> dict[str, object]:
         """The line written to the analyze events file."""

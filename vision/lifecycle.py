@@ -136,7 +136,8 @@ class EventManager:
 
     # -- internals
 
-    def _open(self, zone: str, rule_kind: str, event: str, ep: Any, t: float, wall_time: float | None) -> _Active:
+    def _open(self, zone: str, rule_kind: str, event: str, ep: Any, t: float,
+              wall_time: float | None) -> _Active:
         eid = f"{self.camera}-{uuid.uuid4().hex[:12]}"
         box = [float(v) for v in ep.box]
         msg = EventMessage(
@@ -163,15 +164,20 @@ class EventManager:
                 a.clip = None
         return a
 
-    def _refresh(self, a: _Active, ep: Any, t: float, wall_time: float | None, out: list[EventMessage]) -> None:
+    def _refresh(self, a: _Active, ep: Any, t: float, wall_time: float | None,
+                 out: list[EventMessage]) -> None:
         msg = a.msg
         changed = False
         if ep.score > msg.max_score + 1e-6:
             msg.max_score = float(min(1.0, ep.score))
             changed = True
             if self._frame is not None:
-                a.best_image, a.best_box, a.best_score, a.best_dirty = self._frame, [float(v) for v in ep.box], \
-                    float(ep.score), True
+                a.best_image, a.best_box, a.best_score, a.best_dirty = (
+                    self._frame,
+                    [float(v) for v in ep.box],
+                    float(ep.score),
+                    True,
+                )
         if ep.count is not None and ep.count != msg.count:
             msg.count = int(ep.count)
             changed = True
@@ -192,7 +198,8 @@ class EventManager:
                 self._write_snapshot(a)
             out.append(msg.model_copy())
 
-    def _end(self, key: tuple[str, int, str], end_s: float, t: float, wall_time: float | None) -> list[EventMessage]:
+    def _end(self, key: tuple[str, int, str], end_s: float, t: float,
+             wall_time: float | None) -> list[EventMessage]:
         a = self._active.pop(key)
         a.msg.end_s = round(float(max(a.msg.start_s, end_s)), 3)
         a.msg.wall_time = wall_time

@@ -11,7 +11,8 @@ Usage::
         if plan.mode == "skip":
             detections = Detections.empty()             # nothing moved: the tracker coasts
         else:
-            batch = gate.prepare(frame.image, plan)     # detector inputs: the frame, or crops packed in one image
+            batch = gate.prepare(frame.image,
+                                 plan)     # detector inputs: the frame, or crops packed in one image
             detections = batch.to_frame(detector.detect_batch(batch.images))   # frame pixels, NMS-merged
 
 A background model (OpenCV MOG2 on a small grey copy of the frame) gives a foreground mask; its blobs
@@ -50,23 +51,40 @@ class MotionConfig(BaseModel):
 
     enabled: bool = Field(default=True, description="false: run the detector on every full frame")
     width: int = Field(default=320, ge=64, description="width of the grey copy the background model works on")
-    history: int = Field(default=300, ge=10, description="frames the background model remembers (MOG2 history)")
-    threshold: float = Field(default=25.0, gt=0, description="MOG2 variance threshold: higher ignores weaker changes")
-    min_area: float = Field(default=0.0004, ge=0, description="smallest blob counted, as a fraction of the frame area")
-    pad: float = Field(default=0.2, ge=0, description="padding added around each motion box, as a fraction of its size")
+    history: int = Field(default=300, ge=10,
+                         description="frames the background model remembers (MOG2 history)")
+    threshold: float = Field(default=25.0, gt=0,
+                             description="MOG2 variance threshold: higher ignores weaker changes")
+    min_area: float = Field(default=0.0004, ge=0,
+                            description="smallest blob counted, as a fraction of the frame area")
+    pad: float = Field(default=0.2, ge=0,
+                       description="padding added around each motion box, as a fraction of its size")
     pad_px: int = Field(default=16, ge=0, description="padding added around each motion box, in frame pixels")
-    min_box: int = Field(default=64, ge=1, description="smallest crop side in frame pixels (context for the detector)")
-    keepalive_s: float = Field(default=10.0, gt=0, description="a full-frame detection at least this often, in seconds")
-    full_fraction: float = Field(default=0.5, gt=0, le=1,
-                                 description="motion boxes covering more than this fraction of the frame: full frame")
-    warmup_frames: int = Field(default=3, ge=0, description="frames after start (or a full-frame change) run on the full frame")
+    min_box: int = Field(default=64, ge=1,
+                         description="smallest crop side in frame pixels (context for the detector)")
+    keepalive_s: float = Field(default=10.0, gt=0,
+                               description="a full-frame detection at least this often, in seconds")
+    full_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="motion boxes covering more than this fraction of the frame: full frame",
+    )
+    warmup_frames: int = Field(
+        default=3, ge=0, description="frames after start (or a full-frame change) run on the full frame"
+    )
     region_scale: float | None = Field(
-        default=None, gt=0, le=4, description="Largest scale motion regions are enlarged to in the detector input; "
+        default=None,
+        gt=0,
+        le=4,
+        description="Largest scale motion regions are enlarged to in the detector input; "
         "none: 2 for a model with a fixed input size; for one that takes any size (YOLOX here), where more "
-        "pixels cost more time, the scale the whole frame is detected at (at most 1)")
+        "pixels cost more time, the scale the whole frame is detected at (at most 1)",
+    )
     mask: list[list[tuple[float, float]]] = Field(
         default_factory=list, description="Motion masks: polygons (relative 0..1 points) the motion detector "
-        "ignores, e.g. a timestamp overlay or a swaying tree; objects there are still detected on full frames")
+        "ignores, e.g. a timestamp overlay or a swaying tree; "
+        "objects there are still detected on full frames")
 
     @field_validator("mask", mode="before")
     @classmethod
@@ -93,7 +111,11 @@ class Plan:
 def feet_touch(region: Box, blobs: list[Box], mask: np.ndarray) -> bool:
     """Whether a blob of this region could stand in `mask` (uint8, frame size): its lowest quarter, or a
     little below it (a moving upper body over still legs), touches the mask. Without blobs: the region."""
-    mine = [b for b in blobs if region[0] <= (b[0] + b[2]) / 2 <= region[2] and region[1] <= (b[1] + b[3]) / 2 <= region[3]]
+    mine = [
+        b
+        for b in blobs
+        if region[0] <= (b[0] + b[2]) / 2 <= region[2] and region[1] <= (b[1] + b[3]) / 2 <= region[3]
+    ]
     if not mine:
         return bool(mask[region[1]:region[3], region[0]:region[2]].any())
     for x1, y1, x2, y2 in mine:
@@ -162,8 +184,10 @@ class MotionDetector:
 
     def update(self, image: np.ndarray) -> list[Box]:
         """Feed one frame (BGR, frame size); return motion boxes in frame pixels."""
-        # grey first, then a bilinear resize: 10x cheaper than INTER_AREA on colour; the blur takes the aliasing
-        small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), self.small_size, interpolation=cv2.INTER_LINEAR)
+        # grey first, then a bilinear resize: 10x cheaper than INTER_AREA on colour; the blur takes the
+        # aliasing
+        small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), self.small_size,
+                           interpolation=cv2.INTER_LINEAR)
         grey = cv2.GaussianBlur(small, (5, 5), 0)
         self.prev_grey, self.grey = self.grey, grey
         fg = self._bg.apply(grey)
@@ -180,11 +204,13 @@ class MotionDetector:
             x, y, bw, bh, area = (int(v) for v in stats[k])
             if area < min_px:
                 continue
-            if self._zones is not None and not np.any(self._zones[y:y + bh, x:x + bw][labels[y:y + bh, x:x + bw] == k]):
+            if self._zones is not None and not np.any(self._zones[y:y + bh, x:x + bw][labels[y:y + bh,
+                                                                                             x:x + bw] == k]):
                 continue  # blob entirely outside the zones of interest
             boxes.append(self._to_frame((x, y, x + bw, y + bh)))
             s = 1.0 / self.scale
-            self.blobs.append((int(x * s), int(y * s), int(np.ceil((x + bw) * s)), int(np.ceil((y + bh) * s))))
+            self.blobs.append((int(x * s), int(y * s), int(np.ceil((x + bw) * s)),
+                               int(np.ceil((y + bh) * s))))
         return merge_boxes(boxes)
 
     def changed_pixels(self, mask: np.ndarray, threshold: int = 12) -> int:
@@ -221,7 +247,8 @@ class MotionGate:
     """Per-frame plan (skip / regions / full) and the detector inputs that go with it."""
 
     def __init__(self, config: MotionConfig, frame_size: tuple[int, int], input_size: tuple[int, int],
-                 zones: Sequence[Sequence[tuple[float, float]]] | None = None, free_size: bool = False) -> None:
+                 zones: Sequence[Sequence[tuple[float,
+                                                float]]] | None = None, free_size: bool = False) -> None:
         """`free_size`: the detector takes any input up to `input_size` (cost grows with its area), so the
         packed regions are not enlarged beyond their own size and the input is cut to what they cover."""
         self.config = config
@@ -355,7 +382,8 @@ if __name__ == "__main__":  # python -m vision.motion CLIP... [--fps 5] [--keepa
     ap = argparse.ArgumentParser(description="How often motion gating skips or crops the detector on clips")
     ap.add_argument("clips", nargs="+")
     ap.add_argument("--fps", type=float, default=5.0)
-    ap.add_argument("--keepalive", type=float, default=3.0, help="keepalive_s (the camera config default is 3)")
+    ap.add_argument("--keepalive", type=float, default=3.0,
+                    help="keepalive_s (the camera config default is 3)")
     args = ap.parse_args()
     for clip in args.clips:
         s = gate_stats(clip, args.fps, MotionConfig.model_validate({"keepalive_s": args.keepalive}))

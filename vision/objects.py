@@ -8,7 +8,8 @@
 
 As in Frigate, a detection is in a mask when its box's bottom-centre is (inside or on the edge), areas
 above 1 are pixels and areas up to 1 fractions of the frame, and the ratio is box width / height.
-Motion masks (areas the motion detector ignores, e.g. a timestamp overlay) are `motion.mask` (vision/motion.py).
+Motion masks (areas the motion detector ignores,
+              e.g. a timestamp overlay) are `motion.mask` (vision/motion.py).
 """
 
 from __future__ import annotations
@@ -50,11 +51,14 @@ class ObjectFilter(BaseModel):
 
     min_area: float = Field(default=0, ge=0, description="Smallest box area kept: pixels if above 1, else a "
                             "fraction of the frame area")
-    max_area: float | None = Field(default=None, gt=0, description="Largest box area kept: pixels if above 1, "
+    max_area: float | None = Field(default=None, gt=0,
+                                   description="Largest box area kept: pixels if above 1, "
                                    "else a fraction of the frame area; none: no limit")
-    min_score: float | None = Field(default=None, ge=0, le=1, description="Least detector score kept for this "
+    min_score: float | None = Field(default=None, ge=0, le=1,
+                                    description="Least detector score kept for this "
                                     "label (above the detector's score_threshold to matter)")
-    min_ratio: float | None = Field(default=None, gt=0, description="Least box width / height kept (a standing "
+    min_ratio: float | None = Field(default=None, gt=0,
+                                    description="Least box width / height kept (a standing "
                                     "person is about 0.4)")
     max_ratio: float | None = Field(default=None, gt=0, description="Largest box width / height kept")
     mask: list[list[Point]] = Field(default_factory=list, description="Polygons (relative 0..1 points) where "
@@ -143,7 +147,8 @@ class ObjectFilterer:
     def __call__(self, dets: Detections) -> Detections:
         if not len(dets) or not self.config.active:
             return dets
-        anchors = np.stack([(dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2, dets.xyxy[:, 3]], axis=1)  # bottom-centre
+        anchors = np.stack([(dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2, dets.xyxy[:, 3]],
+                           axis=1)  # bottom-centre
         keep = np.ones(len(dets), dtype=bool)
         if self._mask is not None:
             keep &= ~self._in(self._mask, anchors)

@@ -1,4 +1,5 @@
-"""Motion regions packed side by side into one detector input, and the detections mapped back (vision/motion.py)."""
+"""Motion regions packed side by side into one detector input, and the detections mapped back
+(vision/motion.py)."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def nms(dets: Detections, iou: float = 0.6) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def _shelf_pack(sizes: list[tuple[int, int]], width: int, height: int, gap: int) -> list[tuple[int, int]] | None:
+def _shelf_pack(sizes: list[tuple[int, int]], width: int, height: int, gap: int) -> list[tuple[int,
+                                                                                               int]] | None:
     """Place rectangles in rows, tallest first; top-left of each (input order), or None if they do not fit."""
     order = sorted(range(len(sizes)), key=lambda i: -sizes[i][1])
     places: list[tuple[int, int]] = [(0, 0)] * len(sizes)

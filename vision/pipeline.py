@@ -94,13 +94,16 @@ class CameraPipeline:
         lines = any(isinstance(rule, Line) for _, _, rule in self.rules)
         # in a zone whose rules are all `stationary`, what moves does not matter until it stops: motion there
         # is detected at most every detect.stationary_s, and once when it stops (see _plan)
-        lazy = {zname for zname, zcfg in self.camera.zones.items() if all(r.kind == "stationary" for r in zcfg.rules)}
+        lazy = {zname for zname,
+                zcfg in self.camera.zones.items() if all(r.kind == "stationary" for r in zcfg.rules)}
         self._interest = None if lines else [z.mask() for zname, z in self.zones.items() if zname not in lazy]
         # the labels some rule counts (None: all of them, as a left_object rule is explained by any object)
         kinds = [r for zcfg in self.camera.zones.values() for r in zcfg.rules]
         self._labels = None if any(r.kind == "left_object" for r in kinds) else {x for r in kinds for x in r.label_list()}
         self._lazy = [] if lines else [z.mask() for zname, z in self.zones.items() if zname in lazy]
-        motion = self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
+        motion = (
+            self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
+        )
         iw, ih = self.detector.input_size
         self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)),
                                free_size=bool(getattr(self.detector, "dynamic_input", False)))
@@ -125,7 +128,11 @@ class CameraPipeline:
         if self._interest is not None:  # only motion that touches a zone matters
             # motion touches a zone when what moves could stand in it: a blob's feet, not its padded box
             regions = [r for r in plan.regions if any(feet_touch(r, plan.blobs, m) for m in self._interest)]
-            lazy = [r for r in plan.regions if r not in regions and any(m[r[1]:r[3], r[0]:r[2]].any() for m in self._lazy)]
+            lazy = [
+                r
+                for r in plan.regions
+                if r not in regions and any(m[r[1] : r[3], r[0] : r[2]].any() for m in self._lazy)
+            ]
             # stationary-only zones: a moving object matters once it stops; the frame where motion there stops
             # is detected (first_seen_s of what stopped), else a look every stationary_s
             if lazy and settled:
@@ -137,7 +144,8 @@ class CameraPipeline:
                 regions += lazy
                 self._last_lazy = t
             if not regions:
-                return Plan("skip", [], "no motion in zones that needs the detector now", plan.motion_fraction)
+                return Plan("skip", [], "no motion in zones that needs the detector now",
+                            plan.motion_fraction)
             plan = Plan("regions", regions, plan.reason, plan.motion_fraction, plan.blobs)
         # motion that known tracks (or an empty look) explain needs no detector until a track is due
         if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t):
@@ -149,7 +157,8 @@ class CameraPipeline:
         return self._labels is None or not 0 <= class_id < len(names) or names[class_id] in self._labels
 
     def _settled(self) -> bool:
-        """Whether motion in the stationary-only zones stopped at this frame (frame difference, small grey)."""
+        """Whether motion in the stationary-only zones stopped at this frame (frame difference, small
+        grey)."""
         if self._lazy_small is None or self.gate is None:
             return False
         moving = self.gate.motion.changed_pixels(self._lazy_small) >= self._settle_px
@@ -213,7 +222,8 @@ class CameraPipeline:
             for zname, zone in self.zones.items():
                 if observed:
                     flags = zone.trigger([tr.id for tr in observed], np.stack([tr.anchor for tr in observed]))
-                    self._inside[zname].update({tr.id: bool(f) for tr, f in zip(observed, flags, strict=True)})
+                    self._inside[zname].update({tr.id: bool(f) for tr, f in zip(observed, flags,
+                                                                                strict=True)})
         sod = seconds_of_day(frame.wall_time, self.camera.clip_start, t)
         for zname, idx, rule in self.rules:
             left = isinstance(rule, LeftObject)
@@ -239,7 +249,8 @@ class CameraPipeline:
         bx1, by1 = int(box[0]), int(box[1])
         cover = np.zeros((max(1, int(bh)), max(1, int(bw))), dtype=bool)
         for b in dets.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32):
-            cover[max(0, int(b[1]) - by1):max(0, int(b[3]) - by1), max(0, int(b[0]) - bx1):max(0, int(b[2]) - bx1)] = True
+            cover[max(0, int(b[1]) - by1):max(0, int(b[3]) - by1),
+                  max(0, int(b[0]) - bx1):max(0, int(b[2]) - bx1)] = True
         return bool(cover.mean() > 0.5)
 
     def finish(self) -> list[EventMessage]:
@@ -259,7 +270,8 @@ class CameraPipeline:
         """Objects held by each stage: stays bounded on a long stream."""
         return {
             "tracker": self.tracker.state_size(),
-            "zones": sum(z.state_size() for z in self.zones.values()) + sum(len(v) for v in self._inside.values()),
+            "zones": sum(z.state_size() for z in self.zones.values())
+            + sum(len(v) for v in self._inside.values()),
             "rules": sum(r.state_size() for _, _, r in self.rules),
             "events": self.events.state_size(),
         }
@@ -301,7 +313,9 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
     config = load_config(config_path)
     if camera is None:
         if len(config.cameras) > 1:
-            raise ConfigError(f"{config_path}: has cameras {', '.join(config.cameras)}; pick one with --camera NAME")
+            raise ConfigError(
+                f"{config_path}: has cameras {', '.join(config.cameras)}; pick one with --camera NAME"
+            )
         camera = next(iter(config.cameras))
     if camera not in config.cameras:
         raise ConfigError(f"{config_path}: no camera '{camera}' (cameras: {', '.join(config.cameras)})")

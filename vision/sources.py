@@ -36,7 +36,8 @@ from vision.sources_base import Backoff, FrameSource, SourceState, StateCallback
 from vision.sources_file import IMAGE_EXTS, FileSource, ImageDirSource, Timeline
 from vision.sources_stream import StreamSource
 
-__all__ = ["Backoff", "DecodeStats", "FileSource", "FrameSource", "IMAGE_EXTS", "ImageDirSource", "SourceState",
+__all__ = ["Backoff", "DecodeStats", "FileSource", "FrameSource", "IMAGE_EXTS", "ImageDirSource",
+           "SourceState",
            "StateCallback", "Status", "StreamSource", "Timeline", "decode_fps", "decode_stats", "is_stream",
            "open_source"]
 
@@ -64,7 +65,9 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
     Raises SourceError when the file or folder does not exist or cannot be opened.
     """
     if fps is not None and fps <= 0:
-        raise SourceError(f"source {uri}: detect fps must be > 0, got {fps}; set detect.fps in the camera config")
+        raise SourceError(
+            f"source {uri}: detect fps must be > 0, got {fps}; set detect.fps in the camera config"
+        )
     text = str(uri)
     if is_stream(text):
         return StreamSource(text, fps, backoff=backoff, on_state=on_state, timeout_s=timeout_s)
@@ -103,7 +106,8 @@ class DecodeStats:
         return self.clip_seconds / self.seconds if self.seconds > 0 else 0.0
 
 
-def decode_stats(path: str | os.PathLike[str], fps: float | None = None, max_frames: int | None = None) -> DecodeStats:
+def decode_stats(path: str | os.PathLike[str], fps: float | None = None,
+                 max_frames: int | None = None) -> DecodeStats:
     """Decode a clip at `fps` (skipping frames as the pipeline does) and time it."""
     src = open_source(path, fps)
     n, last_t = 0, 0.0

@@ -33,7 +33,8 @@ class SourceState:
     frames: int = 0                     # frames delivered
     dropped: int = 0                    # live: frames decoded but replaced by a newer one before use
     reconnects: int = 0
-    retry_in_s: float | None = None     # while reconnecting (or offline, still retrying): the wait before the next attempt
+    # while reconnecting (or offline, still retrying): the wait before the next attempt
+    retry_in_s: float | None = None
     down_since: float | None = None     # unix time the stream was lost, while it is
     error: str | None = None
 
@@ -103,7 +104,8 @@ class FrameSource:
             self._on_state(snapshot)
 
     def _delivered(self, now: float) -> None:
-        """Count the delivered fps over the last FPS_WINDOW_S; report the state every REPORT_S while frames flow."""
+        """Count the delivered fps over the last FPS_WINDOW_S; report the state every REPORT_S while frames
+        flow."""
         s, recent = self.state, self._recent
         recent.append(now)
         while recent[0] < now - FPS_WINDOW_S:

@@ -142,7 +142,9 @@ class FileSource(FrameSource):
                 read = i + 1
                 if read == 0 or (base_index == 0 and len(self._undecodable) == read):
                     self._set(status="offline", error="no decodable frames")
-                    raise SourceError(f"clip {self.path} has no decodable frames; check the file or re-encode it")
+                    raise SourceError(
+                        f"clip {self.path} has no decodable frames; check the file or re-encode it"
+                    )
                 if base_index == 0 and not self._closed.is_set():
                     self._decoded = read
                     self._warn()
@@ -160,16 +162,23 @@ class FileSource(FrameSource):
             return
         tl, notes = self._timeline, []
         if self._decoded is not None and self.frame_count > 0 and abs(self._decoded - self.frame_count) > 1:
-            notes.append(f"its header says {self.frame_count} frames ({self.frame_count / self.native_fps:.1f} s) "
-                         f"but {self._decoded} decoded ({tl.last + 1.0 / self.native_fps:.1f} s)"
-                         + (": truncated, or a broken last GOP" if self._decoded < self.frame_count else ""))
+            notes.append(
+                f"its header says {self.frame_count} frames ({self.frame_count / self.native_fps:.1f} s) "
+                f"but {self._decoded} decoded ({tl.last + 1.0 / self.native_fps:.1f} s)"
+                + (": truncated, or a broken last GOP" if self._decoded < self.frame_count else "")
+            )
         if tl.n > 1 and tl.variable:
-            notes.append(f"variable frame rate (frame intervals {tl.min_dt * 1000:.0f}-{tl.max_dt * 1000:.0f} ms, "
-                         f"header {self.native_fps:.2f} fps; times drift up to {tl.max_drift:.2f} s from it): "
-                         "event times follow the frames' own timestamps")
+            notes.append(
+                f"variable frame rate (frame intervals {tl.min_dt * 1000:.0f}-{tl.max_dt * 1000:.0f} ms, "
+                f"header {self.native_fps:.2f} fps; times drift up "
+                f"to {tl.max_drift:.2f} s from it): "
+                "event times follow the frames' own timestamps"
+            )
         if self._undecodable:
             first = self._undecodable[0]
-            notes.append(f"{len(self._undecodable)} frame(s) did not decode (first: frame {first}) and were skipped")
+            notes.append(
+                f"{len(self._undecodable)} frame(s) did not decode (first: frame {first}) and were skipped"
+            )
         if notes:
             self.warnings.append(f"clip {self.path}: " + "; ".join(notes)
                                  + "; every frame that decodes was processed")

@@ -91,7 +91,8 @@ class StreamSource(FrameSource):
                         if not got_frame:
                             got_frame, failures = True, 0
                             if down_since is not None:
-                                log.info("stream %s is back after %.1f s", self.name, time.monotonic() - down_since)
+                                log.info("stream %s is back after %.1f s", self.name,
+                                         time.monotonic() - down_since)
                             down_since, said = None, ""
                             self._set(status="online", error=None, retry_in_s=None, down_since=None)
                         elif self.state.status != "online":  # frames flow again after a stall
@@ -129,7 +130,8 @@ class StreamSource(FrameSource):
             delay = self.backoff.delay(failures)
             now = time.monotonic()
             offline_at = down_since + OFFLINE_AFTER_S  # down this long: offline, still retrying
-            self._set(status="offline" if now >= offline_at else "reconnecting", retry_in_s=delay, error=error,
+            self._set(status="offline" if now >= offline_at else "reconnecting", retry_in_s=delay,
+                      error=error,
                       reconnects=self.state.reconnects + (1 if got_frame else 0),
                       down_since=time.time() - (now - down_since))
             if now < offline_at < now + delay:
@@ -144,7 +146,8 @@ class StreamSource(FrameSource):
         """The frame's time: seconds since the source started, less the outages cut out of it.
 
         A gap of more than OUTAGE_S and at most BRIDGE_S between two frames (the camera restarted, the network
-        dropped, the stream stalled) is cut down to one frame interval: to the tracker and the rules the frames
+        dropped, the stream stalled) is cut down to one frame interval: to the tracker and the rules the
+        frames
         before and after are consecutive, so a car parked all through a camera restart stays one event instead
         of ending and alerting again. A longer outage stays in the timeline (what is there after it may not be
         what was there before). `wall_time` is always the clock.
@@ -172,7 +175,8 @@ class StreamSource(FrameSource):
                     lt.cond.wait(0.5)
                     quiet = time.time() - (lt.wall or time.time())
                     if self.state.status == "online" and lt.seq and quiet > max(STALL_S, 3 * step):
-                        self._set(status="reconnecting", error=f"no frames from {self.name} for {quiet:.0f} s; "
+                        self._set(status="reconnecting",
+                                  error=f"no frames from {self.name} for {quiet:.0f} s; "
                                   "stalled; waiting, then reconnecting")
                 if self._closed.is_set():
                     return
@@ -180,7 +184,8 @@ class StreamSource(FrameSource):
                 image, seq, t, wall = lt.image, lt.seq, lt.t, lt.wall
                 self._consumed = seq
             now = time.monotonic()
-            # keep the detect-fps grid; behind it (a slow consumer, or frames back after a gap) restart it from now,
+            # keep the detect-fps grid; behind it (a slow consumer, or frames back after a gap) restart it
+            # from now,
             # so the frame after a gap is not handed over at once with nearly the same time
             next_due = next_due + step if next_due + step > now else now + step
             self._delivered(now)

@@ -113,7 +113,12 @@ def link_cost(track: Track, box: np.ndarray, embedding: np.ndarray | None, t: fl
     reach = min(0.6 + 0.6 * dt, 2.5)  # box sizes; a walker may stop or turn while unseen
     d = float(np.linalg.norm(bottom_centre(box) - predicted)) / s_old
     # a still object is also looked for where it stood
-    d = min(d, float(np.linalg.norm(bottom_centre(box) - track.anchor)) / s_old * (1.0 if track.speed < 0.2 else 2.0))
+    d = min(
+        d,
+        float(np.linalg.norm(bottom_centre(box) - track.anchor))
+        / s_old
+        * (1.0 if track.speed < 0.2 else 2.0),
+    )
     if d > reach:
         return None
     return d / reach + look
@@ -168,7 +173,8 @@ class ObjectTracker:
                 ids = np.asarray(out.tracker_id, dtype=np.int64)
                 tids[rows] = np.where(ids >= 0, ids + fam * ID_STRIDE, -1)
         rows = np.nonzero(tids >= 0)[0]
-        looks = {int(r): appearance.embed(image, detections.xyxy[r]) if image is not None else None for r in rows}
+        looks = {int(r): appearance.embed(image,
+                                          detections.xyxy[r]) if image is not None else None for r in rows}
         self._link(tids, detections, looks, t)
         for row in rows:
             self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
@@ -200,7 +206,8 @@ class ObjectTracker:
                 ids[k] = tr.tracker_id
         out.tracker_id = ids
 
-    def _link(self, tids: np.ndarray, dets: Detections, looks: dict[int, np.ndarray | None], t: float) -> None:
+    def _link(self, tids: np.ndarray, dets: Detections, looks: dict[int, np.ndarray | None],
+              t: float) -> None:
         """Map ByteTrack ids to ours (in place); a new ByteTrack id continues a lost track it fits (best pairs
         first), and that track's old ByteTrack tracklet is dropped so it cannot come back as a second copy."""
         fresh: list[int] = []

@@ -287,7 +287,8 @@ class Worker(Delivery):
             self.stop.set()
             self.abandon = True
             # each camera closes its source: a thread still inside FFmpeg when Python exits aborts the process
-            # ("FATAL: exception not rethrown", exit 134). Not Thread.join: interrupted by the signal, it marks
+            # ("FATAL: exception not rethrown", exit 134). Not Thread.join: interrupted by the signal, it
+            # marks
             # the thread stopped while it still runs (Python 3.11), so wait on the cameras' own flag.
             deadline = time.monotonic() + CLOSE_S
             while not all(r.finished for r in self.runs.values()) and time.monotonic() < deadline:

@@ -154,7 +154,8 @@ class PatrolLink:
         with self.ctx.sessions() as s:
             d = self.dispatcher(s)
             changed = []
-            for inc_id in s.scalars(select(Incident.id).where(Incident.id.in_(ids), Incident.state == "open")).all():
+            for inc_id in s.scalars(select(Incident.id).where(Incident.id.in_(ids),
+                                                              Incident.state == "open")).all():
                 try:   # one incident's failure is logged and rolled back; the others are decided
                     with s.begin_nested():
                         inc = s.get(Incident, inc_id)

@@ -18,8 +18,10 @@ GRID_COLOURS: list[RGB] = [(200, 60, 60), (60, 140, 60), (60, 60, 200), (180, 12
 COLOURS: dict[str, RGB] = {
     "background": (236, 240, 228), "road": (206, 206, 200), "link": (170, 170, 165),
     "building": (222, 206, 178), "building_edge": (120, 100, 80), "fire_lane": (236, 120, 110),
-    "bike_shed": (150, 190, 225), "square": (230, 225, 200), "green": (190, 220, 170), "parking": (215, 215, 225),
-    "road_area": (206, 206, 200), "gate": (40, 40, 40), "checkpoint": (30, 90, 200), "entrance": (120, 60, 30),
+    "bike_shed": (150, 190, 225), "square": (230, 225, 200), "green": (190, 220, 170), "parking": (215, 215,
+                                                                                                   225),
+    "road_area": (206, 206, 200), "gate": (40, 40, 40), "checkpoint": (30, 90, 200), "entrance": (120, 60,
+                                                                                                  30),
     "text": (30, 30, 30),
 }
 
@@ -73,7 +75,8 @@ def draw(site: Site) -> Image.Image:
             steps = max(1, int(max(abs(x2 - x1), abs(y2 - y1)) // 8))
             for s in range(0, steps, 2):
                 t1, t2 = s / steps, min(1.0, (s + 1) / steps)
-                d.line([(x1 + (x2 - x1) * t1, y1 + (y2 - y1) * t1), (x1 + (x2 - x1) * t2, y1 + (y2 - y1) * t2)],
+                d.line([(x1 + (x2 - x1) * t1, y1 + (y2 - y1) * t1), (x1 + (x2 - x1) * t2,
+                                                                     y1 + (y2 - y1) * t2)],
                        fill=colour, width=2)
         d.text((min(p[0] for p in pts) + 6, min(p[1] for p in pts) + 4), gid, fill=colour, font=font)
     for pid, place in site.config.places.items():
@@ -83,7 +86,8 @@ def draw(site: Site) -> Image.Image:
             lx = x + 9 if x < w - 90 else x - 9 - d.textlength(pid, font=small)
             d.text((lx, y - 16), pid, fill=COLOURS["text"], font=small)
         elif place.kind == "checkpoint":
-            d.ellipse([x - 6, y - 6, x + 6, y + 6], fill=COLOURS["checkpoint"], outline=(255, 255, 255), width=2)
+            d.ellipse([x - 6, y - 6, x + 6, y + 6], fill=COLOURS["checkpoint"], outline=(255, 255, 255),
+                      width=2)
             label = pid.removeprefix("cp_")
             lx = x + 8 if x < w - 90 else x - 8 - d.textlength(label, font=small)
             d.text((lx, y - 6), label, fill=COLOURS["checkpoint"], font=small)

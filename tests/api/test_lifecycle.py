@@ -154,8 +154,9 @@ def test_a_failing_incident_does_not_stop_the_job(api: Harness, monkeypatch: pyt
     assert f"incident {bad}" in caplog.text
 
 
-def test_a_failing_incident_does_not_stop_auto_dispatch_of_the_others(api: Harness, monkeypatch: pytest.MonkeyPatch,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_incident_does_not_stop_auto_dispatch_of_the_others(
+    api: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     import patrol
 
     real = patrol.Dispatcher.decide

@@ -48,13 +48,16 @@ def test_views_say_what_needs_a_reason_and_what_lies_ahead_for_a_leader() -> Non
     lead = lc.view("dispatched", "leader")
     assert lead.next_state == {"accept": "accepted", "decline": "declined"}
     assert set(lead.ahead) == {"accepted", "declined", "on_site", "resolved"}
-    assert lead.ahead["on_site"].allowed_actions == ["resolve"] and lead.ahead["resolved"].allowed_actions == []
+    assert (
+        lead.ahead["on_site"].allowed_actions == ["resolve"] and lead.ahead["resolved"].allowed_actions == []
+    )
     assert not lc.view("resolved", "operator").active
 
 
 @pytest.mark.parametrize("state, action, role, reason, team, error, message", [
     ("open", "accept", "leader", "", None, Conflict, "'open': cannot accept it (possible now: nothing)"),
-    ("dispatched", "close", "leader", "x", None, Forbidden, "a leader may only accept, arrive, decline, resolve"),
+    ("dispatched", "close", "leader", "x", None, Forbidden,
+     "a leader may only accept, arrive, decline, resolve"),
     ("dispatched", "decline", "leader", " ", None, Invalid, "decline needs a reason"),
     ("open", "dispatch", "operator", "", None, Invalid, "dispatch needs a team"),
     ("resolved", "accept", "operator", "", None, Conflict, "possible now: close, reopen"),

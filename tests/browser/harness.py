@@ -47,7 +47,8 @@ class ApiServer:
     def env(self) -> dict[str, str]:
         import patrol
 
-        return {**os.environ, "SHARPEYES_DEV": "true", "SHARPEYES_DB_URL": f"sqlite:///{self.data / 'db.sqlite3'}",
+        return {**os.environ, "SHARPEYES_DEV": "true",
+                "SHARPEYES_DB_URL": f"sqlite:///{self.data / 'db.sqlite3'}",
                 "SHARPEYES_MEDIA_DIR": str(self.data / "media"), "SHARPEYES_SITE_PATH": str(patrol.DEMO_SITE)}
 
     def prepare(self) -> None:
@@ -132,16 +133,20 @@ def jpeg(frame: np.ndarray) -> bytes:
 class IngestWorker:
     """What `sharpeyes worker` sends, posted with the worker key through the real ingest routes."""
 
-    def __init__(self, server: ApiServer, camera: str = "fire_lane_east", place: str = "fire_lane_east") -> None:
+    def __init__(self, server: ApiServer, camera: str = "fire_lane_east",
+                 place: str = "fire_lane_east") -> None:
         self.server, self.camera, self.place = server, camera, place
-        self.http = httpx.Client(base_url=server.url, headers={"X-API-Key": server.seed.worker_key}, timeout=30)
+        self.http = httpx.Client(base_url=server.url, headers={"X-API-Key": server.seed.worker_key},
+                                 timeout=30)
         self.frames = clip_frames()
 
     def register(self) -> None:
-        self.http.post("/api/ingest/cameras", json=[{"id": self.camera, "name": "东侧消防通道", "place": self.place}]).raise_for_status()
+        self.http.post("/api/ingest/cameras", json=[{"id": self.camera, "name": "东侧消防通道",
+                                                     "place": self.place}]).raise_for_status()
 
     def heartbeat(self, state: str = "online") -> None:
-        self.http.post("/api/ingest/cameras/state", json=[{"camera": self.camera, "state": state, "fps": 5.0}]).raise_for_status()
+        self.http.post("/api/ingest/cameras/state", json=[{"camera": self.camera, "state": state,
+                                                           "fps": 5.0}]).raise_for_status()
         self.http.put(f"/api/ingest/cameras/{self.camera}/frame", content=jpeg(self.frames[0]),
                       headers={"Content-Type": "image/jpeg"}).raise_for_status()
 
@@ -150,10 +155,12 @@ class IngestWorker:
         stop = threading.Event()
 
         def run() -> None:
-            with httpx.Client(base_url=self.server.url, headers={"X-API-Key": self.server.seed.worker_key}, timeout=10) as c:
+            with httpx.Client(base_url=self.server.url, headers={"X-API-Key": self.server.seed.worker_key},
+                              timeout=10) as c:
                 while not stop.wait(every_s):
                     try:
-                        c.post("/api/ingest/cameras/state", json=[{"camera": self.camera, "state": "online", "fps": 5.0}])
+                        c.post("/api/ingest/cameras/state", json=[{"camera": self.camera, "state": "online",
+                                                                   "fps": 5.0}])
                     except httpx.HTTPError:
                         pass
 
@@ -162,14 +169,17 @@ class IngestWorker:
 
     def event(self, event: str = "fire_lane_blocked") -> dict[str, Any]:
         eid = f"{self.camera}-{uuid.uuid4().hex[:8]}"
-        msg = {"id": eid, "lifecycle": "new", "seq": 0, "camera": self.camera, "zone": "fire_lane", "event": event,
+        msg = {"id": eid, "lifecycle": "new", "seq": 0, "camera": self.camera, "zone": "fire_lane",
+               "event": event,
                "rule": "stationary", "label": "car", "track_id": 7, "first_seen_s": 0.0, "start_s": 10.0,
                "max_score": 0.81, "bbox": [600.0, 20.0, 760.0, 140.0], "wall_time": time.time()}
         r = self.http.post("/api/ingest/events", json=msg)
         r.raise_for_status()
         files = {"file": ("snap.jpg", io.BytesIO(jpeg(self.frames[0])), "image/jpeg")}
-        self.http.post("/api/ingest/media", data={"event_id": eid, "kind": "snapshot"}, files=files).raise_for_status()
+        self.http.post("/api/ingest/media", data={"event_id": eid, "kind": "snapshot"},
+                       files=files).raise_for_status()
         files = {"file": ("clip.mp4", io.BytesIO(h264_mp4(self.frames)), "video/mp4")}
-        self.http.post("/api/ingest/media", data={"event_id": eid, "kind": "clip"}, files=files).raise_for_status()
+        self.http.post("/api/ingest/media", data={"event_id": eid, "kind": "clip"},
+                       files=files).raise_for_status()
         out: dict[str, Any] = r.json()
         return out

@@ -33,7 +33,8 @@ def test_demo_shows_an_incident_with_snapshot_and_clip(browser: Any, tmp_path: P
             except httpx.HTTPError:
                 time.sleep(0.5)
         started = time.monotonic()
-        ctx = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN", service_workers="block")
+        ctx = browser.new_context(viewport={"width": 1600, "height": 900}, locale="zh-CN",
+                                  service_workers="block")
         page = ctx.new_page()
         page.goto(url + "/")
         page.fill("#login-form input[name=username]", "operator")
@@ -44,7 +45,8 @@ def test_demo_shows_an_incident_with_snapshot_and_clip(browser: Any, tmp_path: P
         assert time.monotonic() - started <= 60
         assert page.is_visible("#sim-badge")
         # the hazard that matters: the e-bike wheeled into the corridor (composed clip, ~12 s into it)
-        token = httpx.post(url + "/api/auth/login", json={"username": "operator", "password": "operator-demo-1"}).json()
+        token = httpx.post(url + "/api/auth/login", json={"username": "operator",
+                                                          "password": "operator-demo-1"}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         ebike = None
         while ebike is None and time.monotonic() - started <= 60:
@@ -54,10 +56,14 @@ def test_demo_shows_an_incident_with_snapshot_and_clip(browser: Any, tmp_path: P
         assert ebike is not None, "no ebike_in_corridor incident within 60 s"
         page.click(f".incident[data-id='{ebike['id']}']")
         page.wait_for_selector("#incident-panel img.snapshot", timeout=30000)
-        page.wait_for_function("() => { const v = document.querySelector('#incident-panel video');"
-                               " return v && v.readyState >= 2 && v.videoWidth > 0 && !v.paused; }", timeout=60000)
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#incident-panel video');"
+            " return v && v.readyState >= 2 && v.videoWidth > 0 && !v.paused; }",
+            timeout=60000,
+        )
         # the clips loop as live streams: every camera stays online, slow or not
-        page.wait_for_function("() => document.querySelectorAll('.cam[data-state=online]').length === 3", timeout=20000)
+        page.wait_for_function("() => document.querySelectorAll('.cam[data-state=online]').length === 3",
+                               timeout=20000)
         time.sleep(3)   # let the camera wall fill in
         assert page.locator(".cam[data-state=offline]").count() == 0
         page.screenshot(path=str(shots / "demo_control_room.png"))

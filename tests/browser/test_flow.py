@@ -1,6 +1,7 @@
 """End to end in real Chromium against a real api process: an event from a worker becomes an incident the
 operator sees live and dispatches; the leader (phone viewport) accepts, arrives and resolves with a photo; the
-operator sees it resolved and closes it. Also: the leader offline, the api restarting, a camera going offline."""
+operator sees it resolved and closes it. Also: the leader offline, the api restarting, a camera going
+offline."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def _errors(page: Any) -> list[str]:
         print("page error:", e)   # seen at once with -s when a wait times out later
 
     page.on("pageerror", on_error)
-    page.on("requestfailed", lambda r: errs.append(f"failed {r.url}") if not r.url.startswith("http://127.0.0.1") else None)
+    page.on("requestfailed",
+            lambda r: errs.append(f"failed {r.url}") if not r.url.startswith("http://127.0.0.1") else None)
     page.on("request", lambda r: errs.append(f"outside request {r.url}")
             if not re.match(r"^(http|ws)://127\.0\.0\.1|^(data|blob):", r.url) else None)
     return errs
@@ -54,7 +56,8 @@ def _leader_of(server: ApiServer, team_id: int) -> tuple[str, str]:
 
 
 def _photo(tmp: Path) -> Path:
-    """The leader's photo: unlike the camera's snapshot (so a photo in the snapshot slot shows on the screenshot)."""
+    """The leader's photo: unlike the camera's snapshot (so a photo in the snapshot slot shows on the
+    screenshot)."""
     import cv2
 
     frame = cv2.flip(clip_frames(1)[0], 1)
@@ -73,7 +76,8 @@ def _media_id(page: Any, selector: str) -> int:
 
 
 def _incident(server: ApiServer, inc_id: int) -> dict[str, Any]:
-    r = httpx.get(f"{server.url}/api/incidents/{inc_id}", headers={"Authorization": f"Bearer {server.token('operator')}"})
+    r = httpx.get(f"{server.url}/api/incidents/{inc_id}",
+                  headers={"Authorization": f"Bearer {server.token('operator')}"})
     r.raise_for_status()
     out: dict[str, Any] = r.json()
     return out
@@ -112,10 +116,13 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
     assert op.evaluate("() => document.querySelector('#incident-panel img.snapshot').naturalWidth") > 0
     team_id = _operator_dispatch(op, inc_id)
     # the day's numbers are the api's: one open incident (any active state counts)
-    stats = httpx.get(f"{server.url}/api/stats/today", headers={"Authorization": f"Bearer {server.token('operator')}"}).json()
-    op.wait_for_function("n => document.querySelector('.stat-open .stat-value').textContent === String(n)", arg=stats["open"])
+    stats = httpx.get(f"{server.url}/api/stats/today",
+                      headers={"Authorization": f"Bearer {server.token('operator')}"}).json()
+    op.wait_for_function("n => document.querySelector('.stat-open .stat-value').textContent === String(n)",
+                         arg=stats["open"])
     # the camera sent one frame: its tile shows it (a live view that has not drawn falls back to stills)
-    op.wait_for_function("() => document.querySelector('.cam[data-cam=square_cam] img').naturalWidth > 0", timeout=10000)
+    op.wait_for_function("() => document.querySelector('.cam[data-cam=square_cam] img').naturalWidth > 0",
+                         timeout=10000)
     op.screenshot(path=str(shots / "control_room.png"))
 
     leader, leader_pw = _leader_of(server, team_id)
@@ -163,7 +170,8 @@ def test_operator_dispatches_leader_resolves_operator_closes(server: ApiServer, 
     ph_ctx.close()
 
 
-def test_leader_offline_resolves_then_syncs(server: ApiServer, browser: Any, shots: Path, tmp_path: Path) -> None:
+def test_leader_offline_resolves_then_syncs(server: ApiServer, browser: Any, shots: Path,
+                                            tmp_path: Path) -> None:
     worker = IngestWorker(server, camera="gate_cam", place="gate_south")
     worker.register()
     worker.heartbeat()
@@ -227,7 +235,9 @@ def test_camera_offline_and_api_restart(server: ApiServer, browser: Any) -> None
 
     # the worker stops beating: offline on the wall within 10 s of its last heartbeat
     op.wait_for_selector(".cam[data-cam=lobby_cam][data-state=offline]", timeout=15000)
-    assert time.monotonic() - last_beat <= 10.0, f"offline shown {time.monotonic() - last_beat:.1f} s after the last beat"
+    assert time.monotonic() - last_beat <= 10.0, (
+        f"offline shown {time.monotonic() - last_beat:.1f} s after the last beat"
+    )
 
     # the api restarts: the page says the link is down, reconnects by itself and shows the same state
     server.stop()

@@ -23,5 +23,7 @@ def test_every_key_has_both_languages_and_every_used_key_exists() -> None:
 
 
 def test_pages_load_nothing_from_outside() -> None:
-    for f in [*DASH.glob("*.html"), *DASH.glob("m/*.html"), *DASH.glob("js/**/*.js"), DASH / "sw.js", DASH / "css/app.css"]:
-        assert not re.search(r"(src|href)=\"https?://|url\(https?://|import .* from 'https?://", f.read_text(encoding="utf-8")), f
+    for f in [*DASH.glob("*.html"), *DASH.glob("m/*.html"), *DASH.glob("js/**/*.js"), DASH / "sw.js",
+              DASH / "css/app.css"]:
+        assert not re.search(r"(src|href)=\"https?://|url\(https?://|import .* from 'https?://",
+                             f.read_text(encoding="utf-8")), f

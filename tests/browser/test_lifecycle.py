@@ -16,9 +16,11 @@ from tests.browser.harness import ApiServer, clip_frames, jpeg
 from tests.browser.test_flow import DESK, PHONE, _context, _errors, _login
 
 pytestmark = pytest.mark.slow
-ALL_ACTIONS = {"dispatch", "override", "accept", "decline", "arrive", "resolve", "close", "escalate", "false_alarm",
+ALL_ACTIONS = {"dispatch", "override", "accept", "decline", "arrive", "resolve", "close", "escalate",
+               "false_alarm",
                "reopen"}
-ALL_STATES = {"open", "dispatched", "accepted", "on_site", "declined", "escalated", "reopened", "resolved", "closed",
+ALL_STATES = {"open", "dispatched", "accepted", "on_site", "declined", "escalated", "reopened", "resolved",
+              "closed",
               "false_alarm"}
 
 
@@ -30,7 +32,8 @@ class Walk:
         self.states: set[str] = set()
 
     def allowed(self, token: str) -> list[str]:
-        r = httpx.get(f"{self.server.url}/api/incidents/{self.inc}", headers={"Authorization": f"Bearer {token}"})
+        r = httpx.get(f"{self.server.url}/api/incidents/{self.inc}",
+                      headers={"Authorization": f"Bearer {token}"})
         if r.status_code == 404:      # not (or no longer) the leader's task
             return []
         r.raise_for_status()
@@ -38,13 +41,14 @@ class Walk:
         return out
 
     def state(self) -> str:
-        r = httpx.get(f"{self.server.url}/api/incidents/{self.inc}", headers={"Authorization": f"Bearer {self.op_token}"})
+        r = httpx.get(f"{self.server.url}/api/incidents/{self.inc}",
+                      headers={"Authorization": f"Bearer {self.op_token}"})
         return str(r.json()["state"])
 
     def check(self, state: str) -> None:
         """Both pages show `state` and exactly the buttons the server allows each of them."""
         end = time.monotonic() + 20
-        while self.state() != state and time.monotonic() < end:   # the click's request may still be on its way
+        while self.state() != state and time.monotonic() < end:  # the click's request may still be on its way
             time.sleep(0.2)
         assert self.state() == state
         self.states.add(state)
@@ -80,11 +84,13 @@ class Walk:
         self.check(state)
 
 
-def test_every_state_on_both_pages_every_button_no_refusal(server: ApiServer, browser: Any, tmp_path: Path) -> None:
+def test_every_state_on_both_pages_every_button_no_refusal(server: ApiServer, browser: Any,
+                                                           tmp_path: Path) -> None:
     refusals: list[str] = []
     leader_acc = next(a for a in server.seed.accounts if a.role == "leader")
     team = server.seed.team_ids[leader_acc.team]
-    r = httpx.post(f"{server.url}/api/incidents", headers={"Authorization": f"Bearer {server.token('operator')}"},
+    r = httpx.post(f"{server.url}/api/incidents",
+                   headers={"Authorization": f"Bearer {server.token('operator')}"},
                    json={"title": "楼下有人吵架", "description": "居民电话"})   # no place: no proposal
     r.raise_for_status()
     inc = int(r.json()["id"])
@@ -100,7 +106,8 @@ def test_every_state_on_both_pages_every_button_no_refusal(server: ApiServer, br
     name, pw, _ = server.account("operator")
     _login(op, server.url + "/", name, pw)
     _login(ph, server.url + "/m/", leader_acc.name, leader_acc.password)
-    r = httpx.post(f"{server.url}/api/auth/login", json={"username": leader_acc.name, "password": leader_acc.password})
+    r = httpx.post(f"{server.url}/api/auth/login", json={"username": leader_acc.name,
+                                                         "password": leader_acc.password})
     walk = Walk(server, op, ph, inc, team, str(r.json()["access_token"]))
     op.click(f".incident[data-id='{inc}']")
     assert op.locator("#incident-panel .prop").count() == 0       # nothing proposed

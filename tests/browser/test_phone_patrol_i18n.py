@@ -27,18 +27,21 @@ VISIBLE_CJK = """() => {
     if (/[\\u3400-\\u9fff]/.test(text)) out.push([text, e.id || e.className || e.tagName]);
   }
   for (const i of document.querySelectorAll('input[placeholder]')) {
-    if (i.checkVisibility() && /[\\u3400-\\u9fff]/.test(i.placeholder)) out.push([i.placeholder, 'placeholder ' + (i.id || i.name)]);
+    if (i.checkVisibility() && /[\\u3400-\\u9fff]/.test(i.placeholder))
+      out.push([i.placeholder, 'placeholder ' + (i.id || i.name)]);
   }
   return out;
 }"""
 # A key shown instead of its text (missing from i18n.json): `word.word` alone in a text node.
-RAW_KEYS = """() => [...document.querySelectorAll('body *')].filter((e) => !e.closest('[hidden],script,style'))
+RAW_KEYS = """() => [...document.querySelectorAll('body *')]
+  .filter((e) => !e.closest('[hidden],script,style'))
   .flatMap((e) => [...e.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()))
   .filter((s) => /^[a-z_]+\\.[a-z_]+$/.test(s))"""
 
 
 def _data_names(server: ApiServer, token: str, cameras: bool = True) -> set[str]:
-    """Names that come from the data (site, teams, cameras), in Chinese in any language: allowed in English."""
+    """Names that come from the data (site, teams, cameras), in Chinese in any language: allowed in
+    English."""
     h = {"Authorization": f"Bearer {token}"}
     site = httpx.get(f"{server.url}/api/site", headers=h).json()
     names = {site["name"], *(p.get("name") or "" for p in site["places"].values()),
@@ -47,7 +50,8 @@ def _data_names(server: ApiServer, token: str, cameras: bool = True) -> set[str]
     teams = httpx.get(f"{server.url}/api/teams", headers=h).json()
     for tm in teams if isinstance(teams, list) else [teams]:
         # a team's pin on the map carries the first character of its name
-        names |= {tm["name"], tm["name"][:1], *(p.get("name") or "" for p in (tm.get("people") or {}).values())}
+        names |= {tm["name"], tm["name"][:1],
+                  *(p.get("name") or "" for p in (tm.get("people") or {}).values())}
     if cameras:   # operators only
         names |= {c.get("name") or "" for c in httpx.get(f"{server.url}/api/cameras", headers=h).json()}
     names.add("雪亮")   # the product's name, the logo in both languages
@@ -132,7 +136,8 @@ def test_leader_checks_in_by_code_and_sees_points(server: ApiServer, browser: An
     bal = ph.locator(f"#points-balance .bal[data-person='{entry['person']}']")
     assert bal.locator("span").text_content() == person_name
     ph.wait_for_function("([sel, n]) => Number(document.querySelector(sel).textContent) === n",
-                         arg=[f"#points-balance .bal[data-person='{entry['person']}'] strong", after["balance"][entry["person"]]],
+                         arg=[f"#points-balance .bal[data-person='{entry['person']}'] strong",
+                              after["balance"][entry["person"]]],
                          timeout=5000)
     first = ph.locator("#points-history li").first
     assert first.get_attribute("data-kind") == "checkin"
@@ -176,7 +181,8 @@ def test_english_switch_changes_every_text(server: ApiServer, browser: Any, shot
     r = httpx.get(f"{server.url}/api/incidents/{inc_id}/proposal",
                   headers={"Authorization": f"Bearer {server.token('operator')}"})
     team_id = r.json()[0]["team_id"]
-    httpx.post(f"{server.url}/api/incidents/{inc_id}/actions", json={"action": "dispatch", "team_id": team_id},
+    httpx.post(f"{server.url}/api/incidents/{inc_id}/actions", json={"action": "dispatch",
+                                                                     "team_id": team_id},
                headers={"Authorization": f"Bearer {server.token('operator')}"}).raise_for_status()
     key = next(k for k, v in server.seed.team_ids.items() if v == team_id)
     acc = next(a for a in server.seed.accounts if a.team == key)

@@ -18,7 +18,8 @@ def line_site_dict(n: int = 5, step: float = 100.0, speed: float = 1.0) -> dict[
         "name": "line",
         "walking_speed_mps": speed,
         "plan": {"width_m": step * n, "height_m": 50},
-        "places": {f"p{i}": {"kind": "checkpoint" if i % 2 else "junction", "xy": [i * step, 10]} for i in range(n)},
+        "places": {f"p{i}": {"kind": "checkpoint" if i % 2 else "junction", "xy": [i * step,
+                                                                                   10]} for i in range(n)},
         "links": [[f"p{i}", f"p{i + 1}"] for i in range(n - 1)],
         "grids": {
             "W": {"worker": "gw_w", "polygon": [[-1, 0], [250, 0], [250, 50], [-1, 50]]},
@@ -32,8 +33,16 @@ def line_site() -> Site:
     return site_from_dict(line_site_dict(), "line.yaml")
 
 
-def make_team(tid: str, *, skills: list[str] | None = None, home_grid: str | None = None,
-              start: str = "08:00", end: str = "18:00", crosses: bool = False, base: str | None = None) -> Team:
+def make_team(
+    tid: str,
+    *,
+    skills: list[str] | None = None,
+    home_grid: str | None = None,
+    start: str = "08:00",
+    end: str = "18:00",
+    crosses: bool = False,
+    base: str | None = None,
+) -> Team:
     return team_from_dict(tid, {
         "name": tid, "leader": f"{tid}_lead", "members": [f"{tid}_lead", f"{tid}_m"], "skills": skills or [],
         "home_grid": home_grid, "base": base,

@@ -8,7 +8,8 @@ from patrol import DEMO_SITE, DEMO_TEAMS
 
 def test_bench_dispatch_writes_figures(tmp_path, capsys):
     out = tmp_path / "b.json"
-    rc = main(["bench", "dispatch", "--json", str(out), "--places", "60", "--teams", "20", "--incidents", "30",
+    rc = main(["bench", "dispatch", "--json", str(out), "--places", "60", "--teams", "20", "--incidents",
+               "30",
                "--route-teams", "2", "--checkpoints", "6", "--route-time-limit", "0.2"])
     assert rc == 0
     figures = json.loads(out.read_text())

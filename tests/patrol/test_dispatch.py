@@ -48,7 +48,8 @@ def test_declined_team_is_skipped_and_never_asked_again(line_site, policy):
     assert dec.chosen.team_id == "b" and dec.timeline[0].kind == "declined"
     assert "a" not in [c.team_id for c in d.rank(i, states, MONDAY_10)]
     later = MONDAY_10 + timedelta(seconds=61)
-    assert d.ack_overdue(i, MONDAY_10, later) and not d.ack_overdue(i, MONDAY_10, MONDAY_10 + timedelta(seconds=30))
+    assert d.ack_overdue(i, MONDAY_10, later) and not d.ack_overdue(i, MONDAY_10,
+                                                                    MONDAY_10 + timedelta(seconds=30))
     i, dec = d.after_decline(i, "b", states, later, why="ack_timeout")
     assert dec.chosen.team_id == "c" and dec.timeline[0].kind == "ack_timeout"
     i, dec = d.after_decline(i, "c", states, later)
@@ -102,7 +103,8 @@ def test_joint_assignment_beats_greedy_on_a_known_case(line_site, policy):
     teams = {"x": make_team("x"), "y": make_team("y")}
     d = Dispatcher(line_site, teams, policy)
     states = {"x": state("x", "p3"), "y": state("y", "p0")}
-    waiting = [inc("i1", "p2", at=MONDAY_10 - timedelta(minutes=2)), inc("i2", "p4", at=MONDAY_10 - timedelta(minutes=1))]
+    waiting = [inc("i1", "p2", at=MONDAY_10 - timedelta(minutes=2)), inc("i2", "p4",
+                                                                         at=MONDAY_10 - timedelta(minutes=1))]
     greedy = d.assign_greedy(waiting, states, MONDAY_10)
     joint = d.assign(waiting, states, MONDAY_10)
     assert {k: v.team_id for k, v in greedy.pairs.items()} == {"i1": "x", "i2": "y"}

@@ -41,14 +41,20 @@ def test_near_then_grid_worker_then_office(line_site, policy):
     inc = Incident("i1", "fire", "p3", MONDAY_10)      # p3 lies in grid E, worker gw_e; due 10:10
     level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=5), line_site, Level.NONE, policy)
     assert level == Level.NONE and entries == []
-    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=8, seconds=30), line_site, level, policy)
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=8, seconds=30), line_site, level,
+                                     policy)
     assert level == Level.NEAR and [e.kind for e in entries] == ["near_deadline"]
-    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=8, seconds=40), line_site, level, policy)
+    level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=8, seconds=40), line_site, level,
+                                     policy)
     assert entries == []                                 # nothing new: no duplicate entries
     level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=11), line_site, level, policy)
     assert level == Level.GRID and entries[0].kind == "escalated_grid" and entries[0].target == "gw_e"
     level, entries = escalation_step(inc, MONDAY_10 + timedelta(minutes=16), line_site, level, policy)
-    assert level == Level.OFFICE and entries[0].kind == "escalated_office" and entries[0].target == "community_office"
+    assert (
+        level == Level.OFFICE
+        and entries[0].kind == "escalated_office"
+        and entries[0].target == "community_office"
+    )
 
 
 def test_late_first_check_records_every_step(line_site, policy):
@@ -61,7 +67,8 @@ def test_late_first_check_records_every_step(line_site, policy):
 
 def test_status_with_stored_deadline_override(policy):
     inc = Incident("i1", "minor", "p0", MONDAY_10)
-    st = deadline_status(inc, MONDAY_10 + timedelta(minutes=50), policy, deadline=MONDAY_10 + timedelta(hours=1))
+    st = deadline_status(inc, MONDAY_10 + timedelta(minutes=50), policy,
+                         deadline=MONDAY_10 + timedelta(hours=1))
     assert st.near and not st.overdue and st.remaining_s == pytest.approx(600)
 
 
@@ -107,4 +114,6 @@ def test_escalation_level_is_capped_at_the_top_of_the_ladder(line_site, policy):
     # stored by five manual escalations (or by an older version): no crash, nothing new to call
     level, entries = escalation_step(inc, MONDAY_10 + timedelta(hours=2), line_site, 5, policy)
     assert level == Level.OFFICE and entries == []
-    assert Level.capped(7) == Level.OFFICE and Level.capped(-1) == Level.NONE and Level.capped(2) == Level.GRID
+    assert (
+        Level.capped(7) == Level.OFFICE and Level.capped(-1) == Level.NONE and Level.capped(2) == Level.GRID
+    )

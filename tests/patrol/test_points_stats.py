@@ -39,16 +39,25 @@ def test_ledger_rebuilt_from_stored_rows_and_tampering_is_caught(policy):
 
 def _rec(i, cat, team, grid, disp_min, site_min, res_min, deadline_min, **kw):
     return IncidentRecord(
-        id=str(i), category=cat, opened_at=T, team=team, grid=grid,
-        dispatched_at=T + timedelta(minutes=disp_min), on_site_at=T + timedelta(minutes=site_min) if site_min else None,
+        id=str(i),
+        category=cat,
+        opened_at=T,
+        team=team,
+        grid=grid,
+        dispatched_at=T + timedelta(minutes=disp_min),
+        on_site_at=T + timedelta(minutes=site_min) if site_min else None,
         resolved_at=T + timedelta(minutes=res_min) if res_min else None,
-        deadline=T + timedelta(minutes=deadline_min), **kw)
+        deadline=T + timedelta(minutes=deadline_min),
+        **kw,
+    )
 
 
 def test_statistics_on_known_records():
     recs = [
-        _rec(1, "fire", "t1", "G1", 1, 5, 20, 10, camera="c1", rule="stationary"),       # response 4 min, late
-        _rec(2, "fire", "t2", "G2", 1, 3, 8, 10, camera="c1", rule="stationary"),        # response 2 min, in time
+        _rec(1, "fire", "t1", "G1", 1, 5, 20, 10, camera="c1",
+             rule="stationary"),       # response 4 min, late
+        _rec(2, "fire", "t2", "G2", 1, 3, 8, 10, camera="c1",
+             rule="stationary"),        # response 2 min, in time
         _rec(3, "ebike", "t1", "G1", 0, 6, 30, 30, camera="c2", rule="presence"),        # in time (exactly)
         _rec(4, "ebike", None, "G1", 0, None, None, 30, camera="c2", rule="presence", false_alarm=True),
         _rec(5, "ebike", "t2", "G2", 2, None, None, 30, camera="c2", rule="presence"),   # still open

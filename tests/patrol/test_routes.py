@@ -43,7 +43,9 @@ def test_routes_visit_every_checkpoint_within_the_shift():
         arrivals = [s.arrive_min for s in route.stops]
         assert arrivals == sorted(arrivals)
     # the hotspot's two visits are spread: the second in the second half of the shift
-    second = next(s for r in plan.routes.values() for s in r.stops if s.place == "cp_fire_east" and s.visit == 1)
+    second = next(
+        s for r in plan.routes.values() for s in r.stops if s.place == "cp_fire_east" and s.visit == 1
+    )
     assert second.arrive_min >= 15
 
 
@@ -68,10 +70,12 @@ def test_too_short_a_shift_is_reported_not_hidden():
 
 @pytest.mark.parametrize("cps, teams, message", [
     ([PatrolCheckpoint("nowhere")], [RouteTeam("t", "gate_south", 60)], "unknown place 'nowhere'"),
-    ([PatrolCheckpoint("cp_square"), PatrolCheckpoint("cp_square")], [RouteTeam("t", "gate_south", 60)], "listed twice"),
+    ([PatrolCheckpoint("cp_square"), PatrolCheckpoint("cp_square")], [RouteTeam("t", "gate_south", 60)],
+     "listed twice"),
     ([PatrolCheckpoint("cp_square", teams=("ghost",))], [RouteTeam("t", "gate_south", 60)], "team 'ghost'"),
     ([PatrolCheckpoint("cp_square")], [RouteTeam("t", "gate_south", 0)], "shift_minutes 0"),
-    ([PatrolCheckpoint("cp_square", window=(30, 10))], [RouteTeam("t", "gate_south", 60)], "ends before it starts"),
+    ([PatrolCheckpoint("cp_square", window=(30, 10))], [RouteTeam("t", "gate_south", 60)],
+     "ends before it starts"),
 ])
 def test_bad_route_input(cps, teams, message):
     with pytest.raises(PatrolError, match=message):
@@ -95,8 +99,10 @@ def test_checkin_codes():
 
 def test_coverage_counts_visits_per_day():
     day = date(2024, 6, 3)
-    ins = [CheckIn("a", "t1", "p", datetime(2024, 6, 3, 9, 0)), CheckIn("a", "t1", "p", datetime(2024, 6, 3, 9, 2)),
-           CheckIn("a", "t1", "p", datetime(2024, 6, 3, 14, 0)), CheckIn("b", "t1", "p", datetime(2024, 6, 4, 9, 0))]
+    ins = [CheckIn("a", "t1", "p", datetime(2024, 6, 3, 9, 0)), CheckIn("a", "t1", "p", datetime(2024, 6, 3,
+                                                                                                 9, 2)),
+           CheckIn("a", "t1", "p", datetime(2024, 6, 3, 14, 0)), CheckIn("b", "t1", "p", datetime(2024, 6, 4,
+                                                                                                  9, 0))]
     cov = coverage({"a": 3, "b": 1}, ins, day)
     assert (cov["a"].done, cov["a"].share) == (2, pytest.approx(0.667))   # 9:00 and 9:02 are one visit
     assert (cov["b"].done, cov["b"].share) == (0, 0.0)
@@ -108,7 +114,8 @@ def test_shift_round_for_the_demo_teams_on_shift():
     site = load_site(DEMO_SITE)
     teams = load_teams(DEMO_TEAMS).teams
     now = datetime(2024, 6, 5, 18, 0)       # day teams t1, t2 have one hour left; t5 is on all day
-    plan = plan_shift_routes(site, teams, now, hotspot_counts={"cp_fire_east": 6}, round_minutes=90, time_limit_s=0.5)
+    plan = plan_shift_routes(site, teams, now, hotspot_counts={"cp_fire_east": 6}, round_minutes=90,
+                             time_limit_s=0.5)
     assert set(plan.routes) == {"t1", "t2", "t5"} and plan.feasible
     assert plan.routes["t1"].duration_min <= 60 and plan.routes["t5"].duration_min <= 90
     assert sum(1 for r in plan.routes.values() for s in r.stops if s.place == "cp_fire_east") == 3

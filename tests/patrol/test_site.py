@@ -67,7 +67,8 @@ def test_demo_site_loads_and_matches_its_image():
 
     site = load_site(DEMO_SITE)
     assert site.grid_of["b1_lobby"] == "G1" and site.grid_of["square"] == "G4"
-    assert {"gate", "bike_shed", "fire_lane", "checkpoint", "lobby"} <= {p.kind for p in site.config.places.values()}
+    assert {"gate", "bike_shed", "fire_lane", "checkpoint",
+            "lobby"} <= {p.kind for p in site.config.places.values()}
     plan = site.config.plan
     assert site.plan_image is not None
     with Image.open(site.plan_image) as img:

@@ -21,7 +21,8 @@ def _team(**over):
     ({"leader": "zz"}, r"teams\.t9: leader 'zz' is not among members"),
     ({"roster": [{"days": ["mon"], "start": "22:00", "end": "06:00"}]},
      r"teams\.t9\.roster\.0: shift 22:00-06:00 ends before it starts; set crosses_midnight"),
-    ({"roster": [{"days": ["mon"], "start": "8 am", "end": "16:00"}]}, r"teams\.t9\.roster\.0: start: '8 am'"),
+    ({"roster": [{"days": ["mon"], "start": "8 am", "end": "16:00"}]},
+     r"teams\.t9\.roster\.0: start: '8 am'"),
     ({"roster": [{"days": ["someday"], "start": "08:00", "end": "16:00"}]}, r"teams\.t9\.roster\.0\.days\.0"),
     ({"exceptions": [{"date": "2024-06-03", "start": "09:00", "end": "08:00"}]}, r"teams\.t9\.exceptions\.0"),
 ])
@@ -32,7 +33,8 @@ def test_bad_team_errors_name_the_item(over, message):
 
 def test_unknown_member_in_teams_file():
     with pytest.raises(PatrolError, match=r"teams\.t1\.members: 'ghost' is not under people"):
-        teams_from_dict({"people": {"a": {"name": "A"}}, "teams": {"t1": _team(leader="a", members=["a", "ghost"])}})
+        teams_from_dict({"people": {"a": {"name": "A"}}, "teams": {"t1": _team(leader="a",
+                                                                               members=["a", "ghost"])}})
 
 
 def test_night_shift_crossing_midnight():

@@ -1,4 +1,5 @@
-"""Synthetic scenes for the vision tests: a detector that 'detects' bright rectangles, and frames with them."""
+"""Synthetic scenes for the vision tests: a detector that 'detects' bright rectangles, and frames with
+them."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class BlobDetector:
             b, g, r = image[int(cents[i][1]), int(cents[i][0])]
             cls.append(2 if r > 128 else 0 if g > 128 else 1)
             boxes.append([x, y, x + w, y + h])
-        return Detections(xyxy=np.array(boxes, dtype=np.float32).reshape(-1, 4), confidence=np.full(len(boxes), 0.9),
+        return Detections(xyxy=np.array(boxes, dtype=np.float32).reshape(-1, 4),
+                          confidence=np.full(len(boxes), 0.9),
                           class_id=np.array(cls))
 
     def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:

@@ -16,7 +16,8 @@ BASE = {
             "zones": {
                 "corridor": {
                     "polygon": [[0.1, 0.4], [0.9, 0.4], [0.9, 1.0]],
-                    "rules": [{"kind": "presence", "labels": ["bicycle"], "min_seconds": 3, "event": "ebike"}],
+                    "rules": [{"kind": "presence", "labels": ["bicycle"], "min_seconds": 3,
+                               "event": "ebike"}],
                 }
             },
         }
@@ -37,7 +38,8 @@ def test_globals_are_camera_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda d: _zone(d).update(foo=1), "zone 'corridor', key 'foo': unknown key (expected one of: inertia, polygon, rules)"),
+    (lambda d: _zone(d).update(foo=1),
+     "zone 'corridor', key 'foo': unknown key (expected one of: inertia, polygon, rules)"),
     (lambda d: _zone(d).update(rules=[]), "zone 'corridor', key 'rules': a zone needs at least one rule"),
     (lambda d: _zone(d).update(polygon=[[0, 0], [1, 1]]), "key 'polygon': a polygon needs at least 3 points"),
     (lambda d: _zone(d).update(polygon=[[0, 0], [1, 1], [1.5, 0]]), "point [1.5, 0.0] is outside 0..1"),

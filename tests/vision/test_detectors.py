@@ -48,7 +48,8 @@ def constant_output_model(path: Path, output: np.ndarray, input_shape: list[int 
     return path
 
 
-def yolo_output(rows: Sequence[tuple[float, float, float, float, int, float]], classes: int, n: int = 20) -> np.ndarray:
+def yolo_output(rows: Sequence[tuple[float, float, float, float, int, float]], classes: int,
+                n: int = 20) -> np.ndarray:
     """[1, 4 + C, N] as Ultralytics exports it: cx, cy, w, h then class scores; other anchors score 0."""
     out = np.zeros((1, 4 + classes, n), np.float32)
     out[0, :4, :] = 10.0
@@ -168,7 +169,8 @@ def test_openvino_ir_with_ultralytics_metadata(yolo_model: Path, tmp_path: Path)
 
 
 def test_nanodet_decode_on_synthetic_maps() -> None:
-    fmt = ModelFormat(decoder="nanodet", class_names=list("abc"), size=(64, 64), strides=(8, 16, 32), reg_max=7)
+    fmt = ModelFormat(decoder="nanodet", class_names=list("abc"), size=(64, 64), strides=(8, 16, 32),
+                      reg_max=7)
     maps = []
     for stride in (8, 16, 32):
         n = (64 // stride) ** 2
@@ -303,7 +305,8 @@ def test_config_types_and_defaults() -> None:
     cfg = parse_detector_config({"type": "openvino", "filters": {"car": {"min_area": 100}}})
     assert isinstance(cfg, OpenVinoDetectorConfig) and cfg.filters["car"] == LabelFilter(min_area=100)
     assert cfg.threads == 2
-    assert isinstance(parse_detector_config({"type": "ultralytics", "model": "best.pt"}), UltralyticsDetectorConfig)
+    assert isinstance(parse_detector_config({"type": "ultralytics", "model": "best.pt"}),
+                      UltralyticsDetectorConfig)
     assert Path(parse_detector_config({}).model).name == "yolox_nano_416.onnx"
     for name, field in OnnxDetectorConfig.model_fields.items():
         assert field.description, name

@@ -52,7 +52,8 @@ def test_default_model_finds_pedestrians_and_parked_vehicles_on_vtest(backend: s
 
 
 @pytest.mark.slow
-def test_detect_command_on_clip_writes_playable_mp4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_detect_command_on_clip_writes_playable_mp4(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "annotated.mp4"
     assert main(["detect", str(VTEST), "--out", str(out), "--max-frames", "4", "--fps", "2"]) == 0
     text = capsys.readouterr().out
@@ -83,14 +84,16 @@ def test_detect_command_on_image(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (["detect", "{clip}", "--model", "{bad_model}"], "bad.onnx: not a model ONNX Runtime can load"),
     (["detect", "{clip}", "--model", "{odd_model}"], "odd.onnx: unsupported model outputs [[1, 10]]"),
 ])
-def test_detect_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+def test_detect_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch,
                                     argv: list[str], message: str) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     (tmp_path / "clip.jpg").write_bytes(cv2.imencode(".jpg", np.zeros((32, 32, 3), np.uint8))[1].tobytes())
     constant_output_model(tmp_path / "odd.onnx", np.zeros((1, 10), np.float32), [1, 3, 32, 32])
-    paths = {"clip": str(tmp_path / "clip.jpg"), "bad": "bad.jpg", "bad_model": "bad.onnx", "odd_model": "odd.onnx"}
+    paths = {"clip": str(tmp_path / "clip.jpg"), "bad": "bad.jpg", "bad_model": "bad.onnx",
+             "odd_model": "odd.onnx"}
     assert main([a.format(**paths) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sharpeyes: error: ") and message in err[0], err
@@ -103,7 +106,9 @@ def test_bench_detector_writes_figures(tmp_path: Path) -> None:
                  "--backends", "onnx", "--clips", str(VTEST), "--sample-every", "40"]) == 0
     data = json.loads(out.read_text())
     (row,) = data["latency"]
-    assert row["model"] == DEFAULT_MODEL.name and row["threads"] == 2 and 0 < row["median_ms"] <= row["p95_ms"]
+    assert (
+        row["model"] == DEFAULT_MODEL.name and row["threads"] == 2 and 0 < row["median_ms"] <= row["p95_ms"]
+    )
     (clip,) = data["decode"]
     assert clip["clip"] == "vtest.avi" and clip["frames"] == 795 and clip["decode_fps"] > 0
     (labels,) = data["labels"]
@@ -112,7 +117,8 @@ def test_bench_detector_writes_figures(tmp_path: Path) -> None:
 
 
 def test_shipped_models_match_the_original_tfjs_models() -> None:
-    """models/tfjs_reference.json holds what the ORIGINAL TF.js models found (models/check_against_tfjs.py)."""
+    """models/tfjs_reference.json holds what the ORIGINAL TF.js models found
+    (models/check_against_tfjs.py)."""
     references = json.loads((MODELS_DIR / "tfjs_reference.json").read_text())
     assert {r["image"] for r in references} == {"vtest.avi", "bikes.mp4"}
     for ref in references:
@@ -121,11 +127,14 @@ def test_shipped_models_match_the_original_tfjs_models() -> None:
         ok, image = cap.read()
         assert ok
         for name, expected in ref["models"].items():
-            # the models' own boxes: no merging of kindred classes (the reference boxes the van as car and truck)
-            det = create_detector({"model": str(MODELS_DIR / f"{name}.onnx"), "score_threshold": ref["score_threshold"],
+            # the models' own boxes: no merging of kindred classes (the reference boxes the van as car and
+            # truck)
+            det = create_detector({"model": str(MODELS_DIR / f"{name}.onnx"),
+                                   "score_threshold": ref["score_threshold"],
                                    "same_object_iou": 1})
             got = det.detect(image)
             assert sorted(got.data["class_name"]) == sorted(expected["labels"]), (ref["image"], name)
             for box, label in zip(expected["boxes"], expected["labels"], strict=True):
                 same = got.xyxy[got.data["class_name"] == label]
-                assert np.abs(same - np.asarray(box)).max(axis=1).min() <= 1.0, (ref["image"], name, label, box)
+                assert np.abs(same - np.asarray(box)).max(axis=1).min() <= 1.0, (ref["image"], name, label,
+                                                                                 box)

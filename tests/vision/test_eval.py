@@ -41,7 +41,8 @@ def test_temporal_iou() -> None:
 
 def test_duplicates_per_visit() -> None:
     # two extra events during the first visit (one under another label), one false alarm elsewhere
-    pred = [p(), p(a=0, b=4), p(label="bus", a=6, b=11), p(label="person", a=20, b=25), p(zone="y", a=0, b=10)]
+    pred = [p(), p(a=0, b=4), p(label="bus", a=6, b=11), p(label="person", a=20, b=25), p(zone="y", a=0,
+                                                                                          b=10)]
     r = match_events(pred, TRUTH)
     assert (r.tp, r.fp, r.duplicates) == (2, 3, 2)
     assert r.duplicates_per_visit == pytest.approx(1.0)
@@ -52,7 +53,8 @@ def _case(root, name, kind, split, clip="clip.mp4", events=()) -> None:
     d = root / name
     d.mkdir()
     (d / "camera.yaml").write_text("cameras: {}\n")
-    (d / "truth.json").write_text(json.dumps({"clip": clip, "kind": kind, "split": split, "events": list(events)}))
+    (d / "truth.json").write_text(json.dumps({"clip": clip, "kind": kind, "split": split,
+                                              "events": list(events)}))
     if clip == "clip.mp4":
         (d / clip).write_bytes(b"")
 
@@ -76,7 +78,8 @@ def test_bad_kind_is_named(tmp_path) -> None:
 
 
 def test_groups() -> None:
-    results = [CaseResult("a", "real", "dev", tp=2, fp=1, duplicates=1), CaseResult("b", "real", "heldout", tp=1),
+    results = [CaseResult("a", "real", "dev", tp=2, fp=1, duplicates=1), CaseResult("b", "real", "heldout",
+                                                                                    tp=1),
                CaseResult("c", "composed", "dev", tp=3, fn=1)]
     g = {r.name: r for r in groups(results)}
     assert list(g) == ["real", "real dev", "real heldout", "composed", "dev", "heldout", "all"]

@@ -11,7 +11,8 @@ from vision.rules import Episode
 
 
 def ep(key, t, done=False, score=0.6):
-    return Episode(key=key, label="car", first_seen=1.0, start=2.0, last_t=t, box=np.array([10, 10, 50, 40.0]),
+    return Episode(key=key, label="car", first_seen=1.0, start=2.0, last_t=t, box=np.array([10, 10, 50,
+                                                                                            40.0]),
                    score=score, track_id=7, done=done)
 
 
@@ -36,13 +37,15 @@ def test_lifecycle_stable_id_snapshot_and_playable_clip(tmp_path: Path) -> None:
     end = msgs[-1]
     assert end.end_s == 4.8 and end.first_seen_s == 1.0 and end.max_score > 0.8
     assert Path(end.snapshot).is_file() and Path(end.clip).is_file()
-    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", end.clip], capture_output=True, text=True)
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", end.clip],
+                           capture_output=True, text=True)
     assert "h264" in probe.stderr and "yuv420p" in probe.stderr
     # 1 s before + 3 s of event + 1 s after, at 5 fps
     assert 20 <= imageio_ffmpeg.count_frames_and_secs(end.clip)[0] <= 27
     rec = end.to_record()
     json.dumps(rec)
-    assert set(rec) == {"id", "camera", "zone", "event", "label", "track_id", "first_seen_s", "start_s", "end_s",
+    assert set(rec) == {"id", "camera", "zone", "event", "label", "track_id", "first_seen_s", "start_s",
+                        "end_s",
                         "max_score", "bbox", "snapshot"}
 
 

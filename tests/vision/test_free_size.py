@@ -76,7 +76,8 @@ def test_free_size_never_costs_more_pixels_than_the_whole_frame() -> None:
     assert scale == pytest.approx(gate.max_scale)
     quarters = [(x, y, x + 480, y + 540) for x in range(0, 1920, 480) for y in (0, 540)]   # the whole frame
     assert gate._pack(quarters) is None              # more pixels than the frame at its own scale: full frame
-    assert MotionGate(MotionConfig(), (1920, 1080), (416, 416))._pack(quarters) is not None   # fixed: same cost
+    assert MotionGate(MotionConfig(), (1920, 1080), (416,
+                                                     416))._pack(quarters) is not None   # fixed: same cost
 
 def test_kindred_classes_on_one_object_keep_the_better_box(tmp_path) -> None:
     rows = [(100, 100, 80, 40, 2, 0.8), (101, 99, 82, 41, 7, 0.7),     # car and truck on one van

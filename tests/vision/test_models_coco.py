@@ -21,8 +21,9 @@ PICODET_ORIGINAL = MODELS_DIR / "reference" / "picodet_s_416_coco_2021.onnx"
 YOLOX = MODELS_DIR / "yolox_nano_416.onnx"
 
 
-def _convert_module():  # models/ is no package: load models/convert.py by path (it imports no TensorFlow at top)
-    spec = importlib.util.spec_from_file_location("models_convert", MODELS_DIR / "convert.py")
+# models/ is no package: load models/convert_onnx.py (the ONNX rewrites of convert.py) by path
+def _convert_module():
+    spec = importlib.util.spec_from_file_location("models_convert_onnx", MODELS_DIR / "convert_onnx.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -48,7 +49,8 @@ def test_model_finds_the_people_and_the_parked_vehicles_on_vtest(model: Path) ->
     # the van (x 651-725) and the car (x 731-768) parked at the top right, each boxed where it is
     parked = dets.xyxy[np.isin(names, ["car", "truck"])]
     for x1, x2 in ((651, 725), (731, 768)):
-        assert any(abs(b[0] - x1) < 8 and abs(b[2] - x2) < 8 and b[3] < 110 for b in parked), (names, dets.xyxy)
+        assert any(abs(b[0] - x1) < 8 and abs(b[2] - x2) < 8 and b[3] < 110 for b in parked), (names,
+                                                                                               dets.xyxy)
     # a walker at (346, 197)-(380, 274) in this frame (seen by eye and by the other models)
     assert any(np.abs(b - [346, 197, 380, 274]).max() < 8 for b in people), people
 
@@ -77,7 +79,8 @@ def test_fuse_hardswish_replaces_the_pattern_and_keeps_the_values(tmp_path: Path
                   helper.make_node("Mul", [src, f"c{k}"], [f"m{k}"]),
                   helper.make_node("Div", [f"m{k}", "six"], [dst])]
     graph = helper.make_graph(nodes, "hs", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], initializer=consts)
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                             [1, 8])], initializer=consts)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
     model.ir_version = 7
     fused, count = _convert_module().fuse_hardswish(model)
@@ -108,4 +111,5 @@ def test_yolox_decoder_reads_grid_cells_and_maps_back_through_the_top_left_lette
     dets = det.detect(image)
     assert list(dets.data["class_name"]) == ["car"]
     assert dets.confidence[0] == pytest.approx(0.72, abs=1e-5)
-    np.testing.assert_allclose(dets.xyxy[0], [(72 - 32) * 2, (164 - 32) * 2, (72 + 32) * 2, (164 + 32) * 2], atol=1e-3)
+    np.testing.assert_allclose(dets.xyxy[0], [(72 - 32) * 2, (164 - 32) * 2, (72 + 32) * 2, (164 + 32) * 2],
+                               atol=1e-3)

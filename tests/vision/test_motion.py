@@ -149,7 +149,8 @@ def test_to_frame_maps_crop_detections_back_and_merges_duplicates() -> None:
         tiles=[Tile((100, 50, 300, 250), 0, (0, 0), 2.0), Tile((400, 100, 500, 200), 0, (0, 404), 0.1)],
         frame_size=(640, 360),
     )
-    dets = Detections(xyxy=np.array([[20, 40, 120, 240], [22, 42, 118, 238], [380, 380, 440, 400], [0, 405, 9, 414]]),
+    dets = Detections(xyxy=np.array([[20, 40, 120, 240], [22, 42, 118, 238], [380, 380, 440, 400], [0, 405, 9,
+                                                                                                    414]]),
                       confidence=np.array([0.9, 0.8, 0.5, 0.7]), class_id=np.array([0, 0, 2, 1]))
     out = batch.to_frame([dets])
     # the second box is a duplicate of the first; the third has its centre on no tile
@@ -176,7 +177,8 @@ def test_full_plan_round_trips_unchanged() -> None:
     ([(0, 0, 10, 10), (20, 20, 30, 30)], [(0, 0, 10, 10), (20, 20, 30, 30)]),
     ([(0, 0, 10, 10), (10, 5, 20, 20), (19, 0, 40, 6)], [(0, 0, 40, 20)]),
 ])
-def test_merge_boxes(boxes: list[tuple[int, int, int, int]], expected: list[tuple[int, int, int, int]]) -> None:
+def test_merge_boxes(boxes: list[tuple[int, int, int, int]], expected: list[tuple[int, int, int,
+                                                                                  int]]) -> None:
     assert merge_boxes(boxes) == expected
 
 
@@ -222,4 +224,5 @@ def test_zones_with_odd_and_small_frame_sizes(size: tuple[int, int]) -> None:
     im[h - h // 4:h - 2, w - w // 4:w - 2] = 250  # bottom-right: inside the zone
     plan = gate.plan(im, 3.0)
     assert plan.mode == "regions" and plan.regions[0][2] >= w - w // 4
-    assert gate.motion.mask is not None and gate.motion.mask.shape == (gate.motion.small_size[1], gate.motion.small_size[0])
+    assert gate.motion.mask is not None and gate.motion.mask.shape == (gate.motion.small_size[1],
+                                                                       gate.motion.small_size[0])

@@ -1,4 +1,5 @@
-"""Frigate's object filters and masks, motion masks, and rule labels checked against each camera's detector."""
+"""Frigate's object filters and masks, motion masks, and rule labels checked against each camera's
+detector."""
 
 from __future__ import annotations
 
@@ -68,17 +69,21 @@ def test_masks_judge_the_box_bottom_centre() -> None:
 
 
 @pytest.mark.parametrize("objects, expected", [
-    ({"filters": {"person": {"min_ratio": 2, "max_ratio": 1}}}, "key 'objects.filters.person': min_ratio 2.0 is above"),
-    ({"filters": {"person": {"min_aera": 2}}}, "key 'objects.filters.person.min_aera': unknown key (expected one of: "
+    ({"filters": {"person": {"min_ratio": 2, "max_ratio": 1}}},
+     "key 'objects.filters.person': min_ratio 2.0 is above"),
+    ({"filters": {"person": {"min_aera": 2}}},
+     "key 'objects.filters.person.min_aera': unknown key (expected one of: "
      "mask, max_area, max_ratio, min_area, min_ratio, min_score)"),
     ({"mask": [[0, 0], [1, 0]]}, "key 'objects.mask': Value error, mask polygon 0 needs at least 3 points"),
     ({"mask": [[0, 0], [1, 0], [1, 1.5]]}, "point [1.0, 1.5] is outside 0..1"),
-    ({"filters": {"ebike": {"min_area": 1}}}, "key 'objects.filters.ebike': unknown label 'ebike'; the classes of "
+    ({"filters": {"ebike": {"min_area": 1}}},
+     "key 'objects.filters.ebike': unknown label 'ebike'; the classes of "
      "models/yolox_nano_416.onnx are: person, bicycle"),
 ])
 def test_objects_config_errors_name_the_key_path(objects: dict[str, Any], expected: str) -> None:
     data = {"cameras": {"gate": {"source": "x.mp4", "objects": objects, "zones": {"z": {
-        "polygon": [[0, 0], [1, 0], [1, 1]], "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 1,
+        "polygon": [[0, 0], [1, 0], [1, 1]], "rules": [{"kind": "presence", "labels": ["person"],
+                                                        "min_seconds": 1,
                                                         "event": "e"}]}}}}}
     with pytest.raises(ConfigError) as info:
         parse_config(data, "c.yaml")
@@ -109,7 +114,8 @@ def test_pipeline_drops_detections_in_an_object_mask() -> None:
         return sum(m.lifecycle == "new" for m in msgs)
 
     assert run({}) == 1
-    assert run({"mask": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.6], [0.0, 0.6]]}) == 0   # feet at (55, 120) of 320x240
+    assert run({"mask": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.6], [0.0,
+                                                              0.6]]}) == 0   # feet at (55, 120) of 320x240
     assert run({"filters": {"person": {"max_area": 1000}}}) == 0                  # 30 x 80 px
     assert run({"filters": {"car": {"mask": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.6], [0.0, 0.6]]}}}) == 1
 
@@ -138,7 +144,8 @@ def test_motion_mask_ignores_a_timestamp_overlay() -> None:
     assert modes["unmasked"].count("regions") >= 15       # the clock changes every frame
     assert modes["masked"] == ["skip"] * 25
     # a real object moving under the masked band is still seen
-    gate = MotionGate(MotionConfig.model_validate({"keepalive_s": 100, "mask": overlay}), (320, 240), (320, 320))
+    gate = MotionGate(MotionConfig.model_validate({"keepalive_s": 100, "mask": overlay}), (320, 240),
+                      (320, 320))
     frames = _overlay_frames(12)
     for k, img in enumerate(frames):
         if k >= 8:
@@ -149,7 +156,8 @@ def test_motion_mask_ignores_a_timestamp_overlay() -> None:
 
 def _ebike_config(tmp_path: Path, detector: dict[str, Any], label: str = "ebike") -> Path:
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({"detector": detector, "cameras": {"lift": {"source": "x.mp4", "zones": {"lift": {
+    path.write_text(yaml.safe_dump({"detector": detector, "cameras": {"lift": {"source": "x.mp4",
+                                                                               "zones": {"lift": {
         "polygon": [[0, 0], [1, 0], [1, 1]],
         "rules": [{"kind": "presence", "labels": [label], "min_seconds": 1, "event": "ebike_in_lift"}]}}}}}))
     return path
@@ -158,11 +166,16 @@ def _ebike_config(tmp_path: Path, detector: dict[str, Any], label: str = "ebike"
 def test_rule_label_of_a_custom_ultralytics_model_is_accepted_without_torch(tmp_path: Path) -> None:
     (tmp_path / "best.pt").write_bytes(b"not loaded by a config check")
     declared = {"type": "ultralytics", "model": "best.pt", "classes": ["person", "ebike", "bicycle"]}
-    assert load_config(_ebike_config(tmp_path, declared)).cameras["lift"].zones["lift"].rules[0].label_list() == ["ebike"]
+    assert load_config(_ebike_config(tmp_path, declared)).cameras["lift"].zones["lift"].rules[
+        0
+    ].label_list() == ["ebike"]
     with pytest.raises(ConfigError) as info:
         load_config(_ebike_config(tmp_path, declared, label="e-bike"))
-    assert str(info.value) == (f"{tmp_path / 'c.yaml'}: camera 'lift', zone 'lift', key 'rules[0].labels': unknown "
-                               f"label 'e-bike'; the classes of {tmp_path / 'best.pt'} are: person, ebike, bicycle")
+    assert str(info.value) == (
+        f"{tmp_path / 'c.yaml'}: camera 'lift', zone 'lift', key 'rules[0].labels': unknown "
+        "label 'e-bike'; the classes of "
+        f"{tmp_path / 'best.pt'} are: person, ebike, bicycle"
+    )
     # a .pt without `classes`: its names are known only once torch loads it; the pipeline checks them then
     load_config(_ebike_config(tmp_path, {"type": "ultralytics", "model": "best.pt"}))
 
@@ -171,7 +184,8 @@ def test_rule_label_of_a_custom_ultralytics_model_is_accepted_without_torch(tmp_
         path = tmp_path / "best.pt"
 
     cam = load_config(_ebike_config(tmp_path, {"type": "ultralytics", "model": "best.pt"})).cameras["lift"]
-    with pytest.raises(ConfigError, match=r"unknown label 'ebike'; the classes of .*best.pt are: person, bicycle"):
+    with pytest.raises(ConfigError,
+                       match=r"unknown label 'ebike'; the classes of .*best.pt are: person, bicycle"):
         CameraPipeline("lift", cam, EbikeModel(), config_path=tmp_path / "c.yaml")
 
 
@@ -181,10 +195,12 @@ def test_rule_labels_checked_against_an_onnx_models_own_names(tmp_path: Path) ->
                           {"names": "{0: 'person', 1: 'ebike', 2: 'cart'}"})
     cam = load_config(_ebike_config(tmp_path, {"model": "m.onnx"})).cameras["lift"]
     assert cam.zones["lift"].rules[0].label_list() == ["ebike"]
-    with pytest.raises(ConfigError, match=r"unknown label 'car'; the classes of .*m.onnx are: person, ebike, cart"):
+    with pytest.raises(ConfigError,
+                       match=r"unknown label 'car'; the classes of .*m.onnx are: person, ebike, cart"):
         load_config(_ebike_config(tmp_path, {"model": "m.onnx"}, label="car"))
     # the shipped COCO model has no ebike
-    with pytest.raises(ConfigError, match="unknown label .ebike.; the classes of models/yolox_nano_416.onnx are: person"):
+    with pytest.raises(ConfigError,
+                       match="unknown label .ebike.; the classes of models/yolox_nano_416.onnx are: person"):
         load_config(_ebike_config(tmp_path, {}))
 
 

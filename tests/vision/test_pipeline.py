@@ -14,9 +14,11 @@ CFG = {
         "events": {"clips": False},
         "zones": {
             "fire_lane": {"polygon": [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]],
-                          "rules": [{"kind": "stationary", "labels": ["car"], "min_seconds": 5, "event": "blocked"}]},
+                          "rules": [{"kind": "stationary", "labels": ["car"], "min_seconds": 5,
+                                     "event": "blocked"}]},
             "lawn": {"polygon": [[0, 0.5], [0.45, 0.5], [0.45, 1], [0, 1]],
-                     "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 1, "event": "on_lawn"}]},
+                     "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 1,
+                                "event": "on_lawn"}]},
         },
     }},
 }
@@ -56,7 +58,9 @@ def test_events_from_a_scene(naive: bool, tmp_path: Path) -> None:
     lawn = [m for m in ends if m.event == "on_lawn"]
     assert len(blocked) == 1 and blocked[0].label == "car"
     # under gating the fire lane (stationary rules only) is detected the moment motion there stops
-    assert blocked[0].first_seen_s == pytest.approx(4.0, abs=1.0) and blocked[0].end_s == pytest.approx(40, abs=1.5)
+    assert blocked[0].first_seen_s == pytest.approx(4.0,
+                                                    abs=1.0) and blocked[0].end_s == pytest.approx(40,
+                                                                                                   abs=1.5)
     assert len(lawn) == 1 and lawn[0].first_seen_s == pytest.approx(10, abs=1.0)
     assert Path(blocked[0].snapshot).is_file()
     if not naive:  # motion gating: most frames need no detector
@@ -94,7 +98,8 @@ def test_state_stays_bounded_on_a_long_stream() -> None:
 
 @pytest.mark.slow
 def test_analyze_cli_on_vtest(tmp_path: Path) -> None:
-    """The contract of `sharpeyes analyze`: events file lines = to_record(), snapshots beside it, annotated MP4."""
+    """The contract of `sharpeyes analyze`: events file lines = to_record(), snapshots beside it, annotated
+    MP4."""
     import json
 
     from api.cli.main import main
@@ -118,7 +123,10 @@ def test_config_error_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     from api.cli.main import main
 
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("cameras:\n  a:\n    source: x.mp4\n    zones:\n      z: {polygon: [[0, 0], [1, 0], [1, 1]], rules: []}\n")
+    cfg.write_text(
+        "cameras:\n  a:\n    source: x.mp4\n    zones:\n      z: "
+        "{polygon: [[0, 0], [1, 0], [1, 1]], rules: []}\n"
+    )
     assert main(["analyze", "x.mp4", "--config", str(cfg), "--events", str(tmp_path / "e.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "camera 'a', zone 'z', key 'rules'" in err and err.count("\n") == 1

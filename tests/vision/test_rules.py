@@ -10,14 +10,17 @@ ZONE = PolygonZone("z", [(0, 0.5), (1, 0.5), (1, 1), (0, 1)], 100, 100, inertia=
 
 
 def track(tid, box, t, label="car", first_t=0.0, still_since=0.0, score=0.8):
-    tr = Track(id=tid, first_t=first_t, box=np.array(box, dtype=np.float32), last_t=t, score=score, max_score=score,
+    tr = Track(id=tid, first_t=first_t, box=np.array(box, dtype=np.float32), last_t=t, score=score,
+               max_score=score,
                still_since=still_since)
     tr.vote(COCO_NAMES.index(label), score)
     return tr
 
 
 def ctx(t, tracks, inside=None):
-    inside = inside if inside is not None else {tr.id: bool(ZONE.contains(tr.anchor[None])[0]) for tr in tracks}
+    inside = (
+        inside if inside is not None else {tr.id: bool(ZONE.contains(tr.anchor[None])[0]) for tr in tracks}
+    )
     return RuleContext(t=t, tracks=tracks, inside=inside, class_names=COCO_NAMES)
 
 
@@ -30,7 +33,8 @@ def test_presence_after_min_seconds_and_label_filter() -> None:
         if t < 2 - 1e-9:
             assert eps == []
     assert len(eps) == 1 and eps[0].label == "bicycle" and eps[0].first_seen == 0.0 and eps[0].start >= 2.0
-    # it leaves the zone: the episode ends once it has stayed out for revisit_s (default 5 s), at its last time in
+    # it leaves the zone: the episode ends once it has stayed out for revisit_s (default 5 s), at its last
+    # time in
     eps = rule.evaluate(ctx(6.2, [track(1, [10, 10, 30, 40], 6.2, "bicycle")]))
     assert eps and not eps[0].done
     eps = rule.evaluate(ctx(11.0, [track(1, [10, 10, 30, 40], 11.0, "bicycle")]))
@@ -40,7 +44,8 @@ def test_presence_after_min_seconds_and_label_filter() -> None:
 @pytest.mark.parametrize("out_s, visits", [(3.0, 1), (7.0, 2)])
 def test_leaving_briefly_is_the_same_visit(out_s: float, visits: int) -> None:
     """Out of the zone for less than revisit_s and back: one event; for longer: two."""
-    rule = Presence(PresenceRule(kind="presence", labels=["person"], min_seconds=1, event="e", revisit_s=5), ZONE)
+    rule = Presence(PresenceRule(kind="presence", labels=["person"], min_seconds=1, event="e", revisit_s=5),
+                    ZONE)
     keys, ends = set(), []
     for k in range(int((8 + out_s) / 0.2)):
         t = k * 0.2
@@ -55,14 +60,16 @@ def test_leaving_briefly_is_the_same_visit(out_s: float, visits: int) -> None:
 
 
 def test_per_label_score_threshold() -> None:
-    cfg = PresenceRule(kind="presence", labels=["car", "truck"], min_seconds=0, event="e", min_scores={"car": 0.9})
+    cfg = PresenceRule(kind="presence", labels=["car", "truck"], min_seconds=0, event="e",
+                       min_scores={"car": 0.9})
     rule = Presence(cfg, ZONE)
     assert rule.evaluate(ctx(0.0, [track(1, [10, 60, 30, 90], 0.0, "car", score=0.8)])) == []
     assert len(rule.evaluate(ctx(0.2, [track(2, [40, 60, 60, 90], 0.2, "truck", score=0.5)]))) == 1
 
 
 def test_stationary_one_event_across_broken_tracks() -> None:
-    rule = Stationary(StationaryRule(kind="stationary", labels=["car"], min_seconds=5, event="blocked", gap_s=20), ZONE)
+    rule = Stationary(StationaryRule(kind="stationary", labels=["car"], min_seconds=5, event="blocked",
+                                     gap_s=20), ZONE)
     keys = set()
     for k in range(200):
         t = k * 0.5
@@ -105,7 +112,8 @@ def test_line_direction_and_counts() -> None:
         crossings += rule.evaluate(ctx(k * 0.2, [track(1, [x - 5, 40, x + 5, 60], k * 0.2, "person")]))
     for k in range(10):
         x = 100 - 10 * k
-        crossings += rule.evaluate(ctx(2 + k * 0.2, [track(1, [x - 5, 40, x + 5, 60], 2 + k * 0.2, "person")]))
+        crossings += rule.evaluate(ctx(2 + k * 0.2, [track(1, [x - 5, 40, x + 5, 60], 2 + k * 0.2,
+                                                           "person")]))
     assert len(crossings) == 1 and crossings[0].done
     assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 1}
 

@@ -163,8 +163,12 @@ class MjpegServer:
                 try:
                     while server.limit is None or k < server.limit:
                         ok, jpg = cv2.imencode(".jpg", numbered(server.served))
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
-                                         + f"Content-Length: {len(jpg)}\r\n\r\n".encode() + jpg.tobytes() + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\n"
+                            + f"Content-Length: {len(jpg)}\r\n\r\n".encode()
+                            + jpg.tobytes()
+                            + b"\r\n"
+                        )
                         server.served += 1
                         k += 1
                         time.sleep(1 / server.fps)
@@ -298,7 +302,8 @@ def test_composed_clips_match_their_ground_truth(name: str) -> None:
     frames = {f.index: f.image for f in open_source(folder / truth["clip"], None)}
     assert len(frames) == truth["frames"] and frames[0].shape == (576, 768, 3)
     first = truth["background"]["first_frame"]
-    background = {f.index - first: f.image for f in open_source(folder / "vtest.avi", None) if f.index >= first}
+    background = {f.index - first: f.image for f in open_source(folder / "vtest.avi",
+                                                                None) if f.index >= first}
     for obj in truth["objects"]:
         for t, x1, y1, x2, y2 in obj["boxes"][:: max(1, len(obj["boxes"]) // 8)]:
             i = int(round(t * 10))

@@ -51,7 +51,9 @@ def vfr_time(k: int) -> float:
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == "vision.sources"]
+    return [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name == "vision.sources"
+    ]
 
 
 @pytest.mark.parametrize("name,args", [
@@ -102,7 +104,8 @@ def test_header_frame_count_is_a_hint(tmp_path: Path, caplog: pytest.LogCaptureF
     assert src.warnings == [warned] and src.state.status == "ended"
 
 
-def test_truncated_avi_ends_the_clip_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_truncated_avi_ends_the_clip_with_one_warning(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
     clip = encode(tmp_path / "c.avi", 100, "-c:v", "mjpeg", "-q:v", "3")
     data = clip.read_bytes()
     clip.write_bytes(data[: len(data) // 2])  # the AVI header still says 100 frames; the index is gone
@@ -168,7 +171,8 @@ def analyze(clip: Path, tmp_path: Path) -> tuple[int, list[dict[str, float]], li
 
 
 def recode(out: Path, *args: str) -> Path:
-    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-i", str(COMPOSED), "-frames:v", "440",
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-i", str(COMPOSED), "-frames:v",
+                    "440",
                     "-an", *args, str(out)], check=True, timeout=300)
     return out
 
@@ -177,7 +181,8 @@ def recode(out: Path, *args: str) -> Path:
 def test_analyze_vfr_clip_gives_event_times_from_timestamps(tmp_path: Path) -> None:
     """The first 20 s at 10 fps, the rest at 5 fps (each frame shown 0.2 s): the second visit, frames
     275-401 of the composed clip, happens at 20 + (k - 200) / 5 = 35-60 s of the VFR clip."""
-    clip = recode(tmp_path / "vfr.mp4", "-vf", "setpts='if(lt(N,200),N/10,20+(N-200)/5)/TB'", "-fps_mode", "vfr",
+    clip = recode(tmp_path / "vfr.mp4", "-vf", "setpts='if(lt(N,200),N/10,20+(N-200)/5)/TB'", "-fps_mode",
+                  "vfr",
                   *H264, "-crf", "18")
     rc, recs, warned = analyze(clip, tmp_path)
     assert rc == 0 and len(warned) == 1 and "variable frame rate" in warned[0], warned

@@ -57,7 +57,9 @@ class Recorder:
                 if at >= after and s.status == status:
                     return at - after
             time.sleep(0.05)
-        raise AssertionError(f"no '{status}' within {timeout} s: {[(round(a, 1), s.status) for a, s in self.states]}")
+        raise AssertionError(
+            f"no '{status}' within {timeout} s: {[(round(a, 1), s.status) for a, s in self.states]}"
+        )
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -107,10 +109,12 @@ def test_rtsp_server_killed_and_restarted(frames: Path, recorders: list[object])
     assert back < 4 + 6                # the backoff is capped at 4 s, then the stream opens (~3 s of probing)
     assert len(gap) == 1 and gap[0] < restarted - killed + back + 1
     assert cut == []  # the outage is cut out of the timeline: the tracks of what stood still continue
-    assert min(b - a for a, b in zip(rec.times, rec.times[1:], strict=False)) > 0.05  # never two frames at once
+    assert min(b - a for a, b in zip(rec.times, rec.times[1:],
+                                     strict=False)) > 0.05  # never two frames at once
     assert rec.times == sorted(rec.times) and len(rec.times) > before + 5  # one timeline across the gap
     assert reconnects == 1 and rec.error is None
-    assert 3 < fps < 6  # the detect fps, counted over a window: the burst that follows a reconnect is no spike
+    # the detect fps, counted over a window: the burst that follows a reconnect is no spike
+    assert 3 < fps < 6
 
 
 @pytest.mark.slow
@@ -149,7 +153,8 @@ def test_rtsp_nothing_listening_names_url_and_what_to_do() -> None:
     port = free_port()
     url = f"rtsp://admin:s3cret@127.0.0.1:{port}/stream1"
     states: list[SourceState] = []
-    src = open_source(url, 5, timeout_s=2, on_state=states.append, backoff=Backoff(initial_s=0.05, max_attempts=2))
+    src = open_source(url, 5, timeout_s=2, on_state=states.append, backoff=Backoff(initial_s=0.05,
+                                                                                   max_attempts=2))
     with pytest.raises(SourceError) as err:
         next(iter(src))
     src.close()
@@ -168,7 +173,8 @@ def test_stream_down_for_long_is_offline_while_it_keeps_retrying(monkeypatch: py
     monkeypatch.setattr(vision.sources_stream, "OFFLINE_AFTER_S", 0.5)
     url = f"rtsp://127.0.0.1:{free_port()}/cam"
     states: list[SourceState] = []
-    src = open_source(url, 5, timeout_s=1, on_state=states.append, backoff=Backoff(initial_s=0.2, factor=2, cap_s=0.4))
+    src = open_source(url, 5, timeout_s=1, on_state=states.append, backoff=Backoff(initial_s=0.2, factor=2,
+                                                                                   cap_s=0.4))
     got: list[object] = []
     consumer = threading.Thread(target=lambda: got.extend(src), daemon=True)  # waits; must not raise
     consumer.start()

@@ -6,7 +6,8 @@ from vision.tracking import ObjectTracker
 
 
 def dets(boxes, cls, score=0.9):
-    return Detections(xyxy=np.array(boxes, dtype=np.float32).reshape(-1, 4), confidence=np.full(len(boxes), score),
+    return Detections(xyxy=np.array(boxes, dtype=np.float32).reshape(-1, 4), confidence=np.full(len(boxes),
+                                                                                                score),
                       class_id=np.array(cls))
 
 
@@ -104,7 +105,8 @@ def test_someone_else_at_the_same_place_is_not_linked() -> None:
     assert set(before).isdisjoint(after)
     same = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
     image_of = _painted(lambda t: (0, 0, 200))
-    assert set(walk(same, 0.0, 2.0, pace, image_of=image_of)) == set(walk(same, 3.2, 6.0, pace, image_of=image_of))
+    assert set(walk(same, 0.0, 2.0, pace, image_of=image_of)) == set(walk(same, 3.2, 6.0, pace,
+                                                                          image_of=image_of))
 
 
 def test_a_new_object_far_from_the_lost_one_is_not_linked() -> None:

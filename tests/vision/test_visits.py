@@ -14,12 +14,14 @@ CLS = {name: COCO_NAMES.index(name) for name in ("person", "bicycle", "motorcycl
 
 
 def run(rule, frames, image_of=None):
-    """frames: [(t, [(label, box), ...])]; returns the episodes seen, by key, as (first_seen, last_t, label)."""
+    """frames: [(t, [(label, box), ...])]; returns the episodes seen, by key, as (first_seen, last_t,
+    label)."""
     tracker = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
     seen: dict[str, tuple[float, float, str]] = {}
     for t, objs in frames:
         boxes = np.array([b for _, b in objs], dtype=np.float32).reshape(-1, 4)
-        dets = Detections(xyxy=boxes, confidence=np.full(len(objs), 0.8), class_id=np.array([CLS[n] for n, _ in objs]))
+        dets = Detections(xyxy=boxes, confidence=np.full(len(objs), 0.8), class_id=np.array([CLS[n] for n,
+                                                                                             _ in objs]))
         image = image_of(t, objs) if image_of else None
         tracker.update(dets, t, image)
         tracks = tracker.current(t)
@@ -46,7 +48,8 @@ def test_a_walker_missed_for_a_second_is_one_event() -> None:
 
 
 def test_a_bicycle_called_motorcycle_for_a_while_is_one_event_labelled_bicycle() -> None:
-    rule = Presence(PresenceRule(kind="presence", labels=["bicycle", "motorcycle"], min_seconds=1, event="e"), ZONE)
+    rule = Presence(PresenceRule(kind="presence", labels=["bicycle", "motorcycle"], min_seconds=1, event="e"),
+                    ZONE)
     frames = [(k * 0.2, [("motorcycle" if 5 <= k < 12 else "bicycle", [100 + k, 100, 140 + k, 160])])
               for k in range(60)]
     seen = run(rule, frames)

@@ -1,6 +1,6 @@
-"""End to end with a real RTSP camera: GStreamer's RTSP server (tests/rtsp.py) plays vtest.avi in a loop, a real
-`sharpeyes worker` runs the real pipeline on it against a real `sharpeyes serve`, and the camera's server is
-killed for GAP_S seconds, then started again on the same port.
+"""End to end with a real RTSP camera: GStreamer's RTSP server (tests/rtsp.py) plays vtest.avi in a loop,
+a real `sharpeyes worker` runs the real pipeline on it against a real `sharpeyes serve`, and the camera's
+server is killed for GAP_S seconds, then started again on the same port.
 
 The worker must reconnect by itself (capped exponential backoff), report the camera's state through the api
 (online -> reconnecting -> offline while it is down -> online), and lose or double no event across the gap:
@@ -35,9 +35,11 @@ def _config(tmp: Path, url: str) -> Path:
         "source": url, "location": {"node": "square"},
         "zones": {
             "square": {"polygon": [[0.0, 0.33], [1.0, 0.33], [1.0, 1.0], [0.0, 1.0]],
-                       "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 2, "event": "loitering"}]},
+                       "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 2,
+                                  "event": "loitering"}]},
             "fire_lane": {"polygon": [[0.72, 0.0], [1.0, 0.0], [1.0, 0.25], [0.72, 0.25]],
-                          "rules": [{"kind": "stationary", "labels": ["car", "truck", "bus"], "min_seconds": 6,
+                          "rules": [{"kind": "stationary", "labels": ["car", "truck", "bus"],
+                                     "min_seconds": 6,
                                      "event": "fire_lane_blocked"}]}}}}}
     path = tmp / "cameras.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -50,7 +52,8 @@ def _operator(db: Path) -> None:
 
 
 class StateWatch:
-    """Polls GET /api/cameras/gate as an operator would see it; keeps (time, state, detail) on every change."""
+    """Polls GET /api/cameras/gate as an operator would see it; keeps (time, state, detail) on every
+    change."""
 
     def __init__(self, url: str) -> None:
         self.http = httpx.Client(base_url=url, timeout=5)
@@ -106,7 +109,8 @@ def test_worker_rides_out_an_rtsp_server_restart(tmp_path: Path) -> None:
     t0 = time.monotonic()
     try:
         watch.wait("online", t0, 60)
-        deadline = time.monotonic() + 90  # both parked vehicles have fired (6 s still, after the tracker settles)
+        # both parked vehicles have fired (6 s still, after the tracker settles)
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             fired = {m["id"] for m in _journal(journal) if m["event"] == "fire_lane_blocked"}
             if len(fired) >= 2:
@@ -144,17 +148,22 @@ def test_worker_rides_out_an_rtsp_server_restart(tmp_path: Path) -> None:
     fired_before = {m["id"] for m in before if m["event"] == "fire_lane_blocked"}
     fired_all = {m["id"] for m in produced if m["event"] == "fire_lane_blocked"}
     after_gap = [m for m in produced[len(before):] if m["event"] == "fire_lane_blocked"]
-    print(f"\nRTSP server killed for {GAP_S:.0f} s: api shows {states}; reconnecting {lost:.1f} s after the kill, "
-          f"offline {down:.1f} s after, online {back:.1f} s after the restart; {len(produced)} steps "
-          f"({len(before)} before the kill), {len(stored)} stored, {len(waiting)} waiting in the outbox; "
-          f"fire lane events {sorted(fired_all)}, {len(after_gap)} steps of them after the gap")
+    print(
+        f"\nRTSP server killed for {GAP_S:.0f} s: api shows "
+        f"{states}; reconnecting {lost:.1f} s after the kill, "
+        f"offline {down:.1f} s after, online {back:.1f} s after the restart; {len(produced)} steps "
+        f"({len(before)} before the kill), {len(stored)} stored, {len(waiting)} waiting in the outbox; "
+        f"fire lane events {sorted(fired_all)}, {len(after_gap)} steps of them after the gap"
+    )
     keys = [(m["id"], m["seq"]) for m in produced]
     assert len(set(keys)) == len(keys)
     assert sorted(stored + [(m["id"], m["seq"]) for m in waiting]) == sorted(keys), worker_log[-3000:]
     assert len(stored) == len(set(stored))
-    assert len(fired_before) == 2 and fired_all == fired_before  # no second alert for a vehicle parked all along
+    # no second alert for a vehicle parked all along
+    assert len(fired_before) == 2 and fired_all == fired_before
     ended = {m["id"] for m in produced if m["lifecycle"] == "end"}
-    assert ended == {m["id"] for m in produced}  # every visit, those cut by the gap too, ends (at the latest on stop)
+    # every visit, those cut by the gap too, ends (at the latest on stop)
+    assert ended == {m["id"] for m in produced}
     assert set(events) | {m["id"] for m in waiting} == ended
     assert lost < 4 and down <= GAP_S and back < 15
     assert worker.returncode == 0 and "Traceback" not in worker_log, worker_log[-3000:]

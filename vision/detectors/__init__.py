@@ -3,7 +3,8 @@
     detector: {type: onnx, model: models/yolox_nano_416.onnx, score_threshold: 0.35, threads: 2,
                filters: {car: {min_area: 900}}}
 
-`type` defaults to `onnx` and `model` to the shipped default (models/yolox_nano_416.onnx, chosen by event F1 and
+`type` defaults to `onnx` and `model` to the shipped default (models/yolox_nano_416.onnx,
+                                                              chosen by event F1 and
 cost on the real dev cases: docs/benchmarks.md), so an empty section works.
 Every backend returns `vision.detections.Detections` in source pixels, with `data["class_name"]`.
 """
@@ -28,7 +29,8 @@ class LabelFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_area: float = Field(default=0, ge=0, description="Smallest box area (pixels²) kept for this label")
-    max_area: float | None = Field(default=None, gt=0, description="Largest box area (pixels²) kept; none: no limit")
+    max_area: float | None = Field(default=None, gt=0,
+                                   description="Largest box area (pixels²) kept; none: no limit")
     min_score: float | None = Field(default=None, ge=0, le=1, description="Score threshold for this label; "
                                     "none: the detector's score_threshold")
 
@@ -44,23 +46,28 @@ class DetectorSettings(BaseModel):
     iou_threshold: float = Field(default=0.5, gt=0, le=1, description="Overlap above which NMS drops the "
                                  "weaker of two boxes of one class")
     same_object_iou: float = Field(default=0.7, gt=0, le=1, description="Boxes of two kindred classes (car, "
-                                   "truck, bus; bicycle, motorcycle) overlapping more than this are one object: "
+                                   "truck, bus; bicycle, motorcycle) overlapping "
+                                   "more than this are one object: "
                                    "the weaker is dropped (1: never)")
-    labels: list[str] | None = Field(default=None, description="Only these labels are kept; none: all classes")
+    labels: list[str] | None = Field(default=None,
+                                     description="Only these labels are kept; none: all classes")
     filters: dict[str, LabelFilter] = Field(default_factory=dict, description="Per-label min/max area and "
                                             "score, by label name")
     threads: int = Field(default=2, ge=1, le=64, description="CPU threads one inference may use")
     classes: list[str] | None = Field(default=None, min_length=1, description="The model's class names in "
                                       "order, for a model that carries none readable before it loads (a .pt "
-                                      "file, an ONNX export without `names` metadata): rule labels are checked "
-                                      "against them when the config loads; they replace the model's own names "
+                                      "file, an ONNX export without `names` "
+                                      "metadata): rule labels are checked "
+                                      "against them when the config loads; they "
+                                      "replace the model's own names "
                                       "(same count)")
 
 
 class OnnxDetectorConfig(DetectorSettings):
     type: Literal["onnx"] = Field(default="onnx", description="ONNX Runtime on the CPU (the default)")
     spin: bool = Field(default=True, description="Let ONNX Runtime's threads busy-wait between operators "
-                       "(its default): NanoDet 25 instead of 33 ms on 2 idle cores; false is faster when other "
+                       "(its default): NanoDet 25 instead of 33 ms on 2 "
+                       "idle cores; false is faster when other "
                        "work keeps the cores busy")
 
 
@@ -101,13 +108,17 @@ def parse_detector_config(data: dict[str, Any] | None, where: str = "detector") 
         loc = [str(x) for x in err["loc"] if x not in DETECTOR_TYPES]
         key = ".".join(loc)
         if err["type"] == "union_tag_invalid":
-            msg = f"unknown detector type {err['input'].get('type')!r}; expected one of: {', '.join(DETECTOR_TYPES)}"
+            msg = (f"unknown detector type {err['input'].get('type')!r}; "
+                   f"expected one of: {', '.join(DETECTOR_TYPES)}")
         elif err["type"] == "extra_forbidden":
             kind = _detector_type(data)
-            models: dict[str, type[BaseModel]] = {"onnx": OnnxDetectorConfig, "openvino": OpenVinoDetectorConfig,
+            models: dict[str, type[BaseModel]] = {"onnx": OnnxDetectorConfig,
+                                                  "openvino": OpenVinoDetectorConfig,
                                                   "ultralytics": UltralyticsDetectorConfig}
             model = models.get(kind, OnnxDetectorConfig)
-            allowed = LabelFilter.model_fields if len(loc) == 3 and loc[0] == "filters" else model.model_fields
+            allowed = (
+                LabelFilter.model_fields if len(loc) == 3 and loc[0] == "filters" else model.model_fields
+            )
             msg = f"unknown key '{key}' (expected one of: {', '.join(sorted(allowed))})"
         else:
             msg = f"key '{key}': {err['msg']}" if key else str(err["msg"])
@@ -141,7 +152,8 @@ def config_class_names(cfg: DetectorConfig, base_dir: Path | str | None) -> tupl
     return class_names(cfg.classes, path), shown
 
 
-def create_detector(cfg: DetectorConfig | dict[str, Any] | None = None, base_dir: Path | str | None = None) -> Detector:
+def create_detector(cfg: DetectorConfig | dict[str, Any] | None = None,
+                    base_dir: Path | str | None = None) -> Detector:
     """Build the backend `cfg.type` names; the model path is relative to `base_dir` (the config's folder)."""
     if cfg is None or isinstance(cfg, dict):
         cfg = parse_detector_config(cfg)

@@ -103,14 +103,17 @@ def _dim(d: Any) -> int | None:
     return d if isinstance(d, int) and d > 0 else None
 
 
-def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, outputs: list[Shape]) -> ModelFormat:
+def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape,
+                      outputs: list[Shape]) -> ModelFormat:
     """Work out the decoder from output shapes; `sharpeyes.input` metadata (models/convert.py) wins."""
     declared: dict[str, Any] = {}
     if "sharpeyes.input" in metadata:
         try:
             declared = json.loads(metadata["sharpeyes.input"])
         except ValueError:
-            raise ModelError(f"{path}: metadata 'sharpeyes.input' is not JSON; rebuild it with models/convert.py") from None
+            raise ModelError(
+                f"{path}: metadata 'sharpeyes.input' is not JSON; rebuild it with models/convert.py"
+            ) from None
     shapes = [tuple(s) for s in outputs]
     if len(input_shape) != 4:
         raise ModelError(f"{path}: expected one image input of rank 4, got shape {list(input_shape)}")
@@ -129,7 +132,9 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, 
     batch = _dim(input_shape[0]) != 1
 
     def fmt(decoder: str, count: int, **defaults: Any) -> ModelFormat:
-        values: dict[str, Any] = {**defaults, **{k: v for k, v in declared.items() if k not in ("decoder", "size", "layout")}}
+        values: dict[str, Any] = {**defaults, **{k: v for k,
+                                                 v in declared.items() if k not in ("decoder", "size",
+                                                                                    "layout")}}
         if "dynamic" in values:
             values["dynamic"] = bool(values["dynamic"]) and layout == "NCHW"
         for key in ("mean", "std", "strides"):
@@ -139,7 +144,8 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape, 
                            layout=layout, batch=batch, **values)
 
     unsupported = (f"{path}: unsupported model outputs {[list(s) for s in shapes]}; expected NanoDet "
-                   "(class and box maps per stride), an Ultralytics YOLOv8/11 export (1 x (4+C) x N), YOLOX (1 x N x (5+C)) or "
+                   "(class and box maps per stride), an Ultralytics YOLOv8/11 "
+                   "export (1 x (4+C) x N), YOLOX (1 x N x (5+C)) or "
                    "rows of x1,y1,x2,y2,score,class (1 x N x 6); export the model in one of these forms")
     if len(shapes) == 1 and len(shapes[0]) == 3:
         _, a, b = shapes[0]
@@ -297,8 +303,10 @@ def decode_yolox(output: np.ndarray, fmt: ModelFormat, score_threshold: float,
     tw, th = size or fmt.size
     grid, stride_of = _yolox_grid(tw, th, tuple(fmt.strides))
     if len(grid) != len(output):
-        raise ModelError(f"YOLOX output has {len(output)} rows; strides {list(fmt.strides)} of a {tw}x{th} input "
-                         f"give {len(grid)}")
+        raise ModelError(
+            f"YOLOX output has {len(output)} rows; strides {list(fmt.strides)} of a {tw}x{th} input "
+            f"give {len(grid)}"
+        )
     cls = output[:, 5:] * output[:, 4:5]
     best = cls.argmax(axis=1)
     score = cls[np.arange(len(cls)), best]

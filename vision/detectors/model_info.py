@@ -62,7 +62,8 @@ def onnx_metadata(path: Path) -> dict[str, str]:
             for number, start, end in _fields(buf, 0, len(buf)):
                 if number != _METADATA_PROPS:
                     continue
-                entry = {n: bytes(buf[s:e]).decode("utf-8", "replace") for n, s, e in _fields(buf, start, end)}
+                entry = {n: bytes(buf[s:e]).decode("utf-8", "replace") for n, s, e in _fields(buf, start,
+                                                                                              end)}
                 meta[entry.get(1, "")] = entry.get(2, "")
             return meta
     except (OSError, ValueError):

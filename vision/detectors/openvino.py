@@ -35,13 +35,17 @@ class OpenVinoDetector(TensorDetector):
         try:
             import openvino as ov
         except ImportError:
-            raise ModelError("detector type 'openvino' needs OpenVINO: pip install 'sharpeyes[openvino]'") from None
+            raise ModelError(
+                "detector type 'openvino' needs OpenVINO: pip install 'sharpeyes[openvino]'"
+            ) from None
         core = ov.Core()
         try:
             model = core.read_model(str(path))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with long messages
             detail = " ".join(str(exc).split())[:300]
-            raise ModelError(f"{path}: not a model OpenVINO can read (.onnx or OpenVINO .xml); {detail}") from None
+            raise ModelError(
+                f"{path}: not a model OpenVINO can read (.onnx or OpenVINO .xml); {detail}"
+            ) from None
         if len(model.inputs) != 1:
             raise ModelError(f"{path}: expected one image input, the model has {len(model.inputs)}")
 

@@ -29,7 +29,8 @@ class TensorDetector(ABC):
             fmt.class_names = list(cfg.classes)
         self.class_names: list[str] = list(fmt.class_names)
         self.input_size: tuple[int, int] = fmt.size
-        self.dynamic_input = fmt.dynamic   # takes any input size up to input_size (motion regions as they are)
+        # takes any input size up to input_size (motion regions as they are)
+        self.dynamic_input = fmt.dynamic
         index = {name: i for i, name in enumerate(self.class_names)}
         for label in [*(cfg.labels or []), *cfg.filters]:
             if label not in index:

@@ -17,7 +17,9 @@ from vision.detections import Detections
 from vision.detectors import UltralyticsDetectorConfig
 from vision.errors import ConfigError, ModelError
 
-INSTALL_HINT = "pip install 'sharpeyes[ultralytics]' (it needs torch), or export the model to ONNX and use type: onnx"
+INSTALL_HINT = (
+    "pip install 'sharpeyes[ultralytics]' (it needs torch), or export the model to ONNX and use type: onnx"
+)
 
 
 class UltralyticsDetector:
@@ -26,18 +28,26 @@ class UltralyticsDetector:
         try:
             from ultralytics import YOLO
         except ImportError:
-            raise ModelError(f"{path}: detector type 'ultralytics' needs the ultralytics package: {INSTALL_HINT}") from None
+            raise ModelError(
+                f"{path}: detector type 'ultralytics' needs the ultralytics package: {INSTALL_HINT}"
+            ) from None
         try:
             self.model: Any = YOLO(str(path))
         except Exception as exc:  # torch / ultralytics raise many types for a bad file
-            raise ModelError(f"{path}: Ultralytics cannot load these weights ({str(exc).splitlines()[0][:200]})") from None
+            raise ModelError(
+                f"{path}: Ultralytics cannot load these weights ({str(exc).splitlines()[0][:200]})"
+            ) from None
         self.cfg = cfg
         self.path = path
         names = self.model.names
-        self.class_names: list[str] = [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else list(names)
+        self.class_names: list[str] = (
+            [str(names[k]) for k in sorted(names)] if isinstance(names, dict) else list(names)
+        )
         if cfg.classes is not None and list(cfg.classes) != self.class_names:
-            raise ConfigError(f"detector: key 'classes' ({', '.join(cfg.classes)}) disagrees with the classes of "
-                              f"{path} ({', '.join(self.class_names)}); fix the list or remove it")
+            raise ConfigError(
+                f"detector: key 'classes' ({', '.join(cfg.classes)}) disagrees with the classes of "
+                f"{path} ({', '.join(self.class_names)}); fix the list or remove it"
+            )
         self.input_size: tuple[int, int] = (cfg.imgsz, cfg.imgsz)
         index = {n: i for i, n in enumerate(self.class_names)}
         for label in [*(cfg.labels or []), *cfg.filters]:
@@ -53,7 +63,8 @@ class UltralyticsDetector:
     def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
         if not images:
             return []
-        results = self.model.predict(images, conf=self._floor, iou=self.cfg.iou_threshold, imgsz=self.cfg.imgsz,
+        results = self.model.predict(images, conf=self._floor, iou=self.cfg.iou_threshold,
+                                     imgsz=self.cfg.imgsz,
                                      device=self.cfg.device, classes=self._classes, verbose=False)
         return [self._filter(r) for r in results]
 

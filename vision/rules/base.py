@@ -35,9 +35,11 @@ class Episode:
     score: float
     track_id: int | None = None
     count: int | None = None
-    displacement: float | None = None  # track rules: most the object moved over the still window, in box sizes
+    # track rules: most the object moved over the still window, in box sizes
+    displacement: float | None = None
     embedding: np.ndarray | None = None  # track rules: what the object looks like (vision.appearance)
-    empty_since: float | None = None     # track rules: since when its place has looked unlike it, while unseen
+    # track rules: since when its place has looked unlike it, while unseen
+    empty_since: float | None = None
     done: bool = False  # instantaneous (line): ends in the frame it starts
 
 
@@ -50,7 +52,8 @@ class RuleContext:
     inside: dict[int, bool]                 # track id -> in this zone (with inertia)
     class_names: list[str] | tuple[str, ...]
     seconds_of_day: float | None = None
-    image: np.ndarray | None = None         # BGR frame: region rules, and whether a lost object is still there
+    # BGR frame: region rules, and whether a lost object is still there
+    image: np.ndarray | None = None
     # left_object: asks the detector whether an object it knows is in this box (crop at a larger scale)
     verify: Callable[[np.ndarray], bool] | None = None
 
@@ -180,7 +183,8 @@ class TrackRule(ZoneRule):
             if not self.accepts(label, tr.max_score):
                 continue
             ok, since = self.qualifies(tr, ctx)
-            match = next((ep for ep in orphans if self._same_kind(ep.label, label) and iou(ep.box, tr.box) >= 0.4),
+            match = next((ep for ep in orphans if self._same_kind(ep.label, label) and iou(ep.box,
+                                                                                           tr.box) >= 0.4),
                          None)
             if match is not None and self._adoptable(tr):
                 orphans.remove(match)
@@ -190,7 +194,8 @@ class TrackRule(ZoneRule):
                 continue
             if ok and t - since >= min_s:
                 key = self._key()
-                self._episodes[key] = Episode(key=key, label=label, first_seen=since, start=t, last_t=tr.last_t,
+                self._episodes[key] = Episode(key=key, label=label, first_seen=since, start=t,
+                                              last_t=tr.last_t,
                                               box=tr.box.copy(), score=tr.max_score, track_id=tr.id,
                                               displacement=round(tr.drift, 3))
                 self._by_track[tr.id] = key

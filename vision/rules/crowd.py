@@ -37,7 +37,8 @@ class Crowd(ZoneRule):
             box = np.array([*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)], dtype=np.float32)
             labels = [ctx.label(tr) for tr in members]
             if ep is None:
-                ep = Episode(key=self._key(), label=max(set(labels), key=labels.count), first_seen=self._since,
+                ep = Episode(key=self._key(), label=max(set(labels), key=labels.count),
+                             first_seen=self._since,
                              start=ctx.t, last_t=ctx.t, box=box, score=max(tr.max_score for tr in members),
                              count=len(members))
                 self._current = ep

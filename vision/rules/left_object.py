@@ -20,7 +20,8 @@ class StaticForeground:
     stopped changing are static foreground (something left behind). The long-term background does not
     learn where static foreground is, so a left object stays found while it stays."""
 
-    def __init__(self, width: int = 160, short_s: float = 2.0, long_s: float = 120.0, threshold: float = 25.0) -> None:
+    def __init__(self, width: int = 160, short_s: float = 2.0, long_s: float = 120.0,
+                 threshold: float = 25.0) -> None:
         self.width = width
         self.short_s, self.long_s, self.threshold = short_s, long_s, threshold
         self._short: np.ndarray | None = None
@@ -31,7 +32,8 @@ class StaticForeground:
     def apply(self, image: np.ndarray, t: float) -> np.ndarray:
         h, w = image.shape[:2]
         self.scale = w / self.width
-        small = cv2.resize(image, (self.width, max(1, int(round(h / self.scale)))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(image, (self.width, max(1, int(round(h / self.scale)))),
+                           interpolation=cv2.INTER_AREA)
         # colour, not grey: a yellow rag on light paving has nearly the paving's brightness
         gray = cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
         if self._short is None or self._long is None:
@@ -105,7 +107,8 @@ class LeftObject(ZoneRule):
             # (someone walking past is not: only an object that stays there itself)
             explained = any(iou(box, tr.box) > 0.2 or inside_fraction(box, tr.box) > 0.5 for tr in ctx.tracks
                             if ctx.t - tr.last_t <= 1.5 and tr.speed < 0.3)
-            if not explained and any(inside_fraction(box, b) > 0.5 or iou(box, b) > 0.3 for _, b in self._stood):
+            if not explained and any(inside_fraction(box, b) > 0.5 or iou(box, b) > 0.3 for _,
+                                     b in self._stood):
                 # someone stood here and has gone: the difference is where he was (a ghost), not an object
                 self.background.absorb(box)
                 continue
@@ -113,7 +116,10 @@ class LeftObject(ZoneRule):
         seen: set[str] = set()
         for box, explained in boxes:
             cands = [ep for ep in self._regions.values() if ep.key not in seen
-                     and (iou(ep.box, box) >= 0.3 or inside_fraction(box, ep.box) > 0.6 or inside_fraction(ep.box, box) > 0.6)]
+                     and (iou(ep.box,
+                              box) >= 0.3 or inside_fraction(box,
+                                                             ep.box) > 0.6 or inside_fraction(ep.box,
+                                                                                              box) > 0.6)]
             match = max(cands, key=lambda ep: iou(ep.box, box), default=None)
             if match is not None:
                 if match.key not in self._fired:
@@ -136,7 +142,11 @@ class LeftObject(ZoneRule):
                     ep.done = True
                     out.append(ep)
                 continue
-            if key not in self._fired and ep.last_t == ctx.t and ep.last_t - ep.first_seen >= self.min_seconds:
+            if (
+                key not in self._fired
+                and ep.last_t == ctx.t
+                and ep.last_t - ep.first_seen >= self.min_seconds
+            ):
                 if ctx.verify is not None and ctx.verify(ep.box):
                     ep.first_seen = ctx.t  # a person standing still, say: look again after min_seconds
                     continue

@@ -59,7 +59,8 @@ class Line(ZoneRule):
             per[way] += 1  # both ways are counted; only the configured one raises events
             if self.direction != "any" and way != self.direction:
                 continue
-            out.append(Episode(key=self._key(), label=label, first_seen=tr.last_t, start=tr.last_t, last_t=tr.last_t,
+            out.append(Episode(key=self._key(), label=label, first_seen=tr.last_t, start=tr.last_t,
+                               last_t=tr.last_t,
                                box=tr.box.copy(), score=tr.max_score, track_id=tr.id, count=sum(per.values()),
                                done=True))
         live = {tr.id for tr in ctx.tracks}

@@ -9,7 +9,8 @@ from vision.zones import PolygonZone
 
 
 class Presence(TrackRule):
-    """An object (of the labels) inside the zone for >= min_seconds: intrusion, loitering, e-bike in corridor."""
+    """An object (of the labels) inside the zone for >= min_seconds: intrusion, loitering, e-bike in
+    corridor."""
 
     kind = "presence"
 
