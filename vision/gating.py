@@ -35,14 +35,16 @@ class MotionExplainer:
         self._missed: set[int] = set()   # looked for at the last run and not found
 
     def ran(self, mode: str, regions: list[Any], tracks: Iterable[Any], t: float) -> None:
-        """After a detector run on the whole frame (`mode` "full") or on `regions`, with the tracks updated."""
+        """After a detector run on the whole frame (`mode` "full") or on `regions`, with the tracks
+        updated."""
         self.last_run = t
         boxes = np.asarray(regions, np.float32).reshape(-1, 4)
         missed = set()
         for tr in tracks:  # missed until found again
             if tr.last_t >= t - 1e-6:
                 continue
-            if tr.id in self._missed or mode == "full" or any(covered(tr.box, b[None], 0.5, 0.0, 0.0) for b in boxes):
+            if tr.id in self._missed or mode == "full" or any(covered(tr.box, b[None], 0.5, 0.0,
+                                                                      0.0) for b in boxes):
                 missed.add(tr.id)
         self._missed = missed
 

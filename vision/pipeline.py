@@ -99,7 +99,8 @@ class CameraPipeline:
         self._interest = None if lines else [z.mask() for zname, z in self.zones.items() if zname not in lazy]
         # the labels some rule counts (None: all of them, as a left_object rule is explained by any object)
         kinds = [r for zcfg in self.camera.zones.values() for r in zcfg.rules]
-        self._labels = None if any(r.kind == "left_object" for r in kinds) else {x for r in kinds for x in r.label_list()}
+        counted = {x for r in kinds for x in r.label_list()}
+        self._labels = None if any(r.kind == "left_object" for r in kinds) else counted
         self._lazy = [] if lines else [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = (
             self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
