@@ -86,8 +86,13 @@ class FrameSource:
     def _frames(self) -> Iterator[Frame]:
         raise NotImplementedError
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Ask the source to end from any thread: an iteration waiting for a frame returns at once.
+        Does not wait; close() (or leaving ``with``) releases the source."""
         self._closed.set()
+
+    def close(self) -> None:
+        self.stop()
 
     def __enter__(self) -> FrameSource:
         return self

@@ -29,12 +29,16 @@ import numpy as np
 from vision.base import Frame
 from vision.errors import SourceError
 from vision.sources_base import Backoff, FrameSource, StateCallback
+from vision.sources_file import Timeline
 
 log = logging.getLogger("vision.sources")
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")  # read by each open
 OFFLINE_AFTER_S = 10.0  # down (not connected) this long: reported offline, while the retries go on
 BRIDGE_S = 60.0  # an outage up to this long is cut out of the stream's timeline (see StreamSource._timeline)
 OUTAGE_S = 1.0  # frames further apart than this are an outage, not jitter
+MAX_STALE = 300  # at most this many frames of a new connection's backlog are skipped (see _reader)
+PTS_BEHIND_S = 1.0  # a stream's timestamps may fall this far behind arrival (jitter), no more
+PTS_AHEAD_S = 10.0  # nor run further ahead than this (frames late by a hiccup arrive together, a few seconds)
 STALL_S = 3.0  # connected but no frame for this long (or three detect intervals): reported as reconnecting
 DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
 
@@ -63,6 +67,10 @@ class StreamSource(FrameSource):
         self._t0 = time.monotonic()
         self._cut = 0.0  # seconds of outages cut out of the timeline (BRIDGE_S)
         self._arrived: float | None = None  # monotonic time of the last frame
+        self._last_t: float | None = None  # time of the last frame
+        self._clock: Timeline | None = None  # this connection's timestamps (None: arrival times)
+        self._base = 0.0  # time of this connection's first frame
+        self._lead = 0.0  # how far this connection's times run ahead of arrival times
         self._thread = threading.Thread(target=self._reader, name=f"source:{self.name}", daemon=True)
         self._thread.start()
 
@@ -83,11 +91,19 @@ class StreamSource(FrameSource):
             cap = self._connect()
             got_frame = False
             if cap is not None:
+                fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+                interval = 1.0 / fps if 1.0 <= fps <= 120.0 else 0.1
+                stale = 0
                 try:
                     while not self._closed.is_set():
+                        asked = time.monotonic()
                         ok, image = cap.read()
                         if not ok or image is None:
                             break
+                        if not got_frame and time.monotonic() - asked < interval / 3 and stale < MAX_STALE:
+                            stale += 1  # the backlog FFmpeg buffered while it opened the stream: seconds old
+                            continue
+                        t = self._timeline(cap, first=not got_frame)
                         if not got_frame:
                             got_frame, failures = True, 0
                             if down_since is not None:
@@ -102,7 +118,7 @@ class StreamSource(FrameSource):
                             if lt.image is not None and lt.seq > self._consumed:
                                 self.state.dropped += 1
                             lt.image, lt.seq = image, lt.seq + 1
-                            lt.t, lt.wall = self._timeline(cap), time.time()
+                            lt.t, lt.wall = t, time.time()
                             lt.cond.notify_all()
                 finally:
                     cap.release()
@@ -142,9 +158,14 @@ class StreamSource(FrameSource):
             if self._closed.wait(delay):
                 break
 
-    def _timeline(self, cap: cv2.VideoCapture) -> float:
-        """The frame's time: seconds since the source started, less the outages cut out of it.
+    def _timeline(self, cap: cv2.VideoCapture, first: bool) -> float:
+        """The frame's time: seconds since the source started, less the outages cut out of it, from the
+        stream's own timestamps where they are sound.
 
+        Within a connection, times follow the frames' timestamps (should frames arrive in a burst, their own
+        times keep them apart as they were filmed; the backlog of a new connection is skipped). A stream whose
+        timestamps fall behind the clock (MJPEG over HTTP: made up at 25 fps) or run far ahead of it is timed
+        by arrival instead, for the rest of that connection.
         A gap of more than OUTAGE_S and at most BRIDGE_S between two frames (the camera restarted, the network
         dropped, the stream stalled) is cut down to one frame interval: to the tracker and the rules the
         frames
@@ -153,11 +174,30 @@ class StreamSource(FrameSource):
         what was there before). `wall_time` is always the clock.
         """
         now = time.monotonic()
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        interval = 1.0 / fps if 1.0 <= fps <= 120.0 else 0.1
         if self._arrived is not None and OUTAGE_S < now - self._arrived <= BRIDGE_S:
-            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-            self._cut += now - self._arrived - (1.0 / fps if 1.0 <= fps <= 120.0 else 0.1)
+            self._cut += now - self._arrived - interval
         self._arrived = now
-        return now - self._t0 - self._cut
+        arrival = now - self._t0 - self._cut
+        stamp = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        last = self._last_t
+        if first:
+            self._lead = 0.0 if last is None else max(0.0, last + interval - arrival)
+            self._clock, self._base = Timeline(1.0 / interval), arrival + self._lead
+            self._clock.time(stamp)
+            t = self._base
+        elif self._clock is not None:
+            t = self._base + self._clock.time(stamp)
+            if not arrival + self._lead - PTS_BEHIND_S <= t <= arrival + self._lead + PTS_AHEAD_S:
+                self._clock = None  # not the camera's clock: arrival times from here, without a jump back
+                self._lead = max(0.0, (last or 0.0) - arrival)
+                t = arrival + self._lead
+        else:
+            t = arrival + self._lead
+        t = t if last is None else max(t, last + 1e-3)
+        self._last_t = t
+        return t
 
     def _frames(self) -> Iterator[Frame]:
         lt = self._latest
@@ -191,10 +231,13 @@ class StreamSource(FrameSource):
             self._delivered(now)
             yield Frame(index=seq - 1, t=t, image=image, wall_time=wall)
 
-    def close(self) -> None:
-        super().close()
+    def stop(self) -> None:
+        super().stop()
         with self._latest.cond:
             self._latest.cond.notify_all()
+
+    def close(self) -> None:
+        self.stop()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=self.timeout_s + 1)
 

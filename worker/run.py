@@ -34,7 +34,7 @@ from worker.errors import WorkerError
 from worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
-CLOSE_S = 5.0       # on SIGTERM, how long the cameras get to close their sources
+CLOSE_S = 12.0      # on SIGTERM, the longest the cameras get to close their sources (a stream's timeout + 1 s)
 DRAIN_S = 15.0      # pool mode: on SIGTERM, how long to keep sending what the outbox holds
 
 
@@ -108,6 +108,7 @@ class Worker(Delivery):
         self.producer: Any = None
         self.worker_name: str | None = None
         self.threads: dict[str, threading.Thread] = {}
+        self.sources: dict[str, Any] = {}   # open sources by camera: a stop ends their wait for frames
         self._threads_lock = threading.Lock()
         self.outbox = Outbox(outbox)
         self.loop = loop
@@ -140,6 +141,7 @@ class Worker(Delivery):
             opener = self.source_factory or open_source
             src = opener(run.source, run.camera.detect.fps, realtime=self.realtime, loop=self.loop,
                          on_state=on_state)
+            self.sources[run.name] = src
             t0 = time.time()
             last_push = 0.0
             with src:
@@ -164,6 +166,7 @@ class Worker(Delivery):
             log.exception("camera %s stopped", run.name)
             run.state, run.error, run.detail = "offline", str(exc), f"stopped: {exc}"
         finally:
+            self.sources.pop(run.name, None)
             run.finished = True
 
     def _enqueue(self, run: CameraRun, messages: list[Any]) -> None:
@@ -208,10 +211,17 @@ class Worker(Delivery):
         if t is None:
             return
         self.runs[name].halt.set()
+        self._end_source(name)  # a stream that is down sends no frame that would let the thread see `halt`
         t.join(30.0)
         if t.is_alive():
             log.error("camera %s did not stop within 30 s", name)
         log.info("pool %s: camera %s stopped", self.pool_name, name)
+
+    def _end_source(self, name: str) -> None:
+        src = self.sources.get(name)
+        stop = getattr(src, "stop", None)
+        if stop is not None:
+            stop()
 
     def _pool_loop(self) -> None:
         pool = self.pool
@@ -290,6 +300,8 @@ class Worker(Delivery):
             # ("FATAL: exception not rethrown", exit 134). Not Thread.join: interrupted by the signal, it
             # marks
             # the thread stopped while it still runs (Python 3.11), so wait on the cameras' own flag.
+            for name in list(self.sources):
+                self._end_source(name)
             deadline = time.monotonic() + CLOSE_S
             while not all(r.finished for r in self.runs.values()) and time.monotonic() < deadline:
                 time.sleep(0.05)

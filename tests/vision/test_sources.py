@@ -312,3 +312,20 @@ def test_composed_clips_match_their_ground_truth(name: str) -> None:
             assert np.abs(a - b).mean() > 12, (obj["id"], t)  # the object is there
     for ev in truth["events"]:
         assert ev["zone"] in truth["zones"] and 0 <= ev["first_seen_s"] < ev["end_s"] <= truth["duration_s"]
+
+
+def test_stream_with_made_up_timestamps_is_timed_by_arrival() -> None:
+    """MJPEG over HTTP has no timestamps: FFmpeg makes them up at 25 fps. A 10 fps camera's frames would run
+    at 2.5x; once they fall behind the clock the source times them by arrival instead, without a jump back."""
+    cam = MjpegServer(fps=10)
+    src = open_source(cam.url, None, timeout_s=5)
+    try:
+        frames = take(src, 40)
+    finally:
+        src.close()
+        cam.close()
+    t = [f.t for f in frames]
+    wall = [f.wall_time for f in frames]
+    assert t == sorted(t)
+    assert all(abs((t[i + 1] - t[i]) - (wall[i + 1] - wall[i])) < 0.03 for i in range(30, 39))  # arrival times
+    assert abs((t[-1] - t[0]) - (wall[-1] - wall[0])) < 1.2  # at most the 1 s slack was lost before the switch
