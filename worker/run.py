@@ -34,7 +34,7 @@ from worker.errors import WorkerError
 from worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
-CLOSE_S = 12.0      # on SIGTERM, the longest the cameras get to close their sources (a stream's timeout + 1 s)
+CLOSE_S = 12.0      # on SIGTERM, the longest the cameras get to close their sources (stream timeout + 1 s)
 DRAIN_S = 15.0      # pool mode: on SIGTERM, how long to keep sending what the outbox holds
 
 

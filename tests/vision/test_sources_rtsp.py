@@ -194,8 +194,9 @@ def test_stream_down_for_long_is_offline_while_it_keeps_retrying(monkeypatch: py
 
 @pytest.mark.slow
 def test_rtsp_frame_times_follow_the_stream_timestamps(tmp_path: Path) -> None:
-    """Frames numbered by a bar's length, served at 10 fps: two frames k apart in the stream are k / 10 s apart
-    in time, whenever they arrived; and the first frame is live, not the backlog buffered while connecting."""
+    """Frames numbered by a bar's length, served at 10 fps: two frames k apart in the stream are k / 10 s
+    apart in time, whenever they arrived; and the first frame is live, not the backlog buffered while
+    connecting."""
     import cv2
     import numpy as np
 
@@ -223,7 +224,8 @@ def test_rtsp_frame_times_follow_the_stream_timestamps(tmp_path: Path) -> None:
                 cam.resume()
         src.close()
     nums = [n for _, n, _ in frames]
-    pairs = [(b[0] - a[0], (b[1] - a[1]) / 10) for a, b in zip(frames, frames[1:], strict=False) if b[1] > a[1]]
+    pairs = [(b[0] - a[0], (b[1] - a[1]) / 10)
+             for a, b in zip(frames, frames[1:], strict=False) if b[1] > a[1]]
     assert len(pairs) >= 20, nums  # (the loop restarts at frame 149)
     assert all(abs(dt - dn) < 0.03 for dt, dn in pairs), pairs
     assert frames[1][2] - frames[0][2] > 0.1, (frames[0], frames[1], opened)  # not two frames of one burst

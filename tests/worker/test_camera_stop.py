@@ -1,6 +1,6 @@
-"""A camera whose stream is down sends no frame, so its thread never gets to look at `halt`: stopping it (a pool
-moving the camera to another worker, or SIGTERM) must end the source's wait for frames, or the lease would be
-released while the thread still runs."""
+"""A camera whose stream is down sends no frame, so its thread never gets to look at `halt`: stopping it
+(a pool moving the camera to another worker, or SIGTERM) must end the source's wait for frames, or the lease
+would be released while the thread still runs."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def test_stopping_a_camera_whose_stream_is_down_ends_its_thread(tmp_path: Path) 
     cfg = tmp_path / "cameras.yaml"
     zone = {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
             "rules": [{"kind": "presence", "labels": ["person"], "min_seconds": 1, "event": "p"}]}
-    cfg.write_text(yaml.safe_dump({"cameras": {"gate": {"source": url, "detect": {"fps": 5}, "zones": {"z": zone}}}}))
+    camera = {"source": url, "detect": {"fps": 5}, "zones": {"z": zone}}
+    cfg.write_text(yaml.safe_dump({"cameras": {"gate": camera}}))
     worker = Worker(cfg, "http://127.0.0.1:9", "key", tmp_path / "outbox.db",
                     pipeline_factory=lambda name, cam, path, media: FakePipeline(name, media))
     worker._start_camera("gate")
