@@ -65,7 +65,7 @@ class TrackerSettings(VisionModel):
     min_iou: float = Field(default=0.1, ge=0, le=1, description="Least IoU to associate a box with a track")
     min_frames: int = Field(default=1, ge=1, description="Consecutive detections before a track gets an id")
     still_radius: float = Field(
-        default=0.15, gt=0, description="A track is still while its box's bottom-centre stays within this "
+        default=0.15, gt=0, description="A track is still while its box's centre stays within this "
         "fraction of its box size of where it is now (and its size "
         "within a third of it), a brief odd box apart")
     still_window_s: float = Field(

@@ -23,7 +23,7 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from vision import appearance
-from vision.boxes import bottom_centre, size
+from vision.boxes import bottom_centre, centre, size
 from vision.config import TrackerSettings
 from vision.detections import Detections
 
@@ -275,7 +275,7 @@ class ObjectTracker:
         size_px = size(track.box)
         # speed against the latest sighting at least half a second old (sightings are sparse under gating)
         track.speed = float(np.linalg.norm(track.velocity())) / size_px
-        p = bottom_centre(track.box)
+        p = centre(track.box)  # steadier than the feet of someone standing and talking
         point = (t, float(p[0]), float(p[1]), size_px)
         if len(track.path) >= 2 and track.path[-1][0] - track.path[-2][0] < PATH_STEP_S:
             track.path[-1] = point
@@ -284,8 +284,8 @@ class ObjectTracker:
         self._stillness(track, t)
 
     def _stillness(self, track: Track, t: float) -> None:
-        """still_since: the earliest sighting from which on every box is within still_radius of the object's
-        size of where it is now (the median of its last three boxes), runs of odd boxes shorter than ODD_S
+        """still_since: the earliest sighting from which on every box centre is within still_radius of the
+        object's size of where it is now (the median of its last three boxes), runs of odd boxes shorter than ODD_S
         apart; drift: how far it is now from where it was still_window_s ago, in sizes."""
         s = self.settings
         path = np.array(track.path, dtype=np.float64)

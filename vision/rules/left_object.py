@@ -55,6 +55,10 @@ class StaticForeground:
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
         return mask
 
+    def warming(self, t: float) -> bool:
+        """Whether the long-term background is still being learnt fast and everywhere (the first seconds)."""
+        return self._short is None or t - self._t0 < 3 * self.short_s
+
     def absorb(self, box: np.ndarray) -> None:
         """Learn a region (frame pixels) into the long-term background at once."""
         if self._short is None or self._long is None:
@@ -89,7 +93,11 @@ class LeftObject(ZoneRule):
         while self._stood and ctx.t - self._stood[0][0] > self.stood_memory_s:
             self._stood.popleft()
         for tr in ctx.tracks:
-            if tr.last_t == ctx.t and tr.still_seconds(ctx.t) >= self.stood_s and ctx.label(tr) == "person":
+            # stood: still, or (someone talking, swaying) tracked a while and hardly anywhere else since; and
+            # whoever is in the picture while the background is first learnt (fast, everywhere) is learnt into it
+            lingered = tr.drift <= 0.5 and ctx.t - tr.first_t >= (1.0 if self.background.warming(ctx.t) else self.stood_s)
+            stood = tr.still_seconds(ctx.t) >= self.stood_s or lingered
+            if tr.last_t == ctx.t and stood and ctx.label(tr) == "person":
                 self._stood.append((ctx.t, tr.box.copy()))
         s = self.background.scale
         h, w = ctx.image.shape[:2]
