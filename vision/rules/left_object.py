@@ -93,9 +93,9 @@ class LeftObject(ZoneRule):
         while self._stood and ctx.t - self._stood[0][0] > self.stood_memory_s:
             self._stood.popleft()
         for tr in ctx.tracks:
-            # stood: still, or (someone talking, swaying) tracked a while and hardly anywhere else since; and
-            # whoever is in the picture while the background is first learnt (fast, everywhere) is learnt into it
-            lingered = tr.drift <= 0.5 and ctx.t - tr.first_t >= (1.0 if self.background.warming(ctx.t) else self.stood_s)
+            # stood: still; or, while the background is first learnt (fast, everywhere), someone who lingers
+            # (talking, swaying: under half their size from where they were) is learnt into it
+            lingered = self.background.warming(ctx.t) and tr.drift <= 0.5 and ctx.t - tr.first_t >= 1.0
             stood = tr.still_seconds(ctx.t) >= self.stood_s or lingered
             if tr.last_t == ctx.t and stood and ctx.label(tr) == "person":
                 self._stood.append((ctx.t, tr.box.copy()))
