@@ -40,6 +40,7 @@ class Episode:
     embedding: np.ndarray | None = None  # track rules: what the object looks like (vision.appearance)
     # track rules: since when its place has looked unlike it, while unseen
     empty_since: float | None = None
+    still: bool = False  # track rules: the object was standing still when last seen
     done: bool = False  # instantaneous (line): ends in the frame it starts
 
 
@@ -126,6 +127,10 @@ class ZoneRule:
         return len(self._episodes)
 
 
+STILL_DRIFT = 0.3   # box sizes moved over the still window below which an object stands still
+SAME_LOOK = 0.25    # appearance distance below which an unseen still object's place looks just like it
+
+
 class TrackRule(ZoneRule):
     """Rules on one tracked object at a time, with episodes held through short track gaps."""
 
@@ -160,7 +165,7 @@ class TrackRule(ZoneRule):
             inside = ctx.inside.get(tid, False)
             ok, _ = self.qualifies(tr, ctx) if inside else (False, 0.0)
             if ok or (inside and self._holds(ep, tr, ctx)):
-                ep.last_t = tr.last_t
+                ep.last_t = max(ep.last_t, tr.last_t)
                 if not tr.odd:  # not while an odd box (an occlusion, or the start of a move) is the latest
                     ep.box = tr.box
                 ep.score = max(ep.score, tr.max_score)
@@ -168,6 +173,9 @@ class TrackRule(ZoneRule):
                 ep.displacement = max(ep.displacement or 0.0, round(tr.drift, 3))
                 if tr.last_t == t:
                     ep.embedding, ep.empty_since = appearance.blend(ep.embedding, tr.embedding), None
+                    ep.still = tr.drift <= STILL_DRIFT and not tr.odd
+                elif self._looks_there(ep, ctx):
+                    ep.last_t = t
             elif not inside and t - ep.last_t <= self.revisit_s:
                 pass  # out of the zone for now: the same visit if it comes back soon
             else:
@@ -201,6 +209,8 @@ class TrackRule(ZoneRule):
                 self._by_track[tr.id] = key
         # 3. orphans past the gap, or whose place has been seen empty, end
         for ep in orphans:
+            if self._looks_there(ep, ctx):
+                ep.last_t = t
             if t - ep.last_t > self.gap_s or self._gone(ep, ctx):
                 ep.done = True
         active = list(self._episodes.values())
@@ -210,6 +220,15 @@ class TrackRule(ZoneRule):
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
         return False
+
+    @staticmethod
+    def _looks_there(ep: Episode, ctx: RuleContext) -> bool:
+        """Whether an object that stood still, now unseen by the detector (a parked bicycle it loses, someone
+        standing with their back to the camera), is still there to the eye: its place looks just like it.
+        Its visit then goes on."""
+        if not ep.still or ctx.image is None or ep.embedding is None:
+            return False
+        return appearance.distance(appearance.embed(ctx.image, ep.box), ep.embedding) <= SAME_LOOK
 
     def _gone(self, ep: Episode, ctx: RuleContext) -> bool:
         """Whether the object of an episode whose track is not seen now has left (default: never; it is held

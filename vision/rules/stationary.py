@@ -43,13 +43,13 @@ class Stationary(TrackRule):
         not been detected for UNSEEN_S and its place has looked unlike it for EMPTY_S (longer than someone
         passing in front of it takes), it has driven off, and another one that stops there later is another
         event."""
-        if ctx.image is None or ep.embedding is None or ctx.t - ep.last_t < UNSEEN_S:
+        if ctx.image is None or ep.embedding is None:
             return False
         if appearance.distance(appearance.embed(ctx.image, ep.box), ep.embedding) <= EMPTY_LOOK:
             ep.empty_since = None
             return False
         ep.empty_since = ctx.t if ep.empty_since is None else ep.empty_since
-        return ctx.t - ep.empty_since >= EMPTY_S
+        return ctx.t - ep.empty_since >= EMPTY_S and ctx.t - ep.last_t >= UNSEEN_S
 
     def _adoptable(self, tr: Track) -> bool:
         return tr.speed < 0.5
