@@ -285,8 +285,8 @@ class ObjectTracker:
 
     def _stillness(self, track: Track, t: float) -> None:
         """still_since: the earliest sighting from which on every box centre is within still_radius of the
-        object's size of where it is now (the median of its last three boxes), runs of odd boxes shorter than ODD_S
-        apart; drift: how far it is now from where it was still_window_s ago, in sizes."""
+        object's size of where it is now (the median of its last three boxes), runs of odd boxes shorter than
+        ODD_S apart; drift: how far it is now from where it was still_window_s ago, in sizes."""
         s = self.settings
         path = np.array(track.path, dtype=np.float64)
         times, xy, sizes = path[:, 0], path[:, 1:3], path[:, 3]

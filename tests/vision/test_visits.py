@@ -97,8 +97,8 @@ def test_a_car_that_drove_off_is_not_the_next_one() -> None:
 
 @pytest.mark.parametrize("stays", [True, False])
 def test_someone_standing_whom_the_detector_loses_keeps_their_visit(stays: bool) -> None:
-    """Detected for 4 s, then missed for 20 s (longer than gap_s): while they are still in the picture the visit
-    goes on to the end; if they have gone, it ends when they were last seen."""
+    """Detected for 4 s, then missed for 20 s (longer than gap_s): while they are still in the picture the
+    visit goes on to the end; if they have gone, it ends when they were last seen."""
     rule = Presence(PresenceRule(kind="presence", labels=["person"], min_seconds=2, event="e", gap_s=8), ZONE)
     person = ("person", [300, 80, 330, 170])
     frames = [(k * 0.2, [person] if k * 0.2 < 4 else []) for k in range(120)]
