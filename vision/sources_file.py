@@ -198,19 +198,22 @@ class ImageDirSource(FrameSource):
         self.fps = fps or 1.0
         self.realtime = realtime
         self.loop = loop
+        self.warnings: list[str] = []
 
     def _frames(self) -> Iterator[Frame]:
         start = time.monotonic()
         k = 0
+        bad: list[tuple[Path, int]] = []
         self._set(status="online")
         while not self._closed.is_set():
             for f in self.files:
                 t = k / self.fps
                 image = cv2.imread(str(f), cv2.IMREAD_COLOR)
-                if image is None:
-                    self._set(status="offline", error=f"unreadable {f.name}")
-                    raise SourceError(f"image {f} (frame {k}) cannot be decoded: the frames before it were "
-                                      "processed; replace or remove the file")
+                if image is None:  # skipped; its place in the timeline stays, as a frame that did not decode
+                    if k < len(self.files):
+                        bad.append((f, k))
+                    k += 1
+                    continue
                 if self.realtime:
                     wait = t - (time.monotonic() - start)
                     if wait > 0 and self._closed.wait(wait):
@@ -220,6 +223,15 @@ class ImageDirSource(FrameSource):
                 k += 1
                 if self._closed.is_set():
                     return
+            if k == len(self.files) and bad:
+                if len(bad) == len(self.files):
+                    self._set(status="offline", error="no decodable images")
+                    raise SourceError(f"image folder {self.uri}: none of its {len(bad)} images decodes; "
+                                      "replace the files or point the source at a video")
+                self.warnings.append(f"image folder {self.uri}: {len(bad)} image(s) did not decode (first: "
+                                     f"{bad[0][0].name}, frame {bad[0][1]}) and were skipped; every image "
+                                     "that decodes was processed")
+                log.warning("%s", self.warnings[0])
             if not self.loop:
                 break
         self._set(status="ended")
