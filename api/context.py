@@ -57,6 +57,10 @@ class Ctx:
         self.ingest = Ingest(self)
         self.ingest_queue = IngestQueue(self.ingest)
 
+    def wants(self, topic: str) -> bool:
+        """Whether any publisher sends `topic` anywhere (so a payload nobody takes is not built)."""
+        return any(p.wants(topic) for p in self.publishers)
+
     def publish(self, topic: str, payload: dict[str, object], team_id: int | None = None) -> None:
         """Offer one message to every publisher that wants its topic (thread-safe)."""
         for p in self.publishers:

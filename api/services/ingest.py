@@ -135,9 +135,10 @@ class Ingest:
                 session.commit()
             # a new incident has no media yet: only the others need the snapshot lookup
             ctx.notify.incidents(session, rows, fresh=set(created))
-        for b in group:
-            for m in b.messages:
-                ctx.publish("events", m.model_dump(mode="json"))
+        if ctx.wants("events"):   # MQTT, when configured
+            for b in group:
+                for m in b.messages:
+                    ctx.publish("events", m.model_dump(mode="json"))
         if ctx.patrol is not None and created:
             ctx.patrol.on_new_incidents(created)
         return [answers[id(b)] for b in group]

@@ -13,8 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from api.errors import TooLarge, UnsupportedMedia
+from api.db.models import Event, Incident, Media
+from api.errors import NotFound, TooLarge, UnsupportedMedia
 
 IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 
@@ -71,3 +75,29 @@ class MediaStore:
         path = self.resolve(rel)
         if path is not None:
             path.unlink(missing_ok=True)
+
+
+def attach_event_media(session: Session, store: MediaStore, event_id: str, kind: str, data: bytes,
+                       limit: int, uploader: str) -> tuple[Media, Incident | None]:
+    """Store an event's snapshot or clip (checked, idempotent on content) and the incident it shows; a
+    new file changes what the incident's pages show. NotFound when the event was never posted."""
+    ctype, ext = store.check_clip(data, limit) if kind == "clip" else store.check_image(data, limit)
+    ev = session.get(Event, event_id)
+    if ev is None:
+        raise NotFound(f"no event {event_id!r}: post the event before its media")
+    sha = hashlib.sha256(data).hexdigest()
+    same = select(Media).where(Media.event_id == event_id, Media.kind == kind, Media.sha256 == sha)
+    dup = session.scalars(same).first()
+    if dup is not None:
+        return dup, None
+    rel, sha = store.save(kind, data, ext)
+    row = Media(kind=kind, incident_id=ev.incident_id, event_id=event_id, path=rel, content_type=ctype,
+                size=len(data), sha256=sha, uploaded_by=uploader)
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:   # the same file posted twice at once: the other one stored it
+        session.rollback()
+        store.delete(rel)
+        return session.scalars(same).one(), None
+    return row, session.get(Incident, ev.incident_id) if ev.incident_id else None
