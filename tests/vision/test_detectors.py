@@ -378,3 +378,28 @@ def test_ultralytics_results_become_detections(tmp_path: Path, monkeypatch: pyte
     dets = det.detect(np.zeros((100, 100, 3), np.uint8))
     assert list(dets.data["class_name"]) == ["person", "car"]      # the big car is filtered out
     np.testing.assert_allclose(dets.xyxy[1], [1, 1, 2, 2])
+
+
+def test_ultralytics_kindred_boxes_and_declared_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"\0")
+
+    class Boxes:
+        xyxy = np.array([[0, 0, 50, 40], [1, 0, 51, 41], [60, 0, 70, 30]], np.float32)
+        conf = np.array([0.6, 0.8, 0.9], np.float32)
+        cls = np.array([0, 1, 2], np.float32)
+
+    class YOLO:
+        names = {0: "car", 1: "truck", 2: "ebike"}
+
+        def __init__(self, path: str) -> None:
+            pass
+
+        def predict(self, images: list[np.ndarray], **kwargs: object) -> list[object]:
+            return [types.SimpleNamespace(boxes=Boxes()) for _ in images]
+
+    monkeypatch.setitem(sys.modules, "ultralytics", types.SimpleNamespace(YOLO=YOLO))
+    det = create_detector({"type": "ultralytics", "model": str(weights), "classes": ["car", "truck", "ebike"]})
+    assert sorted(det.detect(np.zeros((100, 100, 3), np.uint8)).data["class_name"]) == ["ebike", "truck"]
+    with pytest.raises(ConfigError, match=r"key 'classes' \(car, lorry, ebike\) disagrees with the classes of"):
+        create_detector({"type": "ultralytics", "model": str(weights), "classes": ["car", "lorry", "ebike"]})

@@ -15,6 +15,8 @@ import numpy as np
 
 from vision.detections import Detections
 from vision.detectors import UltralyticsDetectorConfig
+from vision.detectors.decoding import nms
+from vision.detectors.tensor_detector import KINDRED
 from vision.errors import ConfigError, ModelError
 
 INSTALL_HINT = (
@@ -54,6 +56,7 @@ class UltralyticsDetector:
             if label not in index:
                 raise ConfigError(f"detector: label '{label}' is not a class of {path}")
         self._classes = [index[x] for x in cfg.labels] if cfg.labels is not None else None
+        self._family = {name: family[0] for family in KINDRED for name in family}
         floors = [f.min_score for f in cfg.filters.values() if f.min_score is not None]
         self._floor = min([cfg.score_threshold, *floors])
 
@@ -75,6 +78,10 @@ class UltralyticsDetector:
         cls = np.asarray(boxes.cls.cpu().numpy() if hasattr(boxes.cls, "cpu") else boxes.cls).astype(np.int64)
         det = Detections(xyxy=xyxy.reshape(-1, 4), confidence=conf, class_id=cls,
                          data={"class_name": np.asarray([self.class_names[i] for i in cls], dtype=object)})
+        if self.cfg.same_object_iou < 1 and len(det) > 1:  # a van boxed as truck and car is one object
+            family = np.asarray([self._family.get(n, n) for n in det.data["class_name"]], dtype=object)
+            ids = np.unique(family, return_inverse=True)[1]
+            det = det[np.sort(nms(det.xyxy, det.confidence, ids, self.cfg.same_object_iou))]
         keep = det.confidence >= self.cfg.score_threshold
         area = det.area
         for label, f in self.cfg.filters.items():
