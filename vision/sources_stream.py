@@ -93,16 +93,22 @@ class StreamSource(FrameSource):
             if cap is not None:
                 fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
                 interval = 1.0 / fps if 1.0 <= fps <= 120.0 else 0.1
-                stale = 0
+                stale, prev = 0, (0.0, 0.0)  # backlog frames skipped; (arrival, timestamp) of the last read
                 try:
                     while not self._closed.is_set():
-                        asked = time.monotonic()
                         ok, image = cap.read()
                         if not ok or image is None:
                             break
-                        if not got_frame and time.monotonic() - asked < interval / 3 and stale < MAX_STALE:
-                            stale += 1  # the backlog FFmpeg buffered while it opened the stream: seconds old
-                            continue
+                        if not got_frame and stale < MAX_STALE:
+                            # the backlog FFmpeg buffered while it opened the stream (seconds old) is read
+                            # faster than it was filmed: skip it until frames come at the stream's own pace
+                            now, stamp = time.monotonic(), cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                            filmed = stamp - prev[1] if stamp > prev[1] else interval
+                            backlog = stale == 0 or now - prev[0] < 0.75 * filmed
+                            prev = (now, stamp)
+                            if backlog:
+                                stale += 1
+                                continue
                         t = self._timeline(cap, first=not got_frame)
                         if not got_frame:
                             got_frame, failures = True, 0
