@@ -380,7 +380,8 @@ def test_ultralytics_results_become_detections(tmp_path: Path, monkeypatch: pyte
     np.testing.assert_allclose(dets.xyxy[1], [1, 1, 2, 2])
 
 
-def test_ultralytics_kindred_boxes_and_declared_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ultralytics_kindred_boxes_and_declared_classes(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     weights = tmp_path / "best.pt"
     weights.write_bytes(b"\0")
 
@@ -399,7 +400,8 @@ def test_ultralytics_kindred_boxes_and_declared_classes(tmp_path: Path, monkeypa
             return [types.SimpleNamespace(boxes=Boxes()) for _ in images]
 
     monkeypatch.setitem(sys.modules, "ultralytics", types.SimpleNamespace(YOLO=YOLO))
-    det = create_detector({"type": "ultralytics", "model": str(weights), "classes": ["car", "truck", "ebike"]})
+    cfg = {"type": "ultralytics", "model": str(weights)}
+    det = create_detector({**cfg, "classes": ["car", "truck", "ebike"]})
     assert sorted(det.detect(np.zeros((100, 100, 3), np.uint8)).data["class_name"]) == ["ebike", "truck"]
-    with pytest.raises(ConfigError, match=r"key 'classes' \(car, lorry, ebike\) disagrees with the classes of"):
-        create_detector({"type": "ultralytics", "model": str(weights), "classes": ["car", "lorry", "ebike"]})
+    with pytest.raises(ConfigError, match=r"key 'classes' \(car, lorry, ebike\) disagrees with the classes"):
+        create_detector({**cfg, "classes": ["car", "lorry", "ebike"]})
