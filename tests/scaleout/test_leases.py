@@ -138,3 +138,24 @@ def test_leader_loop_keeps_one_long_job_running_and_stops_it_when_the_store_goes
 
     asyncio.run(main())
     assert most[0] == 1
+
+
+def test_a_database_the_api_never_migrated_is_named_with_what_to_do(pg_url: str, unique: str) -> None:
+    """The lease table is one of the api's migrations: a worker pointed at a bare database is told so."""
+    from sqlalchemy import create_engine, text
+
+    from coordination.leases import LeaseStoreError
+
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    name = f"sharpeyes_bare_{unique.replace('-', '_')[:20]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    store = PostgresLeaseStore(pg_url.rsplit("/", 1)[0] + "/" + name)
+    try:
+        with pytest.raises(LeaseStoreError, match="no table sharpeyes_leases.*sharpeyes serve --db"):
+            store.acquire("job:x", "a", 5.0)
+    finally:
+        store.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
