@@ -89,3 +89,16 @@ def test_groups() -> None:
     assert g["all"].duplicates_per_visit == pytest.approx(1 / 6)
     lines = report_lines(results, groups(results))
     assert lines[-1].startswith("all") and any(line.startswith("real heldout") for line in lines)
+
+
+@pytest.mark.slow
+def test_composed_cases_keep_event_f1_at_least_0_9() -> None:
+    """The composed clips (exact truth, in the repository) stay >= 0.9 together; no case falls apart."""
+    from pathlib import Path
+
+    from vision.eval import evaluate
+
+    results, totals = evaluate(Path(__file__).resolve().parents[2] / "sample_videos/cases", kind="composed")
+    assert len(results) >= 7
+    assert totals[-1].f1 >= 0.9, "\n".join(report_lines(results, totals))
+    assert all(r.f1 >= 0.7 for r in results), "\n".join(report_lines(results, totals))

@@ -124,3 +124,13 @@ def test_line_direction_and_counts() -> None:
 ])
 def test_schedule(schedule, hour, active) -> None:
     assert schedule_active(schedule, hour * 3600) is active
+
+
+def test_no_event_fires_for_an_object_whose_latest_box_has_left() -> None:
+    """The zone's inertia still counts it inside, but its feet are out now: no event starts."""
+    rule = Presence(PresenceRule(kind="presence", labels=["person"], min_seconds=1, event="e"), ZONE)
+    for k in range(5):
+        assert rule.evaluate(ctx(k * 0.2, [track(1, [10, 60, 30, 90], k * 0.2, "person")])) == []
+    out = track(1, [10, 10, 30, 40], 1.2, "person")  # bottom-centre above the zone (y 40 < 50)
+    assert rule.evaluate(ctx(1.2, [out], inside={1: True})) == []
+    assert len(rule.evaluate(ctx(1.4, [track(1, [10, 60, 30, 90], 1.4, "person")]))) == 1

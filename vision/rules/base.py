@@ -200,7 +200,9 @@ class TrackRule(ZoneRule):
                 self._by_track[tr.id] = match.key
                 self._adopted[match.key] = t
                 continue
-            if ok and t - since >= min_s:
+            # fires only with the latest box inside: the zone's inertia keeps an object that has just left
+            # (its feet out, or cut by the frame edge) inside for a few more looks, and that is no visit
+            if ok and t - since >= min_s and self.zone.contains(tr.anchor[None])[0]:
                 key = self._key()
                 self._episodes[key] = Episode(key=key, label=label, first_seen=since, start=t,
                                               last_t=tr.last_t,
