@@ -134,3 +134,14 @@ def test_no_event_fires_for_an_object_whose_latest_box_has_left() -> None:
     out = track(1, [10, 10, 30, 40], 1.2, "person")  # bottom-centre above the zone (y 40 < 50)
     assert rule.evaluate(ctx(1.2, [out], inside={1: True})) == []
     assert len(rule.evaluate(ctx(1.4, [track(1, [10, 60, 30, 90], 1.4, "person")]))) == 1
+
+
+def test_entry_is_dated_by_the_first_box_inside_not_by_the_zone_inertia() -> None:
+    """Under motion gating a still person is looked at seconds apart: the zone's inertia (3 looks) says inside
+    only at the third look, but the visit began with the first box inside."""
+    rule = Presence(PresenceRule(kind="presence", labels=["person"], min_seconds=5, event="e"), ZONE)
+    box = [10, 60, 30, 90]
+    for t, flag in ((0.2, False), (0.4, False), (3.4, True)):
+        rule.evaluate(ctx(t, [track(1, box, t, "person")], inside={1: flag}))
+    (ep,) = rule.evaluate(ctx(5.4, [track(1, box, 5.4, "person")], inside={1: True}))
+    assert ep.first_seen == pytest.approx(0.2)
