@@ -19,12 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	./scripts/test-setup.sh
-	$(BIN)/ruff check vision patrol api worker coordination tests
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest --runslow -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check vision patrol api worker coordination tests
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 clean:
