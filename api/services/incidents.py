@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import NotRequired, TypedDict, cast
 
-from sqlalchemy import Table, bindparam, case, select, tuple_
+from sqlalchemy import bindparam, case, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -25,9 +25,9 @@ from api.services.lifecycle import ACTIVE
 from api.services.policy import Policy
 from vision.events import EventMessage
 
-EVENTS = cast(Table, Event.__table__)
-INCIDENTS = cast(Table, Incident.__table__)
-TIMELINE = cast(Table, TimelineEntry.__table__)
+EVENTS = Event.metadata.tables[Event.__tablename__]
+INCIDENTS = Incident.metadata.tables[Incident.__tablename__]
+TIMELINE = TimelineEntry.metadata.tables[TimelineEntry.__tablename__]
 
 
 def record(session: Session, incident: Incident, actor: str, action: str, reason: str = "",
@@ -94,6 +94,15 @@ def new_incident(session: Session, policy: Policy, *, title: str, event_type: st
     incident = session.get(Incident, inc_id)
     assert incident is not None
     return incident
+
+
+class _Known(TypedDict):
+    """An event already stored, or inserted by this batch (`new`: its row, edited before the insert)."""
+
+    incident_id: int | None
+    last_seq: int
+    max_score: float
+    new: NotRequired[dict[str, object]]
 
 
 @dataclass
@@ -166,7 +175,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
         return out
     todo = [m for k, m in unique.items() if k in stored]
     ev_t, inc_t = EVENTS, INCIDENTS
-    known: dict[str, dict[str, Any]] = {r.id: dict(r._mapping) for r in session.execute(
+    known: dict[str, _Known] = {r.id: {"incident_id": r.incident_id, "last_seq": r.last_seq,
+                                       "max_score": r.max_score} for r in session.execute(
         select(ev_t.c.id, ev_t.c.incident_id, ev_t.c.last_seq, ev_t.c.max_score)
         .where(ev_t.c.id.in_({m.id for m in todo})))}
     # the newest active incident of each (camera, zone, event type) the batch opens events for, in one query
@@ -183,7 +193,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                                                            "last_event_at": r.last_event_at}
     touched: dict[int, dict[str, object]] = {}      # incident id -> {"count": +n, "last": datetime}
     new_events: list[dict[str, object]] = []
-    ev_updates: dict[str, dict[str, Any]] = {}
+    ev_updates: dict[str, dict[str, object]] = {}
     timeline: list[dict[str, object]] = []
     for m in todo:
         at = _event_time(m)
@@ -220,21 +230,22 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                                "max_score": m.max_score, "bbox": list(m.bbox), "count": m.count,
                                "lifecycle": m.lifecycle, "last_seq": m.seq, "wall_time": m.wall_time,
                                "incident_id": inc_id, "created_at": now, "updated_at": now})
-            known[m.id] = {"id": m.id, "incident_id": inc_id, "last_seq": m.seq, "max_score": m.max_score,
+            known[m.id] = {"incident_id": inc_id, "last_seq": m.seq, "max_score": m.max_score,
                            "new": new_events[-1]}
         else:
-            erow: dict[str, Any] | None = ev.get("new")   # inserted by this batch: edit it before the insert
+            # inserted by this batch: edit it before the insert
+            erow: dict[str, object] | None = ev.get("new")
             if erow is None:
                 erow = ev_updates.setdefault(m.id, {
                     "b_id": m.id, "lifecycle": None, "last_seq": ev["last_seq"], "end_s": None, "count": None,
                     "wall_time": None, "max_score": ev["max_score"], "updated_at": now})
-            if m.seq >= int(erow["last_seq"]):
+            if m.seq >= cast(int, erow["last_seq"]):
                 erow.update(lifecycle=m.lifecycle, last_seq=m.seq, end_s=m.end_s, count=m.count,
                             wall_time=m.wall_time)
-            erow["max_score"] = max(float(erow["max_score"]), m.max_score)
+            erow["max_score"] = max(cast(float, erow["max_score"]), m.max_score)
             inc_id = ev["incident_id"]
             if inc_id is not None:
-                t = touched.setdefault(int(inc_id), {"count": 0, "last": at})  # type: ignore[call-overload]
+                t = touched.setdefault(inc_id, {"count": 0, "last": at})
                 if at > t["last"]:  # type: ignore[operator]
                     t["last"] = at
     if new_events:
@@ -261,8 +272,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
             updated_at=bindparam("now")),
             [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]} for i, t in touched.items()])
     out.incidents = sorted(touched)
-    out.incident_of = {m.id: int(known[m.id]["incident_id"]) for m in todo
-                       if known.get(m.id, {}).get("incident_id") is not None}
+    out.incident_of = {m.id: inc for m in todo
+                       if (k := known.get(m.id)) is not None and (inc := k["incident_id"]) is not None}
     return out
 
 
