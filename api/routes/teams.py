@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
 
-import patrol
-from api.db.models import Incident, Team, User, utcnow
+from api.db.models import Incident, Team, User
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
 from api.schemas import (
     CheckInIn,
@@ -23,6 +22,7 @@ from api.schemas import (
     TeamOut,
     TeamStatusIn,
 )
+from api.services import teams
 from api.services.lifecycle import ACTIVE
 from api.views import ERRORS, commit_new, incidents_out
 
@@ -54,23 +54,8 @@ def list_teams(user: AnyUser, ctx: CtxDep, session: SessionDep) -> list[TeamOut]
 
 @router.post("/teams", response_model=TeamOut, status_code=201, summary="Create a team (admin)")
 def create_team(body: TeamCreate, admin: Admin, ctx: CtxDep, session: SessionDep) -> TeamOut:
-    data = body.model_dump()
-    try:
-        patrol.team_from_dict(body.key, {k: data[k] for k in ("name", "leader", "members", "skills",
-                                                              "home_grid", "base",
-                                                              "roster", "exceptions", "timezone")})
-        for pid, person in body.people.items():
-            patrol.Person.model_validate(person)
-            if pid not in body.members:
-                raise patrol.PatrolError(f"teams.{body.key}.people: '{pid}' is not among members")
-    except patrol.PatrolError as exc:
-        raise HTTPException(422, str(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(422, f"teams.{body.key}.people: {exc}") from exc
-    if ctx.patrol is not None and body.base is not None and not ctx.patrol.has_place(body.base):
-        raise HTTPException(422, f"teams.{body.key}.base: no place {body.base!r} on the site")
-    team = Team(**data, status="available", place=body.base)
-    session.add(team)
+    data = body.model_dump(exclude={"key", "people"})
+    team = teams.create(session, ctx.patrol, body.key, data, body.people)
     commit_new(session, f"team '{body.key}'")
     if ctx.patrol is not None:
         ctx.patrol.teams_changed()
@@ -120,17 +105,7 @@ def get_team(team_id: TeamId, user: AnyUser, ctx: CtxDep, session: SessionDep) -
 def set_status(team_id: TeamId, body: TeamStatusIn, user: AnyUser, ctx: CtxDep,
                session: SessionDep) -> TeamOut:
     team = team_for(session, user, team_id)
-    if body.place is not None and ctx.patrol is not None and not ctx.patrol.has_place(body.place):
-        raise HTTPException(422, f"no place {body.place!r} on the site")
-    if body.status is not None:
-        team.status = body.status
-    if body.position is not None:
-        team.position = body.position
-        if body.place is None and ctx.patrol is not None:
-            team.place = ctx.patrol.nearest_place(body.position)
-    if body.place is not None:
-        team.place = body.place
-    team.updated_at = utcnow()
+    teams.move(ctx.patrol, team, body.status, body.place, body.position)
     session.commit()
     out = team_out(ctx, team)
     ctx.publish("teams", out.model_dump(mode="json"), team_id=team.id)
