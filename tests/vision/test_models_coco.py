@@ -113,3 +113,24 @@ def test_yolox_decoder_reads_grid_cells_and_maps_back_through_the_top_left_lette
     assert dets.confidence[0] == pytest.approx(0.72, abs=1e-5)
     np.testing.assert_allclose(dets.xyxy[0], [(72 - 32) * 2, (164 - 32) * 2, (72 + 32) * 2, (164 + 32) * 2],
                                atol=1e-3)
+
+
+def test_eval_model_option_refuses_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli.main import main
+
+    case = MODELS_DIR.parent / "sample_videos" / "cases" / "vtest_fire_lane"
+    assert main(["eval", str(case), "--model", "nope.onnx"]) == 2
+    assert "--model nope.onnx: no such model file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_runs_a_case_with_another_model(tmp_path: Path) -> None:
+    import json
+
+    from api.cli.main import main
+
+    case = MODELS_DIR.parent / "sample_videos" / "cases" / "vtest_fire_lane"
+    out = tmp_path / "report.json"
+    assert main(["eval", str(case), "--model", str(PICODET), "--json", str(out)]) == 0
+    overall = json.loads(out.read_text())["overall"]
+    assert overall["tp"] == 2 and overall["fp"] == 0    # the van and the car, with PicoDet-S
