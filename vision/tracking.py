@@ -23,7 +23,7 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from vision import appearance
-from vision.boxes import bottom_centre, centre, size
+from vision.boxes import bottom_centre, centre, iou, size
 from vision.config import TrackerSettings
 from vision.detections import Detections
 
@@ -31,6 +31,7 @@ HISTORY = 32          # boxes kept per track
 PATH = 160            # sightings kept for stillness, at least PATH_STEP_S apart
 PATH_STEP_S = 0.4
 ODD_S = 2.5           # a run of out-of-place boxes shorter than this (or one box) is an occlusion, not a move
+DOUBLE_IOU = 0.35     # a new box overlapping a known object's box this much in the same frame is that object
 MAX_APPEARANCE = 0.55  # appearance distance above which two boxes are not the same object
 
 
@@ -176,7 +177,8 @@ class ObjectTracker:
         looks = {int(r): appearance.embed(image,
                                           detections.xyxy[r]) if image is not None else None for r in rows}
         self._link(tids, detections, looks, t)
-        for row in rows:
+        self._drop_doubles(tids, detections)
+        for row in np.nonzero(tids >= 0)[0]:
             self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
                           int(detections.class_id[row]), t, looks[int(row)])
         alive_bt = {int(tr.tracker_id) + fam * ID_STRIDE for fam, tr in self._bt_tracks if tr.tracker_id >= 0}
@@ -245,6 +247,22 @@ class ObjectTracker:
             self._alias[int(tids[row])] = tid
             self.tracks[tid].links += 1
             tids[row] = tid
+
+    def _drop_doubles(self, tids: np.ndarray, dets: Detections) -> None:
+        """A new track whose first box largely overlaps the box of a known track of its family seen in this
+        same frame is the detector seeing that object twice (a bicycle, and the bicycle with its rider): it is
+        no object of its own until it stands apart (someone coming out from behind another does, soon)."""
+        rows = np.nonzero(tids >= 0)[0]
+        known = [r for r in rows if int(tids[r]) in self.tracks]
+        for r in rows:
+            tid = int(tids[r])
+            if tid in self.tracks:
+                continue
+            for k in known:
+                same_family = int(tids[k]) // ID_STRIDE == tid // ID_STRIDE
+                if same_family and iou(dets.xyxy[r], dets.xyxy[k]) >= DOUBLE_IOU:
+                    tids[r] = -1
+                    break
 
     def _drop_tracklets_of(self, tid: int) -> None:
         fam = tid // ID_STRIDE

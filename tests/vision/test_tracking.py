@@ -144,3 +144,21 @@ def test_stationary_is_judged_against_size_over_seconds() -> None:
     (still,) = parked.tracks.values()
     assert moving.still_seconds(29.8) < 3.0 and moving.drift > 0.3
     assert still.still_seconds(29.8) > 25.0 and still.drift < 0.15
+
+
+def test_an_object_seen_twice_in_one_frame_is_one_track() -> None:
+    """From 2 s the detector also gives a second, overlapping box of the same bicycle: no second object; a
+    bicycle well apart from it is one."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    ids = set()
+    for k in range(30):
+        x = 100 + 5 * k
+        boxes, cls = [[x, 100, x + 60, 180]], [1]
+        if k >= 10:
+            boxes.append([x + 10, 110, x + 50, 200])  # the second box: IoU ~0.45 with the first
+            cls.append(1)
+        out = tr.update(dets(boxes, cls), k * 0.2)
+        ids.update(int(i) for i in out.tracker_id if i >= 0)
+    assert len(ids) == 1
+    out = tr.update(dets([[x + 5, 100, x + 65, 180], [400, 100, 460, 180]], [1, 1]), 6.0)
+    assert len({int(i) for i in out.tracker_id if i >= 0} - ids) == 1
