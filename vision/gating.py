@@ -6,9 +6,10 @@ most of it lies in the (padded) boxes of tracks that are still good, and no watc
 - a track is good when the last detector run that looked where it was found it again, and it was seen
   within `keepalive_s`; a track the detector looked for and missed may be walking away from its stale box,
   so it explains nothing until it is found again;
-- a moving track of a label some rule watches is due again before it moves about 0.4 of its size (else the
-  tracker cannot follow it); one seen once has no known speed yet; a track of a label no rule counts (a walker
-  where only bicycles matter) is due every `refresh_s`.
+- a moving track of a label some rule watches, within REACH of its own sizes of a zone or line where that
+  rule watches it, is due again before it moves about 0.4 of its size (else the tracker cannot follow it);
+  one seen once has no known speed yet; any other track (a walker where only bicycles matter, or far from
+  every zone and line that counts walkers) is due every `refresh_s`: it cannot get there before then.
 
 (Letting a region the detector found nothing in explain its motion for a while was tried: it saves runs on a
 far figure or a door, but it lost a bicycle pushed among walkers on the Oxford street case.)
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vision.boxes import covered
@@ -29,8 +31,42 @@ from vision.boxes import covered
 STEP = 0.4
 
 
+REACH = 3.0  # sizes: a walker (under 2 sizes a second) this far from a zone or line is not there within 1 s
+
+
+class WatchedAreas:
+    """Where each label is watched: zone polygons (closed) and lines (open), in frame pixels."""
+
+    def __init__(self, areas: dict[str, list[tuple[np.ndarray, bool]]], everywhere: bool = False) -> None:
+        self.areas = areas
+        self.everywhere = everywhere   # a left_object rule: any object explains foreground, anywhere
+
+    def __call__(self, label: str | None, box: np.ndarray) -> bool:
+        if self.everywhere or label is None:
+            return True
+        shapes = self.areas.get(label)
+        if not shapes:
+            return False
+        reach = REACH * float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
+        p = np.array([(box[0] + box[2]) / 2, box[3]], np.float32)   # bottom-centre, as zones judge it
+        for pts, closed in shapes:
+            if closed:
+                if cv2.pointPolygonTest(pts.reshape(-1, 1, 2), (float(p[0]), float(p[1])), True) >= -reach:
+                    return True
+            elif _polyline_distance(p, pts) <= reach:
+                return True
+        return False
+
+
+def _polyline_distance(p: np.ndarray, pts: np.ndarray) -> float:
+    a, b = pts[:-1], pts[1:]
+    ab = b - a
+    u = np.clip(((p - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-9), 0.0, 1.0)
+    return float(np.sqrt((((a + u[:, None] * ab) - p) ** 2).sum(axis=1)).min())
+
+
 class MotionExplainer:
-    def __init__(self, refresh_s: float, keepalive_s: float, watched: Callable[[int], bool]) -> None:
+    def __init__(self, refresh_s: float, keepalive_s: float, watched: Callable[[Any], bool]) -> None:
         self.refresh_s = refresh_s
         self.keepalive_s = keepalive_s
         self.watched = watched
@@ -55,7 +91,7 @@ class MotionExplainer:
         """Whether every motion region is explained and no watched track is due (so the detector may rest)."""
         good = [tr for tr in tracks if tr.id not in self._missed and t - tr.last_t <= self.keepalive_s + 1e-6]
         speeds = [tr.speed if len(tr.history) > 1 else float("inf") for tr in good
-                  if tr.last_t >= self.last_run - 1e-6 and self.watched(tr.class_id)]
+                  if tr.last_t >= self.last_run - 1e-6 and self.watched(tr)]
         refresh = min([self.refresh_s, *(STEP / v for v in speeds if v > 0)])
         if t - self.last_run >= refresh - 1e-6:
             return False

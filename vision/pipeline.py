@@ -24,7 +24,7 @@ from vision.base import Detector, Frame
 from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.detections import Detections
 from vision.events import EventMessage
-from vision.gating import MotionExplainer
+from vision.gating import MotionExplainer, WatchedAreas
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -75,7 +75,7 @@ class CameraPipeline:
         self._lazy_moving = False
         self._settle_px = 4
         self._last_lazy = -1e9
-        self._labels: set[str] | None = None
+        self._areas = WatchedAreas({}, everywhere=True)
         self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
@@ -97,10 +97,13 @@ class CameraPipeline:
         lazy = {zname for zname,
                 zcfg in self.camera.zones.items() if all(r.kind == "stationary" for r in zcfg.rules)}
         self._interest = None if lines else [z.mask() for zname, z in self.zones.items() if zname not in lazy]
-        # the labels some rule counts (None: all of them, as a left_object rule is explained by any object)
-        kinds = [r for zcfg in self.camera.zones.values() for r in zcfg.rules]
-        counted = {x for r in kinds for x in r.label_list()}
-        self._labels = None if any(r.kind == "left_object" for r in kinds) else counted
+        # where each label is watched (a left_object rule: every object, everywhere)
+        areas: dict[str, list[tuple[np.ndarray, bool]]] = {}
+        for zname, idx, rule in self.rules:
+            shape = (rule.line, False) if isinstance(rule, Line) else (self.zones[zname].polygon, True)
+            for label in self.camera.zones[zname].rules[idx].label_list():
+                areas.setdefault(label, []).append(shape)
+        self._areas = WatchedAreas(areas, any(isinstance(r, LeftObject) for _, _, r in self.rules))
         self._lazy = [] if lines else [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = (
             self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
@@ -153,9 +156,9 @@ class CameraPipeline:
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
 
-    def _watched(self, class_id: int) -> bool:
-        names = self.class_names
-        return self._labels is None or not 0 <= class_id < len(names) or names[class_id] in self._labels
+    def _watched(self, track: Any) -> bool:
+        names, cid = self.class_names, track.class_id
+        return self._areas(names[cid] if 0 <= cid < len(names) else None, track.box)
 
     def _settled(self) -> bool:
         """Whether motion in the stationary-only zones stopped at this frame (frame difference, small

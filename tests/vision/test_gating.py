@@ -23,7 +23,7 @@ class FakeTrack:
 
 
 def explainer(watched: set[int]) -> MotionExplainer:
-    return MotionExplainer(refresh_s=1.0, keepalive_s=3.0, watched=lambda c: c in watched)
+    return MotionExplainer(refresh_s=1.0, keepalive_s=3.0, watched=lambda tr: tr.class_id in watched)
 
 
 def box(x: float, y: float) -> np.ndarray:
@@ -68,3 +68,18 @@ def test_a_track_looked_for_and_missed_explains_nothing_until_found_again() -> N
     short.ran("regions", [(80, 80, 160, 220)], [b], 0.2)
     assert short.explains([(400, 100, 440, 200)], [b], 0.4)
     assert not short.explains([(400, 100, 440, 200)], [b], 0.6)
+
+
+def test_watched_areas_by_label_and_distance() -> None:
+    from vision.gating import WatchedAreas
+
+    lawn = np.array([[0, 300], [400, 300], [400, 400], [0, 400]], np.float32)
+    line = np.array([[600, 0], [600, 400]], np.float32)
+    areas = WatchedAreas({"person": [(lawn, True), (line, False)], "bicycle": [(lawn, True)]})
+    near_lawn = box(100, 160)          # feet at y 260, 40 px above the lawn; size about 63 px: within 3 sizes
+    far = box(100, 0)                  # feet at y 100: 200 px away
+    by_line = box(520, 0)              # feet 60 px left of the line, 244 px from the lawn
+    assert areas("person", near_lawn) and not areas("person", far) and areas("person", by_line)
+    assert not areas("bicycle", by_line) and areas("bicycle", near_lawn)
+    assert not areas("car", near_lawn)                       # no rule counts cars
+    assert WatchedAreas({}, everywhere=True)("car", far)      # a left_object rule: everything, everywhere
