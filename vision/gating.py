@@ -58,6 +58,21 @@ class WatchedAreas:
         return False
 
 
+def near_line(region: Any, blobs: list[Any], lines: list[np.ndarray]) -> bool:
+    """Whether a moving blob of this region stands within REACH of its sizes of a line (no blobs: the
+    region itself)."""
+    if not lines:
+        return False
+    x0, y0, x9, y9 = region
+    mine = [b for b in blobs if x0 <= (b[0] + b[2]) / 2 <= x9 and y0 <= (b[1] + b[3]) / 2 <= y9]
+    for x1, y1, x2, y2 in mine or [region]:
+        reach = REACH * float(np.sqrt(max(1.0, (x2 - x1) * (y2 - y1))))
+        feet = np.array([(x1 + x2) / 2, y2], np.float32)
+        if any(_polyline_distance(feet, line) <= reach for line in lines):
+            return True
+    return False
+
+
 def _polyline_distance(p: np.ndarray, pts: np.ndarray) -> float:
     a, b = pts[:-1], pts[1:]
     ab = b - a

@@ -24,7 +24,7 @@ from vision.base import Detector, Frame
 from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.detections import Detections
 from vision.events import EventMessage
-from vision.gating import MotionExplainer, WatchedAreas
+from vision.gating import MotionExplainer, WatchedAreas, near_line
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -90,13 +90,14 @@ class CameraPipeline:
             self._inside[zname] = {}
             for i, rcfg in enumerate(zcfg.rules):
                 self.rules.append((zname, i, build_rule(rcfg, zone)))
-        # a line counts anywhere, so with a line rule all motion matters; otherwise only motion in zones
-        lines = any(isinstance(rule, Line) for _, _, rule in self.rules)
+        # only motion in zones matters, and near lines (a line rule ignores its zone's polygon)
+        self._lines = [rule.line for _, _, rule in self.rules if isinstance(rule, Line)]
         # in a zone whose rules are all `stationary`, what moves does not matter until it stops: motion there
         # is detected at most every detect.stationary_s, and once when it stops (see _plan)
-        lazy = {zname for zname,
-                zcfg in self.camera.zones.items() if all(r.kind == "stationary" for r in zcfg.rules)}
-        self._interest = None if lines else [z.mask() for zname, z in self.zones.items() if zname not in lazy]
+        kinds = {zname: {r.kind for r in zcfg.rules} for zname, zcfg in self.camera.zones.items()}
+        lazy = {zname for zname, k in kinds.items() if k == {"stationary"}}
+        self._interest = [z.mask() for zname, z in self.zones.items()
+                          if zname not in lazy and kinds[zname] != {"line"}]
         # where each label is watched (a left_object rule: every object, everywhere)
         areas: dict[str, list[tuple[np.ndarray, bool]]] = {}
         for zname, idx, rule in self.rules:
@@ -104,7 +105,7 @@ class CameraPipeline:
             for label in self.camera.zones[zname].rules[idx].label_list():
                 areas.setdefault(label, []).append(shape)
         self._areas = WatchedAreas(areas, any(isinstance(r, LeftObject) for _, _, r in self.rules))
-        self._lazy = [] if lines else [z.mask() for zname, z in self.zones.items() if zname in lazy]
+        self._lazy = [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = (
             self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
         )
@@ -131,7 +132,8 @@ class CameraPipeline:
             return plan
         if self._interest is not None:  # only motion that touches a zone matters
             # motion touches a zone when what moves could stand in it: a blob's feet, not its padded box
-            regions = [r for r in plan.regions if any(feet_touch(r, plan.blobs, m) for m in self._interest)]
+            regions = [r for r in plan.regions if any(feet_touch(r, plan.blobs, m) for m in self._interest)
+                       or near_line(r, plan.blobs, self._lines)]
             lazy = [
                 r
                 for r in plan.regions

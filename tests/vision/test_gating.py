@@ -83,3 +83,15 @@ def test_watched_areas_by_label_and_distance() -> None:
     assert not areas("bicycle", by_line) and areas("bicycle", near_lawn)
     assert not areas("car", near_lawn)                       # no rule counts cars
     assert WatchedAreas({}, everywhere=True)("car", far)      # a left_object rule: everything, everywhere
+
+
+def test_motion_near_a_line_matters_far_from_it_not() -> None:
+    from vision.gating import near_line
+
+    line = np.array([[600, 0], [600, 400]], np.float32)
+    walker_near = (500, 100, 540, 200)     # feet 80 px from the line, size 63 px: within 3 sizes
+    walker_far = (100, 100, 140, 200)      # 480 px away
+    region = (0, 0, 640, 400)
+    assert near_line(region, [walker_near], [line]) and not near_line(region, [walker_far], [line])
+    assert not near_line(region, [walker_near], [])
+    assert near_line((560, 100, 640, 200), [], [line])       # no blobs: the region's own feet decide
