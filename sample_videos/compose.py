@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import cv2
@@ -151,7 +152,7 @@ RULES = {  # the rules of each composed clip's camera config (the zone names are
 def write_camera_config(name: str, zones: dict[str, list[list[float]]], notes: str) -> None:
     """The clip's camera config (ARCHITECTURE.md contract), zones identical to the ground truth's."""
     lines = [f"# Camera config of the COMPOSED clip {name}.mp4 (written by compose.py; see README.md).",
-             *(f"# {notes[i:i + 100]}" for i in range(0, len(notes), 100)),
+             *(f"# {line}" for line in textwrap.wrap(notes, 100)),
              "detect: {fps: 5}", "cameras:", f"  {name}:", f"    source: {name}.mp4"]
     node = RULES[next(iter(zones))][0]
     lines += [f"    location: {{node: {node}}}", "    zones:"]
