@@ -230,4 +230,6 @@ def test_rtsp_frame_times_follow_the_stream_timestamps(tmp_path: Path) -> None:
              for a, b in zip(frames, frames[1:], strict=False) if b[1] > a[1]]
     assert len(pairs) >= 20, nums  # (the loop restarts at frame 149)
     assert all(abs(dt - dn) < 0.03 for dt, dn in pairs), pairs
-    assert frames[1][2] - frames[0][2] > 0.1, (frames[0], frames[1], opened)  # not two frames of one burst
+    # not two frames of one burst: a backlog arrives within ~20 ms, live frames of a 10 fps stream
+    # ~100 ms apart, give or take the scheduler (0.0998 s was seen)
+    assert frames[1][2] - frames[0][2] > 0.05, (frames[0], frames[1], opened)
