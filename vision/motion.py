@@ -31,13 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from vision.objects import check_polygons, polygons
+from vision.objects import Masks
 from vision.packing import PAD_VALUE, DetectorBatch, Tile, _shelf_pack
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
@@ -81,20 +81,11 @@ class MotionConfig(BaseModel):
         "none: 2 for a model with a fixed input size; for one that takes any size (YOLOX here), where more "
         "pixels cost more time, the scale the whole frame is detected at (at most 1)",
     )
-    mask: list[list[tuple[float, float]]] = Field(
+    mask: Masks = Field(
         default_factory=list, description="Motion masks: polygons (relative 0..1 points) the motion detector "
         "ignores, e.g. a timestamp overlay or a swaying tree; "
         "objects there are still detected on full frames")
 
-    @field_validator("mask", mode="before")
-    @classmethod
-    def _one(cls, v: Any) -> Any:
-        return polygons(v)
-
-    @field_validator("mask")
-    @classmethod
-    def _relative(cls, v: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
-        return check_polygons(v, "mask")
 
 
 @dataclass

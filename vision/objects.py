@@ -14,11 +14,11 @@ Motion masks (areas the motion detector ignores,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from vision.detections import Detections
 
@@ -44,6 +44,14 @@ def check_polygons(value: list[list[Point]], what: str) -> list[list[Point]]:
     return value
 
 
+def _check_masks(value: list[list[Point]]) -> list[list[Point]]:
+    return check_polygons(value, "mask")
+
+
+# a `mask` key: one polygon or a list of them, relative 0..1 points (objects' and motion's masks alike)
+Masks = Annotated[list[list[Point]], BeforeValidator(polygons), AfterValidator(_check_masks)]
+
+
 class ObjectFilter(BaseModel):
     """Limits for one label; a detection outside any of them is dropped before tracking."""
 
@@ -61,18 +69,8 @@ class ObjectFilter(BaseModel):
                                     description="Least box width / height kept (a standing "
                                     "person is about 0.4)")
     max_ratio: float | None = Field(default=None, gt=0, description="Largest box width / height kept")
-    mask: list[list[Point]] = Field(default_factory=list, description="Polygons (relative 0..1 points) where "
+    mask: Masks = Field(default_factory=list, description="Polygons (relative 0..1 points) where "
                                     "this label is dropped, judged by the box's bottom-centre")
-
-    @field_validator("mask", mode="before")
-    @classmethod
-    def _one(cls, v: Any) -> Any:
-        return polygons(v)
-
-    @field_validator("mask")
-    @classmethod
-    def _relative(cls, v: list[list[Point]]) -> list[list[Point]]:
-        return check_polygons(v, "mask")
 
     @model_validator(mode="after")
     def _ordered(self) -> ObjectFilter:
@@ -86,21 +84,11 @@ class ObjectsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mask: list[list[Point]] = Field(default_factory=list, description="Object masks: polygons (relative 0..1 "
+    mask: Masks = Field(default_factory=list, description="Object masks: polygons (relative 0..1 "
                                     "points) where detections of any label are dropped, judged by the box's "
                                     "bottom-centre (a flag, a tree, a poster)")
     filters: dict[str, ObjectFilter] = Field(default_factory=dict, description="Per-label filters "
                                              "(min_area, max_area, min_score, min_ratio, max_ratio, mask)")
-
-    @field_validator("mask", mode="before")
-    @classmethod
-    def _one(cls, v: Any) -> Any:
-        return polygons(v)
-
-    @field_validator("mask")
-    @classmethod
-    def _relative(cls, v: list[list[Point]]) -> list[list[Point]]:
-        return check_polygons(v, "mask")
 
     @property
     def active(self) -> bool:
