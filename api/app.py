@@ -35,7 +35,7 @@ from api.live.hub import Hub
 from api.live.publishers import Publisher
 from api.live.topics import Topics
 from api.live.ws import websocket_endpoint
-from api.routes import cameras, incidents, ingest, media, site, stats, teams, users
+from api.routes import camera_configs, cameras, incidents, ingest, media, site, stats, teams, users
 from api.schemas import CameraOut, HealthOut
 from api.services.accounts import LoginLimiter
 from api.services.media import MediaStore
@@ -146,7 +146,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(DomainError)
     async def _refused(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=http_status(exc), content={"detail": str(exc), "code": exc.code})
+        return JSONResponse(status_code=http_status(exc), content={"detail": str(exc), "code": exc.code,
+                                                                   **exc.extra()})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -168,7 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
-    for module in (users, ingest, incidents, cameras, site, teams, media, stats):
+    for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats):
         app.include_router(module.router)
 
     @app.websocket("/ws")

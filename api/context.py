@@ -15,6 +15,7 @@ from api.live.bus import EventBus
 from api.live.hub import Hub
 from api.live.publishers import Publisher
 from api.services.accounts import LoginLimiter
+from api.services.camera_configs import CameraConfigs
 from api.services.dispatch import PatrolLink
 from api.services.ingest import Ingest, IngestQueue
 from api.services.media import MediaStore
@@ -51,11 +52,13 @@ class Ctx:
     patrol: PatrolLink = field(init=False)
     ingest: Ingest = field(init=False)
     ingest_queue: IngestQueue = field(init=False)
+    camera_configs: CameraConfigs = field(init=False)
 
     def __post_init__(self) -> None:
         self.patrol = PatrolLink(self, self.site)
         self.ingest = Ingest(self)
         self.ingest_queue = IngestQueue(self.ingest)
+        self.camera_configs = CameraConfigs(self.sessions, self.ingest.cameras)
 
     def wants(self, topic: str) -> bool:
         """Whether any publisher sends `topic` anywhere (so a payload nobody takes is not built)."""

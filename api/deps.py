@@ -81,6 +81,7 @@ def require(*roles: str) -> Callable[..., User]:
 
 Operator = Annotated[User, Depends(require("admin", "operator"))]
 Admin = Annotated[User, Depends(require("admin"))]
+Engineer = Annotated[User, Depends(require("admin", "engineer"))]   # cameras, zones and rules
 AnyUser = Annotated[User, Depends(require("admin", "operator", "leader"))]
 
 

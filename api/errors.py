@@ -19,6 +19,10 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "refused"
 
+    def extra(self) -> dict[str, object]:
+        """More of the answer than the message (e.g. each refused field of a camera config)."""
+        return {}
+
 
 class NotFound(DomainError):
     code = "not_found"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.services.lifecycle import Action, State
 
-Role = Literal["admin", "operator", "leader"]
+Role = Literal["admin", "operator", "leader", "engineer"]
 CameraLive = Literal["online", "reconnecting", "offline", "unknown"]
 TeamStatus = Literal["off_duty", "available", "on_patrol", "dispatched", "on_site"]
 

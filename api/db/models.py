@@ -184,7 +184,39 @@ class Media(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    camera_id: Mapped[str | None] = mapped_column(String(100), index=True)   # for retention and storage
+    gone_at: Mapped[datetime | None] = mapped_column()        # the file was removed (retention); row kept
+    gone_reason: Mapped[str] = mapped_column(String(100), default="")
     __table_args__ = (UniqueConstraint("event_id", "kind", "sha256", name="uq_media_event_kind_sha"),)
+
+
+class CameraConfig(Base):
+    """A camera's config as the page and the YAML import made it (one camera of the YAML contract, with
+    the global sections folded in); `revision` goes up on every change, and each one is kept in history."""
+
+    __tablename__ = "camera_configs"
+    camera: Mapped[str] = mapped_column(String(100), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column()           # the camera's mapping in the YAML contract
+    enabled: Mapped[bool] = mapped_column(default=True)
+    retention: Mapped[dict[str, Any]] = mapped_column(default=dict)   # {snapshot_days, clip_days}
+    revision: Mapped[int] = mapped_column(default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CameraConfigChange(Base):
+    """History of camera configs: who changed what, when (the whole config after the change)."""
+
+    __tablename__ = "camera_config_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera: Mapped[str] = mapped_column(String(100), index=True)
+    revision: Mapped[int] = mapped_column()
+    action: Mapped[str] = mapped_column(String(30))           # created | updated | disabled | enabled | ...
+    config: Mapped[dict[str, Any]] = mapped_column()
+    enabled: Mapped[bool] = mapped_column()
+    changed: Mapped[list[Any]] = mapped_column(default=list)  # key paths that differ from the revision before
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CheckIn(Base):

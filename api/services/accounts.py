@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-ROLES = ("admin", "operator", "leader")
+ROLES = ("admin", "operator", "leader", "engineer")
 _hasher = PasswordHasher()
 
 

@@ -1,0 +1,175 @@
+"""Camera configs (admin, engineer): list with live state and storage, add / edit / disable, the source
+tried before saving, history, YAML export and import, the rule form schema; and the feed workers poll."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import func, select
+
+from api.db.models import Camera, Media
+from api.deps import CtxDep, Engineer, Worker
+from api.schemas_cameras import (
+    CameraConfigIn,
+    CameraConfigOut,
+    CameraConfigUpdate,
+    CameraRowOut,
+    ChangeOut,
+    EnabledIn,
+    ProbeIn,
+    ProbeOut,
+    RetentionIn,
+    SavedOut,
+)
+from api.services.camera_checks import ConfigInvalid, FieldError, detector_classes
+from api.services.rule_forms import rule_form_schema
+from api.views import ERRORS
+
+router = APIRouter(prefix="/api/camera-configs", tags=["camera configs"], responses=ERRORS)
+CameraId = Annotated[str, Path(max_length=100)]
+PROBE_TIMEOUT_S = 8.0
+
+
+def probe(source: str) -> tuple[bytes, int, int]:
+    """The source's first frame as JPEG, or ConfigInvalid at `source` with the decoder's error."""
+    import cv2  # not at import: the api app loads no OpenCV until a source is tried
+
+    from vision.errors import SourceError
+    from vision.probe import first_frame
+
+    try:
+        img = first_frame(source, PROBE_TIMEOUT_S)
+    except SourceError as exc:
+        raise ConfigInvalid("", [FieldError("source", str(exc))]) from None
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ConfigInvalid("", [FieldError("source", "the first frame could not be encoded as JPEG")])
+    return buf.tobytes(), int(img.shape[1]), int(img.shape[0])
+
+
+def _probe_named(name: str, source: str) -> None:
+    try:
+        probe(source)
+    except ConfigInvalid as exc:
+        raise ConfigInvalid(name, exc.errors) from None
+
+
+@router.get("", response_model=list[CameraRowOut], summary="Configured cameras with live state and storage")
+def list_configs(_: Engineer, ctx: CtxDep) -> list[CameraRowOut]:
+    rows = ctx.camera_configs.all()
+    with ctx.sessions() as s:
+        live = {c.id: c for c in s.scalars(select(Camera))}
+        used = {cam: (int(n), int(b or 0)) for cam, n, b in s.execute(
+            select(Media.camera_id, func.count(), func.sum(Media.size))
+            .where(Media.gone_at.is_(None)).group_by(Media.camera_id))}
+    out = []
+    for r in rows:
+        item = CameraRowOut.model_validate(r)
+        cam = live.get(r.camera)
+        if cam is not None:
+            item.state, item.fps, item.detail = cam.state, cam.fps, cam.detail
+            item.last_seen_at, item.last_event_at = cam.last_seen_at, cam.last_event_at
+            item.worker = cam.worker
+        item.detect_fps = float((r.config.get("detect") or {}).get("fps", 5.0))
+        item.storage_files, item.storage_bytes = used.get(r.camera, (0, 0))
+        out.append(item)
+    return out
+
+
+@router.get("/schema", summary="Rule kinds and fields (from the config's models) and each camera's classes")
+def schema(_: Engineer, ctx: CtxDep,
+           detector: Annotated[str | None, Query(description="A camera whose detector's classes to list")]
+           = None) -> dict[str, Any]:
+    section = None
+    if detector:
+        section = ctx.camera_configs.get(detector).config.get("detector")
+    names, model = detector_classes(section, ctx.camera_configs.base_dir)
+    return {"rules": rule_form_schema(), "classes": names or [], "model": model}
+
+
+@router.post("/probe", response_model=ProbeOut,
+             summary="Try a source: its first frame, or the decoder's error")
+async def probe_source(body: ProbeIn, _: Engineer) -> ProbeOut:
+    jpeg, w, h = await run_in_threadpool(probe, body.source)
+    return ProbeOut(width=w, height=h, jpeg="data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+
+
+@router.get("/export.yaml", response_class=Response,
+            responses={200: {"content": {"application/yaml": {}}, "description": "The YAML contract"}},
+            summary="Cameras as the YAML contract (all enabled ones, or those named)")
+def export_yaml(_: Engineer, ctx: CtxDep,
+                camera: Annotated[list[str] | None, Query(max_length=200)] = None) -> Response:
+    return Response(ctx.camera_configs.export_yaml(camera), media_type="application/yaml")
+
+
+@router.post("/import", response_model=list[SavedOut],
+             summary="Import a YAML document of the contract: every camera, or none if one is wrong")
+def import_yaml(user: Engineer, ctx: CtxDep,
+                text: Annotated[str, Body(media_type="application/yaml", max_length=2_000_000)],
+                ) -> list[SavedOut]:
+    saved = ctx.camera_configs.import_yaml(text, user.name)
+    ctx.audit(user.name, "cameras_imported", ",".join(s.camera for s in saved)[:200])
+    return [SavedOut.model_validate(s) for s in saved]
+
+
+@router.get("/feed", summary="What a worker with --from-api runs: the enabled cameras and their revisions")
+def feed(_: Worker, ctx: CtxDep) -> dict[str, Any]:
+    return ctx.camera_configs.worker_feed()
+
+
+@router.post("", response_model=SavedOut, status_code=201, summary="Add a camera (its source is tried first)")
+def create(body: CameraConfigIn, user: Engineer, ctx: CtxDep) -> SavedOut:
+    config = ctx.camera_configs.check(body.name, body.config)
+    _probe_named(body.name, str(config["source"]))
+    saved = ctx.camera_configs.save(body.name, body.config, user.name, create=True)
+    ctx.audit(user.name, "camera_created", body.name)
+    return SavedOut.model_validate(saved)
+
+
+@router.get("/{camera_id}", response_model=CameraConfigOut, summary="One camera's config")
+def get_one(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> CameraConfigOut:
+    return CameraConfigOut.model_validate(ctx.camera_configs.get(camera_id))
+
+
+@router.put("/{camera_id}", response_model=SavedOut,
+            summary="Replace a camera's config (a changed source is tried first)")
+def update(camera_id: CameraId, body: CameraConfigUpdate, user: Engineer, ctx: CtxDep) -> SavedOut:
+    old = ctx.camera_configs.get(camera_id)
+    config = ctx.camera_configs.check(camera_id, body.config)
+    if config.get("source") != old.config.get("source"):
+        _probe_named(camera_id, str(config["source"]))
+    saved = ctx.camera_configs.save(camera_id, body.config, user.name, create=False)
+    if saved.changed:
+        ctx.audit(user.name, "camera_changed", camera_id, ", ".join(saved.changed))
+    return SavedOut.model_validate(saved)
+
+
+@router.post("/{camera_id}/enabled", response_model=SavedOut, summary="Enable or disable a camera")
+def set_enabled(camera_id: CameraId, body: EnabledIn, user: Engineer, ctx: CtxDep) -> SavedOut:
+    return SavedOut.model_validate(ctx.camera_configs.set_enabled(camera_id, body.enabled, user.name))
+
+
+@router.put("/{camera_id}/retention", response_model=CameraConfigOut,
+            summary="How many days this camera's snapshots and clips are kept")
+def set_retention(camera_id: CameraId, body: RetentionIn, user: Engineer, ctx: CtxDep) -> CameraConfigOut:
+    ctx.camera_configs.set_retention(camera_id, body.model_dump(exclude_none=True), user.name)
+    return CameraConfigOut.model_validate(ctx.camera_configs.get(camera_id))
+
+
+@router.get("/{camera_id}/history", response_model=list[ChangeOut], summary="Who changed what, when")
+def history(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> list[ChangeOut]:
+    ctx.camera_configs.get(camera_id)
+    return [ChangeOut.model_validate(c) for c in ctx.camera_configs.history(camera_id)]
+
+
+@router.get("/{camera_id}/still.jpg", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG image"}},
+            summary="A still of the camera to draw on: its source's first frame (token may be a query "
+                    "parameter)")
+async def still(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> Response:
+    row = await run_in_threadpool(ctx.camera_configs.get, camera_id)
+    jpeg, _w, _h = await run_in_threadpool(probe, str(row.config.get("source", "")))
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
