@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
@@ -30,6 +31,7 @@ from api.context import Ctx
 from api.db.engine import make_engine, migrate, session_factory
 from api.db.models import Camera
 from api.errors import DomainError, http_status
+from api.guard import Guard, Limits
 from api.live.bus import EventBus, InProcessBus
 from api.live.hub import Hub
 from api.live.publishers import Publisher
@@ -42,6 +44,7 @@ from api.services.media import MediaStore
 from api.services.policy import load_policy
 from api.services.workers import WorkerKeys
 from api.settings import Settings
+from api.validation import safe_errors
 
 log = logging.getLogger(__name__)
 # no heartbeat for this long -> offline (workers beat every 2 s); with the 1 s sweep, on the wall within 10 s
@@ -52,8 +55,8 @@ DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+        loc = ".".join(str(p)[:100] for p in err.get("loc", ()))
+        parts.append(f"{loc}: {str(err.get('msg', 'invalid'))[:300]}")
     return "; ".join(parts) or "invalid request"
 
 
@@ -100,7 +103,8 @@ def create_app(settings: Settings) -> FastAPI:
     ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine, site=plan),
               policy=load_policy(settings.policy_path, patrol_path=settings.patrol_policy_path),
               bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute),
-              media=MediaStore(settings.media_dir), workers=WorkerKeys(session_factory(engine)),
+              media=MediaStore(settings.media_dir, settings.max_image_pixels),
+              workers=WorkerKeys(session_factory(engine)),
               notify=Topics(lambda topic, payload, team_id: ctx.publish(topic, payload, team_id)),
               publishers=publishers, site=plan)
     mqtt = scaleout.mqtt_publisher(ctx)
@@ -126,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
                     await job
             await bus.close()
             engine.dispose()
+            health_engine.dispose()
 
     app = FastAPI(title="SharpEyes api", version=__version__, lifespan=lifespan,
                   description="Incidents from the cameras, patrol dispatch, live updates. See docs/api.md.")
@@ -151,9 +156,24 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # keep FastAPI's documented shape (detail: list) and add one readable line
-        return JSONResponse(status_code=422, content={"detail": jsonable(exc.errors()),
+        # keep FastAPI's documented shape (detail: list) and add one readable line; never echo the input
+        return JSONResponse(status_code=422, content={"detail": safe_errors(exc.errors()),
                                                       "message": _validation_message(exc)})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # the last line of defence behind the schemas: a value the database refuses (too long for its
+        # column, out of range); the transaction was rolled back, nothing was stored
+        log.warning("value refused by the database on %s %s: %s", request.method, request.url.path,
+                    str(getattr(exc, "orig", exc)).splitlines()[0][:300])
+        return JSONResponse(status_code=422, content={
+            "detail": "a value does not fit what the database stores (too long or out of range): nothing "
+                      "was stored; check the lengths and numbers against the api docs", "code": "invalid"})
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": "request nested too deeply: flatten it",
+                                                      "code": "invalid"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -161,12 +181,22 @@ def create_app(settings: Settings) -> FastAPI:
         if exc.status_code == 405:
             # Starlette names only the first route of the path; list the methods of all of them
             headers["Allow"] = ", ".join(sorted(allowed_methods(app, request.url.path)))
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        content: dict[str, Any] = {"detail": exc.detail}
+        if isinstance(getattr(exc, "code", None), str):
+            content["code"] = exc.code   # type: ignore[attr-defined]
+        return JSONResponse(content, status_code=exc.status_code, headers=headers)
+
+    # its own connection and threads: a burst that fills the pool or the thread pool does not stall it
+    health_engine = make_engine(settings.db_url, pooled=False)
+    health_threads = anyio.CapacityLimiter(2)
 
     @app.get("/api/health", response_model=HealthOut, tags=["health"], summary="Liveness and database check")
-    def health() -> HealthOut:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    async def health() -> HealthOut:
+        def check() -> None:
+            with health_engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        await anyio.to_thread.run_sync(check, limiter=health_threads)
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
     for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats):
@@ -177,7 +207,21 @@ def create_app(settings: Settings) -> FastAPI:
         await websocket_endpoint(websocket, ctx)
 
     mount_dashboard(app, settings.dashboard_dir or DASHBOARD_DIR)
+    limits = guard_limits(settings)
+    app.add_middleware(Guard, limits=lambda: limits)
     return app
+
+
+def guard_limits(settings: Settings) -> Limits:
+    """The request size limits of the guard (api/guard.py): a route's upload limit by its path."""
+    from api.routes.ingest import MAX_FRAME_BYTES
+
+    return Limits(max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_photo_bytes,
+                  body_timeout_s=settings.body_timeout_s,
+                  uploads=[(re.compile(r"^/api/ingest/media$"), max(settings.max_clip_bytes,
+                                                                     settings.max_photo_bytes)),
+                           (re.compile(r"^/api/ingest/cameras/[^/]+/frame$"), MAX_FRAME_BYTES),
+                           (re.compile(r"^/api/incidents/[^/]+/photos$"), settings.max_photo_bytes)])
 
 
 def mount_dashboard(app: FastAPI, folder: Path) -> None:
@@ -212,13 +256,6 @@ class _StaticMount(Mount):
 
 
 API_PREFIXES = ("/api/", "/ws", "/docs", "/redoc", "/openapi.json")
-
-
-def jsonable(errors: Any) -> Any:
-    from fastapi.encoders import jsonable_encoder
-
-    return jsonable_encoder(errors, custom_encoder={BaseException: str, bytes: lambda b: b.decode("utf-8",
-                                                                                                  "replace")})
 
 
 __all__ = ["create_app", "mount_dashboard"]

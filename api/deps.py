@@ -42,7 +42,7 @@ def user_from_token(ctx: Ctx, session: Session, token: str) -> User | None:
 
 
 def get_current_user(
-    request: Request, ctx: CtxDep, session: SessionDep,
+    request: Request, ctx: CtxDep,
     authorization: Annotated[str | None, Header(description="Bearer TOKEN")] = None,
     token: Annotated[str | None,
                      Query(description="The bearer token, for <img>/<video> and websocket URLs")] = None,
@@ -56,7 +56,10 @@ def get_current_user(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                             "not signed in: send 'Authorization: Bearer TOKEN' from POST /api/auth/login",
                             headers={"WWW-Authenticate": "Bearer"})
-    user = user_from_token(ctx, session, raw)
+    # its own short session, closed before the route runs: a refused request (401/403, and its audit line)
+    # never holds a pooled connection while it waits for another
+    with ctx.sessions() as session:
+        user = user_from_token(ctx, session, raw)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "token invalid or expired: sign in again",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.services.lifecycle import Action, State
+from api.validation import RowId, TimezoneName, check_values
 
 Role = Literal["admin", "operator", "leader", "engineer"]
 CameraLive = Literal["online", "reconnecting", "offline", "unknown"]
@@ -17,7 +18,16 @@ Name = Field(min_length=1, max_length=100, pattern=r"^[\w.\- ]+$")
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown keys refused, and no value a database cannot store (NUL bytes, integers
+    beyond 64 bits, NaN or infinite floats, deep nesting), anywhere in it (api/validation.py)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        check_values(data)
+        return data
 
 
 class Out(BaseModel):
@@ -60,7 +70,7 @@ class UserCreate(In):
     name: str = Name
     password: str = Field(min_length=8, max_length=200)
     role: Role
-    team_id: int | None = Field(default=None, description="Required for leaders")
+    team_id: RowId | None = Field(default=None, description="Required for leaders")
 
 
 class WorkerKeyCreate(In):
@@ -218,7 +228,7 @@ class ActionIn(In):
     action: Action
     reason: str = Field(default="", max_length=2000,
                         description="Why; required for decline, override, false_alarm, reopen")
-    team_id: int | None = Field(default=None, description="Team, for dispatch and override")
+    team_id: RowId | None = Field(default=None, description="Team, for dispatch and override")
 
 
 class NoteIn(In):
@@ -249,14 +259,14 @@ class TeamCreate(In):
     roster: list[dict[str, Any]] = Field(default_factory=list,
                                          description='[{"days": ["mon"], "start": "08:00", "end": "16:00"}]')
     exceptions: list[dict[str, Any]] = Field(default_factory=list)
-    timezone: str = Field(default="Asia/Shanghai", max_length=50)
+    timezone: TimezoneName = Field(default="Asia/Shanghai", description="IANA timezone of the roster")
 
 
 class TeamStatusIn(In):
     status: TeamStatus | None = None
     place: str | None = Field(default=None, max_length=100, description="Place id on the site graph")
-    position: list[float] | None = Field(default=None, min_length=2, max_length=2,
-                                         description="[x, y] metres")
+    position: list[Annotated[float, Field(ge=-1e6, le=1e6)]] | None = Field(
+        default=None, min_length=2, max_length=2, description="[x, y] metres (within 1000 km of the origin)")
 
 
 class TeamOut(Out):

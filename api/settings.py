@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest uploaded photo")
     max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0,
                                 description="Largest clip a worker may upload")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0,
+                                description="Largest request body other than an upload (JSON), in bytes; "
+                                "counted as it arrives, 413 past it")
+    max_image_pixels: int = Field(default=50_000_000, gt=0,
+                                  description="Largest photo or snapshot in pixels (width x height), checked "
+                                  "before decoding (decompression bombs)")
+    body_timeout_s: float = Field(default=30.0, gt=0,
+                                  description="A request body that stalls this long is answered 408")
+    header_timeout_s: float = Field(default=10.0, gt=0,
+                                    description="A connection must send its request headers within this "
+                                    "long (slow clients); `sharpeyes serve --header-timeout`")
     policy_path: Path | None = Field(
         default=None, description="YAML policy (event type -> category, ...); built-in default when unset"
     )

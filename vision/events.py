@@ -9,11 +9,31 @@ loading vision's image stack; the lifecycle that makes these messages is `vision
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Lifecycle = Literal["new", "update", "end"]
+
+# Bounds that fit the api's columns on every database (PostgreSQL Integer: 32 bits; VARCHAR lengths), so a
+# step is refused with its reason at the edge instead of failing the transaction it would share.
+INT4_MAX = 2**31 - 1
+SECONDS_MAX = 1e10            # seconds from source start: about 300 years
+PIXELS_MAX = 1e6              # a box coordinate, in pixels
+WALL_TIME_MIN = 946684800.0   # 2000-01-01 UTC: a clock that reads less is not set
+WALL_TIME_MAX = 4102444800.0  # 2100-01-01 UTC (the api also holds a step from its future to its own clock)
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("contains a NUL byte; remove it")
+    return text
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
+Short = Annotated[str, Field(max_length=50), AfterValidator(_no_nul)]
+Path = Annotated[str, Field(max_length=1000), AfterValidator(_no_nul)]
+Seconds = Annotated[float, Field(ge=-SECONDS_MAX, le=SECONDS_MAX)]
 
 RECORD_FIELDS = (
     "id", "camera", "zone", "event", "label", "track_id", "first_seen_s",
@@ -24,36 +44,40 @@ RECORD_FIELDS = (
 class EventMessage(BaseModel):
     """One lifecycle step of one event, as a worker sends it to the api."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    id: str = Field(description="Stable event id, the same for new/update/end")
+    id: Name = Field(description="Stable event id, the same for new/update/end (1-100 characters)")
     lifecycle: Lifecycle = Field(description="new | update | end")
-    seq: int = Field(ge=0, description="Step number within this event: 0 for new, then 1, 2, ...")
-    camera: str = Field(description="Camera name from the camera config")
-    zone: str = Field(description="Zone name from the camera config")
-    event: str = Field(description="Event type from the rule, e.g. fire_lane_blocked")
-    rule: str = Field(default="", description="Rule kind: presence, stationary, crowd, line, left_object")
-    label: str = Field(description="Object label (COCO name), or 'unknown' for left_object")
-    track_id: int | None = Field(default=None, description="Tracker id, None for region rules")
-    first_seen_s: float = Field(
+    seq: int = Field(ge=0, le=INT4_MAX,
+                     description="Step number within this event: 0 for new, then 1, 2, ...")
+    camera: Name = Field(description="Camera name from the camera config")
+    zone: Name = Field(description="Zone name from the camera config")
+    event: Name = Field(description="Event type from the rule, e.g. fire_lane_blocked")
+    rule: Short = Field(default="", description="Rule kind: presence, stationary, crowd, line, left_object")
+    label: Short = Field(description="Object label (COCO name), or 'unknown' for left_object")
+    track_id: int | None = Field(default=None, ge=-INT4_MAX, le=INT4_MAX,
+                                 description="Tracker id, None for region rules")
+    first_seen_s: Seconds = Field(
         description="Seconds from source start when the object entered / became still"
     )
-    start_s: float = Field(description="Seconds from source start when the rule fired")
-    end_s: float | None = Field(default=None,
-                                description="Seconds from source start when it ended; None while active")
+    start_s: Seconds = Field(description="Seconds from source start when the rule fired")
+    end_s: Seconds | None = Field(default=None,
+                                  description="Seconds from source start when it ended; None while active")
     max_score: float = Field(ge=0, le=1, description="Best detector score seen")
-    bbox: list[float] = Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] pixels at start_s")
-    count: int | None = Field(default=None, description="Objects counted (crowd, line)")
+    bbox: list[Annotated[float, Field(ge=-PIXELS_MAX, le=PIXELS_MAX)]] = Field(
+        min_length=4, max_length=4, description="[x1, y1, x2, y2] pixels at start_s")
+    count: int | None = Field(default=None, ge=0, le=INT4_MAX, description="Objects counted (crowd, line)")
     displacement: float | None = Field(
-        default=None,
+        default=None, ge=0, le=PIXELS_MAX,
         description="Tracked objects: the most it moved over the tracker's still window while the "
         "event was active, in box sizes (stationary: at most about tracker.still_radius)",
     )
-    snapshot: str | None = Field(default=None, description="Path (worker side) of the JPEG snapshot")
-    clip: str | None = Field(default=None,
-                             description="Path (worker side) of the H.264 MP4 clip, once written")
-    wall_time: float | None = Field(default=None,
-                                    description="Unix time of this step at the worker (live sources)")
+    snapshot: Path | None = Field(default=None, description="Path (worker side) of the JPEG snapshot")
+    clip: Path | None = Field(default=None,
+                              description="Path (worker side) of the H.264 MP4 clip, once written")
+    wall_time: float | None = Field(default=None, ge=WALL_TIME_MIN, le=WALL_TIME_MAX,
+                                    description="Unix time of this step at the worker (live sources), "
+                                    "between 2000 and 2100; the api holds one from its future to its clock")
 
     def to_record(self) -> dict[str, object]:
         """The line written to the analyze events file."""

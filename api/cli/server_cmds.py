@@ -22,6 +22,13 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--patrol-policy", type=Path, default=None, metavar="FILE",
                    help="patrol policy YAML: categories, deadlines, working-day calendar with local days "
                         "(the shape of the packaged patrol/policy.yaml; default: that file)")
+    p.add_argument("--header-timeout", type=float, default=None, metavar="S",
+                   help="a client must send its request headers within S seconds (default 10)")
+    p.add_argument("--body-timeout", type=float, default=None, metavar="S",
+                   help="a request body that stalls S seconds is answered 408 (default 30)")
+    p.add_argument("--max-body", type=int, default=None, metavar="BYTES",
+                   help="largest request body other than an upload (default 4 MiB; uploads: "
+                        "SHARPEYES_MAX_PHOTO_BYTES, SHARPEYES_MAX_CLIP_BYTES)")
     p.set_defaults(func=_serve)
 
     w = sub.add_parser("worker", help="run the cameras of a config and send their events to the api")
@@ -97,17 +104,19 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.http_server import server_config
 
     settings = _settings(args.db, bool(args.dev), media_dir=args.media, site_path=args.site,
-                         patrol_policy_path=args.patrol_policy)
+                         patrol_policy_path=args.patrol_policy, header_timeout_s=args.header_timeout,
+                         body_timeout_s=args.body_timeout, max_body_bytes=args.max_body)
     app = create_app(settings)
     print(
         f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: "
         f"{settings.db_url.split('@')[-1]})",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_ping_interval=20,
-                ws_ping_timeout=20)
+    uvicorn.Server(server_config(app, args.host, args.port, settings.header_timeout_s, log_level="warning",
+                                 ws_ping_interval=20, ws_ping_timeout=20)).run()
     return 0
 
 

@@ -12,18 +12,21 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from api.errors import ApiError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pooled: bool = True) -> Engine:
+    """The app's engine; `pooled=False`: a connection per use, outside the app's pool (the health check)."""
+    extra: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **extra)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -38,6 +41,8 @@ def make_engine(url: str) -> Engine:
         return engine
     # Short connect and pool timeouts: with the database down a request fails fast (503), never hangs.
     connect_args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
+    if not pooled:
+        return create_engine(url, connect_args=connect_args, **extra)
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5,
                          connect_args=connect_args)
 

@@ -221,6 +221,7 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
     import uvicorn
 
     from api.app import create_app
+    from api.http_server import server_config
     from api.settings import Settings
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -236,8 +237,8 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
     app.state.ctx.patrol.teams_changed()
     config = write_camera_config(data / "cameras.yaml", cameras=cameras)
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           ws_ping_interval=10))
+    server = uvicorn.Server(server_config(app, host, port, app.state.ctx.settings.header_timeout_s,
+                                          log_level="warning", ws_ping_interval=10))
     procs: list[subprocess.Popen[bytes]] = []
     sim: Any = None
     done = threading.Event()

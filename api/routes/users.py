@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from api.db.models import Team, User, WorkerKey
@@ -12,30 +13,41 @@ from api.deps import Admin, AnyUser, CtxDep, SessionDep
 from api.schemas import LoginIn, TokenOut, UserCreate, UserOut, WorkerKeyCreate, WorkerKeyOut
 from api.services.accounts import (
     DUMMY_HASH,
+    Busy,
+    check_password,
     hash_password,
     key_hash,
     make_token,
     new_worker_key,
-    verify_password,
 )
 from api.views import ERRORS, commit_new
 
 router = APIRouter(prefix="/api", tags=["users"], responses=ERRORS)
 
 
+def _find_user(ctx: CtxDep, name: str) -> User | None:
+    with ctx.sessions() as s:   # closed before argon2 runs: no pooled connection is held meanwhile
+        return s.scalars(select(User).where(User.name == name)).first()
+
+
 @router.post("/auth/login", response_model=TokenOut, summary="Sign in; returns a bearer token")
-def login(body: LoginIn, request: Request, ctx: CtxDep, session: SessionDep) -> TokenOut:
+async def login(body: LoginIn, request: Request, ctx: CtxDep) -> TokenOut:
     addr = request.client.host if request.client else "?"
     wait = ctx.limiter.retry_after(addr, body.username)
     if wait > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"too many failed sign-ins for '{body.username}': try again in {int(wait) + 1} s",
                             headers={"Retry-After": str(int(wait) + 1)})
-    user = session.scalars(select(User).where(User.name == body.username)).first()
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, body.password)
+    # counted before the check, so a burst of concurrent tries is limited like a sequence of them
+    ctx.limiter.failed(addr, body.username)
+    user = await run_in_threadpool(_find_user, ctx, body.username)
+    try:
+        ok = await check_password(user.password_hash if user else DUMMY_HASH, body.password)
+    except Busy as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                            headers={"Retry-After": "2"}) from exc
     if not ok or user is None or not user.active:
-        ctx.limiter.failed(addr, body.username)
-        ctx.audit(f"addr:{addr}", "login_failed", body.username)
+        await run_in_threadpool(ctx.audit, f"addr:{addr}", "login_failed", body.username)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     ctx.limiter.succeeded(addr, body.username)
     ttl = ctx.settings.token_ttl_s

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import threading
 import time
+import weakref
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
+import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -28,6 +32,29 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Password checks at once: argon2 is slow and memory-hard on purpose, so a burst of sign-ins waits here (on
+# the event loop, holding no thread and no connection) instead of taking every core and thread.
+PASSWORD_CHECKS = max(1, (os.cpu_count() or 2) // 2)
+PASSWORD_QUEUE = 256    # more waiting than this: refused at once (503), the server stays responsive
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary())
+
+
+class Busy(Exception):
+    """Too many sign-ins at once."""
+
+
+async def check_password(password_hash: str, password: str) -> bool:
+    """verify_password with at most PASSWORD_CHECKS running at once, off the event loop."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = anyio.CapacityLimiter(PASSWORD_CHECKS)
+    if slots.statistics().tasks_waiting >= PASSWORD_QUEUE:
+        raise Busy("too many sign-ins at once: retry in a few seconds")
+    return await anyio.to_thread.run_sync(verify_password, password_hash, password, limiter=slots)
 
 
 # A hash to verify against when the user does not exist, so timing does not reveal which names exist.

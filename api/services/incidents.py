@@ -7,6 +7,7 @@ LifecycleError naming the current state and what is possible.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,9 @@ from api.services.lifecycle import ACTIVE
 from api.services.policy import Policy
 from vision.events import EventMessage
 
+# a step may come this far from the server's future (clock skew) before its time is held to the server's
+WALL_TIME_AHEAD_S = 120.0
+_skew_log = logging.getLogger("api.ingest.clock")
 EVENTS = Event.metadata.tables[Event.__tablename__]
 INCIDENTS = Incident.metadata.tables[Incident.__tablename__]
 TIMELINE = TimelineEntry.metadata.tables[TimelineEntry.__tablename__]
@@ -117,12 +121,19 @@ class IngestOutcome:
     incident_of: dict[str, int] = field(default_factory=dict)       # event id -> its incident
 
 
-def _event_time(msg: EventMessage) -> datetime:
+def _event_time(msg: EventMessage, now: datetime) -> datetime:
     # Merge windows and deadlines run on the worker's clock, so a batch delayed by an outage
-    # makes the same incidents as one that arrived at once.
-    if msg.wall_time is not None:
-        return datetime.fromtimestamp(msg.wall_time, UTC)
-    return utcnow()
+    # makes the same incidents as one that arrived at once; a time from the server's future (a worker
+    # clock that runs ahead) is held to the server's clock, so no deadline lands in the future.
+    if msg.wall_time is None:
+        return now
+    at = datetime.fromtimestamp(msg.wall_time, UTC)
+    skew = (at - now).total_seconds()
+    if skew > WALL_TIME_AHEAD_S:
+        _skew_log.warning("event %s of camera %s: wall_time %.0f s ahead of the server's clock; held to it "
+                          "(set the worker's clock: NTP)", msg.id[:100], msg.camera[:100], skew)
+        return now
+    return at
 
 
 @dataclass(frozen=True)
@@ -196,7 +207,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     ev_updates: dict[str, dict[str, object]] = {}
     timeline: list[dict[str, object]] = []
     for m in todo:
-        at = _event_time(m)
+        at = _event_time(m, now)
         camera = cameras[m.camera]
         out.cameras.add(camera.id)
         ev = known.get(m.id)
@@ -209,7 +220,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                 cand is not None
                 and window > 0
                 and isinstance(last, datetime)
-                and (at - last).total_seconds() <= window
+                and abs((at - last).total_seconds()) <= window
             ):
                 inc_id = int(cand["id"])  # type: ignore[call-overload]
                 timeline.append({"incident_id": inc_id, "at": at, "actor": actor, "action": "event_merged",

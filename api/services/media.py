@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,9 +26,10 @@ IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WE
 
 
 class MediaStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_pixels: int = 50_000_000) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.max_pixels = max_pixels
 
     def check_image(self, data: bytes, limit: int) -> tuple[str, str]:
         """(content type, extension) of a JPEG/PNG/WebP image within `limit` bytes, else TooLarge /
@@ -35,9 +37,21 @@ class MediaStore:
         if len(data) > limit:
             raise TooLarge(f"file is {len(data)} bytes; the limit is {limit} bytes ({limit // 2**20} MB)")
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                fmt = img.format or ""
-                img.verify()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as img:   # reads the header only: the size, no pixels
+                    fmt = img.format or ""
+                    width, height = img.size
+                    if width * height > self.max_pixels:
+                        raise TooLarge(f"image is {width} x {height} pixels; the limit is {self.max_pixels} "
+                                       "pixels: send a smaller image")
+                    img.verify()
+                if fmt in ("JPEG", "PNG", "WEBP"):
+                    with Image.open(io.BytesIO(data)) as img:
+                        img.load()   # decodes: a truncated or forged file is refused here, not by a viewer
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise TooLarge(f"image too large to decode (over {self.max_pixels} pixels): send a smaller "
+                           "image") from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise UnsupportedMedia("not an image: upload a JPEG, PNG or WebP photo") from exc
         if fmt not in IMAGE_TYPES:
