@@ -37,11 +37,13 @@ from api.live.hub import Hub
 from api.live.publishers import Publisher
 from api.live.topics import Topics
 from api.live.ws import websocket_endpoint
-from api.routes import camera_configs, cameras, incidents, ingest, media, site, stats, teams, users
+from api.routes import camera_configs, cameras, incidents, ingest, media, site, stats, teams, users, viid
 from api.schemas import CameraOut, HealthOut
 from api.services.accounts import LoginLimiter
 from api.services.media import MediaStore
 from api.services.policy import load_policy
+from api.services.viid import Viid
+from api.services.viid_config import load_viid_config
 from api.services.workers import WorkerKeys
 from api.settings import Settings
 from api.validation import safe_errors
@@ -60,6 +62,9 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+_viid_fed = Camera.worker.is_not(None) & Camera.worker.startswith("viid:")   # keepalive: routes/viid.py
+
+
 async def _sweep_cameras(ctx: Ctx) -> None:
     """Mark cameras offline when their worker stops beating, and tell the pages."""
     while True:
@@ -71,7 +76,8 @@ async def _sweep_cameras(ctx: Ctx) -> None:
                 with ctx.sessions() as s:
                     stale = s.scalars(select(Camera).where(Camera.state != "offline",
                                                            Camera.state != "unknown",
-                                                           Camera.last_seen_at < cutoff)).all()
+                                                           Camera.last_seen_at < cutoff,
+                                                           ~_viid_fed)).all()
                     for cam in stale:
                         cam.state, cam.fps, cam.detail = "offline", 0.0, "no heartbeat from its worker"
                     s.commit()
@@ -107,6 +113,10 @@ def create_app(settings: Settings) -> FastAPI:
               workers=WorkerKeys(session_factory(engine)),
               notify=Topics(lambda topic, payload, team_id: ctx.publish(topic, payload, team_id)),
               publishers=publishers, site=plan)
+    if settings.viid_config is not None:
+        ctx.viid = Viid(ctx, load_viid_config(settings.viid_config))
+        ctx.viid.on_cameras = lambda rows: viid.publish_cameras(ctx, rows)
+        ctx.viid.ensure_cameras()
     mqtt = scaleout.mqtt_publisher(ctx)
     scaleout.attach(ctx, mqtt)
 
@@ -118,6 +128,8 @@ def create_app(settings: Settings) -> FastAPI:
         background: dict[str, Any] = {"camera-sweep": lambda: _sweep_cameras(ctx)}
         if ctx.patrol is not None:
             background["patrol"] = ctx.patrol.run_jobs
+        if ctx.viid is not None:
+            background["viid-sweep"] = lambda: viid.sweep(ctx)
         # one replica at a time runs them when SHARPEYES_LEASE_URL is set (api/cluster/scaleout.py)
         jobs = [asyncio.ensure_future(c) for c in scaleout.background(ctx, background, mqtt)]
         try:
@@ -199,7 +211,7 @@ def create_app(settings: Settings) -> FastAPI:
         await anyio.to_thread.run_sync(check, limiter=health_threads)
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
-    for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats):
+    for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, viid):
         app.include_router(module.router)
 
     @app.websocket("/ws")
@@ -255,7 +267,7 @@ class _StaticMount(Mount):
         return super().matches(scope)
 
 
-API_PREFIXES = ("/api/", "/ws", "/docs", "/redoc", "/openapi.json")
+API_PREFIXES = ("/api/", "/ws", "/docs", "/redoc", "/openapi.json", "/VIID")
 
 
 __all__ = ["create_app", "mount_dashboard"]

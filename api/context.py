@@ -21,6 +21,7 @@ from api.services.ingest import Ingest, IngestQueue
 from api.services.media import MediaStore
 from api.services.policy import Policy
 from api.services.ports import Notifier
+from api.services.viid import Viid
 from api.services.workers import WorkerKeys
 from api.settings import Settings
 
@@ -49,6 +50,7 @@ class Ctx:
     simulation: bool = False          # the demo's simulated teams move on their own (the map says so)
     frames: dict[str, LiveFrame] = field(default_factory=dict)
     frame_event: asyncio.Event | None = None
+    viid: Viid | None = None          # the GA/T 1400 视图库 (--viid), api/routes/viid.py
     patrol: PatrolLink = field(init=False)
     ingest: Ingest = field(init=False)
     ingest_queue: IngestQueue = field(init=False)

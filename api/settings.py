@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         "working-day calendar; the shape of patrol/policy.yaml); packaged default when unset",
     )
     site_path: Path | None = Field(default=None, description="Patrol site YAML (places, links, grids)")
+    viid_config: Path | None = Field(default=None, description="GA/T 1400 视图库 config (devices, structured "
+                                     "cameras and their rules, docs/gat1400.md); unset: /VIID is off")
     login_attempts_per_minute: int = Field(
         default=10, gt=0, description="Failed logins allowed per user and address per minute"
     )

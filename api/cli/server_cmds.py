@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.add_argument("--max-body", type=int, default=None, metavar="BYTES",
                    help="largest request body other than an upload (default 4 MiB; uploads: "
                         "SHARPEYES_MAX_PHOTO_BYTES, SHARPEYES_MAX_CLIP_BYTES)")
+    p.add_argument("--viid", type=Path, default=None, metavar="FILE",
+                   help="GA/T 1400 视图库 config: receive structured records at /VIID (docs/gat1400.md)")
     p.set_defaults(func=_serve)
 
     w = sub.add_parser("worker", help="run the cameras of a config and send their events to the api")
@@ -108,7 +110,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args.db, bool(args.dev), media_dir=args.media, site_path=args.site,
                          patrol_policy_path=args.patrol_policy, header_timeout_s=args.header_timeout,
-                         body_timeout_s=args.body_timeout, max_body_bytes=args.max_body)
+                         body_timeout_s=args.body_timeout, max_body_bytes=args.max_body,
+                         viid_config=args.viid)
     app = create_app(settings)
     print(
         f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: "

@@ -252,3 +252,35 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(100))
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ViidDevice(Base):
+    """A GA/T 1400 device (camera, NVR, lower 视图库) registered with this 视图库: its live state."""
+
+    __tablename__ = "viid_devices"
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)      # DeviceID, 20 digits
+    state: Mapped[str] = mapped_column(String(20), default="offline")  # online | offline
+    addr: Mapped[str] = mapped_column(String(100), default="")         # where it registered from
+    registered_at: Mapped[datetime | None] = mapped_column()
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    apes: Mapped[list[Any]] = mapped_column(default=list)              # APEs it reported (/VIID/APEs)
+
+
+class ViidRecord(Base):
+    """A structured record (motor vehicle, non-motor vehicle, person, face) received over GA/T 1400."""
+
+    __tablename__ = "viid_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(20))       # the capture device (APE)
+    sender: Mapped[str] = mapped_column(String(20))          # the registered device that sent it
+    camera_id: Mapped[str | None] = mapped_column(ForeignKey("cameras.id"))
+    shot_at: Mapped[datetime] = mapped_column()
+    plate: Mapped[str | None] = mapped_column(String(20))
+    event_ids: Mapped[list[Any]] = mapped_column(default=list)
+    media_ids: Mapped[list[Any]] = mapped_column(default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("kind", "object_id", name="uq_viid_records_kind_object"),
+                      Index("ix_viid_records_camera_shot", "camera_id", "shot_at"))

@@ -1,0 +1,92 @@
+"""HTTP digest authentication (RFC 7616, with RFC 2617's MD5 that GA/T 1400 devices use) for the 视图库.
+
+Nonces are signed with the api's secret and carry their time, so any replica can check them and nothing is
+stored; a nonce older than NONCE_TTL_S is answered `stale=true` and the device simply retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+
+NONCE_TTL_S = 300.0
+_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+def _h(text: str, algorithm: str = "MD5") -> str:
+    name = "sha256" if algorithm.upper().startswith("SHA-256") else "md5"
+    return hashlib.new(name, text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class DigestCheck:
+    ok: bool
+    username: str = ""
+    stale: bool = False
+    reason: str = ""
+
+
+class DigestAuth:
+    def __init__(self, secret: str, realm: str) -> None:
+        self.secret = secret.encode("utf-8")
+        self.realm = realm
+
+    def _sign(self, stamp: str) -> str:
+        return hmac.new(self.secret, f"viid-nonce:{stamp}".encode(), hashlib.sha256).hexdigest()[:24]
+
+    def nonce(self, now: float | None = None) -> str:
+        stamp = f"{(now if now is not None else time.time()):.3f}"
+        return f"{stamp.replace('.', '')}{self._sign(stamp)}"
+
+    def _nonce_age(self, nonce: str, now: float) -> float | None:
+        """Seconds since the nonce was made here, or None when it is not ours."""
+        stamp_digits, sig = nonce[:-24], nonce[-24:]
+        if len(stamp_digits) < 4 or not stamp_digits.isdigit():
+            return None
+        stamp = f"{stamp_digits[:-3]}.{stamp_digits[-3:]}"
+        if not hmac.compare_digest(sig, self._sign(stamp)):
+            return None
+        return now - float(stamp)
+
+    def challenge(self, stale: bool = False) -> str:
+        """The WWW-Authenticate header of a 401."""
+        opaque = hashlib.md5(self.realm.encode()).hexdigest()
+        return (f'Digest realm="{self.realm}", qop="auth", nonce="{self.nonce()}", opaque="{opaque}", '
+                f'algorithm=MD5, stale={"true" if stale else "false"}')
+
+    def check(self, header: str | None, method: str, passwords: dict[str, str],
+              now: float | None = None) -> DigestCheck:
+        """Check an Authorization header against the known users' passwords."""
+        if not header or not header[:7].lower() == "digest ":
+            return DigestCheck(False, reason="no digest credentials: answer the challenge (HTTP digest)")
+        params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+                  for m in _PARAM.finditer(header[7:])}
+        user, nonce, uri, got = (params.get(k, "") for k in ("username", "nonce", "uri", "response"))
+        if not (user and nonce and uri and got):
+            return DigestCheck(False, reason="digest credentials lack username, nonce, uri or response")
+        password = passwords.get(user)
+        if password is None:
+            return DigestCheck(False, username=user, reason=f"device {user} is not registered here "
+                               "(add it to viid.devices of the api's GA/T 1400 config)")
+        if params.get("realm", self.realm) != self.realm:
+            return DigestCheck(False, username=user, reason=f"wrong realm; this server's is {self.realm!r}")
+        age = self._nonce_age(nonce, now if now is not None else time.time())
+        if age is None:
+            return DigestCheck(False, username=user, stale=True, reason="nonce not issued by this server")
+        algorithm = params.get("algorithm", "MD5")
+        ha1 = _h(f"{user}:{self.realm}:{password}", algorithm)
+        ha2 = _h(f"{method.upper()}:{uri}", algorithm)
+        qop = params.get("qop")
+        if qop:
+            nc, cnonce = params.get("nc", ""), params.get("cnonce", "")
+            want = _h(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}", algorithm)
+        else:
+            want = _h(f"{ha1}:{nonce}:{ha2}", algorithm)
+        if not hmac.compare_digest(want, got.lower()):
+            return DigestCheck(False, username=user, reason=f"wrong password for device {user}")
+        if age > NONCE_TTL_S:
+            return DigestCheck(False, username=user, stale=True, reason="nonce expired: retry with a new one")
+        return DigestCheck(True, username=user)
