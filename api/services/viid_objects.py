@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from api.services.viid_config import GAT_ID
@@ -74,7 +74,8 @@ def parse_time(value: object, tz: ZoneInfo, what: str) -> datetime | None:
     if not re.fullmatch(r"\d{14}(\d{3})?", text):
         raise ObjectError(f"{what}: {text!r} is not a time as yyyyMMddHHmmss (e.g. 20261201093000)")
     try:
-        return datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=tz)
+        # stored in UTC: SQLite keeps a datetime's digits and forgets its zone
+        return datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=tz).astimezone(UTC)
     except ValueError as exc:
         raise ObjectError(f"{what}: {text!r} is not a real date and time") from exc
 

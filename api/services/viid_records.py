@@ -168,8 +168,8 @@ def _save(viid: Viid, todo: list[Record], cams: dict[str, str | None],
     answers: list[Answer] = []
     with host.sessions() as s:
         events = {e for es in entries.values() for x in es if (e := x["event"])}
-        incident_of = dict(s.execute(select(Event.id, Event.incident_id).where(Event.id.in_(events)))
-                           .tuples().all()) if events else {}
+        incident_of = {eid: inc for eid, inc in s.execute(
+            select(Event.id, Event.incident_id).where(Event.id.in_(events)))} if events else {}
         touched: set[int] = set()
         for r in todo:
             first_event = next((x["event"] for x in entries[r.object_id] if x["event"]), None)

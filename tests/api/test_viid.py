@@ -1,0 +1,288 @@
+"""GA/T 1400 视图库 endpoint: digest registration, keepalive and offline, records from vendor-style fixtures
+into rules, incidents and snapshots; malformed and oversized bodies refused with nothing stored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import select
+
+from api.db.models import User
+from api.errors import ApiError
+from api.services.accounts import make_token
+from api.services.viid_config import load_viid_config
+from tests.api import viid_fixtures as fx
+from tests.api.conftest import Harness, build, jpeg_bytes
+
+NVR = "31010400001180000001"        # an NVR sending for the elevator camera
+ELEVATOR = "31010400001320000011"   # the elevator camera's APE
+LANE = "31010400001320000022"       # a fire-lane camera that registers itself
+PW = {NVR: "nvr-secret-1", LANE: "lane-secret-2"}
+
+
+def viid_config(tmp: Path, keepalive_s: float = 60, max_body: int = 8 * 2**20) -> Path:
+    cfg = {
+        "viid": {"server_id": "31010400005030000001", "offline_after": 2, "max_body_bytes": max_body,
+                 "devices": {NVR: {"password": PW[NVR], "keepalive_s": keepalive_s},
+                             LANE: {"password": PW[LANE], "keepalive_s": keepalive_s}}},
+        "cameras": {
+            "b3_elevator": {"name": "3号楼电梯", "location": {"node": "p1"},
+                            "viid": {"device": NVR, "apes": [ELEVATOR],
+                                     "rules": [{"objects": ["non_motor_vehicle"], "zone": "car",
+                                                "event": "ebike_in_elevator"}]}},
+            "lane_north": {"location": {"node": "p3"},
+                           "viid": {"apes": [LANE],
+                                    "rules": [{"objects": ["motor_vehicle"], "event": "fire_lane_blocked",
+                                               "zone": "fire_lane", "min_seconds": 120, "gap_s": 90}]}},
+        },
+    }
+    path = tmp / "viid.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    return path
+
+
+def open_harness(db_url: str, tmp_path: Path, **kw: Any) -> Harness:
+    h = build(db_url, tmp_path, site=True, viid_config=viid_config(tmp_path, **kw))
+    h.client.__enter__()
+    with h.ctx.sessions() as s:
+        op = s.scalars(select(User).where(User.name == "op")).one()
+        h.tokens["op"] = make_token(h.ctx.settings.secret_key, op.id, op.role, op.team_id, 3600)
+    return h
+
+
+@pytest.fixture
+def viid(db_url: str, tmp_path: Path) -> Iterator[Harness]:
+    h = open_harness(db_url, tmp_path)
+    yield h
+    h.client.__exit__(None, None, None)
+    h.ctx.engine.dispose()
+
+
+def register(h: Harness, device: str, password: str | None = None) -> httpx.Response:
+    return h.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": device}},
+                         auth=httpx.DigestAuth(device, password or PW[device]))
+
+
+def post(h: Harness, path: str, body: Any, device: str = NVR) -> httpx.Response:
+    return h.client.post(f"/VIID/{path}", json=body, headers={"User-Identify": device})
+
+
+def statuses(r: httpx.Response) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = r.json()["ResponseStatusListObject"]["ResponseStatusObject"]
+    return out
+
+
+def camera_state(h: Harness, cam: str) -> str:
+    r = h.client.get(f"/api/cameras/{cam}", headers=h.auth("op"))
+    assert r.status_code == 200, r.text
+    state: str = r.json()["state"]
+    return state
+
+
+def test_register_wrong_password_is_refused_with_a_digest_challenge(viid: Harness) -> None:
+    plain = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}})
+    assert plain.status_code == 401
+    assert plain.headers["WWW-Authenticate"].startswith('Digest realm="sharpeyes-viid", qop="auth", nonce=')
+    wrong = register(viid, NVR, "not-the-password")
+    assert wrong.status_code == 401
+    assert "Digest" in wrong.headers["WWW-Authenticate"]
+    body = wrong.json()["ResponseStatusObject"]
+    assert body["StatusCode"] == 4 and f"wrong password for device {NVR}" in body["StatusString"]
+    assert camera_state(viid, "b3_elevator") == "unknown"
+    stranger = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": "1" * 20}},
+                                auth=httpx.DigestAuth("1" * 20, "x"))
+    assert stranger.status_code == 401 and "not registered here" in stranger.text
+
+
+def test_register_with_the_right_password_is_accepted_and_the_camera_goes_online(viid: Harness) -> None:
+    r = register(viid, NVR)
+    assert r.status_code == 200, r.text
+    status = r.json()["ResponseStatusObject"]
+    assert status["StatusCode"] == 0 and status["Id"] == NVR
+    assert status["RequestURL"] == "/VIID/System/Register"
+    assert len(status["LocalTime"]) == 14
+    assert camera_state(viid, "b3_elevator") == "online"
+    assert camera_state(viid, "lane_north") == "unknown"      # another device's camera
+    # after registering, the device's own requests carry User-Identify (no digest), as devices do
+    ka = viid.client.post("/VIID/System/Keepalive", json={"KeepaliveObject": {"DeviceID": NVR}},
+                          headers={"User-Identify": NVR})
+    assert ka.status_code == 200 and ka.json()["ResponseStatusObject"]["StatusCode"] == 0
+    other = viid.client.post("/VIID/System/Keepalive", json={"KeepaliveObject": {"DeviceID": LANE}},
+                             headers={"User-Identify": LANE})
+    assert other.status_code == 401 and "register first" in other.text
+    t = viid.client.get("/VIID/System/Time").json()["SystemTimeObject"]
+    assert t["VIIDServerID"] == "31010400005030000001" and len(t["LocalTime"]) == 14
+    un = viid.client.post("/VIID/System/UnRegister", json={"UnRegisterObject": {"DeviceID": NVR}},
+                          auth=httpx.DigestAuth(NVR, PW[NVR]))
+    assert un.status_code == 200 and camera_state(viid, "b3_elevator") == "offline"
+    after = post(viid, "NonMotorVehicles", fx.non_motor(ELEVATOR, datetime.now(UTC), [jpeg_bytes()]))
+    assert after.status_code == 401
+
+
+def test_a_device_that_stops_its_keepalives_is_shown_offline(db_url: str, tmp_path: Path) -> None:
+    h = open_harness(db_url, tmp_path, keepalive_s=0.5)     # offline after 2 intervals: 1 s
+    try:
+        assert register(h, LANE).status_code == 200
+        for _ in range(4):
+            time.sleep(0.3)
+            r = h.client.post("/VIID/System/Keepalive", json={"KeepaliveObject": {"DeviceID": LANE}},
+                              headers={"User-Identify": LANE})
+            assert r.json()["ResponseStatusObject"]["StatusCode"] == 0
+        assert camera_state(h, "lane_north") == "online"
+        deadline = time.monotonic() + 8
+        while camera_state(h, "lane_north") != "offline" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cam = h.client.get("/api/cameras", headers=h.auth("op")).json()
+        lane = next(c for c in cam if c["id"] == "lane_north")
+        assert lane["state"] == "offline" and "no keepalive" in lane["detail"]
+        late = h.client.post("/VIID/System/Keepalive", json={"KeepaliveObject": {"DeviceID": LANE}},
+                             headers={"User-Identify": LANE})
+        assert late.status_code == 401 and "register" in late.text
+        assert register(h, LANE).status_code == 200 and camera_state(h, "lane_north") == "online"
+    finally:
+        h.client.__exit__(None, None, None)
+        h.ctx.engine.dispose()
+
+
+def incidents(h: Harness) -> list[dict[str, Any]]:
+    r = h.client.get("/api/incidents", headers=h.auth("op"))
+    assert r.status_code == 200, r.text
+    out: list[dict[str, Any]] = r.json()
+    return out
+
+
+def test_non_motor_vehicle_list_with_two_images_opens_an_ebike_in_elevator_incident(viid: Harness) -> None:
+    assert register(viid, NVR).status_code == 200
+    t = datetime.now(UTC) - timedelta(seconds=5)
+    images = [jpeg_bytes(320, 240, (20, 90, 200)), jpeg_bytes(64, 96, (200, 200, 20))]
+    body = fx.non_motor(ELEVATOR, t, images)
+    oid = body["NonMotorVehicleListObject"]["NonMotorVehicleObject"][0]["NonMotorVehicleID"]
+    r = post(viid, "NonMotorVehicles", body)
+    assert r.status_code == 200, r.text
+    [status] = statuses(r)
+    assert status["Id"] == oid and status["StatusCode"] == 0
+    assert status["RequestURL"] == "/VIID/NonMotorVehicles"
+    assert "camera b3_elevator" in status["StatusString"]
+    assert viid.count("viid_records") == 1 and viid.count("media") == 2
+    [inc] = incidents(viid)
+    assert inc["event_type"] == "ebike_in_elevator" and inc["camera_id"] == "b3_elevator"
+    assert inc["place"] == "p1" and inc["zone"] == "car"
+    snap = viid.client.get(inc["snapshot_url"], headers=viid.auth("op"))
+    assert snap.status_code == 200 and snap.content in images
+    # the same record again (a device's retry) and a new capture of the e-bike 30 s later: one incident
+    again = post(viid, "NonMotorVehicles", body)
+    assert statuses(again)[0]["StatusCode"] == 0 and "already stored" in statuses(again)[0]["StatusString"]
+    later = post(viid, "NonMotorVehicles", fx.non_motor(ELEVATOR, t + timedelta(seconds=30), images[:1],
+                                                        serial=2))
+    assert statuses(later)[0]["StatusCode"] == 0
+    assert viid.count("viid_records") == 2
+    assert len(incidents(viid)) == 1 and viid.count("events") == 1
+
+
+def test_a_plate_staying_at_the_fire_lane_camera_opens_fire_lane_blocked(viid: Harness) -> None:
+    assert register(viid, LANE).status_code == 200
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    img = jpeg_bytes(200, 100, (90, 90, 90))
+    for i, dt in enumerate((0, 60, 100)):       # 100 s of captures: under min_seconds 120, no incident
+        r = post(viid, "MotorVehicles", fx.motor_hik(t0 + timedelta(seconds=dt), "沪A12345", img, i, LANE),
+                 device=LANE)
+        assert r.status_code == 200 and statuses(r)[0]["StatusCode"] == 0, r.text
+    post(viid, "MotorVehicles", fx.motor_hik(t0 + timedelta(seconds=10), "沪B99999", img, 9, LANE),
+         device=LANE)
+    assert incidents(viid) == []
+    r = post(viid, "MotorVehicles", fx.motor_hik(t0 + timedelta(seconds=170), "沪A12345", img, 3, LANE),
+             device=LANE)
+    assert "event viid-" in statuses(r)[0]["StatusString"]
+    post(viid, "MotorVehicles", fx.motor_hik(t0 + timedelta(seconds=230), "沪A12345", img, 4, LANE),
+         device=LANE)
+    [inc] = incidents(viid)
+    assert inc["event_type"] == "fire_lane_blocked" and inc["camera_id"] == "lane_north"
+    assert inc["snapshot_url"]
+    # a gap longer than gap_s ends the stay: the plate back later starts from zero
+    post(viid, "MotorVehicles", fx.motor_hik(t0 + timedelta(seconds=400), "沪A12345", img, 5, LANE),
+         device=LANE)
+    assert viid.count("events") == 1 and viid.count("viid_records") == 7
+
+
+def test_faces_and_apes_are_stored_and_answered_per_object(viid: Harness) -> None:
+    assert register(viid, NVR).status_code == 200
+    r = post(viid, "APEs", fx.apes(ELEVATOR))
+    assert statuses(r)[0] == {**statuses(r)[0], "Id": ELEVATOR, "StatusCode": 0}
+    assert "camera b3_elevator" in statuses(r)[0]["StatusString"]
+    r = post(viid, "Faces", fx.face(ELEVATOR, datetime.now(UTC)))
+    assert r.status_code == 200 and statuses(r)[0]["StatusCode"] == 0
+    assert viid.count("viid_records") == 1 and viid.count("media") == 0     # by StoragePath only
+    assert incidents(viid) == []        # no rule takes faces
+
+
+def _nothing_stored(h: Harness) -> None:
+    assert h.count("viid_records") == 0 and h.count("media") == 0 and h.count("incidents") == 0
+    media = h.tmp / "media"
+    assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]
+
+
+def test_malformed_bodies_are_refused_with_the_standards_status_and_nothing_stored(viid: Harness) -> None:
+    assert register(viid, NVR).status_code == 200
+    t = datetime.now(UTC)
+    r = viid.client.post("/VIID/NonMotorVehicles", content=b'{"NonMotorVehicleListObject": {',
+                         headers={"User-Identify": NVR, "Content-Type": "application/VIID+JSON"})
+    assert r.status_code == 400 and r.json()["ResponseStatusObject"]["StatusCode"] == 7
+    r = post(viid, "NonMotorVehicles", {"MotorVehicleListObject": {}})
+    assert r.status_code == 400 and r.json()["ResponseStatusObject"]["StatusCode"] == 8
+    assert "NonMotorVehicleListObject" in r.json()["ResponseStatusObject"]["StatusString"]
+    good = fx.non_motor(ELEVATOR, t, [jpeg_bytes()], serial=1)
+    bad_time = fx.non_motor(ELEVATOR, t, [jpeg_bytes()], serial=2)
+    bad_time["NonMotorVehicleListObject"]["NonMotorVehicleObject"][0]["MarkTime"] = "2026-12-01 09:30"
+    bad_image = fx.non_motor(ELEVATOR, t, [b"not a jpeg at all"], serial=3)
+    objs = [b["NonMotorVehicleListObject"]["NonMotorVehicleObject"][0] for b in (good, bad_time, bad_image)]
+    objs[2]["SubImageList"]["SubImageInfoObject"][0]["Data"] = "%%%not base64"
+    r = post(viid, "NonMotorVehicles", {"NonMotorVehicleListObject": {"NonMotorVehicleObject": objs}})
+    assert r.status_code == 400
+    by_id = {s["Id"]: s for s in statuses(r)}
+    assert all(s["StatusCode"] == 8 for s in by_id.values())
+    assert "MarkTime" in by_id[objs[1]["NonMotorVehicleID"]]["StatusString"]
+    assert "not valid base64" in by_id[objs[2]["NonMotorVehicleID"]]["StatusString"]
+    assert "not stored" in by_id[objs[0]["NonMotorVehicleID"]]["StatusString"]
+    not_image = fx.non_motor(ELEVATOR, t, [b"GIF89a-but-not-really"], serial=4)
+    r = post(viid, "NonMotorVehicles", not_image)
+    assert r.status_code == 400 and "not an image" in statuses(r)[0]["StatusString"]
+    _nothing_stored(viid)
+
+
+def test_an_oversized_body_is_refused_and_nothing_stored(db_url: str, tmp_path: Path) -> None:
+    h = open_harness(db_url, tmp_path, max_body=20_000)
+    try:
+        assert register(h, NVR).status_code == 200
+        big = fx.non_motor(ELEVATOR, datetime.now(UTC), [jpeg_bytes(800, 600, (1, 2, 3)) + b"\0" * 30_000])
+        r = post(h, "NonMotorVehicles", big)
+        assert r.status_code == 413
+        status = r.json()["ResponseStatusObject"]
+        assert status["StatusCode"] == 4 and "20000 bytes" in status["StatusString"]
+        _nothing_stored(h)
+    finally:
+        h.client.__exit__(None, None, None)
+        h.ctx.engine.dispose()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"viid": {"devices": {"123": {"password": "x"}}}}, "device id '123' is not a GA/T 1400 id"),
+    ({"cameras": {"c": {"viid": {"apes": [ELEVATOR], "rules": [{"objects": ["person"], "event": "x",
+                                                                 "min_seconds": 5}]}}}},
+     "min_seconds (a plate staying) works on objects: [motor_vehicle] only"),
+    ({"cameras": {"c": {"viid": {"apes": [ELEVATOR]}}}}, f"its device {ELEVATOR} is not in viid.devices"),
+    ({"cameras": {"c": {"viid": {"apes": [ELEVATOR]}, "colour": 1}}}, "unknown key 'colour'"),
+])
+def test_config_mistakes_name_the_key_and_the_fix(tmp_path: Path, change: dict[str, Any],
+                                                   message: str) -> None:
+    path = tmp_path / "v.yaml"
+    path.write_text(yaml.safe_dump(change))
+    with pytest.raises(ApiError) as err:
+        load_viid_config(path)
+    assert message in str(err.value) and str(path) in str(err.value)
