@@ -220,6 +220,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     mount_dashboard(app, settings.dashboard_dir or DASHBOARD_DIR)
     limits = guard_limits(settings)
+    if ctx.viid is not None:   # lists with base64 images: the 视图库's own limit, answered in its form
+        limits.uploads.append((re.compile(r"^/VIID/"), ctx.viid.config.section.max_body_bytes))
     app.add_middleware(Guard, limits=lambda: limits)
     return app
 
