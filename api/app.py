@@ -37,7 +37,20 @@ from api.live.hub import Hub
 from api.live.publishers import Publisher
 from api.live.topics import Topics
 from api.live.ws import websocket_endpoint
-from api.routes import camera_configs, cameras, incidents, ingest, media, site, stats, teams, users, viid
+from api.routes import (
+    camera_configs,
+    cameras,
+    incidents,
+    ingest,
+    media,
+    public,
+    residents,
+    site,
+    stats,
+    teams,
+    users,
+    viid,
+)
 from api.schemas import CameraOut, HealthOut
 from api.services.accounts import LoginLimiter
 from api.services.media import MediaStore
@@ -211,7 +224,8 @@ def create_app(settings: Settings) -> FastAPI:
         await anyio.to_thread.run_sync(check, limiter=health_threads)
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
-    for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, viid):
+    for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, public,
+                   residents, viid):
         app.include_router(module.router)
 
     @app.websocket("/ws")

@@ -70,6 +70,12 @@ class UnsupportedMedia(DomainError):
     code = "unsupported_media"
 
 
+class TooMany(DomainError):
+    """Too many requests from one address or phone number in the window; nothing was stored."""
+
+    code = "too_many"
+
+
 HTTP_STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     Forbidden: 403,
@@ -77,6 +83,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     Invalid: 422,
     TooLarge: 413,
     UnsupportedMedia: 415,
+    TooMany: 429,
     DomainError: 400,
 }
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api.services.lifecycle import Action, State
 from api.validation import RowId, TimezoneName, check_values
 
-Role = Literal["admin", "operator", "leader", "engineer"]
+Role = Literal["admin", "operator", "leader", "engineer", "department", "grid"]
 CameraLive = Literal["online", "reconnecting", "offline", "unknown"]
 TeamStatus = Literal["off_duty", "available", "on_patrol", "dispatched", "on_site"]
 
@@ -56,6 +56,7 @@ class UserOut(Out):
     name: str
     role: Role
     team_id: int | None
+    body_id: int | None = None
     active: bool
 
 
@@ -71,6 +72,8 @@ class UserCreate(In):
     password: str = Field(min_length=8, max_length=200)
     role: Role
     team_id: RowId | None = Field(default=None, description="Required for leaders")
+    body_id: RowId | None = Field(default=None, description="Required for department and grid users: their "
+                                "body (GET /api/bodies)")
 
 
 class WorkerKeyCreate(In):
@@ -176,7 +179,7 @@ class IncidentOut(Out):
     category: str
     severity: int = Field(ge=1, le=5)
     state: State
-    source: Literal["camera", "manual"]
+    source: Literal["camera", "manual", "resident"]
     camera_id: str | None
     zone: str | None
     event_type: str | None

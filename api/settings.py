@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(default=10.0, gt=0,
                                     description="A connection must send its request headers within this "
                                     "long (slow clients); `sharpeyes serve --header-timeout`")
+    resident_photo_bytes: int = Field(default=5 * 1024 * 1024, gt=0,
+                                      description="Largest photo on the public report page (3 at most)")
+    resident_reports_per_address: int = Field(
+        default=5, ge=1, description="Reports one address may send from the public page per hour")
+    resident_reports_per_phone: int = Field(
+        default=5, ge=1, description="Reports one phone number may send from the public page per day")
+    notify_interval_s: float = Field(default=2.0, gt=0,
+                                     description="How often the notifier sends due notifications, in seconds")
+    notify_backoff_s: float = Field(default=5.0, gt=0,
+                                    description="First retry delay of a failed notification (doubles each "
+                                    "time, capped at 1 h)")
+    notify_max_attempts: int = Field(default=8, ge=1,
+                                     description="Attempts before a notification goes to the "
+                                     "dead-letter list")
     policy_path: Path | None = Field(
         default=None, description="YAML policy (event type -> category, ...); built-in default when unset"
     )

@@ -62,8 +62,10 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))          # admin | operator | leader
+    role: Mapped[str] = mapped_column(String(20))          # admin | operator | leader | department | grid
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    # a department or grid user's body (api/db/civic.py; the foreign key is in migration 0005)
+    body_id: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -102,7 +104,7 @@ class Incident(Base):
     category: Mapped[str] = mapped_column(String(50))
     severity: Mapped[int] = mapped_column(Integer)          # 1 low .. 5 critical (patrol policy)
     state: Mapped[str] = mapped_column(String(20), default="open")
-    source: Mapped[str] = mapped_column(String(20), default="camera")   # camera | manual
+    source: Mapped[str] = mapped_column(String(20), default="camera")   # camera | manual | resident
     camera_id: Mapped[str | None] = mapped_column(ForeignKey("cameras.id"))
     zone: Mapped[str | None] = mapped_column(String(100))
     event_type: Mapped[str | None] = mapped_column(String(100))

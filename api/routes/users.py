@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
+from api.db.civic import Body
 from api.db.models import Team, User, WorkerKey
-from api.deps import Admin, AnyUser, CtxDep, SessionDep
+from api.deps import Admin, CtxDep, CurrentUser, SessionDep
 from api.schemas import LoginIn, TokenOut, UserCreate, UserOut, WorkerKeyCreate, WorkerKeyOut
 from api.services.accounts import (
     DUMMY_HASH,
@@ -56,7 +57,7 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep) -> TokenOut:
 
 
 @router.get("/auth/me", response_model=UserOut, summary="The signed-in user")
-def me(user: AnyUser) -> UserOut:
+def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
@@ -71,8 +72,12 @@ def create_user(body: UserCreate, admin: Admin, ctx: CtxDep, session: SessionDep
         raise HTTPException(422, "a leader needs a team: give team_id")
     if body.team_id is not None and session.get(Team, body.team_id) is None:
         raise HTTPException(404, f"no team {body.team_id}: create it first (POST /api/teams)")
+    if body.role in ("department", "grid") and body.body_id is None:
+        raise HTTPException(422, f"a {body.role} user needs a body: give body_id (GET /api/bodies)")
+    if body.body_id is not None and session.get(Body, body.body_id) is None:
+        raise HTTPException(404, f"no body {body.body_id}: create it first (POST /api/bodies)")
     user = User(name=body.name, password_hash=hash_password(body.password), role=body.role,
-                team_id=body.team_id)
+                team_id=body.team_id, body_id=body.body_id)
     session.add(user)
     commit_new(session, f"user '{body.name}'")
     ctx.audit(admin.name, "user_created", body.name, body.role)

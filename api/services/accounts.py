@@ -19,7 +19,7 @@ import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-ROLES = ("admin", "operator", "leader", "engineer")
+ROLES = ("admin", "operator", "leader", "engineer", "department", "grid")   # department, grid: of a body
 _hasher = PasswordHasher()
 
 

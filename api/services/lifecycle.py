@@ -17,8 +17,8 @@ from api.errors import Conflict, DomainError, Forbidden, Invalid
 State = Literal["open", "dispatched", "accepted", "on_site", "declined", "escalated", "reopened", "resolved",
                 "closed", "false_alarm"]
 Action = Literal["dispatch", "override", "accept", "decline", "arrive", "resolve", "close", "escalate",
-                 "false_alarm", "reopen"]
-Role = Literal["admin", "operator", "leader", "system"]
+                 "false_alarm", "reopen", "dissatisfied"]
+Role = Literal["admin", "operator", "leader", "system", "resident"]
 
 STATES: tuple[str, ...] = get_args(State)
 ACTIONS: tuple[str, ...] = get_args(Action)
@@ -40,14 +40,20 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     **{(s, "escalate"): s for s in WORKING},                   # flag and call people; the team keeps it
     **{(s, "false_alarm"): "false_alarm" for s in (*UNASSIGNED, "dispatched")},
     **{(s, "reopen"): "reopened" for s in ("resolved", "closed", "false_alarm")},
+    # the resident who reported it rates the answer 不满意: the matter is reviewed again (件件有回音)
+    **{(s, "dissatisfied"): "reopened" for s in ("resolved", "closed")},
 }
 NEEDS_REASON = frozenset({"decline", "override", "false_alarm", "reopen"})
+# only the reporting resident's rating takes it (api/services/residents.py)
+RESIDENT_ONLY = frozenset({"dissatisfied"})
 NEEDS_TEAM = frozenset({"dispatch", "override"})
-RELEASES_TEAM = frozenset({"decline", "reopen"})   # the incident waits for a new dispatch
+RELEASES_TEAM = frozenset({"decline", "reopen", "dissatisfied"})   # the incident waits for a new dispatch
 # a leader acts on his own team's tasks; the control room (and the system) may record any step
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "leader": frozenset({"accept", "decline", "arrive", "resolve"}),
-    "operator": frozenset(ACTIONS), "admin": frozenset(ACTIONS), "system": frozenset(ACTIONS),
+    "operator": frozenset(ACTIONS) - RESIDENT_ONLY, "admin": frozenset(ACTIONS) - RESIDENT_ONLY,
+    "system": frozenset(ACTIONS) - RESIDENT_ONLY,
+    "resident": RESIDENT_ONLY,
 }
 
 
@@ -127,7 +133,8 @@ def check(state: str, action: str, role: str, reason: str = "", team_id: int | N
     name = f"incident {incident_id}" if incident_id is not None else "the incident"
     if action not in ROLE_ACTIONS.get(role, frozenset()):
         mine = ", ".join(sorted(ROLE_ACTIONS.get(role, frozenset()))) or "nothing"
-        raise RoleRefused(f"a {role} may only {mine}; '{action}' is for operators")
+        who = "the reporting resident" if action in RESIDENT_ONLY else "operators"
+        raise RoleRefused(f"a {role} may only {mine}; '{action}' is for {who}")
     target = TRANSITIONS.get((state, action))
     if target is None:
         possible = ", ".join(allowed_actions(state, role)) or "nothing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import api.db.civic  # noqa: F401  (its tables on the same Base)
 from api.db.models import Base
 
 config = context.config
