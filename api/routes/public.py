@@ -88,7 +88,10 @@ def _addr(request: Request) -> str:
 @router.get("/form", response_model=FormOut, summary="What the public report page offers: categories, places")
 def form(ctx: CtxDep) -> FormOut:
     cats = [Choice(id=cid, name=c.name or cid) for cid, c in ctx.policy.patrol.categories.items()]
-    places = [Choice(id=k, name=v) for k, v in _places(ctx).items()]
+    every = _places(ctx)
+    # the named places, when the site names any: a road junction is no place a resident would pick
+    named = {k: v for k, v in every.items() if v != k} or every
+    places = [Choice(id=k, name=v) for k, v in named.items()]
     return FormOut(categories=cats, places=places, max_photos=residents.MAX_PHOTOS,
                    max_photo_bytes=ctx.settings.resident_photo_bytes)
 

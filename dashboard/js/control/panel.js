@@ -118,6 +118,7 @@ export async function renderPanel(state, ctx) {
       el('span', { class: `chip state-${inc.state}`, id: 'panel-state', text: tv('state', inc.state) })),
     el('dl', { class: 'facts' },
       el('dt', { text: t('inc.category') }), el('dd', { text: tv('cat', inc.category) }),
+      el('dt', { text: t('inc.source') }), el('dd', { class: `source source-${inc.source}`, text: tv('source', inc.source) }),
       el('dt', { text: t('inc.where') }), el('dd', { text: [ctx.placeName(inc.place), inc.camera_id, inc.zone].filter(Boolean).join(' · ') || '—' }),
       el('dt', { text: t('inc.deadline') }), el('dd', { class: 'deadline', text: untilDeadline(inc.deadline_at) }),
       el('dt', { text: t('inc.team') }), el('dd', { text: team ? `${team.name} (${(team.people && team.people[team.leader] && team.people[team.leader].name) || team.leader || ''})` : '—' }),
