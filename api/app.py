@@ -243,13 +243,20 @@ def create_app(settings: Settings) -> FastAPI:
 def guard_limits(settings: Settings) -> Limits:
     """The request size limits of the guard (api/guard.py): a route's upload limit by its path."""
     from api.routes.ingest import MAX_FRAME_BYTES
+    from api.services.residents import MAX_PHOTOS
 
     return Limits(max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_photo_bytes,
                   body_timeout_s=settings.body_timeout_s,
                   uploads=[(re.compile(r"^/api/ingest/media$"), max(settings.max_clip_bytes,
                                                                      settings.max_photo_bytes)),
                            (re.compile(r"^/api/ingest/cameras/[^/]+/frame$"), MAX_FRAME_BYTES),
-                           (re.compile(r"^/api/incidents/[^/]+/photos$"), settings.max_photo_bytes)])
+                           (re.compile(r"^/api/incidents/[^/]+/photos$"), settings.max_photo_bytes),
+                           (PUBLIC_REPORTS, MAX_PHOTOS * settings.resident_photo_bytes)],
+                  public=[PUBLIC_REPORTS])
+
+
+# the residents' page: no account (api/routes/public.py)
+PUBLIC_REPORTS = re.compile(r"^/api/public/reports$")
 
 
 def mount_dashboard(app: FastAPI, folder: Path) -> None:

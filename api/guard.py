@@ -5,7 +5,8 @@
   413 as soon as it does. JSON and other bodies get `max_body_bytes`; uploads (multipart) get the limit of
   their route (`UPLOAD_LIMITS`, first match; other multipart routes: a photo's), plus room for the form.
 - An upload without any credential (no Authorization, X-API-Key or `?token=`) is refused 401 before its body
-  is read, so nobody can make the server spool a file without signing in.
+  is read, so nobody can make the server spool a file without signing in; except on the public routes
+  (`Limits.public`: the residents' report page), which are bounded by their own limit and rate limits.
 - A client that stops sending its body for `body_timeout_s` gets 408 and its connection back.
 - A NUL byte in the path or the query is refused 400 (no database stores one; PostgreSQL refuses them).
 - Every answer carries the security headers (`SECURITY_HEADERS`; a Content-Security-Policy for the pages).
@@ -44,6 +45,7 @@ class Limits:
     max_upload_bytes: int = 10 * 1024 * 1024           # multipart routes not in `uploads`
     uploads: list[tuple[re.Pattern[str], int]] = field(default_factory=list)   # (path regex, file limit)
     body_timeout_s: float = 30.0
+    public: list[re.Pattern[str]] = field(default_factory=list)   # uploads that need no credential
 
     def for_request(self, path: str, content_type: str) -> int:
         for rx, limit in self.uploads:
@@ -129,7 +131,8 @@ class Guard:
                                          f"{_human(limit)}: send less (smaller batches, a smaller file)",
                               "too_large")
                 return
-        if content_type.startswith("multipart/") and not _has_credential(scope):
+        if content_type.startswith("multipart/") and not _has_credential(scope) \
+                and not any(rx.match(path) for rx in limits.public):
             await _answer(send, 401, "not signed in: an upload needs 'Authorization: Bearer TOKEN' or "
                                      "X-API-Key before its body is read", "unauthorized",
                           [(b"www-authenticate", b"Bearer")])
