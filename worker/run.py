@@ -75,6 +75,7 @@ class Worker(Delivery):
         worker_id: str | None = None,
         pool_ttl_s: float = 15.0,
         pool_heartbeat_s: float = 3.0,
+        upper: Any = None,
     ) -> None:
         from vision.config import load_config, resolve_source
 
@@ -111,6 +112,11 @@ class Worker(Delivery):
         self.sources: dict[str, Any] = {}   # open sources by camera: a stop ends their wait for frames
         self._threads_lock = threading.Lock()
         self.outbox = Outbox(outbox)
+        self.upper: Any = None    # worker.viid_upper.UpperPush: findings also go to an upper 视图库
+        if upper is not None:
+            from worker.viid_upper import UpperPush
+
+            self.upper = UpperPush(upper, names, Path(outbox).with_name(Path(outbox).stem + "_viid.db"))
         self.loop = loop
         self.realtime = loop if realtime is None else realtime
         self.pipeline_factory = pipeline_factory or default_pipeline
@@ -180,11 +186,17 @@ class Worker(Delivery):
                     run.media_seen.add((m.id, kind))
                     items.append(("media", {"event_id": m.id, "kind": kind, "path": str(path)}))
         self.outbox.put(run.name, items)
+        if self.upper is not None:
+            self.upper.offer(run.name, messages)
         if self.journal is not None and messages:
             with self._journal_lock:
                 for m in messages:
                     self.journal.write(m.model_dump_json() + "\n")
                 self.journal.flush()
+
+    def _start_upper(self) -> None:
+        if self.upper is not None:
+            self.upper.start()
 
     def _reporting(self) -> list[CameraRun]:
         """Cameras whose live state this worker reports: all of them, or in pool mode those it runs."""
@@ -247,6 +259,7 @@ class Worker(Delivery):
 
     def _run_pool(self) -> int:
         sender = threading.Thread(target=self._sender, name="sender", daemon=True)
+        self._start_upper()
         helpers = [threading.Thread(target=self._pool_loop, name="pool", daemon=True),
                    threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True),
                    threading.Thread(target=self._frames, name="frames", daemon=True)]
@@ -268,6 +281,8 @@ class Worker(Delivery):
         sender.join(5.0)
         log.info("%d item(s) stay in the outbox for the next start", self.outbox.pending())
         self.outbox.close()
+        if self.upper is not None:
+            self.upper.close()
         self.http.close()
         if self.journal is not None:
             self.journal.close()
@@ -281,6 +296,7 @@ class Worker(Delivery):
         sender = threading.Thread(target=self._sender, name="sender", daemon=True)
         helpers = [threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True),
                    threading.Thread(target=self._frames, name="frames", daemon=True)]
+        self._start_upper()
         for t in [*cams, sender, *helpers]:
             t.start()
         try:
@@ -293,6 +309,8 @@ class Worker(Delivery):
             self.produced.set()
             while sender.is_alive():
                 sender.join(0.5)
+            while self.upper is not None and self.upper.outbox.pending():   # the upper 视图库's share too
+                time.sleep(0.5)
         except KeyboardInterrupt:
             self.stop.set()
             self.abandon = True
@@ -309,6 +327,8 @@ class Worker(Delivery):
         self.stop.set()
         sender.join(5.0)
         self.outbox.close()
+        if self.upper is not None:
+            self.upper.close()
         self.http.close()
         if self.journal is not None:
             self.journal.close()
@@ -319,9 +339,9 @@ class Worker(Delivery):
 def run_worker(config: Path, api: str, key: str, *, outbox: Path, cameras: list[str] | None = None,
                loop: bool = False, realtime: bool | None = None, journal: Path | None = None,
                pool: str | None = None, lease_url: str | None = None, stream_url: str | None = None,
-               shards: int = 8) -> int:
+               shards: int = 8, upper: Any = None) -> int:
     worker = Worker(config, api, key, outbox, cameras=cameras, loop=loop, realtime=realtime, journal=journal,
-                    pool=pool, lease_url=lease_url, stream_url=stream_url, shards=shards)
+                    pool=pool, lease_url=lease_url, stream_url=stream_url, shards=shards, upper=upper)
 
     def _term(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt

@@ -65,6 +65,14 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     )
     w.add_argument("--shards", type=int, default=int(os.environ.get("SHARPEYES_STREAM_SHARDS", "8")),
                    help="shards of the event stream, as the api's SHARPEYES_STREAM_SHARDS (default 8)")
+    w.add_argument("--upper", default=os.environ.get("SHARPEYES_UPPER_URL"), metavar="URL",
+                   help="also push findings to this upper GA/T 1400 视图库, as a lower platform "
+                        "(docs/gat1400.md)")
+    w.add_argument("--upper-id", default=os.environ.get("SHARPEYES_UPPER_ID"), metavar="DEVICE_ID",
+                   help="this platform's 20-digit device id at the upper 视图库")
+    w.add_argument("--upper-password", default=os.environ.get("SHARPEYES_UPPER_PASSWORD"),
+                   help="its digest password (or SHARPEYES_UPPER_PASSWORD)")
+    w.add_argument("--upper-keepalive", type=float, default=30.0, metavar="S", help="keepalive interval")
     w.set_defaults(func=_worker)
 
     u = sub.add_parser("user", help="manage users and worker keys")
@@ -131,7 +139,22 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera,
                       loop=args.loop,
                       realtime=True if args.realtime else None, journal=args.journal, pool=args.pool,
-                      lease_url=args.lease_url, stream_url=args.stream, shards=args.shards)
+                      lease_url=args.lease_url, stream_url=args.stream, shards=args.shards,
+                      upper=_upper(args))
+
+
+def _upper(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    if not args.upper:
+        return None
+    from worker.viid_upper import UpperConfig
+
+    if not (args.upper_id and args.upper_password):
+        raise ApiError("--upper needs --upper-id (20 digits) and --upper-password (or SHARPEYES_UPPER_ID, "
+                       "SHARPEYES_UPPER_PASSWORD): the id and password the upper 视图库 registered for us")
+    try:
+        return UpperConfig(args.upper, args.upper_id, args.upper_password, args.upper_keepalive)
+    except ValueError as exc:
+        raise ApiError(str(exc)) from exc
 
 
 def _sessions(db: str | None):  # type: ignore[no-untyped-def]
