@@ -29,7 +29,7 @@ from api import __version__
 from api.cluster import scaleout
 from api.context import Ctx
 from api.db.engine import make_engine, migrate, session_factory
-from api.db.models import Camera
+from api.db.models import Camera, CameraStateChange
 from api.errors import DomainError, http_status
 from api.guard import Guard, Limits
 from api.live.bus import EventBus, InProcessBus
@@ -93,6 +93,7 @@ async def _sweep_cameras(ctx: Ctx) -> None:
                                                            ~_viid_fed)).all()
                     for cam in stale:
                         cam.state, cam.fps, cam.detail = "offline", 0.0, "no heartbeat from its worker"
+                        s.add(CameraStateChange(camera=cam.id, state="offline", detail=cam.detail))
                     s.commit()
                     return [CameraOut.model_validate(c).model_dump(mode="json") for c in stale]
 

@@ -73,6 +73,11 @@ class CameraRowOut(CameraConfigOut):
     detect_fps: float | None = None
     storage_bytes: int = 0
     storage_files: int = 0
+    uptime_24h: float | None = Field(default=None, description="Share of the last 24 h online (0..1)")
+    reconnects_24h: int = 0
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    last_frame_at: datetime | None = Field(default=None, description="When the newest live frame came")
 
 
 class ChangeOut(_Out):

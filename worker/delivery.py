@@ -60,6 +60,7 @@ class Delivery:
     """The worker's delivery threads (sender, heartbeat, frames); `Worker` owns the state they read."""
 
     runs: dict[str, CameraRun]
+    retired: dict[str, CameraRun]     # cameras stopped for good (--from-api): what they left is still sent
     http: httpx.Client
     outbox: Outbox
     key: str
@@ -85,6 +86,9 @@ class Delivery:
                  "place": r.camera.location.node if r.camera.location else None,
                  "zones": {z: zone.model_dump(mode="json") for z, zone in r.camera.zones.items()}}
                 for r in self.runs.values()]
+        if not body:          # --from-api with no camera enabled yet: nothing to register
+            self.registered = True
+            return True
         try:
             resp = self.http.post("/api/ingest/cameras", json=body)
         except httpx.HTTPError as exc:
@@ -191,7 +195,7 @@ class Delivery:
             moved = False
             now = time.monotonic()
             for name in self.outbox.cameras():
-                run = self.runs.get(name)
+                run = self.runs.get(name) or self.retired.get(name)
                 if run is None or now < run.next_try:
                     continue
                 items = self.outbox.head(name)

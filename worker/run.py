@@ -31,6 +31,7 @@ import httpx
 
 from worker.delivery import FRAME_PUSH_S, CameraRun, Delivery
 from worker.errors import WorkerError
+from worker.live_config import LiveConfig, fetch_feed
 from worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ def default_pipeline(name: str, camera: Any, config_path: Path, media_dir: Path)
     return CameraPipeline(name, camera, detector, media_dir=media_dir / name, config_path=config_path)
 
 
-class Worker(Delivery):
+class Worker(Delivery, LiveConfig):
     """A config's cameras (or a pool's share of them), their threads, and the run until they end."""
 
     def __init__(
         self,
-        config_path: Path,
+        config_path: Path | None,
         api: str,
         key: str,
         outbox: Path,
@@ -76,20 +77,34 @@ class Worker(Delivery):
         pool_ttl_s: float = 15.0,
         pool_heartbeat_s: float = 3.0,
         upper: Any = None,
+        from_api: bool = False,
     ) -> None:
         from vision.config import load_config, resolve_source
 
-        self.config_path = Path(config_path)
-        config = load_config(self.config_path)
-        names = cameras or list(config.cameras)
-        unknown = [n for n in names if n not in config.cameras]
-        if unknown:
-            raise WorkerError(
-                f"{config_path}: no camera {unknown[0]!r} (cameras: {', '.join(config.cameras)})"
-            )
-        self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(self.config_path,
-                                                                       config.cameras[n].source))
-                     for n in names}
+        self.from_api = from_api
+        self.revisions: dict[str, int] = {}
+        self.retired: dict[str, CameraRun] = {}
+        self.restarts: dict[str, int] = {}
+        if from_api:   # the cameras come from the api's feed (worker/live_config.py), applied live
+            if pool or cameras:
+                raise WorkerError("--from-api runs every enabled camera of the api: no --pool or --camera")
+            self.config_path = Path(outbox).parent / "api-cameras.yaml"
+            self.runs: dict[str, CameraRun] = {}
+            names: list[str] = []
+        else:
+            if config_path is None:
+                raise WorkerError("no camera config: give --config CFG.yaml, or --from-api")
+            self.config_path = Path(config_path)
+            config = load_config(self.config_path)
+            names = cameras or list(config.cameras)
+            unknown = [n for n in names if n not in config.cameras]
+            if unknown:
+                raise WorkerError(
+                    f"{config_path}: no camera {unknown[0]!r} (cameras: {', '.join(config.cameras)})"
+                )
+            self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(self.config_path,
+                                                                           config.cameras[n].source))
+                         for n in names}
         self.api = api.rstrip("/")
         headers = {"X-API-Key": key}
         if pool:
@@ -200,7 +215,7 @@ class Worker(Delivery):
 
     def _reporting(self) -> list[CameraRun]:
         """Cameras whose live state this worker reports: all of them, or in pool mode those it runs."""
-        if self.pool is None:
+        if self.pool is None and not self.from_api:
             return list(self.runs.values())
         with self._threads_lock:
             return [self.runs[n] for n in self.threads]
@@ -214,7 +229,7 @@ class Worker(Delivery):
         with self._threads_lock:
             self.threads[name] = t
         t.start()
-        log.info("pool %s: camera %s started", self.pool_name, name)
+        log.info("pool %s: camera %s started", self.pool_name or "-", name)
 
     def _stop_camera(self, name: str) -> None:
         """Stop a camera and wait for its thread (before its lease is released: no two workers at once)."""
@@ -227,7 +242,7 @@ class Worker(Delivery):
         t.join(30.0)
         if t.is_alive():
             log.error("camera %s did not stop within 30 s", name)
-        log.info("pool %s: camera %s stopped", self.pool_name, name)
+        log.info("pool %s: camera %s stopped", self.pool_name or "-", name)
 
     def _end_source(self, name: str) -> None:
         src = self.sources.get(name)
@@ -257,10 +272,29 @@ class Worker(Delivery):
                 self._stop_camera(name)
             pool.leave()
 
+    def _live_loop(self) -> None:
+        """--from-api: the api's cameras now, then every change to them, until the worker stops."""
+        try:
+            first = fetch_feed(self.http, wait_s=60.0)
+            if first is None:
+                raise WorkerError(f"no camera feed from {self.api} within 60 s: is the api running?")
+            self.apply_feed(first)
+            self._follow_api()
+        except WorkerError as exc:
+            log.error("%s", exc)
+            self.fatal = exc
+            self.stop.set()
+        finally:
+            with self._threads_lock:
+                names = list(self.threads)
+            for name in names:
+                self._stop_camera(name)
+
     def _run_pool(self) -> int:
         sender = threading.Thread(target=self._sender, name="sender", daemon=True)
         self._start_upper()
-        helpers = [threading.Thread(target=self._pool_loop, name="pool", daemon=True),
+        control = self._live_loop if self.from_api else self._pool_loop
+        helpers = [threading.Thread(target=control, name="control", daemon=True),
                    threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True),
                    threading.Thread(target=self._frames, name="frames", daemon=True)]
         for t in [sender, *helpers]:
@@ -269,7 +303,7 @@ class Worker(Delivery):
             while not self.stop.is_set():
                 self.stop.wait(0.5)
         except KeyboardInterrupt:
-            log.info("stopping; leaving pool %s", self.pool_name)
+            log.info("stopping; leaving pool %s", self.pool_name or "-")
         self.stop.set()
         helpers[0].join(40.0)       # cameras stopped and leases released: the others take over at once
         self.produced.set()
@@ -289,7 +323,7 @@ class Worker(Delivery):
         return 0
 
     def run(self) -> int:
-        if self.pool is not None:
+        if self.pool is not None or self.from_api:
             return self._run_pool()
         cams = [threading.Thread(target=self._camera, args=(r,), name=f"camera-{r.name}", daemon=True)
                 for r in self.runs.values()]
@@ -336,12 +370,13 @@ class Worker(Delivery):
         return 1 if failed and len(failed) == len(self.runs) else 0
 
 
-def run_worker(config: Path, api: str, key: str, *, outbox: Path, cameras: list[str] | None = None,
+def run_worker(config: Path | None, api: str, key: str, *, outbox: Path, cameras: list[str] | None = None,
                loop: bool = False, realtime: bool | None = None, journal: Path | None = None,
                pool: str | None = None, lease_url: str | None = None, stream_url: str | None = None,
-               shards: int = 8, upper: Any = None) -> int:
+               shards: int = 8, upper: Any = None, from_api: bool = False) -> int:
     worker = Worker(config, api, key, outbox, cameras=cameras, loop=loop, realtime=realtime, journal=journal,
-                    pool=pool, lease_url=lease_url, stream_url=stream_url, shards=shards, upper=upper)
+                    pool=pool, lease_url=lease_url, stream_url=stream_url, shards=shards, upper=upper,
+                    from_api=from_api)
 
     def _term(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -350,7 +385,7 @@ def run_worker(config: Path, api: str, key: str, *, outbox: Path, cameras: list[
     where = (
         f"pool {pool} ({len(worker.runs)} camera(s) in the config)"
         if pool
-        else f"{len(worker.runs)} camera(s)"
+        else "the api's cameras, applied live" if from_api else f"{len(worker.runs)} camera(s)"
     )
     via = f"{api}, events via the Redis stream {stream_url}" if stream_url else api
     print(f"worker: {where} -> {via} (outbox {outbox}, {worker.outbox.pending()} pending)", flush=True)

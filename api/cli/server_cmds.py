@@ -34,7 +34,10 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     p.set_defaults(func=_serve)
 
     w = sub.add_parser("worker", help="run the cameras of a config and send their events to the api")
-    w.add_argument("--config", type=Path, required=True, help="camera config YAML")
+    w.add_argument("--config", type=Path, default=None, help="camera config YAML (or --from-api)")
+    w.add_argument("--from-api", action="store_true",
+                   help="run the cameras configured in the api (the cameras page) and apply their changes "
+                        "live, restarting only the changed camera")
     w.add_argument("--api", required=True, help="api base URL, e.g. http://127.0.0.1:8000")
     w.add_argument("--key", default=os.environ.get("SHARPEYES_WORKER_KEY"),
                    help="worker API key (or SHARPEYES_WORKER_KEY)")
@@ -79,7 +82,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     usub = u.add_subparsers(dest="user_command", metavar="ACTION")
     a = usub.add_parser("add", help="create a user: user add NAME --role operator|admin|leader [--team KEY]")
     a.add_argument("name")
-    a.add_argument("--role", required=True, choices=["admin", "operator", "leader"])
+    a.add_argument("--role", required=True, choices=["admin", "operator", "leader", "engineer"])
     a.add_argument("--team", default=None, help="team key (required for leaders)")
     a.add_argument("--password", default=os.environ.get("SHARPEYES_PASSWORD"),
                    help="password (or SHARPEYES_PASSWORD; asked for when neither is given)")
@@ -136,11 +139,13 @@ def _worker(args: argparse.Namespace) -> int:
 
     if not args.key:
         raise ApiError("no worker key: give --key KEY (create one with `sharpeyes user key NAME`)")
+    if (args.config is None) == (not args.from_api):
+        raise ApiError("give either --config CFG.yaml or --from-api (the cameras configured in the api)")
     return run_worker(args.config, args.api, args.key, outbox=args.outbox, cameras=args.camera,
                       loop=args.loop,
                       realtime=True if args.realtime else None, journal=args.journal, pool=args.pool,
                       lease_url=args.lease_url, stream_url=args.stream, shards=args.shards,
-                      upper=_upper(args))
+                      upper=_upper(args), from_api=args.from_api)
 
 
 def _upper(args: argparse.Namespace):  # type: ignore[no-untyped-def]

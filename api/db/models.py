@@ -286,3 +286,15 @@ class ViidRecord(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("kind", "object_id", name="uq_viid_records_kind_object"),
                       Index("ix_viid_records_camera_shot", "camera_id", "shot_at"))
+
+
+class CameraStateChange(Base):
+    """A camera's live state changed (online, reconnecting, offline): uptime and reconnects over 24 h."""
+
+    __tablename__ = "camera_states"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_camera_states_camera_at", "camera", "at"),)

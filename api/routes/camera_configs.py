@@ -4,6 +4,7 @@ tried before saving, history, YAML export and import, the rule form schema; and 
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
@@ -25,6 +26,7 @@ from api.schemas_cameras import (
     SavedOut,
 )
 from api.services.camera_checks import ConfigInvalid, FieldError, detector_classes
+from api.services.camera_health import health
 from api.services.rule_forms import rule_form_schema
 from api.views import ERRORS
 
@@ -65,9 +67,16 @@ def list_configs(_: Engineer, ctx: CtxDep) -> list[CameraRowOut]:
         used = {cam: (int(n), int(b or 0)) for cam, n, b in s.execute(
             select(Media.camera_id, func.count(), func.sum(Media.size))
             .where(Media.gone_at.is_(None)).group_by(Media.camera_id))}
+    well = health(ctx.sessions, [r.camera for r in rows])
     out = []
     for r in rows:
         item = CameraRowOut.model_validate(r)
+        h = well[r.camera]
+        item.uptime_24h, item.reconnects_24h = h.uptime_24h, h.reconnects_24h
+        item.last_error, item.last_error_at = h.last_error, h.last_error_at
+        frame = ctx.frames.get(r.camera)
+        if frame is not None:
+            item.last_frame_at = datetime.fromtimestamp(frame.at, UTC)
         cam = live.get(r.camera)
         if cam is not None:
             item.state, item.fps, item.detail = cam.state, cam.fps, cam.detail

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db.models import Camera
+from api.db.models import Camera, CameraStateChange
 from api.errors import Conflict, UnknownCamera
 from api.services.ingest import CameraCache
 
@@ -75,6 +75,8 @@ def heartbeat(sessions: sessionmaker[Session], beats: list[Heartbeat], worker: s
                 raise UnknownCamera(b.camera)
         for b in beats:
             row = rows[b.camera]
+            if row.state != b.state:   # the camera's state history: uptime and reconnects over 24 h
+                session.add(CameraStateChange(camera=b.camera, state=b.state, detail=b.detail, at=now))
             row.state, row.fps, row.detail = b.state, b.fps, b.detail
             row.last_seen_at, row.worker = now, worker
             if b.last_event_at is not None:

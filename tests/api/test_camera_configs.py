@@ -167,3 +167,29 @@ def test_worker_feed_needs_a_worker_key(api: Harness) -> None:
     feed = api.client.get("/api/camera-configs/feed", headers=api.wk).json()
     assert feed["cameras"]["gate"]["revision"] == 1
     assert feed["cameras"]["gate"]["config"]["detect"] == {"fps": 4.0}
+
+
+def test_the_list_shows_uptime_reconnects_and_the_last_error(api: Harness) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from api.db.models import CameraStateChange
+
+    api.client.post("/api/camera-configs", json={"name": "gate", "config": camera()},
+                    headers=api.auth("admin"))
+    now = datetime.now(UTC)
+    with api.ctx.sessions() as s:   # 30 h ago online; 6 h ago lost (2 h), back 4 h ago
+        s.add_all([CameraStateChange(camera="gate", state="online", detail="", at=now - timedelta(hours=30)),
+                   CameraStateChange(camera="gate", state="reconnecting", detail="stream timed out",
+                                     at=now - timedelta(hours=6)),
+                   CameraStateChange(camera="gate", state="online", detail="", at=now - timedelta(hours=4))])
+        s.commit()
+    row = api.client.get("/api/camera-configs", headers=api.auth("admin")).json()[0]
+    assert abs(row["uptime_24h"] - 22 / 24) < 0.01
+    assert row["reconnects_24h"] == 1 and row["last_error"] == "stream timed out"
+    assert row["detect_fps"] == 4.0 and row["storage_bytes"] == 0
+    # a heartbeat that changes the state is recorded
+    r = api.client.post("/api/ingest/cameras/state", headers=api.wk,
+                        json=[{"camera": "gate", "state": "reconnecting", "fps": 0, "detail": "no frames"}])
+    assert r.status_code == 200
+    row = api.client.get("/api/camera-configs", headers=api.auth("admin")).json()[0]
+    assert row["reconnects_24h"] == 2 and row["last_error"] == "no frames" and row["state"] == "reconnecting"
