@@ -38,6 +38,7 @@ from api.live.publishers import Publisher
 from api.live.topics import Topics
 from api.live.ws import websocket_endpoint
 from api.routes import (
+    calls,
     camera_configs,
     cameras,
     incidents,
@@ -226,7 +227,7 @@ def create_app(settings: Settings) -> FastAPI:
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
     for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, public,
-                   residents, viid):
+                   residents, viid, calls):
         app.include_router(module.router)
 
     @app.websocket("/ws")

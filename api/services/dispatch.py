@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 import patrol
 from api.db.models import Incident, Team, User, utcnow
-from api.services import rounds
+from api.services import rounds, whistle
 from api.services.incidents import apply_action, record
 from api.services.lifecycle import ACTIVE, WORKING, LifecycleError
 from api.services.ports import Services
@@ -189,6 +189,11 @@ class PatrolLink:
                 record(session, inc, "patrol", "points", f"service points to {', '.join(team.members)}")
         elif action == "decline":
             self.redecide(session, inc, now)
+        elif action == "escalate":   # 吹哨: the next rung of the ladder is called (whistle.py)
+            whistle.escalate(session, self.ctx.policy, inc, user.name, self.grid_of(inc))
+
+    def grid_of(self, inc: Incident) -> str | None:
+        return self.site.grid_of.get(inc.place) if self.site is not None and inc.place else None
 
     # --- periodic jobs: escalation and acknowledge timeouts ----------------------------------------------
     async def run_jobs(self) -> None:
@@ -239,6 +244,11 @@ class PatrolLink:
             # past the deadline: people are called (吹哨); a team on it keeps it (lifecycle.py)
             if inc.escalation_level < patrol.Level.GRID <= level:
                 apply_action(s, inc, "escalate", "system", "system", entries[-1].message)
+            # the people the clock has reached are called: the grid worker; past the office level the
+            # office and the category's departments (街乡吹哨、部门报到)
+            upto = "department" if level >= patrol.Level.OFFICE else "grid"
+            if level >= patrol.Level.GRID:
+                whistle.escalate(s, self.ctx.policy, inc, "system", self.grid_of(inc), upto=upto, now=now)
             inc.escalation_level = int(patrol.Level.capped(max(int(level), inc.escalation_level)))
             changed = True
         if inc.state == "dispatched" and inc.dispatched_at and inc.team_id is not None \

@@ -26,6 +26,9 @@ class MergeConfig(BaseModel):
     default_merge_window_s: float = Field(default=600, ge=0)
     merge_window_s: dict[str, float] = Field(default_factory=dict, description="Event type -> seconds")
     fallback_category: str = Field(default="resident_report", description="Category for unmapped event types")
+    departments: dict[str, list[str]] = Field(
+        default_factory=dict, description="Category -> keys of the departments (bodies) its escalation calls "
+        "after the grid worker and the community office (吹哨报到)")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class Policy:
 
     def category_of(self, event_type: str) -> str:
         return self.patrol.category_for_event(event_type) or self.merge.fallback_category
+
+    def departments_for(self, category: str) -> list[str]:
+        return list(self.merge.departments.get(category, []))
 
     def rule(self, event_type: str, category: str | None = None) -> Rule:
         key = f"{event_type}|{category}"
