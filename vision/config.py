@@ -205,6 +205,8 @@ class Camera(VisionModel):
     clip_start: str | None = Field(default=None,
                                    description="Time of day a recorded clip starts, HH:MM[:SS], "
                                    "for rule schedules")
+    viid: dict[str, Any] | None = Field(default=None, description="GA/T 1400 records of this camera (APEs, "
+                                        "rules): read by the api, docs/gat1400.md")
 
 
 class SharpEyesConfig(VisionModel):
@@ -222,6 +224,8 @@ class SharpEyesConfig(VisionModel):
                                    "`objects` (a camera's filters for a label "
                                    "replace these; its mask, if set, too)")
     cameras: dict[str, Camera] = Field(min_length=1, description="Cameras by name")
+    viid: dict[str, Any] | None = Field(default=None,
+                                        description="The api's GA/T 1400 视图库 (docs/gat1400.md)")
 
 
 # ---------------------------------------------------------------------------------------------------- loading

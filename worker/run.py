@@ -389,6 +389,10 @@ def run_worker(config: Path | None, api: str, key: str, *, outbox: Path, cameras
     )
     via = f"{api}, events via the Redis stream {stream_url}" if stream_url else api
     print(f"worker: {where} -> {via} (outbox {outbox}, {worker.outbox.pending()} pending)", flush=True)
+    if worker.upper is not None:
+        apes = ", ".join(f"{name}={ape}" for name, ape in worker.upper.apes.items())
+        print(f"worker: findings also go to the upper 视图库 {upper.url} as device {upper.device_id}; "
+              f"cameras as APEs: {apes}", flush=True)
     rc = worker.run()
     if worker.fatal is not None:
         raise worker.fatal

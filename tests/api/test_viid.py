@@ -286,3 +286,22 @@ def test_config_mistakes_name_the_key_and_the_fix(tmp_path: Path, change: dict[s
     with pytest.raises(ApiError) as err:
         load_viid_config(path)
     assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_one_camera_config_file_holds_the_video_pipeline_and_the_structured_records(tmp_path: Path) -> None:
+    """The worker reads the camera's video keys, the api its `viid` keys: the same file serves both."""
+    from vision.config import load_config
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "sample_videos" /
+                          "composed_ebike_corridor.yaml").read_text())
+    cam = cfg["cameras"]["composed_ebike_corridor"]
+    cam["source"] = str(Path(__file__).resolve().parents[2] / "sample_videos" / cam["source"])
+    cam["viid"] = {"apes": [ELEVATOR],
+                   "rules": [{"objects": ["non_motor_vehicle"], "event": "ebike_in_corridor"}]}
+    cfg["viid"] = {"devices": {ELEVATOR: {"password": "pw"}}}
+    path = tmp_path / "both.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    assert load_config(path).cameras["composed_ebike_corridor"].zones
+    viid = load_viid_config(path)
+    assert viid.by_ape == {ELEVATOR: "composed_ebike_corridor"}
+    assert viid.places["composed_ebike_corridor"] == "b1_stair"
