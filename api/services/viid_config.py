@@ -143,6 +143,11 @@ class ViidConfig:
         cam = self.cameras[camera].viid
         return cam.rules if cam is not None else []
 
+    def device_of(self, camera: str) -> str:
+        cam = self.cameras[camera].viid
+        assert cam is not None
+        return cam.device_id
+
     def device(self, device_id: str) -> ViidDeviceConfig | None:
         return self.section.devices.get(device_id)
 

@@ -75,8 +75,11 @@ def check_images(viid: Viid, records: list[Record]) -> dict[int, ObjectError]:
 
 
 def camera_of(viid: Viid, record: Record, sender: str) -> str | None:
-    """The record's camera: its APE's, else the sender's when the sender feeds exactly one camera."""
+    """The record's camera: its APE's (when the sender is that camera's device), else the sender's when the
+    sender feeds exactly one camera and the record names the sender itself."""
     cam = viid.config.by_ape.get(record.device_id)
+    if cam is not None and viid.config.device_of(cam) != sender:
+        return None     # another device's camera: one device may not raise events for another's cameras
     if cam is None:
         mine = viid.config.by_device.get(sender, [])
         cam = mine[0] if len(mine) == 1 and record.device_id == sender else None

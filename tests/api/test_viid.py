@@ -305,3 +305,10 @@ def test_one_camera_config_file_holds_the_video_pipeline_and_the_structured_reco
     viid = load_viid_config(path)
     assert viid.by_ape == {ELEVATOR: "composed_ebike_corridor"}
     assert viid.places["composed_ebike_corridor"] == "b1_stair"
+
+
+def test_a_device_cannot_raise_events_for_another_devices_camera(viid: Harness) -> None:
+    assert register(viid, LANE).status_code == 200
+    r = post(viid, "NonMotorVehicles", fx.non_motor(ELEVATOR, datetime.now(UTC), [jpeg_bytes()]), device=LANE)
+    assert r.status_code == 200 and "mapped to no camera" in statuses(r)[0]["StatusString"]
+    assert viid.count("viid_records") == 1 and incidents(viid) == []
