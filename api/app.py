@@ -46,6 +46,7 @@ from api.routes import (
     media,
     public,
     residents,
+    sensors,
     site,
     stats,
     teams,
@@ -53,6 +54,7 @@ from api.routes import (
     viid,
 )
 from api.schemas import CameraOut, HealthOut
+from api.services import sensor_rules
 from api.services.accounts import LoginLimiter
 from api.services.media import MediaStore
 from api.services.policy import load_policy
@@ -77,6 +79,16 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 _viid_fed = Camera.worker.is_not(None) & Camera.worker.startswith("viid:")   # keepalive: routes/viid.py
+
+
+async def _sweep_sensors(ctx: Ctx) -> None:
+    """Silent devices and silent 关爱 water meters (api/services/sensor_rules.py)."""
+    while True:
+        await asyncio.sleep(ctx.settings.sensor_sweep_s)
+        try:
+            await asyncio.to_thread(sensor_rules.sweep, ctx)
+        except Exception:
+            log.exception("sensor sweep failed; retrying")
 
 
 async def _sweep_cameras(ctx: Ctx) -> None:
@@ -140,7 +152,8 @@ def create_app(settings: Settings) -> FastAPI:
         hub.bind(asyncio.get_running_loop())
         ctx.frame_event = asyncio.Event()
         await bus.start()
-        background: dict[str, Any] = {"camera-sweep": lambda: _sweep_cameras(ctx)}
+        background: dict[str, Any] = {"camera-sweep": lambda: _sweep_cameras(ctx),
+                                      "sensor-sweep": lambda: _sweep_sensors(ctx)}
         if ctx.patrol is not None:
             background["patrol"] = ctx.patrol.run_jobs
         if ctx.viid is not None:
@@ -227,7 +240,7 @@ def create_app(settings: Settings) -> FastAPI:
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
     for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, public,
-                   residents, viid, calls):
+                   residents, viid, calls, sensors):
         app.include_router(module.router)
 
     @app.websocket("/ws")

@@ -15,12 +15,14 @@ from api.live.bus import EventBus
 from api.live.hub import Hub
 from api.live.publishers import Publisher
 from api.services.accounts import LoginLimiter
+from api.services.actions import Actions
 from api.services.camera_configs import CameraConfigs
 from api.services.dispatch import PatrolLink
 from api.services.ingest import Ingest, IngestQueue
 from api.services.media import MediaStore
 from api.services.policy import Policy
 from api.services.ports import Notifier
+from api.services.sensors import Sensors
 from api.services.viid import Viid
 from api.services.workers import WorkerKeys
 from api.settings import Settings
@@ -55,12 +57,16 @@ class Ctx:
     ingest: Ingest = field(init=False)
     ingest_queue: IngestQueue = field(init=False)
     camera_configs: CameraConfigs = field(init=False)
+    sensors: Sensors = field(init=False)
+    actions: Actions = field(init=False)
 
     def __post_init__(self) -> None:
         self.patrol = PatrolLink(self, self.site)
         self.ingest = Ingest(self)
         self.ingest_queue = IngestQueue(self.ingest)
         self.camera_configs = CameraConfigs(self.sessions, self.ingest.cameras)
+        self.sensors = Sensors(self)
+        self.actions = Actions(self)
 
     def wants(self, topic: str) -> bool:
         """Whether any publisher sends `topic` anywhere (so a payload nobody takes is not built)."""

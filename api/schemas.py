@@ -179,7 +179,7 @@ class IncidentOut(Out):
     category: str
     severity: int = Field(ge=1, le=5)
     state: State
-    source: Literal["camera", "manual", "resident"]
+    source: Literal["camera", "manual", "resident", "sensor"]
     camera_id: str | None
     zone: str | None
     event_type: str | None

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     mqtt_host: str = Field(default="", description="MQTT broker host for integrations; empty: no MQTT")
     mqtt_port: int = Field(default=1883, gt=0, description="MQTT broker port")
     mqtt_prefix: str = Field(default="sharpeyes", description="MQTT topic prefix")
+    sensors_mqtt: bool = Field(
+        default=False, description="Subscribe to sensor readings and alarms and to elevator acknowledgements "
+        "on the MQTT broker (mqtt_host; docs/sensors.md); off: sensors post over HTTP only")
+    sensor_sweep_s: float = Field(default=60.0, gt=0, description="How often silent devices and silent "
+                                  "关爱 water meters are checked, in seconds")
     simulation: bool = Field(
         default=False, description="Teams are simulated (sharpeyes demo --simulate-teams); pages label it"
     )
@@ -105,6 +110,8 @@ class Settings(BaseSettings):
                 "no secret key: set SHARPEYES_SECRET_KEY to a long random string (or run with --dev for "
                 "development)"
             )
+        if self.sensors_mqtt and not self.mqtt_host:
+            raise ApiError("sensors_mqtt needs a broker: set SHARPEYES_MQTT_HOST (e.g. 127.0.0.1)")
         if len(self.secret_key) < 16:
             raise ApiError("SHARPEYES_SECRET_KEY is too short: use at least 16 characters")
         return self

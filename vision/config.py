@@ -94,7 +94,21 @@ class Location(VisionModel):
     node: str = Field(description="Node of the site graph where this camera looks, for dispatch")
 
 
+class RuleAction(VisionModel):
+    """What the api does, once per event, when the rule fires (docs/config.md, `actions:`)."""
+
+    kind: Literal["elevator_hold"] = Field(description="elevator_hold: an MQTT command to an elevator "
+                                           "controller (梯控), `<prefix>/elevator/<elevator>/hold`")
+    elevator: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+                          description="The elevator controller's id (a part of the MQTT topic)")
+    hold_s: float = Field(default=60.0, gt=0, le=3600,
+                          description="Seconds the controller keeps the doors open and the car still")
+    say: str = Field(default="", max_length=500, description="The prompt the elevator speaks (text)")
+
+
 class RuleBase(VisionModel):
+    actions: list[RuleAction] = Field(default_factory=list,
+                                      description="Actions fired once per event by the api (docs/config.md)")
     event: str = Field(min_length=1, description="Event type this rule raises, e.g. fire_lane_blocked")
     schedule: list[str] = Field(default_factory=list,
                                 description="Active times of day, e.g. ['22:00-06:00']; "

@@ -8,6 +8,7 @@ Optional, by config (`SHARPEYES_MQTT_HOST`,
 - `sharpeyes/events`           `{"type": "new|update|end", "before": {...} | null, "after": {...}}`
 - `sharpeyes/incidents`        `{"type": "<incident topic event>", "after": {...}}` for every incident change
 - `sharpeyes/<camera>/<label>` number of active events of that label on that camera (retained)
+- `sharpeyes/elevator/<id>/hold` a rule action's command to an elevator controller (docs/sensors.md)
 
 Publishing never blocks the api: paho queues while the broker is away (up to `max_queued`) and the network
 loop runs in its own thread.
@@ -126,7 +127,7 @@ class MqttPublisher:
                           retain=True)
 
     def wants(self, topic: str) -> bool:
-        return topic in ("incidents", "events")
+        return topic in ("incidents", "events") or topic.startswith("elevator/")
 
     def emit(self, topic: str, payload: dict[str, Any], team_id: int | None = None) -> None:
         """A publisher of the api's list: incident changes and event steps (what this replica changed)."""
@@ -134,6 +135,8 @@ class MqttPublisher:
             self.publish_event(payload)
         elif topic == "incidents":
             self.publish_incident(str(payload.get("state", "changed")), payload)
+        elif topic.startswith("elevator/"):   # a rule action's command (api/services/actions.py)
+            self._publish(self.topic(*topic.split("/")), payload)
 
     def publish_incident(self, kind: str, incident: dict[str, Any]) -> None:
         """An incident change (opened, dispatched, resolved, ...) on `incidents`."""

@@ -10,6 +10,8 @@
 - `SHARPEYES_MQTT_HOST`: publish events and incident changes to an MQTT broker (`MqttPublisher`, one of
   the context's publishers). Each replica publishes what it ingested or changed itself, so a message
   reaches the broker once.
+- `SHARPEYES_SENSORS_MQTT=true` (with the host): read sensor readings and alarms and elevator
+  acknowledgements from the broker (`SensorConsumer`, docs/sensors.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import text
 
 from api.cluster.bus_redis import RedisBus
 from api.cluster.mqtt import MqttPublisher, MqttSettings
+from api.cluster.sensors_mqtt import SensorConsumer
 from api.cluster.stream import StreamConsumer
 from api.context import Ctx
 from coordination.leases import lease_store_from_url
@@ -111,7 +114,27 @@ def background(ctx: Ctx, jobs: dict[str, JobFactory], mqtt: MqttPublisher | None
         out.append(stream_consumer(ctx).run_async())
     if mqtt is not None:
         out.append(_mqtt_lifetime(mqtt))
+    if settings.sensors_mqtt:
+        out.append(_consumer_lifetime(sensor_consumer(ctx)))
     return out
+
+
+def sensor_consumer(ctx: Ctx) -> SensorConsumer:
+    s = ctx.settings
+    return SensorConsumer(s.mqtt_host, s.mqtt_port, s.mqtt_prefix, {
+        "sensors/+/reading": lambda device, body: ctx.sensors.accept(device, "reading", body),
+        "sensors/+/alarm": lambda device, body: ctx.sensors.accept(device, "alarm", body),
+        "elevator/+/ack": lambda elevator, body: ctx.actions.ack(elevator, body),
+    })
+
+
+async def _consumer_lifetime(consumer: SensorConsumer) -> None:
+    consumer.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(consumer.stop)
 
 
 async def _mqtt_lifetime(pub: MqttPublisher) -> None:

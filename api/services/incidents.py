@@ -119,6 +119,7 @@ class IngestOutcome:
     changed: list[Incident] = field(default_factory=list)
     stored_keys: set[tuple[str, int]] = field(default_factory=set)   # (event id, seq) stored now
     incident_of: dict[str, int] = field(default_factory=dict)       # event id -> its incident
+    new_event_ids: list[str] = field(default_factory=list)          # events stored for the first time
 
 
 def _event_time(msg: EventMessage, now: datetime) -> datetime:
@@ -283,6 +284,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
             updated_at=bindparam("now")),
             [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]} for i, t in touched.items()])
     out.incidents = sorted(touched)
+    out.new_event_ids = [str(e["id"]) for e in new_events]
     out.incident_of = {m.id: inc for m in todo
                        if (k := known.get(m.id)) is not None and (inc := k["incident_id"]) is not None}
     return out

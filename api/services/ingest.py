@@ -111,6 +111,8 @@ class Ingest:
             with self.writing():
                 touched: set[int] = set()
                 created: list[int] = []
+                first_seen: list[str] = []
+                incident_of: dict[str, int] = {}
                 answers: dict[int, Stored] = {}
                 # one ingest per worker in the group (usually one), each batch answered for its own steps
                 by_worker: dict[str, list[Batch]] = {}
@@ -122,6 +124,8 @@ class Ingest:
                                      f"worker:{worker}", merged)
                     touched.update(outcome.incidents)
                     created.extend(outcome.new_incidents)
+                    first_seen.extend(outcome.new_event_ids)
+                    incident_of.update(outcome.incident_of)
                     claimed: set[tuple[str, int]] = set()
                     for b in batches:
                         mine = {(m.id, m.seq) for m in b.messages}
@@ -139,6 +143,8 @@ class Ingest:
             for b in group:
                 for m in b.messages:
                     ctx.publish("events", m.model_dump(mode="json"))
+        if first_seen:   # rule actions (an elevator hold), once per event
+            ctx.actions.on_new_events([m for b in group for m in b.messages], first_seen, incident_of)
         if ctx.patrol is not None and created:
             ctx.patrol.on_new_incidents(created)
         return [answers[id(b)] for b in group]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db.models import Incident
 from api.services.policy import Policy
 from api.settings import Settings
+from vision.events import EventMessage
 
 
 class Notifier(Protocol):
@@ -33,6 +34,13 @@ class Dispatching(Protocol):
         ...
 
 
+class Acting(Protocol):
+    def on_new_events(self, messages: Sequence[EventMessage], new_ids: Sequence[str],
+                      incident_of: dict[str, int]) -> int:
+        """Fire the rule actions of events stored for the first time."""
+        ...
+
+
 class Services(Protocol):
     """What the services use of the app context (`api.context.Ctx` is one): they depend on this, not on
     the context, so the context may build them without an import cycle."""
@@ -51,6 +59,9 @@ class Services(Protocol):
 
     @property
     def patrol(self) -> Dispatching: ...
+
+    @property
+    def actions(self) -> Acting: ...
 
     def wants(self, topic: str) -> bool: ...
 
