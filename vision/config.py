@@ -19,6 +19,7 @@ from vision.detectors.decoding import COCO80
 from vision.errors import ConfigError
 from vision.motion import MotionConfig
 from vision.objects import ObjectsConfig
+from vision.rule_actions import RuleAction
 
 COCO_NAMES = COCO80   # the labels a config may name before the model is loaded
 
@@ -92,18 +93,6 @@ class EventSettings(VisionModel):
 
 class Location(VisionModel):
     node: str = Field(description="Node of the site graph where this camera looks, for dispatch")
-
-
-class RuleAction(VisionModel):
-    """What the api does, once per event, when the rule fires (docs/config.md, `actions:`)."""
-
-    kind: Literal["elevator_hold"] = Field(description="elevator_hold: an MQTT command to an elevator "
-                                           "controller (梯控), `<prefix>/elevator/<elevator>/hold`")
-    elevator: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$",
-                          description="The elevator controller's id (a part of the MQTT topic)")
-    hold_s: float = Field(default=60.0, gt=0, le=3600,
-                          description="Seconds the controller keeps the doors open and the car still")
-    say: str = Field(default="", max_length=500, description="The prompt the elevator speaks (text)")
 
 
 class RuleBase(VisionModel):

@@ -238,7 +238,8 @@ class Sensors:
         if row is None:
             return False
         dev.readings += 1
-        newest = s.scalar(select(Reading.at).where(Reading.device_id == dev.id, Reading.at > at).limit(1)) is None
+        later = s.scalar(select(Reading.at).where(Reading.device_id == dev.id, Reading.at > at).limit(1))
+        newest = later is None
         dev.last_seen_at = utcnow()     # heard from now, even when it sends what it measured before
         if newest:
             if p.battery is not None:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import api.db.civic  # noqa: F401  (its tables on the same Base)
+import api.db.sensor_models  # noqa: F401  (likewise)
 from api.db.models import Base
 
 config = context.config
