@@ -54,6 +54,10 @@ class DetectSettings(VisionModel):
         description="In zones whose rules are all `stationary`, what moves does not matter "
         "until it stops: motion there is detected at most this "
         "often (seconds), plus once the moment it stops")
+    line_fps: float = Field(
+        default=15.0, gt=0, le=60, description="A camera with `line` rules decodes up to this many frames a "
+        "second (at most the source's own) and, while something moves near a line, detects at that rate: a "
+        "fast small vehicle is tracked across the line; other frames keep the `fps` cadence")
 
 
 class TrackerSettings(VisionModel):
@@ -210,6 +214,11 @@ class Camera(VisionModel):
                                    "for rule schedules")
     viid: dict[str, Any] | None = Field(default=None, description="GA/T 1400 records of this camera (APEs, "
                                         "rules): read by the api, docs/gat1400.md")
+
+    def analysis_fps(self) -> float:
+        """Frames a second the source delivers: `detect.fps`, or `detect.line_fps` with a line rule."""
+        lines = any(r.kind == "line" for z in self.zones.values() for r in z.rules)
+        return max(self.detect.fps, self.detect.line_fps) if lines else self.detect.fps
 
 
 class SharpEyesConfig(VisionModel):

@@ -71,3 +71,21 @@ class Detections:
     @property
     def area(self) -> np.ndarray:
         return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+
+
+def known_object_at(detector: Any, image: np.ndarray, box: np.ndarray) -> bool:
+    """Whether the detector, run on a crop around `box`, finds an object covering it."""
+    h, w = image.shape[:2]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    side = max(bw, bh) * 2.5 + 32
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x1, y1 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x2, y2 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+    dets = detector.detect(image[y1:y2, x1:x2])
+    # covered by the union of the boxes found (two people standing side by side make one region)
+    bx1, by1 = int(box[0]), int(box[1])
+    cover = np.zeros((max(1, int(bh)), max(1, int(bw))), dtype=bool)
+    for b in dets.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32):
+        cover[max(0, int(b[1]) - by1):max(0, int(b[3]) - by1),
+              max(0, int(b[0]) - bx1):max(0, int(b[2]) - bx1)] = True
+    return bool(cover.mean() > 0.5)

@@ -112,3 +112,41 @@ class MotionExplainer:
             return False
         boxes = np.array([tr.box for tr in good], dtype=np.float32).reshape(-1, 4)
         return all(covered(np.asarray(r, dtype=np.float32), boxes) for r in regions)
+
+
+class LineBurst:
+    """Frames between the detect-fps ones (a camera with line rules gets them at `detect.line_fps`): looked
+    at only while something moves near a line, so a fast small vehicle is seen every frame on its way
+    across (at 5 fps it moves more than its size between two looks and its track breaks at the line)."""
+
+    MOVING = 0.3   # box sizes per second: slower is a parked car's jitter, not a crossing
+    RECENT_S = 0.5
+
+    def __init__(self, fps: float, analysis_fps: float, lines: list[np.ndarray],
+                 watched: Callable[[Any], bool]) -> None:
+        self.step = 1.0 / fps
+        self.eps = 0.25 / analysis_fps
+        self.lines = lines
+        self.watched = watched   # a track of a label a line rule counts, within REACH of that line
+        self.next_base = 0.0
+        self.active = False
+
+    def base(self, t: float) -> bool:
+        """Whether `t` is on the detect-fps cadence (and moves it on)."""
+        if t + self.eps < self.next_base:
+            return False
+        self.next_base += self.step
+        if self.next_base <= t:
+            self.next_base = t + self.step
+        return True
+
+    def seen(self, regions: list[Any], blobs: list[Any]) -> bool:
+        """Motion of this frame near a line (before tracks explain it): the next frame is looked at."""
+        self.active = any(near_line(r, blobs, self.lines) for r in regions)
+        return self.active
+
+    def tracks(self, tracks: Iterable[Any], t: float) -> None:
+        """A moving track near a line it counts, seen lately, keeps the next frame looked at."""
+        self.active = self.active or any(
+            t - tr.last_t <= self.RECENT_S and len(tr.history) > 1 and tr.speed >= self.MOVING
+            and self.watched(tr) for tr in tracks)

@@ -22,9 +22,9 @@ import numpy as np
 from vision.annotate import draw_view
 from vision.base import Detector, Frame
 from vision.config import Camera, SharpEyesConfig, check_labels
-from vision.detections import Detections
+from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
-from vision.gating import MotionExplainer, WatchedAreas, near_line
+from vision.gating import LineBurst, MotionExplainer, WatchedAreas, near_line
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -62,7 +62,7 @@ class CameraPipeline:
         model = str(getattr(detector, "path", "the detector"))
         check_labels(config_path, _single(name, camera), self.class_names, model)
         self.tracker = ObjectTracker(camera.tracker, self.class_names)
-        self.events = EventManager(name, camera.events, media_dir, camera.detect.fps)
+        self.events = EventManager(name, camera.events, media_dir, camera.analysis_fps())
         self.gate: MotionGate | None = None
         self.objects: ObjectFilterer | None = None
         self.stats = PipelineStats()
@@ -76,6 +76,7 @@ class CameraPipeline:
         self._settle_px = 4
         self._last_lazy = -1e9
         self._areas = WatchedAreas({}, everywhere=True)
+        self.burst: LineBurst | None = None   # frames between the detect-fps ones, near lines
         self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
@@ -100,11 +101,18 @@ class CameraPipeline:
                           if zname not in lazy and kinds[zname] != {"line"}]
         # where each label is watched (a left_object rule: every object, everywhere)
         areas: dict[str, list[tuple[np.ndarray, bool]]] = {}
+        on_lines: dict[str, list[tuple[np.ndarray, bool]]] = {}
         for zname, idx, rule in self.rules:
             shape = (rule.line, False) if isinstance(rule, Line) else (self.zones[zname].polygon, True)
             for label in self.camera.zones[zname].rules[idx].label_list():
                 areas.setdefault(label, []).append(shape)
+                if isinstance(rule, Line):
+                    on_lines.setdefault(label, []).append(shape)
         self._areas = WatchedAreas(areas, any(isinstance(r, LeftObject) for _, _, r in self.rules))
+        if self._lines and not self.naive:
+            near = WatchedAreas(on_lines)
+            self.burst = LineBurst(self.camera.detect.fps, self.camera.analysis_fps(), self._lines,
+                                   lambda tr: near(self._label(tr), tr.box))
         self._lazy = [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = (
             self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
@@ -122,23 +130,25 @@ class CameraPipeline:
 
     # ------------------------------------------------------------------ detection plan
 
-    def _plan(self, image: np.ndarray, t: float) -> Plan:
+    def _plan(self, image: np.ndarray, t: float, base: bool = True) -> Plan:
         assert self.gate is not None
         plan = self.gate.plan(image, t)
-        settled = self._settled()
+        settled = self._settled() if base else False
+        if self.burst is not None:
+            self.burst.active = False
         if plan.mode == "full":
             self._last_lazy = t
         if plan.mode != "regions":
             return plan
         if self._interest is not None:  # only motion that touches a zone matters
             # motion touches a zone when what moves could stand in it: a blob's feet, not its padded box
-            regions = [r for r in plan.regions if any(feet_touch(r, plan.blobs, m) for m in self._interest)
-                       or near_line(r, plan.blobs, self._lines)]
-            lazy = [
-                r
-                for r in plan.regions
-                if r not in regions and any(m[r[1] : r[3], r[0] : r[2]].any() for m in self._lazy)
-            ]
+            near = [r for r in plan.regions if near_line(r, plan.blobs, self._lines)]
+            if self.burst is not None:
+                self.burst.active = bool(near)
+            regions = near if not base else [r for r in plan.regions if r in near
+                                             or any(feet_touch(r, plan.blobs, m) for m in self._interest)]
+            lazy = [r for r in plan.regions if base and r not in regions
+                    and any(m[r[1] : r[3], r[0] : r[2]].any() for m in self._lazy)]
             # stationary-only zones: a moving object matters once it stops; the frame where motion there stops
             # is detected (first_seen_s of what stopped), else a look every stationary_s
             if lazy and settled:
@@ -158,9 +168,12 @@ class CameraPipeline:
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
 
-    def _watched(self, track: Any) -> bool:
+    def _label(self, track: Any) -> str | None:
         names, cid = self.class_names, track.class_id
-        return self._areas(names[cid] if 0 <= cid < len(names) else None, track.box)
+        return names[cid] if 0 <= cid < len(names) else None
+
+    def _watched(self, track: Any) -> bool:
+        return self._areas(self._label(track), track.box)
 
     def _settled(self) -> bool:
         """Whether motion in the stationary-only zones stopped at this frame (frame difference, small
@@ -202,7 +215,11 @@ class CameraPipeline:
         self._last_t = t
         self.stats.frames += 1
         out = self.events.push_frame(image, t)
-        plan = self._plan(image, t)
+        base = self.burst is None or self.burst.base(t)
+        if base or (self.burst is not None and self.burst.active):
+            plan = self._plan(image, t, base)
+        else:
+            plan = Plan("skip", [], "between detect-fps frames, nothing moving near a line")
         mode = self.last_mode = plan.mode
         updated = mode != "skip"
         if mode == "skip":
@@ -223,6 +240,8 @@ class CameraPipeline:
                 for tid in ended:
                     inside.pop(tid, None)
         tracks = self.tracker.current(t)
+        if self.burst is not None:
+            self.burst.tracks(tracks, t)
         if updated:
             observed = [tr for tr in tracks if tr.last_t == t]
             for zname, zone in self.zones.items():
@@ -235,29 +254,12 @@ class CameraPipeline:
             left = isinstance(rule, LeftObject)
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
                               seconds_of_day=sod, image=image,
-                              verify=partial(self._known_object_at, image) if left else None)
+                              verify=partial(known_object_at, self.detector, image) if left else None)
             episodes = rule.evaluate(ctx)
             msgs = self.events.step(zname, idx, rule.kind, rule.event, episodes, t, frame.wall_time)
             out.extend(msgs)
         self.stats.events += sum(1 for m in out if m.lifecycle == "new")
         return out
-
-    def _known_object_at(self, image: np.ndarray, box: np.ndarray) -> bool:
-        """Whether the detector, run on a crop around `box`, finds an object covering it."""
-        h, w = image.shape[:2]
-        bw, bh = box[2] - box[0], box[3] - box[1]
-        side = max(bw, bh) * 2.5 + 32
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        x1, y1 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-        x2, y2 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
-        dets = self.detector.detect(image[y1:y2, x1:x2])
-        # covered by the union of the boxes found (two people standing side by side make one region)
-        bx1, by1 = int(box[0]), int(box[1])
-        cover = np.zeros((max(1, int(bh)), max(1, int(bw))), dtype=bool)
-        for b in dets.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32):
-            cover[max(0, int(b[1]) - by1):max(0, int(b[3]) - by1),
-                  max(0, int(b[0]) - bx1):max(0, int(b[2]) - bx1)] = True
-        return bool(cover.mean() > 0.5)
 
     def finish(self) -> list[EventMessage]:
         """End the events still open (the source ended or the worker stops)."""
@@ -339,7 +341,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
         media_dir = events_path.parent / f"{events_path.stem}_media" if media else None
         out = events_path.open("w", encoding="utf-8")
     pipe = CameraPipeline(camera, cam, detector, media_dir=media_dir, naive=naive, config_path=config_path)
-    src = open_source(source, None if naive else cam.detect.fps)
+    src = open_source(source, None if naive else cam.analysis_fps())
     total = getattr(src, "frame_count", 0) or None
     native = float(getattr(src, "native_fps", 0.0) or cam.detect.fps)
     bar: Any = None
@@ -370,7 +372,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
                 if annotated is not None:
                     if writer is None:
                         h, w = frame.image.shape[:2]
-                        writer = ClipWriter(Path(annotated), w, h, native if naive else cam.detect.fps)
+                        writer = ClipWriter(Path(annotated), w, h, native if naive else cam.analysis_fps())
                     writer.write(pipe.annotate(frame))
                 if bar is not None:
                     bar.update(frame.index - last_index + (1 if last_index == 0 and frame.index == 0 else 0))

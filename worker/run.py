@@ -160,7 +160,7 @@ class Worker(Delivery, LiveConfig):
         try:
             pipe = self.pipeline_factory(run.name, run.camera, self.config_path, self.media_dir)
             opener = self.source_factory or open_source
-            src = opener(run.source, run.camera.detect.fps, realtime=self.realtime, loop=self.loop,
+            src = opener(run.source, run.camera.analysis_fps(), realtime=self.realtime, loop=self.loop,
                          on_state=on_state)
             self.sources[run.name] = src
             t0 = time.time()

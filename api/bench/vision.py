@@ -27,7 +27,7 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at
                           base_dir=Path(config).resolve().parent)
     pipe = CameraPipeline(camera, cam, det)
     time.sleep(max(0.0, start_at - time.time()))
-    src = open_source(clip, cam.detect.fps, realtime=True, loop=True)
+    src = open_source(clip, cam.analysis_fps(), realtime=True, loop=True)
     t0 = time.monotonic()
     n, lags = 0, []
     with src:
@@ -38,7 +38,8 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at
             lags.append(elapsed - frame.t)
             if elapsed >= seconds:
                 break
-    queue.put({"frames": n, "expected": seconds * cam.detect.fps, "max_lag_s": max(lags) if lags else 0.0})
+    queue.put({"frames": n, "expected": seconds * cam.analysis_fps(),
+               "max_lag_s": max(lags) if lags else 0.0})
 
 
 def _run_streams(config: str, camera: str, clip: str, n: int, seconds: float) -> tuple[bool,
@@ -135,7 +136,7 @@ def interleaved_fps(config: str, clip: str, camera: str, detector: Any,
     cam = load_config(config).cameras[camera]
     runs: dict[str, Any] = {}
     for name, naive in (("pipeline", False), ("naive", True)):
-        src = open_source(clip, None if naive else cam.detect.fps)
+        src = open_source(clip, None if naive else cam.analysis_fps())
         runs[name] = {"pipe": CameraPipeline(camera, cam, detector, naive=naive, config_path=config),
                       "src": src, "it": iter(src), "next": None, "seconds": 0.0, "frames": 0, "done": False,
                       "events": 0}

@@ -73,3 +73,15 @@ def test_unreadable_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("cameras: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_a_camera_with_a_line_rule_is_analysed_at_line_fps() -> None:
+    from vision.config import Camera
+
+    zone = {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+    line = {"kind": "line", "labels": ["car"], "line": [[0.5, 0], [0.5, 1]], "event": "car_crossing"}
+    stay = {"kind": "presence", "labels": ["person"], "min_seconds": 3, "event": "loiter"}
+    assert Camera(source="x.mp4", zones={"z": {**zone, "rules": [stay]}}).analysis_fps() == 5
+    assert Camera(source="x.mp4", zones={"z": {**zone, "rules": [stay, line]}}).analysis_fps() == 15
+    assert Camera(source="x.mp4", detect={"fps": 20, "line_fps": 15},
+                  zones={"z": {**zone, "rules": [line]}}).analysis_fps() == 20

@@ -95,3 +95,24 @@ def test_motion_near_a_line_matters_far_from_it_not() -> None:
     assert near_line(region, [walker_near], [line]) and not near_line(region, [walker_far], [line])
     assert not near_line(region, [walker_near], [])
     assert near_line((560, 100, 640, 200), [], [line])       # no blobs: the region's own feet decide
+
+
+def test_line_burst_keeps_the_detect_fps_cadence_and_looks_between_only_near_a_line() -> None:
+    from vision.gating import LineBurst
+
+    line = np.array([[300.0, 100.0], [300.0, 400.0]], np.float32)
+    burst = LineBurst(5.0, 15.0, [line], watched=lambda tr: tr.class_id == PERSON)
+    times = [k / 15 for k in range(9)]
+    assert [burst.base(t) for t in times] == [True, False, False] * 3   # every 3rd frame: 5 fps
+    assert not burst.seen([(10, 10, 60, 110)], [(20, 20, 50, 100)])      # far from the line
+    assert burst.seen([(260, 200, 320, 330)], [(270, 210, 310, 320)])    # feet by the line
+    burst.active = False
+    fast = FakeTrack(1, box(270, 200), last_t=1.0, speed=3.0)
+    burst.tracks([fast], 1.2)
+    assert burst.active                                                  # moving, seen lately, near
+    for quiet in (FakeTrack(2, box(270, 200), last_t=1.0, speed=0.1),   # a parked object's jitter
+                  FakeTrack(3, box(270, 200), last_t=0.0, speed=3.0),   # not seen for a second
+                  FakeTrack(4, box(270, 200), last_t=1.0, speed=3.0, class_id=BICYCLE)):   # not counted
+        burst.active = False
+        burst.tracks([quiet], 1.2)
+        assert not burst.active, quiet

@@ -130,3 +130,30 @@ def test_config_error_from_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["analyze", "x.mp4", "--config", str(cfg), "--events", str(tmp_path / "e.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "camera 'a', zone 'z', key 'rules'" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_fast_walkers_on_a_line_need_the_frames_between_the_detect_fps_ones(tmp_path: Path) -> None:
+    """vtest.avi at 3x speed (real footage; walkers move 1-2 widths per 0.2 s): crossings are found when the
+    pipeline looks at the frames between the 5 fps ones while something moves near the line, and lost
+    without (line_fps = fps, the old behaviour)."""
+    import json
+
+    from vision.eval import run_case
+
+    case = Path(__file__).resolve().parents[2] / "sample_videos/cases/real_vtest_line_fast"
+    found = {}
+    for line_fps in (15, 5):
+        copy = tmp_path / f"case_{line_fps}"
+        copy.mkdir()
+        cfg = (case / "camera.yaml").read_text()
+        cfg = cfg.replace("source: ../../real/", f"source: {case.parents[1] / 'real'}/")
+        cfg = cfg.replace("detect: {fps: 5}", f"detect: {{fps: 5, line_fps: {line_fps}}}")
+        (copy / "camera.yaml").write_text(cfg)
+        truth = json.loads((case / "truth.json").read_text())
+        truth["clip"] = str((case / truth["clip"]).resolve())
+        (copy / "truth.json").write_text(json.dumps(truth))
+        result, _ = run_case(copy)
+        found[line_fps] = result
+    assert found[15].tp >= 12 and found[15].fp <= 1, found[15]
+    assert found[5].tp <= found[15].tp - 3, (found[5], found[15])
