@@ -2,7 +2,8 @@
 
 An event goes through `new` -> `update`* -> `end`, always with the same `id`. Each message carries a
 `seq` that grows per event, so (id, seq) is unique and ingest can be idempotent on it.
-The fields of the analyze events file (ARCHITECTURE.md, "Events file") are a subset: `to_record()`.
+The fields of the analyze events file (ARCHITECTURE.md, "Events file") are a subset: `to_record()`, the
+contract's fields in its order, then `displacement` (how much a tracked object moved, in its own sizes).
 This module is the schema alone (pydantic only, no OpenCV or numpy), so the api validates events without
 loading vision's image stack; the lifecycle that makes these messages is `vision.lifecycle`.
 """
@@ -38,6 +39,7 @@ Seconds = Annotated[float, Field(ge=-SECONDS_MAX, le=SECONDS_MAX)]
 RECORD_FIELDS = (
     "id", "camera", "zone", "event", "label", "track_id", "first_seen_s",
     "start_s", "end_s", "max_score", "bbox", "snapshot",
+    "displacement",   # beyond the contract's fields (they come first, in its order): stationary judgement
 )
 
 

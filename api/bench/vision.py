@@ -104,15 +104,17 @@ def _eval_job(case: str, naive: bool) -> Any:
     return run_case(Path(case), det, naive)[0]
 
 
-def eval_parallel(root: str, workers: int = 2) -> dict[bool, tuple[list[Any], Any]]:
-    """Pipeline and naive event F1 on every case, the 2 x cases runs spread over `workers` processes
-    (longest first). Returns {naive: (per-case results in case order, overall)}."""
+def eval_parallel(root: str, workers: int = 2,
+                  split: str | None = "dev") -> dict[bool, tuple[list[Any], Any]]:
+    """Pipeline and naive event F1 on the cases of `split` (None: every case; held-out cases are for
+    measuring once, not for every bench run), the 2 x cases runs spread over `workers` processes (longest
+    first). Returns {naive: (per-case results in case order, overall)}."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     from vision.eval import find_cases, load_truth, overall
 
-    cases = find_cases(root)
+    cases = find_cases(root, split=split)
     jobs = [(str(c), naive) for naive in (True, False) for c in cases]
     jobs.sort(key=lambda j: -float(load_truth(Path(j[0])).get("duration_s", 0)) * (2.5 if j[1] else 1.0))
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
@@ -213,7 +215,9 @@ def cmd_bench_vision(args: argparse.Namespace) -> int:
     }
     if args.cases:
         t0 = time.perf_counter()
-        ev = eval_parallel(args.cases, workers=max(1, min(2, os.cpu_count() or 1)))
+        split = None if args.split == "all" else args.split
+        ev = eval_parallel(args.cases, workers=max(1, min(2, os.cpu_count() or 1)), split=split)
+        report["eval_split"] = args.split
         (results, total), (n_results, n_total) = ev[False], ev[True]
         load["after_eval"] = [round(v, 2) for v in os.getloadavg()]
         report["event_f1_pipeline"] = round(total.f1, 3)

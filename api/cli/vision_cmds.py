@@ -35,6 +35,9 @@ def register(sub: Any, bench_sub: Any) -> None:
     b.add_argument("--clip", help="clip to measure (default: the camera's source)")
     b.add_argument("--camera", help="camera name, when the config has several")
     b.add_argument("--cases", default="sample_videos/cases", help="cases for event F1 ('' to skip)")
+    b.add_argument("--split", choices=["dev", "heldout", "all"], default="dev",
+                   help="which cases' event F1 (default dev: the held-out ones are measured on purpose, "
+                   "with `sharpeyes eval --split heldout`)")
     b.add_argument("--stream-seconds", type=float, default=20.0,
                    help="how long each realtime-streams trial runs")
     b.add_argument("--max-streams", type=int, default=32, help="most cameras tried at once")

@@ -46,7 +46,7 @@ def test_lifecycle_stable_id_snapshot_and_playable_clip(tmp_path: Path) -> None:
     json.dumps(rec)
     assert set(rec) == {"id", "camera", "zone", "event", "label", "track_id", "first_seen_s", "start_s",
                         "end_s",
-                        "max_score", "bbox", "snapshot"}
+                        "max_score", "bbox", "snapshot", "displacement"}
 
 
 def test_finish_ends_open_events(tmp_path: Path) -> None:

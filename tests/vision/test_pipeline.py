@@ -113,8 +113,10 @@ def test_analyze_cli_on_vtest(tmp_path: Path) -> None:
     recs = [json.loads(line) for line in events.read_text().splitlines()]
     assert len(recs) == 2 and {r["event"] for r in recs} == {"fire_lane_blocked"}
     for r in recs:
+        # the contract's fields in its order, then the stationary judgement (parked: under still_radius)
         assert list(r) == ["id", "camera", "zone", "event", "label", "track_id", "first_seen_s", "start_s",
-                           "end_s", "max_score", "bbox", "snapshot"]
+                           "end_s", "max_score", "bbox", "snapshot", "displacement"]
+        assert 0 <= r["displacement"] <= 0.15
         assert r["first_seen_s"] < 3 and r["end_s"] > 76 and Path(r["snapshot"]).is_file()
     assert (tmp_path / "ann.mp4").stat().st_size > 100_000
 
