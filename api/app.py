@@ -44,6 +44,7 @@ from api.routes import (
     incidents,
     ingest,
     media,
+    notify,
     public,
     residents,
     sensors,
@@ -116,6 +117,16 @@ async def _sweep_cameras(ctx: Ctx) -> None:
             log.exception("camera sweep failed; retrying")
 
 
+async def _notify(ctx: Ctx) -> None:
+    """Notifications of incident steps (api/services/outbox.py): queue the new steps, send what is due."""
+    while True:
+        await asyncio.sleep(ctx.settings.notify_interval_s)
+        try:
+            await asyncio.to_thread(ctx.outbox.run_once)
+        except Exception:
+            log.exception("notifier failed; retrying")
+
+
 def make_bus(kind: str, redis_url: str = "") -> EventBus:
     if kind == "memory":
         return InProcessBus()
@@ -158,6 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
             background["patrol"] = ctx.patrol.run_jobs
         if ctx.viid is not None:
             background["viid-sweep"] = lambda: viid.sweep(ctx)
+        background["notify"] = lambda: _notify(ctx)
         # one replica at a time runs them when SHARPEYES_LEASE_URL is set (api/cluster/scaleout.py)
         jobs = [asyncio.ensure_future(c) for c in scaleout.background(ctx, background, mqtt)]
         try:
@@ -240,7 +252,7 @@ def create_app(settings: Settings) -> FastAPI:
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
     for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, public,
-                   residents, viid, calls, sensors):
+                   residents, viid, calls, sensors, notify):
         app.include_router(module.router)
 
     @app.websocket("/ws")

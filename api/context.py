@@ -17,9 +17,11 @@ from api.live.publishers import Publisher
 from api.services.accounts import LoginLimiter
 from api.services.actions import Actions
 from api.services.camera_configs import CameraConfigs
+from api.services.channels import LoggingSms, SmsSender, make_channels
 from api.services.dispatch import PatrolLink
 from api.services.ingest import Ingest, IngestQueue
 from api.services.media import MediaStore
+from api.services.outbox import Outbox, OutboxSettings
 from api.services.policy import Policy
 from api.services.ports import Notifier
 from api.services.sensors import Sensors
@@ -53,12 +55,14 @@ class Ctx:
     frames: dict[str, LiveFrame] = field(default_factory=dict)
     frame_event: asyncio.Event | None = None
     viid: Viid | None = None          # the GA/T 1400 视图库 (--viid), api/routes/viid.py
+    sms: SmsSender = field(default_factory=LoggingSms)   # a real SMS provider plugs in here
     patrol: PatrolLink = field(init=False)
     ingest: Ingest = field(init=False)
     ingest_queue: IngestQueue = field(init=False)
     camera_configs: CameraConfigs = field(init=False)
     sensors: Sensors = field(init=False)
     actions: Actions = field(init=False)
+    outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
         self.patrol = PatrolLink(self, self.site)
@@ -67,6 +71,18 @@ class Ctx:
         self.camera_configs = CameraConfigs(self.sessions, self.ingest.cameras)
         self.sensors = Sensors(self)
         self.actions = Actions(self)
+        self.outbox = Outbox(self.sessions, self.policy, make_channels(self.sms),
+                             OutboxSettings(self.settings.notify_backoff_s,
+                                            self.settings.notify_max_attempts),
+                             self.grid_of, self.place_name)
+
+    def grid_of(self, place: str | None) -> str | None:
+        return self.site.grid_of.get(place) if self.site is not None and place else None
+
+    def place_name(self, place: str | None) -> str | None:
+        if self.site is None or not place or place not in self.site.config.places:
+            return place
+        return self.site.config.places[place].name or place
 
     def wants(self, topic: str) -> bool:
         """Whether any publisher sends `topic` anywhere (so a payload nobody takes is not built)."""
