@@ -25,8 +25,23 @@ from api.services.viid import Viid
 from api.services.viid_objects import KINDS, ListKind, ObjectError, Record, local_time, parse_list
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/VIID", tags=["gat1400"])
 MEDIA = "application/VIID+JSON"
+
+
+class ViidJSON(JSONResponse):
+    media_type = MEDIA
+
+
+_STATUS = {"content": {MEDIA: {"schema": {"type": "object", "description": "ResponseStatusObject or "
+                                          "ResponseStatusListObject (docs/gat1400.md)"}}}}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "JSON format (StatusCode 7) or content (8) invalid; nothing stored", **_STATUS},
+    401: {"description": "Digest credentials missing or wrong, or not registered (StatusCode 4)", **_STATUS},
+    403: {"description": "DeviceID is not the authenticated device (StatusCode 4)", **_STATUS},
+    404: {"description": "GA/T 1400 not enabled (--viid), or the device never registered", **_STATUS},
+    413: {"description": "Body over viid.max_body_bytes (StatusCode 4)", **_STATUS},
+}
+router = APIRouter(prefix="/VIID", tags=["gat1400"], default_response_class=ViidJSON, responses=ANSWERS)
 OK, OTHER, INVALID_OP, BAD_JSON_FORMAT, BAD_JSON_CONTENT = 0, 1, 4, 7, 8
 
 
@@ -43,12 +58,12 @@ def _status(viid: Viid | None, url: str, code: int, text: str, oid: str = "") ->
 
 
 def _one(viid: Viid | None, request: Request, code: int, text: str, oid: str = "", http: int = 200,
-         headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"ResponseStatusObject": _status(viid, request.url.path, code, text, oid)},
-                        status_code=http, media_type=MEDIA, headers=headers)
+         headers: dict[str, str] | None = None) -> ViidJSON:
+    return ViidJSON({"ResponseStatusObject": _status(viid, request.url.path, code, text, oid)},
+                    status_code=http, headers=headers)
 
 
-def _refusal(viid: Viid | None, request: Request, exc: Refused) -> JSONResponse:
+def _refusal(viid: Viid | None, request: Request, exc: Refused) -> ViidJSON:
     headers = {"WWW-Authenticate": exc.challenge} if exc.challenge else None
     return _one(viid, request, exc.code, exc.text, http=exc.http, headers=headers)
 
@@ -108,7 +123,7 @@ def _named(body: object, outer: str, key: str = "DeviceID") -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-async def _system(request: Request, outer: str, action: str) -> JSONResponse:
+async def _system(request: Request, outer: str, action: str) -> ViidJSON:
     viid: Viid | None = None
     try:
         ctx, viid = _viid(request)
@@ -133,40 +148,40 @@ async def _system(request: Request, outer: str, action: str) -> JSONResponse:
 
 
 @router.post("/System/Register", summary="Register a device (HTTP digest; RegisterObject)")
-async def register(request: Request) -> JSONResponse:
+async def register(request: Request) -> ViidJSON:
     return await _system(request, "RegisterObject", "register")
 
 
 @router.post("/System/Keepalive", summary="Keepalive of a registered device (KeepaliveObject)")
-async def keepalive(request: Request) -> JSONResponse:
+async def keepalive(request: Request) -> ViidJSON:
     return await _system(request, "KeepaliveObject", "keepalive")
 
 
 @router.post("/System/UnRegister", summary="Unregister a device (UnRegisterObject)")
-async def unregister(request: Request) -> JSONResponse:
+async def unregister(request: Request) -> ViidJSON:
     return await _system(request, "UnRegisterObject", "unregister")
 
 
 @router.get("/System/Time", summary="This 视图库's time (SystemTimeObject), for the devices' clocks")
-async def system_time(request: Request) -> JSONResponse:
+async def system_time(request: Request) -> ViidJSON:
     try:
         _, viid = _viid(request)
     except Refused as exc:
         return _refusal(None, request, exc)
-    return JSONResponse({"SystemTimeObject": {"VIIDServerID": viid.config.section.server_id, "TimeMode": "1",
+    return ViidJSON({"SystemTimeObject": {"VIIDServerID": viid.config.section.server_id, "TimeMode": "1",
                                               "LocalTime": local_time(datetime.now(UTC), viid.tz),
-                                              "TimeZone": viid.config.section.timezone}}, media_type=MEDIA)
+                                              "TimeZone": viid.config.section.timezone}})
 
 
 def _list(viid: Viid | None, request: Request, items: list[tuple[str, int, str]],
-          http: int = 200) -> JSONResponse:
-    return JSONResponse({"ResponseStatusListObject": {"ResponseStatusObject": [
+          http: int = 200) -> ViidJSON:
+    return ViidJSON({"ResponseStatusListObject": {"ResponseStatusObject": [
         _status(viid, request.url.path, code, text, oid) for oid, code, text in items]}},
-        status_code=http, media_type=MEDIA)
+        status_code=http)
 
 
 @router.post("/APEs", summary="Report capture devices (APEListObject)")
-async def apes(request: Request) -> JSONResponse:
+async def apes(request: Request) -> ViidJSON:
     viid: Viid | None = None
     try:
         _, viid = _viid(request)
@@ -183,7 +198,7 @@ async def apes(request: Request) -> JSONResponse:
         return _refusal(viid, request, exc)
 
 
-async def _records(request: Request, kind: ListKind) -> JSONResponse:
+async def _records(request: Request, kind: ListKind) -> ViidJSON:
     viid: Viid | None = None
     try:
         _, viid = _viid(request)
@@ -208,7 +223,7 @@ async def _records(request: Request, kind: ListKind) -> JSONResponse:
 
 
 def _route(kind: ListKind) -> None:
-    async def post(request: Request) -> JSONResponse:
+    async def post(request: Request) -> ViidJSON:
         return await _records(request, kind)
 
     router.add_api_route(f"/{kind.path}", post, methods=["POST"], name=f"viid_{kind.path}",
