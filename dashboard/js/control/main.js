@@ -330,7 +330,7 @@ boot({
   start,
   stop: () => { if (live) live.stop(); },
   onLang: () => { showWho(); render(); },
-  elsewhere: (me) => (me && me.role === 'leader' ? '/m' : null),
+  elsewhere: (me) => (me && me.role === 'leader' ? '/m' : (me && me.role === 'engineer' ? '/cameras.html' : null)),
 });
 
 function wireFilters() {

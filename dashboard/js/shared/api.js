@@ -30,8 +30,11 @@ export async function request(method, path, body) {
   if (r.status === 401 && !path.startsWith('/api/auth/')) onUnauthorized();
   if (!r.ok) {
     let msg = `${r.status}`;
-    try { const j = await r.json(); msg = typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail ?? j); } catch { /* not json */ }
-    throw new HttpError(r.status, msg);
+    let body = null;
+    try { body = await r.json(); msg = typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail ?? body); } catch { /* not json */ }
+    const err = new HttpError(r.status, msg);
+    err.body = body;   // e.g. a refused camera config's errors, one per field
+    throw err;
   }
   if (r.status === 204) return null;
   const ct = r.headers.get('content-type') || '';
@@ -78,5 +81,14 @@ export const routes = {
   checkin: () => `/api/teams/${myTeam()}/checkins`,
   points: () => `/api/teams/${myTeam()}/points`,
   teamStatus: (id) => `/api/teams/${id}/status`,
+  cameraConfigs: () => '/api/camera-configs',
+  cameraConfig: (id) => `/api/camera-configs/${encodeURIComponent(id)}`,
+  cameraSchema: (id) => `/api/camera-configs/schema${id ? `?detector=${encodeURIComponent(id)}` : ''}`,
+  cameraProbe: () => '/api/camera-configs/probe',
+  cameraStill: (id) => `/api/camera-configs/${encodeURIComponent(id)}/still.jpg`,
+  cameraHistory: (id) => `/api/camera-configs/${encodeURIComponent(id)}/history`,
+  cameraEnabled: (id) => `/api/camera-configs/${encodeURIComponent(id)}/enabled`,
+  cameraRetention: (id) => `/api/camera-configs/${encodeURIComponent(id)}/retention`,
+  cameraExport: () => '/api/camera-configs/export.yaml',
   way: (from, to) => `/api/site/path?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
 };
