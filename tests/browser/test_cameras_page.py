@@ -1,7 +1,7 @@
-"""The cameras page in Chromium against a real api and a real `sharpeyes worker --from-api` (real detector):
-add a camera from a sample clip, draw a zone and an object mask, attach a presence rule, save; events from that
-zone arrive within 15 s; the zone is moved and only that camera is restarted in the worker; bad input is
-refused at its field with nothing saved."""
+"""The cameras page in Chromium against a real api and a real `sharpeyes worker --from-api` (real
+detector): add a camera from a sample clip, draw a zone and an object mask, attach a presence rule, save;
+events from that zone arrive within 15 s; the zone is moved and only that camera is restarted in the worker;
+bad input is refused at its field with nothing saved."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def worker(server: ApiServer) -> Iterator[Path]:
     assert r.status_code == 200, r.text
     log_path = server.data / "worker.log"
     log = open(log_path, "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "worker", "--from-api", "--api", server.url,
-                             "--key", server.seed.worker_key, "--loop",
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "worker", "--from-api",
+                             "--api", server.url, "--key", server.seed.worker_key, "--loop",
                              "--outbox", str(server.data / "outbox.db")],
                             cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -76,7 +76,8 @@ def _click_at(page: Any, box: dict[str, float], points: list[tuple[float, float]
 
 def test_add_a_camera_draw_a_zone_and_mask_and_get_its_events(server: ApiServer, worker: Path, browser: Any,
                                                                shots: Path) -> None:
-    ctx = browser.new_context(viewport={"width": 1600, "height": 1200}, locale="zh-CN", service_workers="block")
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1200}, locale="zh-CN",
+                              service_workers="block")
     ctx.set_default_timeout(20000)
     page = ctx.new_page()
     errors: list[str] = []
@@ -138,7 +139,7 @@ def test_add_a_camera_draw_a_zone_and_mask_and_get_its_events(server: ApiServer,
         items = httpx.get(f"{server.url}/api/incidents?camera_id=lobby", headers=op).json()
         return [i for i in items if i.get("camera_id") == "lobby" and i.get("zone") == "zone1"]
 
-    assert _wait(lobby_incidents, 15.0), f"no event from zone1 within 15 s; worker log: {worker.read_text()[-3000:]}"
+    assert _wait(lobby_incidents, 15.0), f"no event from zone1 in 15 s; worker: {worker.read_text()[-3000:]}"
     first_event_s = time.monotonic() - saved_at
     print(f"first event from the page's zone {first_event_s:.1f} s after saving")
 
@@ -169,7 +170,8 @@ def test_add_a_camera_draw_a_zone_and_mask_and_get_its_events(server: ApiServer,
     page.fill('[data-field="zones.zone2.rules.0.min_seconds"]', "1")
     page.fill('[data-field="zones.zone2.rules.0.event"]', "x")
     page.click("#ed-save")
-    page.wait_for_selector(".shape-card[data-field='zones.zone2.polygon'] .field-error:text('crosses itself')")
+    card = ".shape-card[data-field='zones.zone2.polygon']"
+    page.wait_for_selector(f"{card} .field-error:text('crosses itself')")
     page.screenshot(path=str(shots / "cameras_field_error.png"))
     assert httpx.get(f"{server.url}/api/camera-configs/lobby", headers=admin).json()["revision"] == 2
     assert not errors, errors
