@@ -93,9 +93,15 @@ async def _body(request: Request, viid: Viid) -> object:
             raise Refused(413, INVALID_OP, f"body is over the limit of {limit} bytes: send fewer objects "
                           "per request")
     try:
-        return json.loads(bytes(data).decode("utf-8-sig"))
+        return json.loads(bytes(data).decode("utf-8-sig"), parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise Refused(400, BAD_JSON_FORMAT, "body is nested too deeply for a GA/T 1400 object") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise Refused(400, BAD_JSON_FORMAT, f"body is not JSON: {exc}") from exc
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 async def _device(request: Request, viid: Viid, registering: bool = False) -> str:

@@ -120,9 +120,12 @@ def _images(obj: dict[str, object], tz: ZoneInfo) -> tuple[list[Image], list[dat
 
 def _bbox(obj: dict[str, object]) -> list[float]:
     try:
-        return [float(str(obj.get(k) or 0)) for k in ("LeftTopX", "LeftTopY", "RightBtmX", "RightBtmY")]
+        box = [float(str(obj.get(k) or 0)) for k in ("LeftTopX", "LeftTopY", "RightBtmX", "RightBtmY")]
     except ValueError as exc:
         raise ObjectError("LeftTopX/LeftTopY/RightBtmX/RightBtmY: expected numbers") from exc
+    if not all(0 <= v <= 1e6 for v in box):
+        raise ObjectError("LeftTopX/LeftTopY/RightBtmX/RightBtmY: expected pixel positions (0 to 1000000)")
+    return box
 
 
 def parse_object(kind: ListKind, obj: object, tz: ZoneInfo, received: datetime) -> Record:

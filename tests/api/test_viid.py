@@ -312,3 +312,24 @@ def test_a_device_cannot_raise_events_for_another_devices_camera(viid: Harness) 
     r = post(viid, "NonMotorVehicles", fx.non_motor(ELEVATOR, datetime.now(UTC), [jpeg_bytes()]), device=LANE)
     assert r.status_code == 200 and "mapped to no camera" in statuses(r)[0]["StatusString"]
     assert viid.count("viid_records") == 1 and incidents(viid) == []
+
+
+@pytest.mark.parametrize("raw, code", [
+    (b'{"NonMotorVehicleListObject": {"NonMotorVehicleObject": [{"LeftTopX": NaN}]}}', 7),
+    (b"[" * 100_000 + b"]" * 100_000, 7),
+    (b'{"NonMotorVehicleListObject": {"NonMotorVehicleObject": "x"}}', 8),
+])
+def test_hostile_json_is_refused_not_a_server_error(viid: Harness, raw: bytes, code: int) -> None:
+    assert register(viid, NVR).status_code == 200
+    r = viid.client.post("/VIID/NonMotorVehicles", content=raw, headers={"User-Identify": NVR})
+    assert r.status_code == 400 and r.json()["ResponseStatusObject"]["StatusCode"] == code
+    _nothing_stored(viid)
+
+
+def test_a_huge_box_value_is_refused_per_object(viid: Harness) -> None:
+    assert register(viid, NVR).status_code == 200
+    body = fx.non_motor(ELEVATOR, datetime.now(UTC), [jpeg_bytes()])
+    body["NonMotorVehicleListObject"]["NonMotorVehicleObject"][0]["RightBtmX"] = 10**400
+    r = post(viid, "NonMotorVehicles", body)
+    assert r.status_code == 400 and "RightBtmX" in statuses(r)[0]["StatusString"]
+    _nothing_stored(viid)
