@@ -106,7 +106,8 @@ def _no_constant(name: str) -> object:
 
 async def _device(request: Request, viid: Viid, registering: bool = False) -> str:
     """The calling device's id, or Refused 401 with a digest challenge."""
-    check = viid.digest.check(request.headers.get("authorization"), request.method, viid.passwords)
+    check = viid.digest.check(request.headers.get("authorization"), request.method, viid.passwords,
+                              path=request.url.path)
     if check.ok:
         return check.username
     who = request.headers.get("user-identify", "")

@@ -11,6 +11,7 @@ import hmac
 import re
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 NONCE_TTL_S = 300.0
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
@@ -58,7 +59,7 @@ class DigestAuth:
                 f'algorithm=MD5, stale={"true" if stale else "false"}')
 
     def check(self, header: str | None, method: str, passwords: dict[str, str],
-              now: float | None = None) -> DigestCheck:
+              now: float | None = None, path: str | None = None) -> DigestCheck:
         """Check an Authorization header against the known users' passwords."""
         if not header or not header[:7].lower() == "digest ":
             return DigestCheck(False, reason="no digest credentials: answer the challenge (HTTP digest)")
@@ -67,6 +68,8 @@ class DigestAuth:
         user, nonce, uri, got = (params.get(k, "") for k in ("username", "nonce", "uri", "response"))
         if not (user and nonce and uri and got):
             return DigestCheck(False, reason="digest credentials lack username, nonce, uri or response")
+        if path is not None and urlsplit(uri).path != path:
+            return DigestCheck(False, username=user, reason=f"digest uri {uri!r} is not this request's path")
         password = passwords.get(user)
         if password is None:
             return DigestCheck(False, username=user, reason=f"device {user} is not registered here "

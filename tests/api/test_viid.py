@@ -333,3 +333,26 @@ def test_a_huge_box_value_is_refused_per_object(viid: Harness) -> None:
     r = post(viid, "NonMotorVehicles", body)
     assert r.status_code == 400 and "RightBtmX" in statuses(r)[0]["StatusString"]
     _nothing_stored(viid)
+
+
+def test_digest_credentials_for_another_path_are_refused(viid: Harness) -> None:
+    first = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}})
+    challenge = first.headers["WWW-Authenticate"]
+    nonce = challenge.split('nonce="')[1].split('"')[0]
+    import hashlib
+
+    def md5(s: str) -> str:
+        return hashlib.md5(s.encode()).hexdigest()
+
+    ha1 = md5(f"{NVR}:sharpeyes-viid:{PW[NVR]}")
+    resp = md5(f"{ha1}:{nonce}:00000001:abc:auth:{md5('POST:/VIID/System/Keepalive')}")
+    header = (f'Digest username="{NVR}", realm="sharpeyes-viid", nonce="{nonce}", '
+              f'uri="/VIID/System/Keepalive", qop=auth, nc=00000001, cnonce="abc", response="{resp}"')
+    r = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}},
+                         headers={"Authorization": header})
+    assert r.status_code == 401 and "not this request's path" in r.text
+    ok_resp = md5(f"{ha1}:{nonce}:00000001:abc:auth:{md5('POST:/VIID/System/Register')}")
+    r = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}},
+                         headers={"Authorization": header.replace("Keepalive", "Register")
+                                  .replace(resp, ok_resp)})
+    assert r.status_code == 200, r.text
