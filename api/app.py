@@ -46,6 +46,7 @@ from api.routes import (
     media,
     notify,
     public,
+    reports,
     residents,
     sensors,
     site,
@@ -252,7 +253,8 @@ def create_app(settings: Settings) -> FastAPI:
         return HealthOut(status="ok", db=engine.dialect.name, version=__version__)
 
     for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, public,
-                   residents, viid, calls, sensors, notify):
+                   residents, viid, calls, sensors, notify,
+                   reports):
         app.include_router(module.router)
 
     @app.websocket("/ws")
