@@ -56,7 +56,7 @@ from api.routes import (
     viid,
 )
 from api.schemas import CameraOut, HealthOut
-from api.services import sensor_rules
+from api.services import retention, sensor_rules
 from api.services.accounts import LoginLimiter
 from api.services.media import MediaStore
 from api.services.policy import load_policy
@@ -171,6 +171,10 @@ def create_app(settings: Settings) -> FastAPI:
         if ctx.viid is not None:
             background["viid-sweep"] = lambda: viid.sweep(ctx)
         background["notify"] = lambda: _notify(ctx)
+        keep = retention.Defaults.of(settings.media_snapshot_days, settings.media_clip_days,
+                                     settings.media_quota_mb)
+        background["media-retention"] = lambda: retention.run(ctx.sessions, ctx.media, keep,
+                                                              settings.media_retention_check_s)
         # one replica at a time runs them when SHARPEYES_LEASE_URL is set (api/cluster/scaleout.py)
         jobs = [asyncio.ensure_future(c) for c in scaleout.background(ctx, background, mqtt)]
         try:

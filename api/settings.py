@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     simulation: bool = Field(
         default=False, description="Teams are simulated (sharpeyes demo --simulate-teams); pages label it"
     )
+    media_snapshot_days: float = Field(default=30.0, gt=0, description="Keep camera snapshots this many "
+                                       "days unless the camera says otherwise (cameras page)")
+    media_clip_days: float = Field(default=7.0, gt=0, description="Keep camera clips this many days unless "
+                                   "the camera says otherwise (cameras page)")
+    media_quota_mb: float = Field(default=0.0, ge=0, description="Disk quota for camera snapshots and clips "
+                                  "in MB; the oldest are removed first (rows kept, marked gone); 0: none")
+    media_retention_check_s: float = Field(default=300.0, gt=0,
+                                           description="How often media older than their days are removed")
     deadline_check_s: float = Field(default=15.0, gt=0,
                                     description="How often the patrol job checks deadlines "
                                     "(escalation) and acknowledgement timeouts, in seconds")

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from api.db.models import Camera, Media
+from api.db.models import Camera
 from api.deps import CtxDep, Engineer, Worker
 from api.schemas_cameras import (
     CameraConfigIn,
@@ -27,6 +27,7 @@ from api.schemas_cameras import (
 )
 from api.services.camera_checks import ConfigInvalid, FieldError, detector_classes
 from api.services.camera_health import health
+from api.services.retention import storage_by_camera
 from api.services.rule_forms import rule_form_schema
 from api.views import ERRORS
 
@@ -64,9 +65,7 @@ def list_configs(_: Engineer, ctx: CtxDep) -> list[CameraRowOut]:
     rows = ctx.camera_configs.all()
     with ctx.sessions() as s:
         live = {c.id: c for c in s.scalars(select(Camera))}
-        used = {cam: (int(n), int(b or 0)) for cam, n, b in s.execute(
-            select(Media.camera_id, func.count(), func.sum(Media.size))
-            .where(Media.gone_at.is_(None)).group_by(Media.camera_id))}
+        used = storage_by_camera(s)
     well = health(ctx.sessions, [r.camera for r in rows])
     out = []
     for r in rows:

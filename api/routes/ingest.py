@@ -12,7 +12,7 @@ from pydantic import Field
 from api.context import LiveFrame
 from api.deps import CtxDep, Worker
 from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, MediaOut
-from api.services import cameras
+from api.services import cameras, retention
 from api.services.ingest import Batch
 from api.services.media import attach_event_media
 from api.views import ERRORS, media_out
@@ -89,9 +89,11 @@ def upload_media(event_id: Annotated[str, Form(min_length=1, max_length=100)],
     if file.size is not None and file.size > limit:
         raise HTTPException(413, f"{kind} is {file.size} bytes; the limit is {limit} bytes")
     data = file.file.read(limit + 1)
-    with ctx.sessions() as session:
+    quota = retention.Defaults.of(0, 0, ctx.settings.media_quota_mb).quota_bytes
+    with ctx.sessions() as session, retention.WRITE_LOCK:
         row, changed = attach_event_media(session, ctx.media, event_id, kind, data, limit,
                                           f"worker:{worker.name}")
+        retention.enforce_quota(ctx.sessions, ctx.media, quota)   # oldest first, this file included
         out = media_out(row)
         if changed is not None:   # snapshot or clip: the pages fetch the incident's media again
             ctx.notify.incidents(session, [changed])

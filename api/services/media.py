@@ -106,7 +106,7 @@ def attach_event_media(session: Session, store: MediaStore, event_id: str, kind:
         return dup, None
     rel, sha = store.save(kind, data, ext)
     row = Media(kind=kind, incident_id=ev.incident_id, event_id=event_id, path=rel, content_type=ctype,
-                size=len(data), sha256=sha, uploaded_by=uploader)
+                size=len(data), sha256=sha, uploaded_by=uploader, camera_id=ev.camera_id)
     session.add(row)
     try:
         session.commit()
