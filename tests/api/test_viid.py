@@ -356,3 +356,23 @@ def test_digest_credentials_for_another_path_are_refused(viid: Harness) -> None:
                          headers={"Authorization": header.replace("Keepalive", "Register")
                                   .replace(resp, ok_resp)})
     assert r.status_code == 200, r.text
+
+
+def test_vendor_quirks_a_bare_object_and_a_data_url_image_are_read(viid: Harness) -> None:
+    """Some devices send the object bare instead of in a list, and the image as a data: URL."""
+    assert register(viid, NVR).status_code == 200
+    body = fx.non_motor(ELEVATOR, datetime.now(UTC), [jpeg_bytes()])
+    obj = body["NonMotorVehicleListObject"]["NonMotorVehicleObject"][0]
+    img = obj["SubImageList"]["SubImageInfoObject"][0]
+    img["Data"] = "data:image/jpeg;base64," + img["Data"]
+    body["NonMotorVehicleListObject"]["NonMotorVehicleObject"] = obj
+    r = post(viid, "NonMotorVehicles", body)
+    assert r.status_code == 200 and statuses(r)[0]["StatusCode"] == 0, r.text
+    assert viid.count("media") == 1 and [i["event_type"] for i in incidents(viid)] == ["ebike_in_elevator"]
+    now = datetime.now(UTC)
+    one = {"PersonID": fx.object_id(ELEVATOR, now, 7, "01"), "DeviceID": ELEVATOR,
+           "LocationMarkTime": fx.stamp(now)}
+    person = {"PersonListObject": {"PersonObject": [one]}}
+    r = post(viid, "Persons", person)
+    assert r.status_code == 200 and statuses(r)[0]["StatusCode"] == 0
+    assert viid.count("viid_records") == 2
