@@ -15,10 +15,12 @@ Usage::
     demo = open_source("sample_videos/vtest.avi", fps=5, realtime=True, loop=True)
 
 Files skip the frames between detect times with ``grab()`` (no pixel conversion) and time each frame by
-its own timestamp; their header's frame count and duration are hints (a mismatch is one warning, never an
-error). A live stream drops frames rather than queueing them. A stream that fails reconnects with capped
-exponential backoff and reports ``online`` / ``reconnecting`` / ``offline`` through :class:`SourceState`.
-Errors a user can fix are :class:`vision.errors.SourceError` naming the file or URL, the frame and what to do.
+its own timestamp; played as fast as they decode, they decode a few frames ahead in a thread of their own
+(decoding on one core while the pipeline works on another). Their header's frame count and duration are
+hints (a mismatch is one warning, never an error). A live stream drops frames rather than queueing them.
+A stream that fails reconnects with capped exponential backoff and reports ``online`` / ``reconnecting`` /
+``offline`` through :class:`SourceState`. Errors a user can fix are :class:`vision.errors.SourceError`
+naming the file or URL, the frame and what to do.
 
 The parts: vision/sources_base.py (state, backoff, base class), vision/sources_file.py (clips, image
 folders), vision/sources_stream.py (live streams); this module opens the right one.
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from vision.errors import SourceError
 from vision.sources_base import Backoff, FrameSource, SourceState, StateCallback, Status
-from vision.sources_file import IMAGE_EXTS, FileSource, ImageDirSource, Timeline
+from vision.sources_file import IMAGE_EXTS, READ_AHEAD, FileSource, ImageDirSource, Timeline
 from vision.sources_stream import StreamSource
 
 __all__ = ["Backoff", "DecodeStats", "FileSource", "FrameSource", "IMAGE_EXTS", "ImageDirSource",
@@ -50,7 +52,8 @@ def is_stream(uri: str | os.PathLike[str]) -> bool:
 
 def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realtime: bool = False,
                 loop: bool = False, on_state: StateCallback | None = None, backoff: Backoff | None = None,
-                base_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0) -> FrameSource:
+                base_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0,
+                read_ahead: int = READ_AHEAD) -> FrameSource:
     """Open a video file, an image folder or a live stream, delivering frames at about `fps` per second.
 
     - `uri`: a path (relative paths are taken from `base_dir`, e.g. the camera config's folder),
@@ -61,6 +64,8 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
     - `on_state`: called with a copy of the :class:`SourceState` whenever the status changes, and every
       REPORT_S seconds while frames flow (delivered fps, last frame time).
     - `backoff`: reconnect policy of live streams.
+    - `read_ahead` (files played as fast as they decode): frames decoded ahead in a thread of their own,
+      so decoding and analysis use two cores; 0 decodes in the caller's thread. The frames are the same.
 
     Raises SourceError when the file or folder does not exist or cannot be opened.
     """
@@ -83,7 +88,7 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
         return ImageDirSource(path, fps, realtime=realtime, loop=loop, on_state=on_state)
     if path.stat().st_size == 0:
         raise SourceError(f"clip {path} is empty (0 bytes); copy the file again")
-    return FileSource(path, fps, realtime=realtime, loop=loop, on_state=on_state)
+    return FileSource(path, fps, realtime=realtime, loop=loop, on_state=on_state, read_ahead=read_ahead)
 
 
 @dataclass

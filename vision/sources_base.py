@@ -6,6 +6,7 @@ The sources themselves are in vision/sources_file.py (clips, image folders) and 
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
@@ -86,6 +87,10 @@ class FrameSource:
     def _frames(self) -> Iterator[Frame]:
         raise NotImplementedError
 
+    def idle(self) -> bool:
+        """Whether the source does no work in a thread of its own now (see FileSource's read-ahead)."""
+        return True
+
     def stop(self) -> None:
         """Ask the source to end from any thread: an iteration waiting for a frame returns at once.
         Does not wait; close() (or leaving ``with``) releases the source."""
@@ -123,3 +128,74 @@ class FrameSource:
         if now - self._reported >= REPORT_S:
             self._reported = now
             self._set()
+
+
+class ReadAhead:
+    """Runs a frame generator in its own thread, at most `depth` frames ahead of the consumer.
+
+    Decoding (FFmpeg, OpenCV's colour conversion) releases the GIL, so a recorded clip decodes on one core
+    while the pipeline works on the frame before on another: the same frames, in the same order, with the
+    same times. Errors raised by the generator are raised to the consumer; leaving the iteration early (or
+    `stop`) ends the thread and closes the generator, so the file is released.
+    """
+
+    _END = object()
+
+    def __init__(self, frames: Iterator[Frame], depth: int, closed: threading.Event) -> None:
+        self._frames = frames
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._closed = closed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sharpeyes-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not (self._stop.is_set() or self._closed.is_set()):
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for frame in self._frames:
+                if not self._put(frame):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+        finally:
+            close = getattr(self._frames, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            while True:
+                try:
+                    item = self._queue.get(timeout=0.05)
+                except queue.Empty:
+                    if not self._thread.is_alive() and self._queue.empty():
+                        return  # stopped by close()
+                    continue
+                if item is self._END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, Frame)
+                yield item
+        finally:
+            self.stop()
+
+    def idle(self) -> bool:
+        """Whether the thread is doing nothing now: `depth` frames are waiting, or it has ended (a benchmark
+        waits for this before timing something else, so no decoding is done for free in another's time)."""
+        return self._queue.full() or not self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """End the thread and wait for it (the generator is closed, the file released)."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)

@@ -17,7 +17,7 @@ import cv2
 
 from vision.base import Frame
 from vision.errors import SourceError
-from vision.sources_base import FrameSource, StateCallback
+from vision.sources_base import FrameSource, ReadAhead, StateCallback
 
 log = logging.getLogger("vision.sources")
 
@@ -25,6 +25,7 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_HINT = "mp4, avi, mkv, mov or any container FFmpeg decodes"
 VFR_DRIFT_S = 0.1  # event times are good to ~0.3 s: a smaller drift from the header's rate goes unreported
 MAX_GAP_S = 10.0  # a forward jump of a frame's timestamp beyond this is a broken timestamp, not a pause
+READ_AHEAD = 3  # frames a clip played as fast as it decodes is decoded ahead, in its own thread
 
 
 class Timeline:
@@ -70,15 +71,21 @@ class Timeline:
 
 
 class FileSource(FrameSource):
-    """A video file. `fps` picks frames at that rate by the frames' timestamps (None: every frame)."""
+    """A video file. `fps` picks frames at that rate by the frames' timestamps (None: every frame).
+
+    Played as fast as it decodes (not `realtime`), the clip is decoded `read_ahead` frames ahead in a thread
+    of its own (0: in the consumer's thread); the frames are the same either way.
+    """
 
     def __init__(self, path: Path, fps: float | None, realtime: bool = False, loop: bool = False,
-                 on_state: StateCallback | None = None) -> None:
+                 on_state: StateCallback | None = None, read_ahead: int = READ_AHEAD) -> None:
         super().__init__(str(path), on_state)
         self.path = path
         self.fps = fps
         self.realtime = realtime
         self.loop = loop
+        self.read_ahead = 0 if realtime else max(0, read_ahead)
+        self._ahead: ReadAhead | None = None
         cap = self._open()
         self.native_fps = native_fps(cap)
         self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # the header's claim: a hint
@@ -88,6 +95,23 @@ class FileSource(FrameSource):
         self._timeline = Timeline(self.native_fps)
         self._undecodable: list[int] = []
         self._decoded: int | None = None  # frames in one full pass, once known
+
+    def __iter__(self) -> Iterator[Frame]:
+        if not self.read_ahead:
+            return self._frames()
+        if self._ahead is not None:
+            self._ahead.stop()
+        self._ahead = ReadAhead(self._frames(), self.read_ahead, self._closed)
+        return iter(self._ahead)
+
+    def idle(self) -> bool:
+        """Whether no decoding runs now in the read-ahead thread (always true without one)."""
+        return self._ahead is None or self._ahead.idle()
+
+    def close(self) -> None:
+        super().close()
+        if self._ahead is not None:
+            self._ahead.stop()
 
     def _open(self) -> cv2.VideoCapture:
         cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)

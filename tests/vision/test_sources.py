@@ -132,6 +132,46 @@ def test_realtime_loop_paces_frames_and_continues_the_timeline(tmp_path: Path,
     assert reports[-1].fps == pytest.approx(10, rel=0.3) and reports[-1].last_frame_time is not None
 
 
+@pytest.mark.parametrize("fourcc,fps", [("MJPG", None), ("MJPG", 3.0), ("mp4v", 5.0), ("mp4v", None)])
+def test_read_ahead_gives_the_same_frames_times_and_pixels(tmp_path: Path, fourcc: str,
+                                                           fps: float | None) -> None:
+    clip = write_clip(tmp_path / ("c.avi" if fourcc == "MJPG" else "c.mp4"), 40, fps=10, fourcc=fourcc)
+    inline = list(open_source(clip, fps, read_ahead=0))
+    ahead = list(open_source(clip, fps, read_ahead=2))
+    assert [(f.index, f.t) for f in ahead] == [(f.index, f.t) for f in inline]
+    assert len(ahead) == {None: 40, 5.0: 20, 3.0: 12}[fps]
+    # each frame its own pixels (a decoder reusing one buffer would show the newest frame everywhere)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(ahead, inline, strict=True))
+
+
+def test_read_ahead_decodes_in_its_own_thread_and_ends_with_the_consumer(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "c.avi", 40, fps=10)
+    before = set(threading.enumerate())
+    src = open_source(clip, None, read_ahead=3)
+    frames = iter(src)
+    assert number_of(next(frames).image) == 0
+    mine = [t for t in threading.enumerate() if t not in before and t.name == "sharpeyes-read-ahead"]
+    assert len(mine) == 1 and mine[0].is_alive()
+    deadline = time.monotonic() + 10
+    while not src.idle() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert src.idle() and mine[0].is_alive()  # 3 frames decoded ahead, then it waits for the consumer
+    assert [number_of(next(frames).image) for _ in range(3)] == [1, 2, 3]
+    src.close()
+    assert not mine[0].is_alive()  # closing ends the thread (and releases the file)
+
+
+def test_read_ahead_off_for_realtime_and_for_read_ahead_0(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "c.avi", 10, fps=10)
+    before = set(threading.enumerate())
+    for src in (open_source(clip, None, read_ahead=0), open_source(clip, None, realtime=True)):
+        with src:
+            for _ in src:
+                assert not [t for t in threading.enumerate() if t not in before and t.is_alive()
+                            and t.name == "sharpeyes-read-ahead"]
+                break
+
+
 def test_realtime_drops_frames_when_the_consumer_is_slow(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "c.avi", 40, fps=20)  # 2 s clip
     src = open_source(clip, None, realtime=True)

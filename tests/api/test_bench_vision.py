@@ -1,0 +1,46 @@
+"""`sharpeyes bench vision`'s pipeline/naive timing on a short clip cut from vtest.avi (real detector)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+
+from api.bench.vision import interleaved_fps
+from vision.config import load_config
+from vision.detectors import create_detector
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "sample_videos/cases/vtest_fire_lane/camera.yaml"
+
+
+def cut(out: Path, n: int) -> Path:
+    cap = cv2.VideoCapture(str(ROOT / "sample_videos/vtest.avi"))
+    vw = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"MJPG"), 10, (768, 576))
+    for _ in range(n):
+        ok, img = cap.read()
+        assert ok
+        vw.write(img)
+    vw.release()
+    cap.release()
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chunk_s", [1.0, 10.0])
+def test_interleaved_runs_cover_the_whole_clip_each_its_own_way(tmp_path: Path, chunk_s: float) -> None:
+    clip = cut(tmp_path / "short.avi", 36)  # 3.6 s at 10 fps; the camera detects at 5 fps
+    camera = next(iter(load_config(CONFIG).cameras))
+    detector = create_detector(None)
+    out = interleaved_fps(str(CONFIG), str(clip), camera, detector, chunk_s=chunk_s)
+    pipe, naive = out["pipeline"], out["naive"]
+    # clip frames covered, up to the last one each analysed: the pipeline's last is frame 34 (5 fps of 10)
+    assert (pipe["source_frames"], naive["source_frames"]) == (35, 36)
+    # naive: the detector on every frame of the clip, whole frame; the pipeline: at detect fps, gated
+    assert naive["detector_runs"]["frames"] == naive["detector_runs"]["detect_full"] == 36
+    assert pipe["detector_runs"]["frames"] == 18
+    assert pipe["detector_runs"]["detect_full"] + pipe["detector_runs"]["detect_regions"] <= 18
+    assert pipe["seconds"] > 0 and naive["seconds"] > 0
+    assert pipe["fps"] == pytest.approx(35 / pipe["seconds"], rel=0.02)
+    assert naive["fps"] == pytest.approx(36 / naive["seconds"], rel=0.02)
