@@ -50,10 +50,8 @@ class DetectSettings(VisionModel):
         default=1.0, gt=0, description="While all motion is explained by known tracks, re-detect this often "
         "(seconds); the whole frame is detected every motion.keepalive_s")
     stationary_s: float = Field(
-        default=1.0, gt=0,
-        description="In zones whose rules are all `stationary`, what moves does not matter "
-        "until it stops: motion there is detected at most this "
-        "often (seconds), plus once the moment it stops")
+        default=1.0, gt=0, description="In zones whose rules are all `stationary`, what moves does not "
+        "matter until it stops: motion there is detected at most this often (seconds), and once as it stops")
     line_fps: float = Field(
         default=15.0, gt=0, le=60, description="A camera with `line` rules decodes up to this many frames a "
         "second (at most the source's own) and, while something moves near a line, detects at that rate: a "
@@ -70,18 +68,15 @@ class TrackerSettings(VisionModel):
     min_iou: float = Field(default=0.1, ge=0, le=1, description="Least IoU to associate a box with a track")
     min_frames: int = Field(default=1, ge=1, description="Consecutive detections before a track gets an id")
     still_radius: float = Field(
-        default=0.15, gt=0, description="A track is still while its box's centre stays within this "
-        "fraction of its box size of where it is now (and its size "
-        "within a third of it), a brief odd box apart")
+        default=0.15, gt=0, description="A track is still while its box's centre stays within this fraction "
+        "of its box size of where it is now (and its size within a third of it), a brief odd box apart")
     still_window_s: float = Field(
         default=4.0, gt=0, description="Movement is judged over this many seconds, against the object's own "
         "size: a far car crawling along a road is moving, box jitter is not (reported as `displacement`)")
     link_s: float = Field(
-        default=3.0, ge=0,
-        description="A new track that appears within this many seconds of a moving track being "
-        "lost, where that object was heading and looking like it, "
-        "continues it (same id, same event); a still "
-        "object's track can be continued for up to lost_s")
+        default=3.0, ge=0, description="A new track that appears within this many seconds of a moving track "
+        "being lost, where that object was heading and looking like it, continues it (same id, same event); "
+        "a still object's track can be continued for up to lost_s")
 
 
 class EventSettings(VisionModel):
@@ -176,10 +171,8 @@ class LeftObjectRule(RuleBase):
     min_area: float = Field(default=0.001, gt=0, le=1, description="Least region area, fraction of the frame")
 
 
-Rule = Annotated[
-    Union[PresenceRule, StationaryRule, CrowdRule, LineRule, LeftObjectRule],  # noqa: UP007
-    Field(discriminator="kind"),
-]
+Rule = Annotated[Union[PresenceRule, StationaryRule, CrowdRule, LineRule, LeftObjectRule],  # noqa: UP007
+                 Field(discriminator="kind")]
 
 
 class Zone(VisionModel):
@@ -209,9 +202,8 @@ class Camera(VisionModel):
                                  "tracker.lost_s, so parked cars stay tracked")
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig, description="Object masks and per-label "
                                    "filters (vision/objects.py), applied before tracking")
-    clip_start: str | None = Field(default=None,
-                                   description="Time of day a recorded clip starts, HH:MM[:SS], "
-                                   "for rule schedules")
+    clip_start: str | None = Field(default=None, description="Time of day a recorded clip starts, "
+                                   "HH:MM[:SS], for rule schedules")
     viid: dict[str, Any] | None = Field(default=None, description="GA/T 1400 records of this camera (APEs, "
                                         "rules): read by the api, docs/gat1400.md")
 
