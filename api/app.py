@@ -147,7 +147,8 @@ def create_app(settings: Settings) -> FastAPI:
     publishers: list[Publisher] = [hub]
     ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine, site=plan),
               policy=load_policy(settings.policy_path, patrol_path=settings.patrol_policy_path),
-              bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute),
+              bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute,
+                                                             per_address=settings.login_failures_per_address),
               media=MediaStore(settings.media_dir, settings.max_image_pixels),
               workers=WorkerKeys(session_factory(engine)),
               notify=Topics(lambda topic, payload, team_id: ctx.publish(topic, payload, team_id)),

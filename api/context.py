@@ -35,6 +35,7 @@ class LiveFrame:
     jpeg: bytes
     at: float
     version: int
+    worker: str = ""   # who sent it (only the camera's owner may)
 
 
 @dataclass

@@ -7,6 +7,9 @@ table that maps each to its status code (`api.app` answers `{"detail": message, 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 
@@ -94,3 +97,14 @@ def http_status(exc: DomainError) -> int:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]  # type: ignore[index]
     return 400
+
+
+@contextmanager
+def after_commit(what: str) -> Iterator[None]:
+    """Work after a commit (publishing, dispatch): a failure there is logged, never turned into an error
+    answer, because what was asked for is stored and a retry would store it twice."""
+    try:
+        yield
+    except Exception:
+        logging.getLogger("api.after_commit").exception("%s failed after the commit (what was stored stays)",
+                                                        what)

@@ -60,9 +60,14 @@ class GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
 
-def server_config(app: Any, host: str, port: int, header_timeout_s: float = 10.0,
+def server_config(app: Any, host: str, port: int, header_timeout_s: float = 10.0, trusted_proxies: str = "",
                   **kw: Any) -> uvicorn.Config:
-    """uvicorn's config for the app with the header timeout (GuardedH11) and a short keep-alive."""
+    """uvicorn's config for the app with the header timeout (GuardedH11) and a short keep-alive.
+    X-Forwarded-For is believed only from `trusted_proxies` (comma-separated; empty: from nobody)."""
     protocol = type("GuardedH11Timed", (GuardedH11,), {"header_timeout_s": header_timeout_s})
     kw.setdefault("timeout_keep_alive", 5)
+    proxies = [p.strip() for p in trusted_proxies.split(",") if p.strip()]
+    kw.setdefault("proxy_headers", bool(proxies))
+    if proxies:
+        kw.setdefault("forwarded_allow_ips", proxies)
     return uvicorn.Config(app, host=host, port=port, http=protocol, **kw)

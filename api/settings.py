@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         default=10, gt=0, description="Failed logins allowed per user and address per minute"
     )
+    login_failures_per_address: int = Field(
+        default=30, gt=0, description="Failed logins allowed per address per minute, whatever the user names "
+        "(a spray over many accounts); then 429")
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
+        "believed (the client address for the login limits and the audit log); empty: none, the peer's "
+        "address is used")
     dashboard_dir: Path | None = Field(
         default=None,
         description="Static dashboard folder; default: dashboard/ next to the package if present",

@@ -18,6 +18,7 @@ INT8_MAX = 2**63 - 1          # a BigInteger column; no integer in a request may
 MAX_DEPTH = 32                # nesting of free-form JSON (zones, people, roster)
 ERROR_INPUT_CHARS = 120       # a 422 shows at most this much of the offending input
 MAX_ERRORS = 20               # and at most this many errors
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 # an id in a path, a query or a body: a row id of an Integer column
 RowId = Annotated[int, Field(ge=1, le=INT4_MAX)]

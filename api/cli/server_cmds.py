@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
                    help="a client must send its request headers within S seconds (default 10)")
     p.add_argument("--body-timeout", type=float, default=None, metavar="S",
                    help="a request body that stalls S seconds is answered 408 (default 30)")
+    p.add_argument("--trusted-proxies", default=None, metavar="ADDRS",
+                   help="comma-separated reverse proxy addresses whose X-Forwarded-For is believed "
+                        "(default: none; SHARPEYES_TRUSTED_PROXIES)")
     p.add_argument("--max-body", type=int, default=None, metavar="BYTES",
                    help="largest request body other than an upload (default 4 MiB; uploads: "
                         "SHARPEYES_MAX_PHOTO_BYTES, SHARPEYES_MAX_CLIP_BYTES)")
@@ -122,15 +125,16 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args.db, bool(args.dev), media_dir=args.media, site_path=args.site,
                          patrol_policy_path=args.patrol_policy, header_timeout_s=args.header_timeout,
                          body_timeout_s=args.body_timeout, max_body_bytes=args.max_body,
-                         viid_config=args.viid)
+                         viid_config=args.viid, trusted_proxies=args.trusted_proxies)
     app = create_app(settings)
     print(
         f"SharpEyes api on http://{args.host}:{args.port}  (docs: /docs, database: "
         f"{settings.db_url.split('@')[-1]})",
         flush=True,
     )
-    uvicorn.Server(server_config(app, args.host, args.port, settings.header_timeout_s, log_level="warning",
-                                 ws_ping_interval=20, ws_ping_timeout=20)).run()
+    uvicorn.Server(server_config(app, args.host, args.port, settings.header_timeout_s,
+                                 settings.trusted_proxies, log_level="warning", ws_ping_interval=20,
+                                 ws_ping_timeout=20)).run()
     return 0
 
 

@@ -55,7 +55,12 @@ def resync_clients(ctx: Ctx) -> None:
 
 
 def store_batch(ctx: Ctx, messages: list[EventMessage], worker: str) -> dict[str, int]:
-    """The stream's ingest: the same path as `POST /api/ingest/events` (idempotent on (id, seq))."""
+    """The stream's ingest: the same path as `POST /api/ingest/events` (idempotent on (id, seq)), and the
+    same rule: a worker sends only for its own cameras (or its pool's)."""
+    ident = ctx.workers.by_name(worker)
+    if ident is not None:
+        for cam in ctx.ingest.cameras.get(m.camera for m in messages).values():
+            ctx.workers.check_owner(ident, cam.id, cam.worker)
     stored = ctx.ingest.store_one(messages, worker)
     return {"stored": stored.stored, "duplicates": stored.duplicates}
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.db.models import Camera, Event, Incident, Media, Team, TimelineEntry, utcnow
 from api.deps import AnyUser, CtxDep, Operator, SessionDep
-from api.errors import NotFound
+from api.errors import NotFound, after_commit
 from api.schemas import (
     ActionIn,
     EventOut,
@@ -73,11 +73,16 @@ def create_incident(body: IncidentCreate, user: Operator, ctx: CtxDep, session: 
                        at=utcnow(), source="manual", camera=camera, description=body.description,
                        category=body.category, severity=body.severity, place=body.place)
     session.commit()
-    items = incidents_out(session, [inc], user.role)
-    publish_incidents(ctx, items)
+    # stored: from here on the answer is 201 whatever fails (a retry would open it twice)
+    answer = IncidentOut.model_validate(inc)
+    with after_commit(f"incident {inc.id}: its payload"):
+        answer = incidents_out(session, [inc], user.role)[0]
+    with after_commit(f"incident {inc.id}: publishing"):
+        publish_incidents(ctx, [answer])
     if ctx.patrol is not None:
-        ctx.patrol.on_new_incidents([inc.id])
-    return items[0]
+        with after_commit(f"incident {inc.id}: dispatch"):
+            ctx.patrol.on_new_incidents([inc.id])
+    return answer
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail,

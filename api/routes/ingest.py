@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, Response, UploadFile
@@ -15,12 +16,18 @@ from api.schemas import CameraOut, CameraRegister, CameraStateIn, IngestResult, 
 from api.services import cameras, retention
 from api.services.ingest import Batch
 from api.services.media import attach_event_media
+from api.services.workers import WorkerIdentity
 from api.views import ERRORS, media_out
 from vision.events import EventMessage
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"], responses=ERRORS)
 MAX_BATCH = 2000
 MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+def owner_check(ctx: CtxDep, worker: WorkerIdentity) -> Callable[[str, str | None], None]:
+    """Forbidden for a camera that belongs to another worker (`WorkerKeys.may_use`)."""
+    return lambda camera, owner: ctx.workers.check_owner(worker, camera, owner)
+
 
 EventBatch = Annotated[list[EventMessage], Field(min_length=1, max_length=MAX_BATCH)]
 
@@ -34,6 +41,9 @@ async def ingest_events(body: EventMessage | EventBatch, worker: Worker, ctx: Ct
     cameras = ctx.ingest.cameras.cached(names)
     if cameras is None:
         cameras = await run_in_threadpool(ctx.ingest.cameras.get, names)
+    for cam in cameras.values():
+        if cam.worker != worker.name:   # not its own: allowed only for a freed camera or its pool's
+            await run_in_threadpool(ctx.workers.check_owner, worker, cam.id, cam.worker)
     stored = await ctx.ingest_queue.submit(Batch(messages, worker.name, cameras))
     return IngestResult.model_validate(stored)
 
@@ -43,7 +53,7 @@ def register_cameras(body: Annotated[list[CameraRegister], Field(min_length=1, m
                      worker: Worker, ctx: CtxDep) -> list[CameraOut]:
     regs = [cameras.Registration(c.id, c.name, c.place, c.zones) for c in body]
     items = [CameraOut.model_validate(c) for c in cameras.register(ctx.sessions, ctx.ingest.cameras, regs,
-                                                                   worker.name)]
+                                                                   worker.name, owner_check(ctx, worker))]
     for item in items:
         ctx.publish(f"cameras/{item.id}/state", item.model_dump(mode="json"))
     return items
@@ -54,7 +64,8 @@ def register_cameras(body: Annotated[list[CameraRegister], Field(min_length=1, m
 def camera_state(body: Annotated[list[CameraStateIn], Field(min_length=1, max_length=500)],
                  worker: Worker, ctx: CtxDep) -> list[CameraOut]:
     beats = [cameras.Heartbeat(s.camera, s.state, s.fps, s.detail, s.last_event_at) for s in body]
-    items = [CameraOut.model_validate(c) for c in cameras.heartbeat(ctx.sessions, beats, worker.name)]
+    items = [CameraOut.model_validate(c) for c in cameras.heartbeat(ctx.sessions, beats, worker.name,
+                                                                    owner_check(ctx, worker))]
     for item in items:
         # every heartbeat is pushed, so pages see fps and last-seen move
         ctx.publish(f"cameras/{item.id}/state", item.model_dump(mode="json"))
@@ -70,10 +81,10 @@ async def put_frame(camera_id: Annotated[str, Path(max_length=100)], request: Re
         raise HTTPException(413, f"frame is {len(data)} bytes; the limit is {MAX_FRAME_BYTES}")
     if not data.startswith(b"\xff\xd8"):
         raise HTTPException(415, "frame must be a JPEG image (Content-Type: image/jpeg)")
-    if camera_id not in ctx.frames:
-        await run_in_threadpool(cameras.ensure_known, ctx.sessions, camera_id)
+    if camera_id not in ctx.frames or ctx.frames[camera_id].worker != worker.name:
+        await run_in_threadpool(cameras.ensure_known, ctx.sessions, camera_id, owner_check(ctx, worker))
     old = ctx.frames.get(camera_id)
-    ctx.frames[camera_id] = LiveFrame(data, time.time(), (old.version + 1) if old else 1)
+    ctx.frames[camera_id] = LiveFrame(data, time.time(), (old.version + 1) if old else 1, worker.name)
     if ctx.frame_event is not None:
         ctx.frame_event.set()
     return Response(status_code=204)
@@ -92,7 +103,7 @@ def upload_media(event_id: Annotated[str, Form(min_length=1, max_length=100)],
     quota = retention.Defaults.of(0, 0, ctx.settings.media_quota_mb).quota_bytes
     with ctx.sessions() as session, retention.WRITE_LOCK:
         row, changed = attach_event_media(session, ctx.media, event_id, kind, data, limit,
-                                          f"worker:{worker.name}")
+                                          f"worker:{worker.name}", owner_check(ctx, worker))
         retention.enforce_quota(ctx.sessions, ctx.media, quota)   # oldest first, this file included
         out = media_out(row)
         if changed is not None:   # snapshot or clip: the pages fetch the incident's media again

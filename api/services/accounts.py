@@ -108,28 +108,37 @@ def key_hash(key: str) -> str:
 
 
 class LoginLimiter:
-    """At most `limit` failed logins per (address, name) per minute; then 429 until the window passes."""
+    """At most `limit` failed logins per (address, name) per minute, and `per_address` per address whatever
+    the names (a spray over many accounts); then 429 until the window passes."""
 
-    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+    def __init__(self, limit: int, window_s: float = 60.0, per_address: int = 30) -> None:
         self.limit = limit
+        self.per_address = per_address
         self.window_s = window_s
         self._fails: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
+
+    def _wait(self, key: tuple[str, str], limit: int, now: float) -> float:
+        q = self._fails[key]
+        while q and q[0] < now - self.window_s:
+            q.popleft()
+        if not q:
+            del self._fails[key]   # the table holds only what is still counted
+            return 0.0
+        return q[0] + self.window_s - now if len(q) >= limit else 0.0
 
     def retry_after(self, addr: str, name: str) -> float:
         """Seconds to wait before another try; 0 when allowed."""
         now = time.monotonic()
         with self._lock:
-            q = self._fails[(addr, name)]
-            while q and q[0] < now - self.window_s:
-                q.popleft()
-            if len(q) >= self.limit:
-                return q[0] + self.window_s - now
-        return 0.0
+            return max(self._wait((addr, name), self.limit, now),
+                       self._wait((addr, ""), self.per_address, now))
 
     def failed(self, addr: str, name: str) -> None:
         with self._lock:
-            self._fails[(addr, name)].append(time.monotonic())
+            now = time.monotonic()
+            self._fails[(addr, name)].append(now)
+            self._fails[(addr, "")].append(now)
 
     def succeeded(self, addr: str, name: str) -> None:
         with self._lock:

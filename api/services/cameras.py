@@ -6,6 +6,7 @@ insert race gets a unique clash and simply tries again, now as an update.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,23 +38,33 @@ class Heartbeat:
     last_event_at: datetime | None = None
 
 
+OwnerCheck = Callable[[str, str | None], None]   # (camera, its owner): Forbidden when not the caller's
+
+
+def _anyone(camera: str, owner: str | None) -> None:
+    return None
+
+
 def register(sessions: sessionmaker[Session], cache: CameraCache, cams: list[Registration],
-             worker: str) -> list[Camera]:
-    """Create or update the worker's cameras; Conflict when the race is lost three times running."""
+             worker: str, check: OwnerCheck = _anyone) -> list[Camera]:
+    """Create or update the worker's cameras; Conflict when the race is lost three times running;
+    Forbidden (nothing changed) for a camera of another worker."""
     for _ in range(ATTEMPTS):
         try:
-            return _upsert(sessions, cache, cams, worker)
+            return _upsert(sessions, cache, cams, worker, check)
         except IntegrityError:
             continue
     raise Conflict("camera registration conflicted three times; retry in a second")
 
 
 def _upsert(sessions: sessionmaker[Session], cache: CameraCache, cams: list[Registration],
-            worker: str) -> list[Camera]:
+            worker: str, check: OwnerCheck) -> list[Camera]:
     out = []
     with sessions() as session:
         for cam in cams:
             row = session.get(Camera, cam.id)
+            if row is not None:
+                check(row.id, row.worker)
             if row is None:
                 row = Camera(id=cam.id)
                 session.add(row)
@@ -64,7 +75,8 @@ def _upsert(sessions: sessionmaker[Session], cache: CameraCache, cams: list[Regi
     return out
 
 
-def heartbeat(sessions: sessionmaker[Session], beats: list[Heartbeat], worker: str) -> list[Camera]:
+def heartbeat(sessions: sessionmaker[Session], beats: list[Heartbeat], worker: str,
+              check: OwnerCheck = _anyone) -> list[Camera]:
     """Store the live state of each camera (UnknownCamera for one never registered); in the order given."""
     now = datetime.now(UTC)
     with sessions() as session:
@@ -73,6 +85,7 @@ def heartbeat(sessions: sessionmaker[Session], beats: list[Heartbeat], worker: s
         for b in beats:
             if b.camera not in rows:
                 raise UnknownCamera(b.camera)
+            check(b.camera, rows[b.camera].worker)
         for b in beats:
             row = rows[b.camera]
             if row.state != b.state:   # the camera's state history: uptime and reconnects over 24 h
@@ -85,7 +98,9 @@ def heartbeat(sessions: sessionmaker[Session], beats: list[Heartbeat], worker: s
     return [rows[b.camera] for b in beats]
 
 
-def ensure_known(sessions: sessionmaker[Session], camera: str) -> None:
+def ensure_known(sessions: sessionmaker[Session], camera: str, check: OwnerCheck = _anyone) -> None:
     with sessions() as session:
-        if session.get(Camera, camera) is None:
+        row = session.get(Camera, camera)
+        if row is None:
             raise UnknownCamera(camera)
+        check(camera, row.worker)

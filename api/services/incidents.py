@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NotRequired, TypedDict, cast
 
-from sqlalchemy import bindparam, case, select, tuple_
+from sqlalchemy import bindparam, case, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import patrol
 from api.db.models import Camera, Event, EventStep, Incident, Team, TimelineEntry, utcnow
-from api.errors import UnknownCamera
+from api.errors import Conflict, UnknownCamera
 from api.services import lifecycle
 from api.services.lifecycle import ACTIVE
 from api.services.policy import Policy
@@ -60,6 +60,13 @@ def apply_action(session: Session, incident: Incident, action: str, actor: str, 
     status (patrol.team_statuses_after), or raise a LifecycleError without changing anything."""
     target = lifecycle.check(incident.state, action, role, reason, team_id, incident.id)
     before, previous = incident.state, incident.team_id
+    # compare-and-set: of steps taken at once from the same state, one moves the incident, the others are
+    # refused (PostgreSQL re-reads the row after the winner's commit; SQLite serialises the writers)
+    moved = session.execute(update(Incident).where(Incident.id == incident.id, Incident.state == before)
+                            .values(state=target).execution_options(synchronize_session=False))
+    if getattr(moved, "rowcount", 1) != 1:
+        raise Conflict(f"incident {incident.id} was changed by someone else at the same moment (it is no "
+                       f"longer {before!r}): reload it and decide again")
     incident.state = target
     if action in lifecycle.NEEDS_TEAM:
         incident.team_id = team_id
@@ -144,6 +151,7 @@ class CameraInfo:
     id: str
     name: str
     place: str | None
+    worker: str | None = None   # the worker that registered it (api/services/workers.py: may_use)
 
 
 def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[str, int]]:
@@ -176,6 +184,24 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     unique: dict[tuple[str, int], EventMessage] = {}
     for m in messages:
         unique.setdefault((m.id, m.seq), m)
+    ev_t, inc_t = EVENTS, INCIDENTS
+    known: dict[str, _Known] = {}
+    shapes: dict[str, set[tuple[str, str, str]]] = {}
+    for m in messages:
+        shapes.setdefault(m.id, set()).add((m.camera, m.zone, m.event))
+    for eid, shape in shapes.items():
+        if len(shape) > 1:
+            raise Conflict(f"event id {eid[:100]!r} is given to steps of different cameras, zones or types: "
+                           "a new event needs a new id")
+    for row in session.execute(select(ev_t.c.id, ev_t.c.incident_id, ev_t.c.last_seq, ev_t.c.max_score,
+                                      ev_t.c.camera_id, ev_t.c.zone, ev_t.c.event_type)
+                               .where(ev_t.c.id.in_(shapes))):
+        # an id is one event: a step naming another camera, zone or type is refused, not merged or dropped
+        if shapes[row.id] != {(row.camera_id, row.zone, row.event_type)}:
+            raise Conflict(f"event id {row.id[:100]!r} is taken by an event of camera {row.camera_id!r}, "
+                           f"zone {row.zone!r}, type {row.event_type!r}: a new event needs a new id (its "
+                           "steps keep the camera, zone and type of its first step)")
+        known[row.id] = {"incident_id": row.incident_id, "last_seq": row.last_seq, "max_score": row.max_score}
     now = utcnow()
     stored = _insert_steps(session, [{"event_id": k[0], "seq": k[1], "lifecycle": m.lifecycle,
                                       "received_at": now}
@@ -186,11 +212,6 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     if not stored:
         return out
     todo = [m for k, m in unique.items() if k in stored]
-    ev_t, inc_t = EVENTS, INCIDENTS
-    known: dict[str, _Known] = {r.id: {"incident_id": r.incident_id, "last_seq": r.last_seq,
-                                       "max_score": r.max_score} for r in session.execute(
-        select(ev_t.c.id, ev_t.c.incident_id, ev_t.c.last_seq, ev_t.c.max_score)
-        .where(ev_t.c.id.in_({m.id for m in todo})))}
     # the newest active incident of each (camera, zone, event type) the batch opens events for, in one query
     groups: dict[tuple[str, str, str], dict[str, object] | None] = {}
     wanted = {(m.camera, m.zone, m.event) for m in todo if m.id not in known}

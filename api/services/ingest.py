@@ -18,11 +18,12 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Camera, Incident
-from api.errors import UnknownCamera
+from api.errors import UnknownCamera, after_commit
 from api.services.incidents import CameraInfo, ingest
 from api.services.ports import Services
 from vision.events import EventMessage
@@ -54,7 +55,7 @@ class CameraCache:
             rows = s.scalars(select(Camera).where(Camera.id.in_(wanted))).all()
         with self._lock:
             for c in rows:
-                self._known[c.id] = CameraInfo(c.id, c.name, c.place)
+                self._known[c.id] = CameraInfo(c.id, c.name, c.place, c.worker)
             found = {n: self._known[n] for n in wanted if n in self._known}
         missing = sorted(wanted - found.keys())
         if missing:
@@ -138,15 +139,19 @@ class Ingest:
                 )
                 session.commit()
             # a new incident has no media yet: only the others need the snapshot lookup
-            ctx.notify.incidents(session, rows, fresh=set(created))
+            with after_commit("ingest: publishing incidents"):
+                ctx.notify.incidents(session, rows, fresh=set(created))
         if ctx.wants("events"):   # MQTT, when configured
-            for b in group:
-                for m in b.messages:
-                    ctx.publish("events", m.model_dump(mode="json"))
+            with after_commit("ingest: publishing events"):
+                for b in group:
+                    for m in b.messages:
+                        ctx.publish("events", m.model_dump(mode="json"))
         if first_seen:   # rule actions (an elevator hold), once per event
-            ctx.actions.on_new_events([m for b in group for m in b.messages], first_seen, incident_of)
+            with after_commit("ingest: rule actions"):
+                ctx.actions.on_new_events([m for b in group for m in b.messages], first_seen, incident_of)
         if ctx.patrol is not None and created:
-            ctx.patrol.on_new_incidents(created)
+            with after_commit("ingest: dispatch"):
+                ctx.patrol.on_new_incidents(created)
         return [answers[id(b)] for b in group]
 
 
@@ -184,10 +189,23 @@ class IngestQueue:
                     size += len(item[0].messages)
                 try:
                     results = await asyncio.to_thread(self.ingest.store, [b for b, _ in group])
-                except Exception as exc:  # noqa: BLE001 - each waiting request gets the error
-                    for _, fut in group:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                except Exception as exc:  # noqa: BLE001 - each waiting request gets its own answer
+                    if len(group) == 1 or isinstance(exc, OperationalError | SATimeoutError):
+                        for _, fut in group:   # the database is down: every request hears so (503)
+                            if not fut.done():
+                                fut.set_exception(exc)
+                        continue
+                    # one request's steps failed the shared transaction: store each alone, so only the
+                    # bad one fails (with its own error) and the others are stored
+                    for batch, fut in group:
+                        try:
+                            res = (await asyncio.to_thread(self.ingest.store, [batch]))[0]
+                        except Exception as one:  # noqa: BLE001
+                            if not fut.done():
+                                fut.set_exception(one)
+                        else:
+                            if not fut.done():
+                                fut.set_result(res)
                     continue
                 for (_, fut), res in zip(group, results, strict=True):
                     if not fut.done():

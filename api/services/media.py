@@ -10,6 +10,7 @@ import hashlib
 import io
 import uuid
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.db.models import Event, Incident, Media
+from api.db.models import Camera, Event, Incident, Media
 from api.errors import NotFound, TooLarge, UnsupportedMedia
 
 IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
@@ -92,13 +93,17 @@ class MediaStore:
 
 
 def attach_event_media(session: Session, store: MediaStore, event_id: str, kind: str, data: bytes,
-                       limit: int, uploader: str) -> tuple[Media, Incident | None]:
+                       limit: int, uploader: str, check: Callable[[str, str | None], None] | None = None,
+                       ) -> tuple[Media, Incident | None]:
     """Store an event's snapshot or clip (checked, idempotent on content) and the incident it shows; a
     new file changes what the incident's pages show. NotFound when the event was never posted."""
     ctype, ext = store.check_clip(data, limit) if kind == "clip" else store.check_image(data, limit)
     ev = session.get(Event, event_id)
     if ev is None:
         raise NotFound(f"no event {event_id!r}: post the event before its media")
+    if check is not None:   # only the camera's worker may add to its events
+        cam = session.get(Camera, ev.camera_id)
+        check(ev.camera_id, cam.worker if cam is not None else None)
     sha = hashlib.sha256(data).hexdigest()
     same = select(Media).where(Media.event_id == event_id, Media.kind == kind, Media.sha256 == sha)
     dup = session.scalars(same).first()

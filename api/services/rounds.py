@@ -5,6 +5,7 @@ The service-points ledger is also written when a team resolves an incident (`api
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 import patrol
 from api.db.models import CheckIn, PointsEntry, Team, User, utcnow
 from api.errors import Invalid, NotFound
+from api.validation import DEFAULT_TIMEZONE, timezone_name
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,19 @@ class TeamPoints:
 
 
 def team_to_patrol(row: Team) -> patrol.Team:
+    tz = row.timezone
+    try:
+        timezone_name(tz)
+    except ValueError:
+        # stored before timezones were checked: read with the default, so one bad row breaks neither the
+        # team list nor dispatch (a new team's timezone is checked: api.schemas.TeamCreate)
+        logging.getLogger(__name__).warning("team %s: unknown timezone %r, read as %s", row.key, tz[:60],
+                                            DEFAULT_TIMEZONE)
+        tz = DEFAULT_TIMEZONE
     return patrol.team_from_dict(row.key, {
         "name": row.name, "leader": row.leader, "members": row.members, "skills": row.skills,
         "home_grid": row.home_grid, "base": row.base, "roster": row.roster, "exceptions": row.exceptions,
-        "timezone": row.timezone})
+        "timezone": tz})
 
 
 def ledger(session: Session, policy: patrol.Policy) -> patrol.Ledger:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import WorkerKey
+from api.errors import Forbidden
 from api.services.accounts import key_hash
 
 TTL_S = 10.0
@@ -68,6 +69,21 @@ class WorkerKeys:
             else:
                 self._cache[(kind, value)] = (time.monotonic() + self.ttl_s, ident)
         return ident
+
+    def may_use(self, worker: WorkerIdentity, owner: str | None) -> bool:
+        """Whether `worker` may send for a camera registered by `owner`: its own, a camera of nobody, one
+        whose owner's key was revoked (an admin freed it), or one of its pool's."""
+        if owner is None or owner == worker.name:
+            return True
+        other = self.by_name(owner)
+        return other is None or (worker.pool is not None and other.pool == worker.pool)
+
+    def check_owner(self, worker: WorkerIdentity, camera: str, owner: str | None) -> None:
+        """Forbidden when `camera` belongs to another worker (see may_use)."""
+        if not self.may_use(worker, owner):
+            raise Forbidden(f"camera {camera[:100]!r} belongs to worker {owner!r}: a key sends only for its "
+                            "own cameras (or its pool's); to move the camera, an admin revokes that worker's "
+                            "key (DELETE /api/workers/ID)")
 
     def forget(self) -> None:
         """After a key is revoked: the next request reads the table again."""
