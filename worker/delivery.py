@@ -140,9 +140,15 @@ class Delivery:
         if error_code(resp) == UNKNOWN_CAMERA:
             self.registered = False    # the api lost our cameras (a new database): register again
             return False
+        if resp.status_code in PERMANENT and items[0].kind == "event" and len(items) > 1:
+            # one bad step refuses its whole request: send them one by one, so only the bad ones are set
+            # aside and the others are stored (in order; a transient failure keeps the rest for later)
+            log.warning("api refused a batch of %d steps of %s (%d): sending them one at a time",
+                        len(items), run.name, resp.status_code)
+            return all(self._send(run, [one]) for one in items)
         if resp.status_code in PERMANENT:
             log.error("api refused %d %s item(s) of %s for good: %s", len(items), items[0].kind, run.name,
-                      resp.text)
+                      resp.text[:1000])
             self.outbox.dead(items, f"{resp.status_code} {resp.text[:500]}")
             return True
         return False      # 401 (key), 429, 5xx: keep the items, try again later

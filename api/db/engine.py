@@ -20,7 +20,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, pooled: bool = True) -> Engine:
-    """The app's engine; `pooled=False`: a connection per use, outside the app's pool (the health check)."""
+    """The app's engine; `pooled=False`: one or two connections of its own, outside the app's pool (the
+    health check)."""
     extra: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -42,7 +43,8 @@ def make_engine(url: str, pooled: bool = True) -> Engine:
     # Short connect and pool timeouts: with the database down a request fails fast (503), never hangs.
     connect_args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
     if not pooled:
-        return create_engine(url, connect_args=connect_args, **extra)
+        return create_engine(url, pool_size=1, max_overflow=1, pool_pre_ping=True, pool_timeout=5,
+                             connect_args=connect_args)
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=5,
                          connect_args=connect_args)
 

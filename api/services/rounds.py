@@ -53,7 +53,7 @@ def team_to_patrol(row: Team) -> patrol.Team:
         timezone_name(tz)
     except ValueError:
         # stored before timezones were checked: read with the default, so one bad row breaks neither the
-        # team list nor dispatch (a new team's timezone is checked: api.schemas.TeamCreate)
+        # team list nor dispatch (a new team's timezone is checked where it is received)
         logging.getLogger(__name__).warning("team %s: unknown timezone %r, read as %s", row.key, tz[:60],
                                             DEFAULT_TIMEZONE)
         tz = DEFAULT_TIMEZONE

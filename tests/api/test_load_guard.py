@@ -52,7 +52,7 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Harness]]:
     try:
         yield url, h
     finally:
-        proc.terminate()
+        proc.kill()   # queued sign-ins would hold a graceful shutdown for a while
         proc.wait(10)
 
 
