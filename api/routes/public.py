@@ -23,9 +23,17 @@ class Choice(Out):
     name: str
 
 
+class PlanInfo(Out):
+    image_url: str
+    width_m: float
+    height_m: float
+
+
 class FormOut(Out):
     categories: list[Choice]
     places: list[Choice]
+    plan: PlanInfo | None = Field(default=None, description="The site plan to tap a point on: x east, "
+                                  "y north in metres from its bottom-left corner")
     max_photos: int
     max_photo_bytes: int
 
@@ -92,8 +100,13 @@ def form(ctx: CtxDep) -> FormOut:
     # the named places, when the site names any: a road junction is no place a resident would pick
     named = {k: v for k, v in every.items() if v != k} or every
     places = [Choice(id=k, name=v) for k, v in named.items()]
+    plan = None
+    site = ctx.site
+    if site is not None and site.plan_image is not None and site.plan_image.is_file():
+        dims = site.config.plan
+        plan = PlanInfo(image_url="/api/site/plan.png", width_m=dims.width_m, height_m=dims.height_m)
     return FormOut(categories=cats, places=places, max_photos=residents.MAX_PHOTOS,
-                   max_photo_bytes=ctx.settings.resident_photo_bytes)
+                   max_photo_bytes=ctx.settings.resident_photo_bytes, plan=plan)
 
 
 @router.post("/reports", response_model=ReportOut, status_code=201,
@@ -106,6 +119,8 @@ def report(request: Request, ctx: CtxDep, session: SessionDep,
            building: Annotated[str, Form(max_length=200)] = "",
            unit: Annotated[str, Form(max_length=200)] = "",
            phone: Annotated[str, Form(max_length=40)] = "",
+           x: Annotated[float | None, Form(ge=0, le=100_000, description="A point on the plan (m)")] = None,
+           y: Annotated[float | None, Form(ge=0, le=100_000)] = None,
            photos: Annotated[list[UploadFile] | None, File(description="Up to 3 photos")] = None,
            ) -> ReportOut:
     limit = ctx.settings.resident_photo_bytes
@@ -114,6 +129,8 @@ def report(request: Request, ctx: CtxDep, session: SessionDep,
         if f.size is not None and f.size > limit:
             raise TooLarge(f"photo {i}: {f.size} bytes; the limit is {limit} bytes (第{i}张照片太大)")
         datas.append(f.file.read(limit + 1))
+    if not place and x is not None and y is not None:
+        place = ctx.patrol.nearest_place([x, y]) or ""     # the point names the nearest place of the plan
     new = residents.NewReport(category=category, text=text, place=place or None, building=building, unit=unit,
                               phone=phone or None, photos=datas)
     rep = residents.submit(session, ctx.policy, _places(ctx), ctx.media, new, _addr(request),

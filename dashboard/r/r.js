@@ -11,6 +11,24 @@
   const RATINGS = { satisfied: '满意', basic: '基本满意', dissatisfied: '不满意' };
   const $ = (id) => document.getElementById(id);
   let form = { max_photos: 3, max_photo_bytes: 5 * 1024 * 1024 };
+  let point = null;   // [x, y] metres on the plan (x east, y north from its bottom-left corner)
+
+  function setupPlan(plan) {
+    if (!plan) return;
+    $('plan-pick').hidden = false;
+    const img = $('plan');
+    img.addEventListener('click', (ev) => {
+      const r = img.getBoundingClientRect();
+      const fx = (ev.clientX - r.left) / r.width, fy = (ev.clientY - r.top) / r.height;
+      point = [fx * plan.width_m, (1 - fy) * plan.height_m];
+      const dot = $('plan-dot'); dot.hidden = false;
+      dot.style.left = (fx * 100) + '%'; dot.style.top = (fy * 100) + '%';
+      $('place').value = '';
+      $('plan-note').textContent = '已选点，将按最近的地点受理';
+    });
+    $('place').addEventListener('change', () => { if ($('place').value) { point = null; $('plan-dot').hidden = true; $('plan-note').textContent = ''; } });
+    img.src = plan.image_url;
+  }
 
   function message(body, status) {
     if (body && typeof body.message === 'string') return body.message;
@@ -53,6 +71,7 @@
     if (files.length > form.max_photos) { err.textContent = '最多上传 ' + form.max_photos + ' 张照片'; return; }
     const fd = new FormData();
     for (const k of ['category', 'place', 'building', 'unit', 'text', 'phone']) fd.append(k, $(k).value);
+    if (point && !$('place').value) { fd.append('x', point[0].toFixed(1)); fd.append('y', point[1].toFixed(1)); }
     for (const f of files) fd.append('photos', await shrink(f));
     $('submit').disabled = true;
     try {
@@ -128,6 +147,7 @@
       form = await call('/api/public/form');
       for (const c of form.categories) option($('category'), c.id, c.name);
       for (const p of form.places) option($('place'), p.id, p.name);
+      setupPlan(form.plan);
       $('report').hidden = false;
     } catch (e) { $('lookup-error').textContent = e.message; }
   }

@@ -43,7 +43,13 @@ def test_resident_reports_operator_dispatches_leader_resolves_resident_rates_dis
     res.goto(server.url + "/r/")
     res.wait_for_selector("#report:not([hidden]) #category option[value=resident_report]", state="attached")
     res.select_option("#category", "resident_report")
-    res.select_option("#place", "square")
+    # where: a tap on the site plan at the square (140, 127) m of the 200 x 140 m plan
+    res.click("#plan-pick summary")
+    res.wait_for_function("() => document.querySelector('#plan').naturalWidth > 0")
+    box = res.locator("#plan").bounding_box()
+    assert box is not None
+    res.click("#plan", position={"x": box["width"] * 140 / 200, "y": box["height"] * (1 - 127 / 140)})
+    assert res.is_visible("#plan-dot")
     res.fill("#text", "中心广场晚上有人大声放音乐，影响休息")
     res.set_input_files("#photos", str(_photo(tmp_path)))
     res.fill("#phone", "13800138000")
@@ -62,6 +68,7 @@ def test_resident_reports_operator_dispatches_leader_resolves_resident_rates_dis
                      headers={"Authorization": f"Bearer {server.token('operator')}"}).json()
     inc_id = next(r["incident_id"] for r in reps if r["code"] == code)
     assert _incident(server, inc_id)["source"] == "resident"
+    assert _incident(server, inc_id)["place"] == "square"
     assert [m["kind"] for m in _incident(server, inc_id)["media"]] == ["photo"]
     team_id = _operator_dispatch(op, inc_id)
     r = httpx.post(f"{server.url}/api/incidents/{inc_id}/notes", json={"note": "INTERNAL 内部备注 勿外传"},
