@@ -45,6 +45,7 @@ from api.routes import (
     ingest,
     media,
     notify,
+    parking,
     public,
     reports,
     residents,
@@ -259,7 +260,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     for module in (users, ingest, incidents, cameras, camera_configs, site, teams, media, stats, public,
                    residents, viid, calls, sensors, notify,
-                   reports):
+                   reports, parking):
         app.include_router(module.router)
 
     @app.websocket("/ws")

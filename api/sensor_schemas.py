@@ -94,3 +94,12 @@ class ParkingOut(BaseModel):
     capacity: int
     occupied: int
     free: int
+
+
+class OccupancyIn(_In):
+    camera: str = Field(min_length=1, max_length=100)
+    zone: str = Field(min_length=1, max_length=100)
+    t: float = Field(ge=0, description="Seconds from the source start")
+    wall_time: float | None = Field(default=None, description="Unix time of the sample at the worker")
+    count: int = Field(ge=0, le=100000, description="Vehicles in the zone (or taken spaces)")
+    capacity: int = Field(ge=1, le=100000, description="Vehicles the zone holds (or its spaces)")

@@ -7,41 +7,22 @@ Every mistake is a `ConfigError` naming the file, the camera, the zone and the k
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from vision.detectors import config_class_names, parse_detector_config
 from vision.detectors.decoding import COCO80
 from vision.errors import ConfigError
 from vision.motion import MotionConfig
 from vision.objects import ObjectsConfig
-from vision.rule_actions import RuleAction
+from vision.rule_config import OccupancyRule, Point, RuleBase, VisionModel, _check_relative
 
 COCO_NAMES = COCO80   # the labels a config may name before the model is loaded
 
 KEEPALIVE_S = 3.0  # default whole-frame detection interval; below TrackerSettings.lost_s
-_SCHEDULE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
-
-
-class VisionModel(BaseModel):
-    """Base of every config model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-Point = tuple[float, float]
-
-
-def _check_relative(points: list[Point], what: str) -> list[Point]:
-    for x, y in points:
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ValueError(f"{what} point [{x}, {y}] is outside 0..1 "
-                             "(coordinates are fractions of width, height)")
-    return points
 
 
 class DetectSettings(VisionModel):
@@ -94,36 +75,6 @@ class Location(VisionModel):
     node: str = Field(description="Node of the site graph where this camera looks, for dispatch")
 
 
-class RuleBase(VisionModel):
-    actions: list[RuleAction] = Field(default_factory=list,
-                                      description="Actions fired once per event by the api (docs/config.md)")
-    event: str = Field(min_length=1, description="Event type this rule raises, e.g. fire_lane_blocked")
-    schedule: list[str] = Field(default_factory=list,
-                                description="Active times of day, e.g. ['22:00-06:00']; "
-                                "empty: always. Clock: the frame's wall time, "
-                                "else the camera's clip_start + t")
-    min_score: float = Field(default=0.3, ge=0, le=1,
-                             description="Least detector score of an object the rule counts")
-    min_scores: dict[str, float] = Field(default_factory=dict,
-                                         description="Per-label score thresholds, override min_score")
-
-    @field_validator("schedule", mode="before")
-    @classmethod
-    def _one_schedule(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("schedule")
-    @classmethod
-    def _check_schedule(cls, v: list[str]) -> list[str]:
-        for item in v:
-            if not _SCHEDULE.match(item):
-                raise ValueError(f"schedule {item!r} is not HH:MM-HH:MM (e.g. 22:00-06:00)")
-        return v
-
-    def label_list(self) -> list[str]:
-        return list(getattr(self, "labels", []))
-
-
 class PresenceRule(RuleBase):
     kind: Literal["presence"] = Field(description="An object in the zone for >= min_seconds")
     labels: list[str] = Field(min_length=1, description="Object labels (COCO names) the rule watches")
@@ -171,7 +122,8 @@ class LeftObjectRule(RuleBase):
     min_area: float = Field(default=0.001, gt=0, le=1, description="Least region area, fraction of the frame")
 
 
-Rule = Annotated[Union[PresenceRule, StationaryRule, CrowdRule, LineRule, LeftObjectRule],  # noqa: UP007
+Rule = Annotated[Union[PresenceRule, StationaryRule, CrowdRule, LineRule, LeftObjectRule,  # noqa: UP007
+                       OccupancyRule],
                  Field(discriminator="kind")]
 
 

@@ -4,7 +4,8 @@ A case is a folder with `camera.yaml` (one camera) and `truth.json`:
 `{"clip", "duration_s", "tolerance_s", "events": [{"zone", "event", "label", "alt_labels"?, "first_seen_s",
 "end_s", "hard"?}], "kind", "split", "max_seconds"?}` (max_seconds: only that much of the clip is labelled and
 analysed; kind: "real" footage or "composed" (synthetic, exact truth); split: "dev" (tuned on) or "heldout"
-(only measured)). A predicted event matches a truth event of the same zone and event whose label (or one of
+(only measured); "occupancy"?: vehicle counts per parking zone, vision/eval_occupancy.py).
+A predicted event matches a truth event of the same zone and event whose label (or one of
 its alt_labels) it carries, when their [first_seen_s, end_s] intervals overlap with temporal IoU >= 0.3; the
 truth interval is widened by tolerance_s on each side for the intersection. Each truth event matches once, so
 a duplicate event from a broken track is a false positive. A `hard` truth event that is missed is not counted
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vision import eval_occupancy as occupancy
 from vision.base import Detector
 from vision.errors import ConfigError
 
@@ -48,6 +50,7 @@ class CaseResult:
     misses: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0           # predicted events repeating a visit already matched
     seconds: float = 0.0
+    occupancy: dict[str, list[float]] = field(default_factory=dict)   # "case/zone" -> |count errors|
 
     @property
     def duplicates_per_visit(self) -> float:
@@ -76,7 +79,9 @@ class CaseResult:
                                                                                                     3),
                 "duplicates": self.duplicates, "duplicates_per_visit": round(self.duplicates_per_visit, 3),
                 "mean_start_error_s": mean(self.start_errors), "mean_end_error_s": mean(self.end_errors),
-                "seconds": round(self.seconds, 1)}
+                "seconds": round(self.seconds, 1),
+                "occupancy_mae": {z: occupancy.mae(e) for z, e in self.occupancy.items()},
+                "occupancy_mae_all": occupancy.mae([x for e in self.occupancy.values() for x in e])}
 
 
 def temporal_iou(pred: tuple[float, float], truth: tuple[float, float], tolerance: float) -> float:
@@ -186,6 +191,7 @@ def load_truth(case: Path) -> dict[str, Any]:
         missing = [key for key in ("zone", "event", "label", "first_seen_s", "end_s") if key not in ev]
         if missing:
             raise ConfigError(f"{path}: events[{k}] lacks {', '.join(missing)}")
+    occupancy.check(truth, str(path))
     return truth
 
 
@@ -214,6 +220,7 @@ def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
     res = match_events(result.records, truth, case.name)
     res.kind, res.split = truth["kind"], truth["split"]
     res.seconds = result.seconds
+    res.occupancy = {f"{case.name}/{z}": e for z, e in occupancy.errors(truth, result.occupancy).items()}
     return res, result.records
 
 
@@ -227,6 +234,7 @@ def overall(results: list[CaseResult], name: str = "overall") -> CaseResult:
         total.start_errors += r.start_errors
         total.end_errors += r.end_errors
         total.seconds += r.seconds
+        total.occupancy.update(r.occupancy)
     return total
 
 
@@ -297,4 +305,9 @@ def report_lines(results: list[CaseResult], totals: list[CaseResult]) -> list[st
             lines.append(
                 f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s"
             )
+        if r.occupancy:
+            zones = ", ".join(f"{z.split('/', 1)[1] if id(r) in cases else z} {occupancy.mae(e):.2f} "
+                              f"({len(e)})" for z, e in r.occupancy.items())
+            lines.append(f"    occupancy MAE (vehicles; samples): {zones}; all "
+                         f"{d['occupancy_mae_all']:.2f}")
     return lines

@@ -11,7 +11,7 @@ tracks. `naive=True` runs the detector on every frame it is given, full frame: t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from vision.gating import LineBurst, MotionExplainer, WatchedAreas, near_line
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, Plan, feet_touch
 from vision.objects import ObjectFilterer
-from vision.rules import LeftObject, Line, RuleContext, ZoneRule, build_rule, seconds_of_day
+from vision.rules import LeftObject, Line, Occupancy, RuleContext, ZoneRule, build_rule, seconds_of_day
+from vision.rules.occupancy import closer_look, look_bounds, take_samples
 from vision.tracking import ObjectTracker
 from vision.zones import PolygonZone
 
@@ -67,6 +68,7 @@ class CameraPipeline:
         self.objects: ObjectFilterer | None = None
         self.stats = PipelineStats()
         self.zones: dict[str, PolygonZone] = {}
+        self._parking: list[tuple[int, int, int, int]] = []   # crops of the parking zones
         self.rules: list[tuple[str, int, ZoneRule]] = []
         self._inside: dict[str, dict[int, bool]] = {}
         self._interest: list[np.ndarray] | None = None
@@ -91,6 +93,8 @@ class CameraPipeline:
             self._inside[zname] = {}
             for i, rcfg in enumerate(zcfg.rules):
                 self.rules.append((zname, i, build_rule(rcfg, zone)))
+        self._parking = [look_bounds(self.zones[z], width, height) for z, _, r in self.rules
+                         if isinstance(r, Occupancy)]
         # only motion in zones matters, and near lines (a line rule ignores its zone's polygon)
         self._lines = [rule.line for _, _, rule in self.rules if isinstance(rule, Line)]
         # in a zone whose rules are all `stationary`, what moves does not matter until it stops: motion there
@@ -189,6 +193,8 @@ class CameraPipeline:
         assert self.gate is not None
         batch = self.gate.prepare(image, plan)
         dets = batch.to_frame(self.detector.detect_batch(batch.images))
+        if plan.mode == "full":   # parking zones: a closer look at each (vision/rules/occupancy.py)
+            dets = closer_look(self.detector, image, dets, self._parking)
         if self.objects is not None:  # object masks and per-label filters, before the tracker
             dets = self.objects(dets)
         if plan.mode != "regions" or not len(dets):
@@ -261,6 +267,9 @@ class CameraPipeline:
         self.stats.events += sum(1 for m in out if m.lifecycle == "new")
         return out
 
+    def take_samples(self) -> list[dict[str, Any]]:   # the parking zones' samples since the last call
+        return take_samples(self.name, self.rules)
+
     def finish(self) -> list[EventMessage]:
         """End the events still open (the source ended or the worker stops)."""
         return self.events.finish(self._last_t)
@@ -299,6 +308,7 @@ class AnalyzeResult:
     seconds: float          # wall time
     clip_seconds: float     # clip time covered
     source_frames: int      # frames of the clip covered (at its native rate)
+    occupancy: dict[str, list[tuple[float, int]]] = field(default_factory=dict)   # zone -> (t, count)
 
 
 def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, camera: str | None = None,
@@ -386,4 +396,5 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
-    return AnalyzeResult(records, pipe.stats, seconds, last_t + 1.0 / native, last_index + 1)
+    occupancy = {z: list(r.frames) for z, _, r in pipe.rules if isinstance(r, Occupancy)}
+    return AnalyzeResult(records, pipe.stats, seconds, last_t + 1.0 / native, last_index + 1, occupancy)

@@ -114,8 +114,9 @@ class Delivery:
         if items[0].kind == "event" and self.stream_url:
             return self._send_stream(run, items)
         try:
-            if items[0].kind == "event":
-                resp = self.http.post("/api/ingest/events", json=[i.body for i in items])
+            if items[0].kind in ("event", "occupancy"):
+                resp = self.http.post(f"/api/ingest/{items[0].kind}s" if items[0].kind == "event" else
+                                      "/api/ingest/occupancy", json=[i.body for i in items])
             else:
                 b = items[0].body
                 path = Path(b["path"])

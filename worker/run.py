@@ -174,7 +174,7 @@ class Worker(Delivery, LiveConfig):
                         # clip
                         frame.wall_time = t0 + frame.t
                     run.state = "online"
-                    self._enqueue(run, pipe.process(frame))
+                    self._enqueue(run, pipe.process(frame), getattr(pipe, "take_samples", list)())
                     now = time.monotonic()
                     if now - last_push >= FRAME_PUSH_S:
                         last_push = now
@@ -190,8 +190,8 @@ class Worker(Delivery, LiveConfig):
             self.sources.pop(run.name, None)
             run.finished = True
 
-    def _enqueue(self, run: CameraRun, messages: list[Any]) -> None:
-        items: list[tuple[str, dict[str, Any]]] = []
+    def _enqueue(self, run: CameraRun, messages: list[Any], samples: list[Any] | None = None) -> None:
+        items: list[tuple[str, dict[str, Any]]] = [("occupancy", s) for s in samples or []]   # parking zones
         for m in messages:
             items.append(("event", m.model_dump(mode="json")))
             run.last_event_at = m.wall_time or time.time()

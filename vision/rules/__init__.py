@@ -1,4 +1,5 @@
-"""Zone rules: presence, stationary, crowd, line, left_object (one module per kind, shared parts in base)."""
+"""Zone rules: presence, stationary, crowd, line, left_object, occupancy (one module per kind, shared parts in
+base)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ from vision.rules.base import Episode, RuleContext, TrackRule, ZoneRule, schedul
 from vision.rules.crowd import Crowd
 from vision.rules.left_object import LeftObject, StaticForeground
 from vision.rules.line import Line
+from vision.rules.occupancy import Occupancy
 from vision.rules.presence import Presence
 from vision.rules.stationary import Stationary
 from vision.zones import PolygonZone
 
 __all__ = [
-    "Crowd", "Episode", "LeftObject", "Line", "Presence", "RULES", "RuleContext", "StaticForeground",
-    "Stationary", "TrackRule", "ZoneRule", "build_rule", "schedule_active", "seconds_of_day",
+    "Crowd", "Episode", "LeftObject", "Line", "Occupancy", "Presence", "RULES", "RuleContext",
+    "StaticForeground", "Stationary", "TrackRule", "ZoneRule", "build_rule", "schedule_active",
+    "seconds_of_day",
 ]
 
 RULES: dict[str, type[ZoneRule]] = {
     "presence": Presence, "stationary": Stationary, "crowd": Crowd, "line": Line, "left_object": LeftObject,
+    "occupancy": Occupancy,
 }
 
 

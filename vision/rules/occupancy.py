@@ -13,9 +13,12 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from vision.boxes import box_iou
+from vision.detections import Detections
 from vision.rule_config import OccupancyRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
 from vision.zones import PolygonZone
@@ -51,14 +54,14 @@ class Occupancy(ZoneRule):
         self.count = 0
 
     def _members(self, ctx: RuleContext) -> list[tuple[int, np.ndarray, float, str]]:
-        out = []
-        for tr in ctx.tracks:
-            if ctx.t - tr.last_t > SEEN_S or not ctx.inside.get(tr.id, False):
-                continue
-            label = ctx.label(tr)
-            if self.accepts(label, tr.max_score):
-                out.append((tr.id, tr.box, float(tr.max_score), label))
-        return out
+        # where each object stands now (no zone inertia: a parked car is looked at only every few seconds)
+        seen = [tr for tr in ctx.tracks if ctx.t - tr.last_t <= SEEN_S
+                and self.accepts(ctx.label(tr), tr.max_score)]
+        if not seen:
+            return []
+        inside = self.zone.contains(np.stack([tr.anchor for tr in seen]))
+        return [(tr.id, tr.box, float(tr.max_score), ctx.label(tr))
+                for tr, ok in zip(seen, inside, strict=True) if ok]
 
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         members = self._members(ctx)
@@ -103,3 +106,45 @@ class Occupancy(ZoneRule):
 
     def state_size(self) -> int:
         return len(self.window)
+
+
+def look_bounds(zone: PolygonZone, width: int, height: int) -> tuple[int, int, int, int]:
+    """The crop a parking zone is looked at through: its bounds, widened to hold whole vehicles (a car's
+    box reaches well above its bottom-centre)."""
+    x1, y1, x2, y2 = (float(v) for v in zone.bounds)
+    up = max(y2 - y1, 0.15 * height)
+    return (max(0, int(x1 - 0.03 * width)), max(0, int(y1 - up)),
+            min(width, int(x2 + 0.03 * width)), min(height, int(y2 + 0.05 * height)))
+
+
+def closer_look(detector: Any, image: np.ndarray, dets: Detections,
+                crops: list[tuple[int, int, int, int]]) -> Detections:
+    """The frame's detections plus those of each parking zone's crop (seen larger: parked cars are small in
+    a wide view and stand still, so only the whole-frame looks see them); one box per object, the best."""
+    if not crops:
+        return dets
+    per = detector.detect_batch([image[y1:y2, x1:x2] for x1, y1, x2, y2 in crops])
+    parts = [dets]
+    for (x1, y1, _, _), d in zip(crops, per, strict=True):
+        if len(d):
+            d = d[np.arange(len(d))]
+            d.xyxy = (d.xyxy + np.array([x1, y1, x1, y1], dtype=np.float32)).astype(np.float32)
+            parts.append(d)
+    merged = Detections.merge(parts)
+    order = np.argsort(-merged.confidence)
+    keep: list[int] = []
+    for i in order:
+        if not keep or box_iou(merged.xyxy[i:i + 1], merged.xyxy[keep])[0].max() < 0.5:
+            keep.append(int(i))
+    return merged[np.asarray(sorted(keep), dtype=np.int64)]
+
+
+def take_samples(camera: str, rules: list[tuple[str, int, ZoneRule]]) -> list[dict[str, Any]]:
+    """The occupancy samples of a camera's parking zones since the last call, as the api takes them."""
+    out = []
+    for zone, _, r in rules:
+        if isinstance(r, Occupancy):
+            out += [{"camera": camera, "zone": zone, "t": s.t, "wall_time": s.wall_time, "count": s.count,
+                     "capacity": s.capacity} for s in r.samples]
+            r.samples.clear()
+    return out
