@@ -3,6 +3,7 @@ the contract stays the one source of truth: a new rule kind or field shows up in
 
 from __future__ import annotations
 
+from types import UnionType
 from typing import Literal, Union, get_args, get_origin
 
 from annotated_types import Ge, Gt, Le, Lt
@@ -26,7 +27,7 @@ def _widget(name: str, annotation: object) -> tuple[str, list[object]]:
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Literal:
         return "enum", list(args)
-    if origin is Union:
+    if origin is Union or origin is UnionType:
         return _widget(name, next(a for a in args if a is not type(None)))
     if annotation is bool:
         return "bool", []
@@ -38,7 +39,7 @@ def _widget(name: str, annotation: object) -> tuple[str, list[object]]:
         return "text", []
     if origin is list and args and args[0] is str:
         return ("schedule" if name == "schedule" else "labels"), []
-    if origin is list:
+    if origin is list and args and get_origin(args[0]) is tuple:
         return "points", []
     if origin is dict:
         return "label_scores", []

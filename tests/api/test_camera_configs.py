@@ -154,7 +154,10 @@ def test_probe_shows_the_first_frame_and_the_schema_comes_from_the_rule_models(a
     assert r.status_code == 200 and r.json()["jpeg"].startswith("data:image/jpeg;base64,")
     assert (r.json()["width"], r.json()["height"]) == (768, 576)
     schema = api.client.get("/api/camera-configs/schema", headers=eng).json()
-    assert set(schema["rules"]) == {"presence", "stationary", "crowd", "line", "left_object"}
+    assert set(schema["rules"]) == {"presence", "stationary", "crowd", "line", "left_object", "occupancy"}
+    occupancy = {f["name"]: f for f in schema["rules"]["occupancy"]["fields"]}
+    assert occupancy["capacity"]["widget"] == "integer" and occupancy["spaces"]["widget"] == "json"
+    assert occupancy["actions"]["widget"] == "json"
     crowd = {f["name"]: f for f in schema["rules"]["crowd"]["fields"]}
     assert crowd["min_count"]["widget"] == "integer" and crowd["min_count"]["min"] == 2
     assert "person" in schema["classes"] and "bicycle" in schema["classes"]
