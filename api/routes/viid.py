@@ -40,15 +40,18 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     403: {"description": "DeviceID is not the authenticated device (StatusCode 4)", **_STATUS},
     404: {"description": "GA/T 1400 not enabled (--viid), or the device never registered", **_STATUS},
     413: {"description": "Body over viid.max_body_bytes (StatusCode 4)", **_STATUS},
+    429: {"description": "Too many failed digest attempts from this address (StatusCode 2)", **_STATUS},
 }
 router = APIRouter(prefix="/VIID", tags=["gat1400"], default_response_class=ViidJSON, responses=ANSWERS)
-OK, OTHER, INVALID_OP, BAD_JSON_FORMAT, BAD_JSON_CONTENT = 0, 1, 4, 7, 8
+OK, BUSY, INVALID_OP, BAD_JSON_FORMAT, BAD_JSON_CONTENT = 0, 2, 4, 7, 8
 
 
 class Refused(Exception):
-    def __init__(self, http: int, code: int, text: str, challenge: str | None = None) -> None:
+    def __init__(self, http: int, code: int, text: str, challenge: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(text)
-        self.http, self.code, self.text, self.challenge = http, code, text, challenge
+        self.http, self.code, self.text = http, code, text
+        self.headers = {**(headers or {}), **({"WWW-Authenticate": challenge} if challenge else {})}
 
 
 def _status(viid: Viid | None, url: str, code: int, text: str, oid: str = "") -> dict[str, Any]:
@@ -64,8 +67,7 @@ def _one(viid: Viid | None, request: Request, code: int, text: str, oid: str = "
 
 
 def _refusal(viid: Viid | None, request: Request, exc: Refused) -> ViidJSON:
-    headers = {"WWW-Authenticate": exc.challenge} if exc.challenge else None
-    return _one(viid, request, exc.code, exc.text, http=exc.http, headers=headers)
+    return _one(viid, request, exc.code, exc.text, http=exc.http, headers=exc.headers or None)
 
 
 def _viid(request: Request) -> tuple[Ctx, Viid]:
@@ -106,9 +108,17 @@ def _no_constant(name: str) -> object:
 
 async def _device(request: Request, viid: Viid, registering: bool = False) -> str:
     """The calling device's id, or Refused 401 with a digest challenge."""
+    ctx: Ctx = request.app.state.ctx
     check = viid.digest.check(request.headers.get("authorization"), request.method, viid.passwords,
                               path=request.url.path)
+    who_tried = f"viid:{check.username}"[:100]
+    if check.username:   # failed digest attempts are limited per device and address, as logins are
+        wait = ctx.limiter.retry_after(_addr(request), who_tried)
+        if wait > 0:
+            raise Refused(429, BUSY, f"too many failed attempts for device {check.username}: retry in "
+                          f"{wait:.0f} s", headers={"Retry-After": str(int(wait) + 1)})
     if check.ok:
+        ctx.limiter.succeeded(_addr(request), who_tried)
         return check.username
     who = request.headers.get("user-identify", "")
     if not registering and who and not request.headers.get("authorization") and \
@@ -118,9 +128,8 @@ async def _device(request: Request, viid: Viid, registering: bool = False) -> st
         f"device {who} is not registered from this address: register first (/VIID/System/Register)"
         if who else "no credentials: register with HTTP digest, then send User-Identify")
     if check.username and not check.stale:
-        ctx: Ctx = request.app.state.ctx
-        await run_in_threadpool(ctx.audit, f"viid:{check.username}"[:100], "viid_auth_refused",
-                                request.url.path[:200], reason)
+        ctx.limiter.failed(_addr(request), who_tried)
+        await run_in_threadpool(ctx.audit, who_tried, "viid_auth_refused", request.url.path[:200], reason)
     raise Refused(401, INVALID_OP, reason, viid.digest.challenge(stale=check.stale))
 
 

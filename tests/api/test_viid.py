@@ -376,3 +376,12 @@ def test_vendor_quirks_a_bare_object_and_a_data_url_image_are_read(viid: Harness
     r = post(viid, "Persons", person)
     assert r.status_code == 200 and statuses(r)[0]["StatusCode"] == 0
     assert viid.count("viid_records") == 2
+
+
+def test_repeated_wrong_passwords_are_slowed_down(viid: Harness) -> None:
+    for _ in range(viid.ctx.settings.login_attempts_per_minute):
+        assert register(viid, NVR, "guess").status_code == 401
+    r = register(viid, NVR)         # even the right password waits out the window
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert r.json()["ResponseStatusObject"]["StatusCode"] == 2
+    assert viid.count("audit_log") >= viid.ctx.settings.login_attempts_per_minute
