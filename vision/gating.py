@@ -116,16 +116,17 @@ class MotionExplainer:
 
 class LineBurst:
     """Frames between the detect-fps ones (a camera with line rules gets them at `detect.line_fps`): looked
-    at only while something moves near a line, so a fast small vehicle is seen every frame on its way
-    across (at 5 fps it moves more than its size between two looks and its track breaks at the line)."""
+    at only while something fast, or new, moves near a line, so a fast small vehicle is seen every frame on
+    its way across (at 5 fps it moves more than its size between two looks, and its track breaks at the
+    line); a walker known to move slower than the detect fps can follow leaves them alone."""
 
-    MOVING = 0.3   # box sizes per second: slower is a parked car's jitter, not a crossing
     RECENT_S = 0.5
 
     def __init__(self, fps: float, analysis_fps: float, lines: list[np.ndarray],
                  watched: Callable[[Any], bool]) -> None:
         self.step = 1.0 / fps
         self.eps = 0.25 / analysis_fps
+        self.fast = STEP * fps   # sizes a second: faster moves more than STEP of its size between two looks
         self.lines = lines
         self.watched = watched   # a track of a label a line rule counts, within REACH of that line
         self.next_base = 0.0
@@ -140,13 +141,13 @@ class LineBurst:
             self.next_base = t + self.step
         return True
 
-    def seen(self, regions: list[Any], blobs: list[Any]) -> bool:
-        """Motion of this frame near a line (before tracks explain it): the next frame is looked at."""
-        self.active = any(near_line(r, blobs, self.lines) for r in regions)
+    def update(self, near: list[Any], tracks: Iterable[Any], t: float) -> bool:
+        """After a frame: `near` its motion regions near a line. The next frame between the detect-fps ones
+        is looked at when one of them is far from every recent track (something new, or a track it left
+        behind), or a track a line counts is near it and fast or of unknown speed."""
+        recent = [tr for tr in tracks if t - tr.last_t <= self.RECENT_S]
+        boxes = np.array([tr.box for tr in recent], np.float32).reshape(-1, 4)
+        new = any(not covered(np.asarray(r, np.float32), boxes, 0.5, 1.0, 0.0) for r in near)
+        self.active = new or any((len(tr.history) < 2 or tr.speed >= self.fast) and self.watched(tr)
+                                 for tr in recent)
         return self.active
-
-    def tracks(self, tracks: Iterable[Any], t: float) -> None:
-        """A moving track near a line it counts, seen lately, keeps the next frame looked at."""
-        self.active = self.active or any(
-            t - tr.last_t <= self.RECENT_S and len(tr.history) > 1 and tr.speed >= self.MOVING
-            and self.watched(tr) for tr in tracks)

@@ -79,6 +79,7 @@ class CameraPipeline:
         self._last_lazy = -1e9
         self._areas = WatchedAreas({}, everywhere=True)
         self.burst: LineBurst | None = None   # frames between the detect-fps ones, near lines
+        self._near: list[Any] = []             # this frame's motion regions near a line
         self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
@@ -138,17 +139,14 @@ class CameraPipeline:
         assert self.gate is not None
         plan = self.gate.plan(image, t)
         settled = self._settled() if base else False
-        if self.burst is not None:
-            self.burst.active = False
+        self._near = []
         if plan.mode == "full":
             self._last_lazy = t
         if plan.mode != "regions":
             return plan
         if self._interest is not None:  # only motion that touches a zone matters
             # motion touches a zone when what moves could stand in it: a blob's feet, not its padded box
-            near = [r for r in plan.regions if near_line(r, plan.blobs, self._lines)]
-            if self.burst is not None:
-                self.burst.active = bool(near)
+            near = self._near = [r for r in plan.regions if near_line(r, plan.blobs, self._lines)]
             regions = near if not base else [r for r in plan.regions if r in near
                                              or any(feet_touch(r, plan.blobs, m) for m in self._interest)]
             lazy = [r for r in plan.regions if base and r not in regions
@@ -222,7 +220,8 @@ class CameraPipeline:
         self.stats.frames += 1
         out = self.events.push_frame(image, t)
         base = self.burst is None or self.burst.base(t)
-        if base or (self.burst is not None and self.burst.active):
+        planned = base or (self.burst is not None and self.burst.active)
+        if planned:
             plan = self._plan(image, t, base)
         else:
             plan = Plan("skip", [], "between detect-fps frames, nothing moving near a line")
@@ -246,8 +245,8 @@ class CameraPipeline:
                 for tid in ended:
                     inside.pop(tid, None)
         tracks = self.tracker.current(t)
-        if self.burst is not None:
-            self.burst.tracks(tracks, t)
+        if self.burst is not None and planned:
+            self.burst.update(self._near, tracks, t)
         if updated:
             observed = [tr for tr in tracks if tr.last_t == t]
             for zname, zone in self.zones.items():

@@ -97,22 +97,24 @@ def test_motion_near_a_line_matters_far_from_it_not() -> None:
     assert near_line((560, 100, 640, 200), [], [line])       # no blobs: the region's own feet decide
 
 
-def test_line_burst_keeps_the_detect_fps_cadence_and_looks_between_only_near_a_line() -> None:
-    from vision.gating import LineBurst
+def test_line_burst_keeps_the_detect_fps_cadence_and_looks_between_only_at_new_or_fast_things() -> None:
+    from vision.gating import LineBurst, WatchedAreas
 
     line = np.array([[300.0, 100.0], [300.0, 400.0]], np.float32)
-    burst = LineBurst(5.0, 15.0, [line], watched=lambda tr: tr.class_id == PERSON)
+    on_line = WatchedAreas({"person": [(line, False)]})     # a line rule counting people
+    burst = LineBurst(5.0, 15.0, [line],
+                      watched=lambda tr: on_line(["person", "bicycle"][tr.class_id], tr.box))
     times = [k / 15 for k in range(9)]
     assert [burst.base(t) for t in times] == [True, False, False] * 3   # every 3rd frame: 5 fps
-    assert not burst.seen([(10, 10, 60, 110)], [(20, 20, 50, 100)])      # far from the line
-    assert burst.seen([(260, 200, 320, 330)], [(270, 210, 310, 320)])    # feet by the line
-    burst.active = False
-    fast = FakeTrack(1, box(270, 200), last_t=1.0, speed=3.0)
-    burst.tracks([fast], 1.2)
-    assert burst.active                                                  # moving, seen lately, near
-    for quiet in (FakeTrack(2, box(270, 200), last_t=1.0, speed=0.1),   # a parked object's jitter
-                  FakeTrack(3, box(270, 200), last_t=0.0, speed=3.0),   # not seen for a second
-                  FakeTrack(4, box(270, 200), last_t=1.0, speed=3.0, class_id=BICYCLE)):   # not counted
-        burst.active = False
-        burst.tracks([quiet], 1.2)
-        assert not burst.active, quiet
+    near = [(260, 200, 330, 320)]                                      # motion by the line
+    assert burst.update(near, [], 1.0)                                  # nothing known there: new
+    walker = FakeTrack(1, box(270, 200), last_t=1.0, speed=1.0)        # known, 1 size a second
+    assert not burst.update(near, [walker], 1.1)                       # 5 fps follows it
+    assert not burst.update([], [walker], 1.1)
+    for fast in (FakeTrack(2, box(270, 200), last_t=1.0, speed=3.0),   # 3 sizes a second: > 0.4 per look
+                 FakeTrack(3, box(270, 200), last_t=1.0, history=[0])):   # speed not known yet
+        assert burst.update([], [fast], 1.1), fast
+    for quiet in (FakeTrack(4, box(270, 200), last_t=0.0, speed=3.0),   # not seen for a second
+                  FakeTrack(5, box(270, 200), last_t=1.0, speed=3.0, class_id=BICYCLE),   # not counted
+                  FakeTrack(6, box(20, 200), last_t=1.0, speed=3.0)):   # far from the line
+        assert not burst.update([], [quiet], 1.1), quiet
