@@ -241,6 +241,7 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
                                           log_level="warning", ws_ping_interval=10))
     procs: list[subprocess.Popen[bytes]] = []
     sim: Any = None
+    fleets: list[Any] = []
     done = threading.Event()
 
     def companions() -> None:
@@ -257,7 +258,12 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
 
             sim = TeamSimulator(base_url, [a for a in seed.accounts if a.role == "leader"])
             sim.start()
+        from api.demo.fleet import SensorFleet
+
+        fleets.append(SensorFleet(app.state.ctx).start())   # smoke, gas, 关爱 water meters, a parking zone
         print_banner(base_url, seed, simulate_teams, data)
+        print("  sensors (simulated):     3 关爱 households' water meters, smoke and gas detectors, a "
+              "parking zone (docs/sensors.md)", flush=True)
         print(f"  worker log:              {data / 'worker.log'}", flush=True)
         done.wait()   # the worker's parent-death signal fires when this thread ends: live as long as the demo
 
@@ -268,6 +274,8 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
         done.set()
         if sim is not None:
             sim.stop()
+        for fleet in fleets:
+            fleet.stop()
         for p in procs:
             p.terminate()
             try:

@@ -10,7 +10,7 @@ import { cameras, camState, refreshStills, renderCameras, upsertCamera } from '.
 import { renderPanel } from './panel.js';
 
 export const state = {
-  incidents: new Map(), teams: new Map(), site: null, stats: null,
+  incidents: new Map(), teams: new Map(), site: null, stats: null, parking: null,
   selected: null, loaded: false, fresh: new Map(), simulation: false,
 };
 let plan = null;
@@ -209,7 +209,14 @@ function renderStats() {
     ['stats.in_time', pct(s.resolved_in_time), ring(s.resolved_in_time ?? 0)],
     ['stats.false_alarm', pct(s.false_alarm_rate), ring(s.false_alarm_rate ?? 0, { color: '#de2d26' })],
   ];
-  $('stats').replaceChildren(...tiles.map(([k, v, chart]) => el('div', { class: `stat stat-${k.split('.')[1]}` },
+  // Parking (GET /api/parking): free spaces over all parking zones, each zone in the tooltip.
+  const pk = state.parking;
+  if (pk && pk.zones && pk.zones.length) {
+    tiles.push(['stats.parking', `${pk.free}/${pk.capacity}`, ring(pk.capacity ? pk.occupied / pk.capacity : 0,
+      { color: pk.free ? '#2ca25f' : '#de2d26' })]);
+  }
+  $('stats').replaceChildren(...tiles.map(([k, v, chart]) => el('div', { class: `stat stat-${k.split('.')[1]}`,
+    title: k === 'stats.parking' ? pk.zones.map((z) => `${z.zone}: ${z.free}/${z.capacity}`).join('\n') : '' },
     el('div', { class: 'stat-label', text: t(k) }), el('div', { class: 'stat-value', text: v }), chart)));
 }
 
@@ -245,8 +252,18 @@ async function refresh() {
   if (listOf(cams)) for (const c of listOf(cams)) upsertCamera(c);
   if (listOf(teams)) for (const tm of listOf(teams)) upsertTeam(tm);
   if (stats) state.stats = stats;
+  refreshParking();
   state.loaded = true;
   render();
+}
+
+// Free parking spaces: the workers send a sample per zone every 10 s; asked again every 15 s.
+let parkingTimer = null;
+async function refreshParking() {
+  clearTimeout(parkingTimer);
+  const pk = await safe(routes.parking());
+  if (pk) { state.parking = pk; render(); }
+  parkingTimer = setTimeout(refreshParking, 15000);
 }
 
 // The live message carries the incident without its timeline and media: fetch those for the open panel.

@@ -3,6 +3,7 @@ import { get, mediaUrl, post, routes } from '../shared/api.js';
 import { allowedActions, allows, needsReason } from '../shared/actions.js';
 import { clock, el, severityClass, untilDeadline } from '../shared/format.js';
 import { t, tv } from '../shared/i18n.js';
+import { bars } from './charts.js';
 
 // The inputs an action takes from the panel (which actions are possible comes from the incident itself).
 const PICKS_TEAM = new Set(['dispatch', 'override']);
@@ -31,6 +32,27 @@ export async function act(inc, action, { reason = '', teamId = null } = {}, ctx)
   } catch (err) {
     if (msg) { msg.className = 'error'; msg.textContent = t('act.failed', { msg: err.message }); }
   }
+}
+
+// A sensor incident's evidence (GET /api/sensors/incidents/{id}): the 关爱 household's contact and, for a
+// water meter, the last 48 h hour by hour.
+let careCache = { id: null, data: null };
+async function loadEvidence(inc, ctx) {
+  careCache = { id: inc.id, data: null };
+  try { careCache.data = await get(routes.sensorEvidence(inc.id)); } catch { careCache.data = {}; }
+  ctx.render();
+}
+
+function careBox(ev) {
+  const e = (ev && ev.evidence) || {};
+  const hh = e.household;
+  const hours = (e.series && e.series.hours) || [];
+  if (!hh && !hours.length) return null;
+  return el('div', { class: 'care' },
+    hh ? el('p', {}, el('strong', { text: `${t('care.title')}: ${hh.name || hh.id}` }), ' · ',
+      el('span', { class: 'care-contact', text: `${t('care.contact')}: ${hh.contact_name || '—'} ${hh.contact_phone || ''}` })) : null,
+    hours.length ? el('figure', { class: 'care-chart' }, bars(hours.map((h) => h.litres), { w: 288, h: 64, color: '#4aa3df', title: t('care.chart') }),
+      el('figcaption', { text: `${t('care.chart')} · ${hours[0].hour.slice(5, 16)} – ${hours[hours.length - 1].hour.slice(5, 16)}` })) : null);
 }
 
 function media(inc) {
@@ -93,7 +115,9 @@ export async function renderPanel(state, ctx) {
   const box = document.getElementById('incident-panel');
   const inc = state.incidents.get(state.selected);
   if (!inc) { shownId = null; return; }
-  const key = JSON.stringify([inc.state, inc.team_id, allowedActions(inc), inc.updated_at, (inc.timeline || []).length, (inc.media || []).length, document.documentElement.lang]);
+  if (inc.source === 'sensor' && careCache.id !== inc.id) loadEvidence(inc, ctx);
+  const care = inc.source === 'sensor' && careCache.id === inc.id ? careBox(careCache.data) : null;
+  const key = JSON.stringify([inc.state, inc.team_id, allowedActions(inc), inc.updated_at, (inc.timeline || []).length, (inc.media || []).length, document.documentElement.lang, !!care]);
   const sameIncident = shownId === inc.id;
   // Keep typed reasons and the playing clip: rebuild only when the incident changed.
   if (sameIncident && key === shownKey && box.dataset.proposal === String(proposalCache.at)) {
@@ -123,6 +147,7 @@ export async function renderPanel(state, ctx) {
       el('dt', { text: t('inc.deadline') }), el('dd', { class: 'deadline', text: untilDeadline(inc.deadline_at) }),
       el('dt', { text: t('inc.team') }), el('dd', { text: team ? `${team.name} (${(team.people && team.people[team.leader] && team.people[team.leader].name) || team.leader || ''})` : '—' }),
       el('dt', { text: t('inc.events') }), el('dd', { text: String(inc.event_count ?? '—') })),
+    care,
     el('div', { class: 'media' },
       snap ? el('figure', {}, el('img', { class: 'snapshot', src: mediaUrl(snap), alt: t('inc.snapshot') }), el('figcaption', { text: t('inc.snapshot') })) : null,
       video ? el('figure', {}, video, el('figcaption', { text: t('inc.clip') })) : el('p', { class: 'muted no-clip', text: t('inc.no_clip') }),
