@@ -71,6 +71,7 @@ class UpperPush:
         self.offered: set[str] = set()
         self.stop = threading.Event()
         self._next_keepalive = 0.0
+        self.split = False      # a list was refused whole: send one record at a time until one passes
         self._thread: threading.Thread | None = None
 
     # --- producing ------------------------------------------------------------------------------------------
@@ -154,16 +155,28 @@ class UpperPush:
             return False
         try:
             answers = r.json()["ResponseStatusListObject"]["ResponseStatusObject"]
-        except (ValueError, KeyError, TypeError):
-            answers = None
-        if r.status_code == 200 and isinstance(answers, list) and all(a.get("StatusCode") in (0, "0")
-                                                                      for a in answers):
-            self.outbox.done([i.id for i in items])
-            self.pushed += len(items)
-            return True
+            codes = {str(a.get("Id")): str(a.get("StatusCode")) for a in answers}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            codes = {}
+        id_key = next(k for k in KINDS.values() if k[0] == path)[3]
+        if r.status_code == 200 and codes:
+            # per object: 0 stored; 7/8 never (dead, for a person to look at); anything else: again later
+            code = {i.id: codes.get(str(i.body["object"][id_key]), "0") for i in items}
+            ok = [i for i in items if code[i.id] == "0"]
+            bad = [i for i in items if code[i.id] in ("7", "8")]
+            self.outbox.done([i.id for i in ok])
+            self.pushed += len(ok)
+            self.split = self.split and not ok
+            if bad:
+                self.outbox.dead(bad, f"refused for good: {r.text[:500]}")
+            return bool(ok or bad)
         if r.status_code == 400:    # the upper platform will never take these as they are (status 7/8)
-            log.error("upper 视图库 refused %d record(s) for good: %s", len(items), r.text[:500])
+            if len(items) > 1:      # which one? send them one by one
+                self.split = True
+                return False
+            log.error("upper 视图库 refused a record for good: %s", r.text[:500])
             self.outbox.dead(items, f"{r.status_code} {r.text[:500]}")
+            self.split = False
             return True
         log.warning("upper 视图库 answered %d: %s; retrying", r.status_code, r.text[:300])
         return False
@@ -180,7 +193,7 @@ class UpperPush:
             self._keepalive()
             moved = False
             for camera in self.outbox.cameras():
-                items = self.outbox.head(camera, BATCH)
+                items = self.outbox.head(camera, 1 if self.split else BATCH)
                 if items and self._send(items):
                     moved = True
                 elif items:

@@ -151,3 +151,27 @@ def test_vision_worker_pushes_to_a_second_api_stopped_30_s_meanwhile(tmp_path: P
     assert media and all(m.incident_id is not None for m in media)
     box = Outbox(tmp_path / "outbox_viid.db")
     assert box.pending() == 0 and box.dead_count() == 0
+
+
+def test_a_record_the_upper_platform_refuses_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    from tests.api.conftest import jpeg_bytes
+    from vision.events import EventMessage
+
+    upper = upper_app(tmp_path, {"gate": ("non_motor_vehicle", "ebike_in_corridor")})
+    port = free_port()
+    push = UpperPush(UpperConfig(f"http://127.0.0.1:{port}", LOWER, PASSWORD), ["gate"], tmp_path / "box.db")
+    good, broken = tmp_path / "good.jpg", tmp_path / "broken.jpg"
+    good.write_bytes(jpeg_bytes())
+    broken.write_bytes(b"\xff\xd8 a truncated file, not an image")
+    msgs = [EventMessage(id=f"gate-{n}", lifecycle="new", seq=0, camera="gate", zone="corridor",
+                         event="ebike_in_corridor", rule="presence", label="bicycle", first_seen_s=1.0,
+                         start_s=4.0, max_score=0.9, bbox=[10, 20, 60, 90], snapshot=str(path),
+                         wall_time=time.time() + n) for n, path in enumerate((broken, good, good))]
+    push.offer("gate", msgs)
+    with ServerThread(upper, port):
+        push.start()
+        wait(lambda: push.outbox.pending() == 0, 30, "the outbox to drain")
+        push.close()
+    records, _, _, _ = upper_rows(upper)
+    assert len(records) == 2 and push.pushed == 2
+    assert Outbox(tmp_path / "box.db").dead_count() == 1
