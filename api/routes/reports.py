@@ -39,17 +39,21 @@ def get_report(_: Operator, ctx: CtxDep, session: SessionDep, period: PeriodQ = 
     return out
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @router.get("/reports.xlsx", summary="The report as an XLSX workbook (one sheet per grouping)",
-            response_class=Response)
+            response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def get_xlsx(_: Operator, ctx: CtxDep, session: SessionDep, period: PeriodQ = "month",
              start: StartQ = None) -> Response:
     rep = _report(ctx, session, period, start)
     return Response(report_export.xlsx(rep, _names(ctx)),
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    media_type=XLSX,
                     headers={"Content-Disposition": _attachment(rep, "xlsx")})
 
 
-@router.get("/reports.csv", summary="The report as CSV (UTF-8 with BOM, for Excel)", response_class=Response)
+@router.get("/reports.csv", summary="The report as CSV (UTF-8 with BOM, for Excel)", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
 def get_csv(_: Operator, ctx: CtxDep, session: SessionDep, period: PeriodQ = "month",
             start: StartQ = None) -> Response:
     rep = _report(ctx, session, period, start)

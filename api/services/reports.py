@@ -35,6 +35,8 @@ SATISFIED = ("satisfied", "basic")
 
 def window(period: str, start: date) -> tuple[date, date]:
     """[first day, day after the last) of the period holding `start` (weeks start on Monday)."""
+    if not 1971 <= start.year <= 2998:
+        raise Invalid(f"start {start.isoformat()}: give a day between 1971 and 2998")
     if period == "day":
         return start, start + timedelta(days=1)
     if period == "week":

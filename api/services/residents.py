@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.db.civic import Rating, Report
 from api.db.models import Incident, Media, TimelineEntry, utcnow
-from api.errors import Invalid, NotFound, TooMany
+from api.errors import Invalid, NotFound, TooLarge, TooMany, UnsupportedMedia
 from api.services import lifecycle
 from api.services.incidents import Applied, apply_action, new_incident, record
 from api.services.media import MediaStore
@@ -99,7 +99,7 @@ def check(policy: Policy, places: dict[str, str], media: MediaStore, new: NewRep
     for i, data in enumerate(new.photos, 1):
         try:
             ctype, ext = media.check_image(data, limits.photo_bytes)
-        except Exception as exc:
+        except (TooLarge, UnsupportedMedia) as exc:
             # same class (413 / 415), the photo named
             raise type(exc)(f"photo {i}: {exc} (第{i}张照片不可用)") from None
         out.append((data, ctype, ext))
