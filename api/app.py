@@ -57,7 +57,7 @@ from api.routes import (
     viid,
 )
 from api.schemas import CameraOut, HealthOut
-from api.services import retention, sensor_rules
+from api.services import retention, sensor_rules, whistle
 from api.services.accounts import LoginLimiter
 from api.services.media import MediaStore
 from api.services.policy import load_policy
@@ -119,11 +119,19 @@ async def _sweep_cameras(ctx: Ctx) -> None:
             log.exception("camera sweep failed; retrying")
 
 
+def _flag_overdue_calls(ctx: Ctx) -> None:
+    with ctx.sessions() as s:
+        changed = whistle.flag_overdue(s)
+        s.commit()
+        ctx.notify.incidents(s, changed)
+
+
 async def _notify(ctx: Ctx) -> None:
     """Notifications of incident steps (api/services/outbox.py): queue the new steps, send what is due."""
     while True:
         await asyncio.sleep(ctx.settings.notify_interval_s)
         try:
+            await asyncio.to_thread(_flag_overdue_calls, ctx)
             await asyncio.to_thread(ctx.outbox.run_once)
         except Exception:
             log.exception("notifier failed; retrying")

@@ -30,7 +30,7 @@ STEP_NAMES = {"opened": "新事件", "dispatch": "已派单", "override": "已�
               "decline": "已拒单", "arrive": "已到场", "resolve": "已办结", "close": "已结案",
               "escalate": "已升级（吹哨）", "false_alarm": "误报", "reopen": "重新办理",
               "dissatisfied": "群众不满意，重新办理", "call": "吹哨", "call_ack": "报到",
-              "call_answer": "答复", "call_transfer": "转办", "rated": "群众评价"}
+              "call_answer": "答复", "call_transfer": "转办", "call_overdue": "报到超时", "rated": "群众评价"}
 NOTIFY_STEPS = frozenset(STEP_NAMES)   # the steps worth telling (not notes, photos, points, merged events)
 SCOPES = ("all", "team", "body", "grid", "category", "role")
 MAX_BACKOFF_S = 3600.0

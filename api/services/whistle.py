@@ -159,3 +159,27 @@ def calls_for(session: Session, user: User, incident_id: int | None = None,
     if open_only:
         q = q.where(Call.state.in_(OPEN))
     return list(session.scalars(q.order_by(Call.id.desc()).limit(500)))
+
+
+def flag_overdue(session: Session, now: datetime | None = None) -> list[Incident]:
+    """A call not answered by its due time gets one `call_overdue` timeline entry (and so a notification).
+    Caller commits; returns the incidents changed."""
+    now = now or utcnow()
+    late = list(session.scalars(select(Call).where(Call.state.in_(OPEN), Call.due_at < now)))
+    if not late:
+        return []
+    marks = select(TimelineEntry).where(TimelineEntry.incident_id.in_({c.incident_id for c in late}),
+                                        TimelineEntry.action == "call_overdue")
+    flagged = {int(t.data.get("call_id", 0)) for t in session.scalars(marks)}
+    changed: dict[int, Incident] = {}
+    for c in late:
+        inc = session.get(Incident, c.incident_id)
+        body = session.get(Body, c.body_id)
+        if c.id in flagged or inc is None or body is None:
+            continue
+        what = "报到" if c.state == "called" else "答复"
+        record(session, inc, "system", "call_overdue",
+               f"{body.name} 未按时{what} (due {c.due_at:%Y-%m-%d %H:%M} UTC)",
+               data={"call_id": c.id, "body": body.key, "body_name": body.name}, at=now)
+        changed[inc.id] = inc
+    return list(changed.values())

@@ -4,7 +4,7 @@ and the deadline job calling the rungs the clock has reached."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -129,3 +129,23 @@ def test_the_deadline_job_calls_the_rungs_the_clock_has_reached(api: Harness) ->
     with api.ctx.sessions() as s:
         assert s.scalars(select(Incident.state).where(Incident.id == inc)).one() == "escalated"
     assert utcnow() < deadline
+
+
+def test_a_call_not_answered_in_time_is_flagged_once(api: Harness) -> None:
+    from api.services import whistle
+
+    ids = setup_bodies(api)
+    inc = incident(api)
+    cid = api.client.post(f"/api/incidents/{inc}/calls", headers=api.auth("op"),
+                          json={"body_id": ids["wuye"]}).json()["id"]
+    due = api.client.get("/api/calls", headers=api.auth("wuye1")).json()[0]["due_at"]
+    with api.ctx.sessions() as s:
+        assert whistle.flag_overdue(s) == []
+        later = datetime.fromisoformat(due) + timedelta(minutes=1)
+        assert [i.id for i in whistle.flag_overdue(s, later)] == [inc]
+        s.commit()
+        assert whistle.flag_overdue(s, later + timedelta(hours=1)) == []     # once
+    tl = api.client.get(f"/api/incidents/{inc}", headers=api.auth("op")).json()["timeline"]
+    flags = [t for t in tl if t["action"] == "call_overdue"]
+    assert len(flags) == 1 and flags[0]["reason"].startswith("物业 未按时报到")
+    assert flags[0]["data"]["call_id"] == cid
