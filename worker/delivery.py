@@ -23,6 +23,8 @@ HEARTBEAT_S = 2.0
 FRAME_PUSH_S = 0.5
 MAX_BACKOFF_S = 3.0
 PERMANENT = {400, 404, 409, 413, 415, 422}   # the api will never take these as they are
+DEBUG_WANTED = "X-Debug-Wanted"              # the api's answer to a live frame: send the debug view too
+DEBUG_HOLD_S = 10.0
 UNKNOWN_CAMERA = "unknown_camera"             # the api's error code (api.errors.UnknownCamera)
 
 
@@ -54,6 +56,10 @@ class CameraRun:
     failures: int = 0
     media_seen: set[tuple[str, str]] = field(default_factory=set)
     halt: threading.Event = field(default_factory=threading.Event)   # pool mode: stop this camera only
+    debug_until: float = 0.0          # monotonic time until which the api wants the debug view too
+    debug_jpeg: bytes | None = None
+    debug_version: int = 0
+    debug_sent: int = 0
 
 
 class Delivery:
@@ -238,8 +244,18 @@ class Delivery:
                 if r.jpeg is not None and r.jpeg_version != r.sent_version:
                     r.sent_version = r.jpeg_version
                     try:
-                        self.http.put(f"/api/ingest/cameras/{r.name}/frame", content=r.jpeg,
-                                      headers={"Content-Type": "image/jpeg"}, timeout=5.0)
+                        resp = self.http.put(f"/api/ingest/cameras/{r.name}/frame", content=r.jpeg,
+                                             headers={"Content-Type": "image/jpeg"}, timeout=5.0)
+                        if resp.headers.get(DEBUG_WANTED):   # someone watches its debug view
+                            r.debug_until = time.monotonic() + DEBUG_HOLD_S
+                    except httpx.HTTPError:
+                        pass
+                if r.debug_jpeg is not None and r.debug_version != r.debug_sent:
+                    r.debug_sent = r.debug_version
+                    try:
+                        self.http.put(f"/api/ingest/cameras/{r.name}/frame", content=r.debug_jpeg,
+                                      params={"view": "debug"}, headers={"Content-Type": "image/jpeg"},
+                                      timeout=5.0)
                     except httpx.HTTPError:
                         pass
 

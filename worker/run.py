@@ -26,13 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import httpx
 
-from worker.delivery import FRAME_PUSH_S, CameraRun, Delivery
+from worker.delivery import CameraRun, Delivery
 from worker.errors import WorkerError
 from worker.live_config import LiveConfig, fetch_feed
 from worker.outbox import Outbox
+from worker.views import Views
 
 log = logging.getLogger(__name__)
 CLOSE_S = 12.0      # on SIGTERM, the longest the cameras get to close their sources (stream timeout + 1 s)
@@ -164,7 +164,7 @@ class Worker(Delivery, LiveConfig):
                          on_state=on_state)
             self.sources[run.name] = src
             t0 = time.time()
-            last_push = 0.0
+            views = Views()
             with src:
                 for frame in src:
                     if self.stop.is_set() or run.halt.is_set():
@@ -175,12 +175,7 @@ class Worker(Delivery, LiveConfig):
                         frame.wall_time = t0 + frame.t
                     run.state = "online"
                     self._enqueue(run, pipe.process(frame), getattr(pipe, "take_samples", list)())
-                    now = time.monotonic()
-                    if now - last_push >= FRAME_PUSH_S:
-                        last_push = now
-                        ok, buf = cv2.imencode(".jpg", pipe.annotate(frame), [cv2.IMWRITE_JPEG_QUALITY, 70])
-                        if ok:
-                            run.jpeg, run.jpeg_version = buf.tobytes(), run.jpeg_version + 1
+                    views.render(run, pipe, frame)
             self._enqueue(run, pipe.finish())
             run.state, run.detail = "offline", "source ended"
         except Exception as exc:  # one camera failing must not stop the others

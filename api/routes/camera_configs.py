@@ -4,10 +4,11 @@ tried before saving, history, YAML export and import, the rule form schema; and 
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
@@ -171,6 +172,19 @@ def set_retention(camera_id: CameraId, body: RetentionIn, user: Engineer, ctx: C
 def history(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> list[ChangeOut]:
     ctx.camera_configs.get(camera_id)
     return [ChangeOut.model_validate(c) for c in ctx.camera_configs.history(camera_id)]
+
+
+@router.get("/{camera_id}/debug.jpg", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG image"}},
+            summary="The debug view (boxes, ids, scores, zones, masks, motion, what each rule counts), "
+                    "about once a second while asked for (token may be a query parameter)")
+def debug_frame(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> Response:
+    ctx.debug_watch[camera_id] = time.time()     # the worker hears it with its next live frame
+    frame = ctx.debug_frames.get(camera_id)
+    if frame is None or time.time() - frame.at > 15.0:
+        raise HTTPException(404, f"no debug view of {camera_id!r} yet: its worker sends one within a few "
+                                 "seconds of being asked, while the camera runs")
+    return Response(frame.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{camera_id}/still.jpg", response_class=Response,

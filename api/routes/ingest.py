@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Path, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
@@ -23,6 +23,8 @@ from vision.events import EventMessage
 router = APIRouter(prefix="/api/ingest", tags=["ingest"], responses=ERRORS)
 MAX_BATCH = 2000
 MAX_FRAME_BYTES = 2 * 1024 * 1024
+DEBUG_WATCH_S = 10.0
+
 
 def owner_check(ctx: CtxDep, worker: WorkerIdentity) -> Callable[[str, str | None], None]:
     """Forbidden for a camera that belongs to another worker (`WorkerKeys.may_use`)."""
@@ -75,7 +77,10 @@ def camera_state(body: Annotated[list[CameraStateIn], Field(min_length=1, max_le
 @router.put("/cameras/{camera_id}/frame", status_code=204, response_class=Response,
             summary="The newest annotated frame (JPEG body) for latest.jpg and live.mjpeg")
 async def put_frame(camera_id: Annotated[str, Path(max_length=100)], request: Request, worker: Worker,
-                    ctx: CtxDep) -> Response:
+                    ctx: CtxDep,
+                    view: Annotated[Literal["live", "debug"],
+                                    Query(description="debug: the cameras page's debug view")] = "live",
+                    ) -> Response:
     data = await request.body()
     if len(data) > MAX_FRAME_BYTES:
         raise HTTPException(413, f"frame is {len(data)} bytes; the limit is {MAX_FRAME_BYTES}")
@@ -83,11 +88,14 @@ async def put_frame(camera_id: Annotated[str, Path(max_length=100)], request: Re
         raise HTTPException(415, "frame must be a JPEG image (Content-Type: image/jpeg)")
     if camera_id not in ctx.frames or ctx.frames[camera_id].worker != worker.name:
         await run_in_threadpool(cameras.ensure_known, ctx.sessions, camera_id, owner_check(ctx, worker))
-    old = ctx.frames.get(camera_id)
-    ctx.frames[camera_id] = LiveFrame(data, time.time(), (old.version + 1) if old else 1, worker.name)
-    if ctx.frame_event is not None:
+    frames = ctx.debug_frames if view == "debug" else ctx.frames
+    old = frames.get(camera_id)
+    frames[camera_id] = LiveFrame(data, time.time(), (old.version + 1) if old else 1, worker.name)
+    if ctx.frame_event is not None and view == "live":
         ctx.frame_event.set()
-    return Response(status_code=204)
+    # someone watched the debug view in the last DEBUG_WATCH_S: the worker sends it too (worker/views.py)
+    wanted = time.time() - ctx.debug_watch.get(camera_id, 0.0) < DEBUG_WATCH_S
+    return Response(status_code=204, headers={"X-Debug-Wanted": "1"} if wanted and view == "live" else None)
 
 
 @router.post("/media", response_model=MediaOut, status_code=201,

@@ -143,6 +143,12 @@ def test_add_a_camera_draw_a_zone_and_mask_and_get_its_events(server: ApiServer,
     first_event_s = time.monotonic() - saved_at
     print(f"first event from the page's zone {first_event_s:.1f} s after saving")
 
+    # the debug view: boxes, ids, zones, masks, motion and rule counts, about once a second while open
+    page.click("#cam-table tr[data-cam=lobby] [data-act=debug]")
+    page.wait_for_selector("#debug-img[data-ok='1']", timeout=15000)
+    page.screenshot(path=str(shots / "cameras_debug_view.png"))
+    page.click("#debug-close")
+
     # move the zone: drag it by its body; only that camera restarts in the worker
     page.wait_for_selector("#cam-table tr[data-cam=lobby]")
     page.click(".shape-card[data-kind=zone] button:not([data-act])")    # select
@@ -175,4 +181,42 @@ def test_add_a_camera_draw_a_zone_and_mask_and_get_its_events(server: ApiServer,
     page.screenshot(path=str(shots / "cameras_field_error.png"))
     assert httpx.get(f"{server.url}/api/camera-configs/lobby", headers=admin).json()["revision"] == 2
     assert not errors, errors
+    ctx.close()
+
+
+def test_imported_sample_configs_show_their_zones_in_the_editor(server: ApiServer, browser: Any) -> None:
+    admin = _token(server, ADMIN)
+    cases = ["fire_lane", "ebike_corridor", "left_object"]
+    files = {}
+    for case in cases:
+        path = ROOT / "sample_videos" / "cases" / case / "camera.yaml"
+        doc = yaml.safe_load(path.read_text())
+        for cam in doc["cameras"].values():      # the clip from here, so the still shows
+            cam["source"] = str((path.parent / cam["source"]).resolve())
+        r = httpx.post(f"{server.url}/api/camera-configs/import", content=yaml.safe_dump(doc),
+                       headers={**admin, "Content-Type": "application/yaml"})
+        assert r.status_code == 200, r.text
+        files.update(doc["cameras"])
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1200}, service_workers="block")
+    ctx.set_default_timeout(20000)
+    page = ctx.new_page()
+    page.goto(f"{server.url}/cameras.html")
+    page.fill("#login-form input[name=username]", ADMIN[0])
+    page.fill("#login-form input[name=password]", ADMIN[1])
+    page.click("#login-form button[type=submit]")
+    for name, cam in files.items():
+        page.click(f"#cam-table tr[data-cam={name}] [data-act=edit]")
+        page.wait_for_selector(f"#ed-title:has-text('{name}')")
+        page.wait_for_selector("#still[src*='still.jpg']")
+        drawn = page.eval_on_selector_all(
+            "#overlay polygon[data-kind=zone]",
+            "els => els.map(e => [e.dataset.name, e.getAttribute('points'), "
+            "e.ownerSVGElement.getAttribute('viewBox')])")
+        assert sorted(d[0] for d in drawn) == sorted(cam["zones"]), name
+        for zone, points, box in drawn:
+            w, h = (float(v) for v in box.split()[2:])
+            got = [[float(a) / w, float(b) / h] for a, b in (p.split(",") for p in points.split())]
+            want = cam["zones"][zone]["polygon"]
+            assert len(got) == len(want) and all(abs(g - x) < 1e-6 for gp, wp in zip(got, want, strict=True)
+                                                 for g, x in zip(gp, wp, strict=True)), (name, zone)
     ctx.close()

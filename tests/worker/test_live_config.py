@@ -59,6 +59,14 @@ def test_a_changed_camera_restarts_alone_within_seconds(tmp_path: Path) -> None:
             before_a = _events(h, "cam_a")
             assert set(before_a.values()) <= {"new", "update"}
             assert worker.restarts == {}
+            token = h.login("admin")
+
+            def states() -> dict[str, str]:
+                auth = {"Authorization": f"Bearer {token}"}
+                rows = h.client.get("/api/camera-configs", headers=auth).json()
+                return {r["camera"]: r["state"] for r in rows}
+
+            _wait(lambda: states() == {"cam_a": "online", "cam_b": "online"}, timeout=10)
 
             t0 = time.monotonic()
             configs.save("cam_a", _camera(clip, x0=0.3), "eng")      # the zone moved
@@ -80,3 +88,36 @@ def test_a_changed_camera_restarts_alone_within_seconds(tmp_path: Path) -> None:
             worker.stop.set()
             runner.join(30)
     assert not runner.is_alive()
+
+
+class _DebugPipeline(FakePipeline):
+    def debug_view(self, frame: Any, fps: float) -> Any:
+        img = frame.image.copy()
+        img[:10, :10] = (0, 255, 0)
+        return img
+
+
+def test_the_debug_view_is_sent_while_someone_watches_it(tmp_path: Path) -> None:
+    h = build(f"sqlite:///{tmp_path / 'api.db'}", tmp_path)
+    clip = write_clip(tmp_path / "clip.avi", seconds=6.0)
+    h.ctx.camera_configs.save("cam_a", _camera(clip), "eng")
+    with ServerThread(h.app) as srv:
+        worker = Worker(None, srv.url, h.worker_key, tmp_path / "outbox.db", from_api=True, loop=True,
+                        realtime=True,
+                        pipeline_factory=lambda name, cam, path, media: _DebugPipeline(name, media / name))
+        runner = threading.Thread(target=worker.run, daemon=True)
+        runner.start()
+        try:
+            _wait(lambda: worker.runs.get("cam_a") is not None and worker.runs["cam_a"].jpeg_version > 2)
+            assert worker.runs["cam_a"].debug_version == 0          # nobody asked: not drawn, not sent
+            token = h.login("admin")
+            url = f"{srv.url}/api/camera-configs/cam_a/debug.jpg?token={token}"
+            import httpx
+
+            assert httpx.get(url).status_code == 404               # asked now; the worker hears it
+            _wait(lambda: httpx.get(url).status_code == 200, timeout=10)
+            got = httpx.get(url)
+            assert got.headers["content-type"] == "image/jpeg" and got.content[:2] == b"\xff\xd8"
+        finally:
+            worker.stop.set()
+            runner.join(30)

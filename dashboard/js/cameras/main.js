@@ -35,6 +35,7 @@ async function loadList() {
     el('td', { class: 'storage' }, `${mb(c.storage_bytes || 0)} · ${c.storage_files || 0}`),
     el('td', {},
       el('button', { type: 'button', class: 'ghost', 'data-act': 'edit', onclick: () => openEditor(c.camera) }, t('camcfg.edit')),
+      el('button', { type: 'button', class: 'ghost', 'data-act': 'debug', onclick: () => openDebug(c.camera) }, t('camcfg.debug')),
       el('button', { type: 'button', class: 'ghost', 'data-act': 'toggle', onclick: () => toggle(c) },
         c.enabled ? t('camcfg.disable') : t('camcfg.enable'))))));
 }
@@ -43,6 +44,23 @@ async function toggle(c) {
   await request('POST', routes.cameraEnabled(c.camera), { enabled: !c.enabled });
   await loadList();
 }
+
+// ---- the debug view: about one frame a second while it is open (the worker draws it only then) --------
+function openDebug(name) {
+  closeDebug();
+  $('debug').hidden = false;
+  $('debug-title').textContent = t('camcfg.debug_title', { name });
+  $('debug-msg').textContent = t('camcfg.debug_wait');
+  const img = $('debug-img');
+  img.dataset.ok = '';
+  img.onload = () => { img.dataset.ok = '1'; $('debug-msg').textContent = ''; };
+  img.onerror = () => { $('debug-msg').textContent = t('camcfg.debug_wait'); };
+  const load = () => { img.src = mediaUrl(routes.cameraDebug(name)) + `&t=${Date.now()}`; };
+  load();
+  page.debugTimer = setInterval(load, 1000);
+}
+
+function closeDebug() { clearInterval(page.debugTimer); $('debug').hidden = true; }
 
 // ---- the editor ---------------------------------------------------------------------------------------
 function shapesOf(config) {
@@ -236,6 +254,7 @@ function start() {
   });
   $('cam-add').onclick = () => openEditor(null);
   $('ed-close').onclick = () => { $('editor').hidden = true; };
+  $('debug-close').onclick = closeDebug;
   $('ed-probe').onclick = probe;
   $('ed-save').onclick = save;
   $('tool-zone').onclick = () => startTool('zone');
