@@ -148,7 +148,7 @@ export async function renderPanel(state, ctx) {
       el('dt', { text: t('inc.team') }), el('dd', { text: team ? `${team.name} (${(team.people && team.people[team.leader] && team.people[team.leader].name) || team.leader || ''})` : '—' }),
       el('dt', { text: t('inc.events') }), el('dd', { text: String(inc.event_count ?? '—') })),
     care,
-    el('div', { class: 'media' },
+    inc.source === 'sensor' ? null : el('div', { class: 'media' },
       snap ? el('figure', {}, el('img', { class: 'snapshot', src: mediaUrl(snap), alt: t('inc.snapshot') }), el('figcaption', { text: t('inc.snapshot') })) : null,
       video ? el('figure', {}, video, el('figcaption', { text: t('inc.clip') })) : el('p', { class: 'muted no-clip', text: t('inc.no_clip') }),
       ...photos.map((p) => el('figure', {}, el('img', { class: 'photo', src: mediaUrl(p.url), alt: t('inc.photo') }), el('figcaption', { text: t('inc.photo') })))),
