@@ -385,3 +385,19 @@ def test_repeated_wrong_passwords_are_slowed_down(viid: Harness) -> None:
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
     assert r.json()["ResponseStatusObject"]["StatusCode"] == 2
     assert viid.count("audit_log") >= viid.ctx.settings.login_attempts_per_minute
+
+
+def test_the_control_room_hears_a_device_register_and_its_record_open_an_incident(viid: Harness) -> None:
+    with viid.client.websocket_connect(f"/ws?token={viid.tokens['op']}") as ws:
+        while ws.receive_json()["topic"] != "ready":
+            pass
+        assert register(viid, NVR).status_code == 200
+        msg = ws.receive_json()
+        assert msg["topic"] == "cameras/b3_elevator/state" and msg["payload"]["state"] == "online"
+        post(viid, "NonMotorVehicles", fx.non_motor(ELEVATOR, datetime.now(UTC), [jpeg_bytes()]))
+        incs: list[dict[str, Any]] = []
+        while not (incs and incs[-1]["snapshot_url"]) and len(incs) < 5:   # opened, dispatched, its snapshot
+            m = ws.receive_json()
+            if m["topic"] == "incidents":
+                incs.append(m["payload"])
+        assert incs[-1]["event_type"] == "ebike_in_elevator" and incs[-1]["snapshot_url"]
