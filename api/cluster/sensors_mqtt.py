@@ -1,7 +1,8 @@
 """The MQTT consumer of sensor messages (docs/sensors.md): runs only when configured
 (`SHARPEYES_SENSORS_MQTT=true` with `SHARPEYES_MQTT_HOST`), like every MQTT piece of the api.
 
-Subscribes to `<prefix>/sensors/+/reading`, `<prefix>/sensors/+/alarm` and `<prefix>/elevator/+/ack`.
+Subscribes to `<prefix>/sensors/+/reading`, `<prefix>/sensors/+/alarm` and `<prefix>/elevator/+/ack`, as the
+shared subscription `$share/sharpeyes-api/...`: with several api replicas, each message reaches one of them.
 paho's network thread only queues what arrives; one thread of ours hands each message to its handler
 (`Sensors.accept`, or the elevator acknowledgement), so a slow database never stalls the connection. No
 message can stop the consumer: a refused one is logged and counted by the service, anything else that goes
@@ -19,6 +20,7 @@ from typing import Any
 from api.errors import DomainError
 
 log = logging.getLogger(__name__)
+SHARE_GROUP = "sharpeyes-api"
 Handler = Callable[[str, bytes], object]   # (device or elevator id, raw payload)
 
 
@@ -50,7 +52,8 @@ class SensorConsumer:
             log.warning("MQTT broker refused the sensor consumer: %s", reason)
             return
         for pattern in self.handlers:   # subscribe again after every reconnect
-            client.subscribe(f"{self.prefix}/{pattern}", qos=1)
+            # a shared subscription: with several api replicas each message goes to one of them
+            client.subscribe(f"$share/{SHARE_GROUP}/{self.prefix}/{pattern}", qos=1)
         self.connected.set()
         log.info("sensor consumer subscribed on %s:%d", self.host, self.port)
 
