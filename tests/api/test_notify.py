@@ -105,9 +105,9 @@ class Receiver:
 
 
 @pytest.fixture
-def quiet(tmp_path: Path) -> Iterator[Harness]:
+def quiet(db_url: str, tmp_path: Path) -> Iterator[Harness]:
     """The app with the notifier's own loop asleep: the test runs it, with its clock."""
-    h = build(f"sqlite:///{tmp_path / 'n.db'}", tmp_path, site=True, notify_interval_s=3600,
+    h = build(db_url, tmp_path, site=True, notify_interval_s=3600,
               notify_backoff_s=5, notify_max_attempts=3)
     with h.client:
         for name in ("admin", "op", "lead1"):
