@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile
-from sqlalchemy import select
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, Response, UploadFile
+from pydantic import Field
+from sqlalchemy import func, select
 
 from api.db.models import Camera, Event, Incident, Media, Team, TimelineEntry, utcnow
 from api.deps import AnyUser, CtxDep, Operator, SessionDep
@@ -13,28 +15,33 @@ from api.errors import NotFound, after_commit
 from api.schemas import (
     ActionIn,
     EventOut,
+    In,
     IncidentCreate,
     IncidentDetail,
     IncidentOut,
     MediaOut,
     NoteIn,
+    Out,
     ProposalOut,
     State,
     TeamOut,
     TimelineOut,
 )
 from api.services.incidents import apply_action, new_incident, record
-from api.services.lifecycle import ACTIVE
+from api.services.lifecycle import ACTIVE, LifecycleError
 from api.views import ERRORS, get_incident_for, incidents_out, media_out, publish_incidents
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"], responses=ERRORS)
 IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Source = Literal["camera", "manual", "resident", "sensor", "patrol"]
 
 
 @router.get("", response_model=list[IncidentOut], summary="Incidents, newest first (a leader: his team's)")
 def list_incidents(
     user: AnyUser,
     session: SessionDep,
+    ctx: CtxDep,
+    response: Response,
     state: Annotated[list[State] | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=50)] = None,
     camera_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -44,8 +51,25 @@ def list_incidents(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    text: Annotated[str | None, Query(max_length=100, description="In the title or description")] = None,
+    since: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Opened before (ISO 8601)")] = None,
+    source: Annotated[list[Source] | None, Query()] = None,
+    grid: Annotated[str | None, Query(max_length=100, description="Grid cell (网格) of the place")] = None,
 ) -> list[IncidentOut]:
     q = select(Incident)
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(Incident.title.ilike(like, escape="\\") | Incident.description.ilike(like, escape="\\"))
+    if since is not None:
+        q = q.where(Incident.created_at >= since)
+    if until is not None:
+        q = q.where(Incident.created_at < until)
+    if source:
+        q = q.where(Incident.source.in_(source))
+    if grid:
+        places = [p for p, g in (ctx.site.grid_of.items() if ctx.site is not None else []) if g == grid]
+        q = q.where(Incident.place.in_(places))
     if user.role == "leader":
         q = q.where(Incident.team_id == user.team_id)
     if state:
@@ -58,6 +82,8 @@ def list_incidents(
         q = q.where(Incident.team_id == team_id)
     if active is not None:
         q = q.where(Incident.state.in_(ACTIVE) if active else Incident.state.not_in(ACTIVE))
+    # how many match, for paging past the newest `limit`
+    response.headers["X-Total-Count"] = str(session.scalar(select(func.count()).select_from(q.subquery())))
     rows = session.scalars(q.order_by(Incident.id.desc()).limit(limit).offset(offset)).all()
     return incidents_out(session, rows, user.role)
 
@@ -175,3 +201,40 @@ def proposal(incident_id: IncidentId, user: Operator, ctx: CtxDep, session: Sess
         return []
     result = [ProposalOut.model_validate(p) for p in ctx.patrol.propose(session, inc)]
     return result
+
+
+class BulkFalseAlarmIn(In):
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000, description="Why they are false alarms")
+
+
+class BulkOut(Out):
+    closed: list[int]
+    refused: dict[int, str] = Field(description="Incident id -> why it was left as it was")
+
+
+@router.post("/false-alarms", response_model=BulkOut,
+             summary="Close several incidents as false alarms with one reason (operator); each one the state "
+             "machine refuses is left as it was, with why")
+def close_false_alarms(body: BulkFalseAlarmIn, user: Operator, ctx: CtxDep, session: SessionDep) -> BulkOut:
+    closed: list[int] = []
+    refused: dict[int, str] = {}
+    for inc_id in dict.fromkeys(body.ids):
+        inc = session.get(Incident, inc_id)
+        if inc is None:
+            refused[inc_id] = f"no incident {inc_id}"
+            continue
+        try:
+            with session.begin_nested():
+                apply_action(session, inc, "false_alarm", user.name, user.role, body.reason)
+                apply_action(session, inc, "close", user.name, user.role, body.reason)
+        except LifecycleError as exc:
+            session.refresh(inc)
+            refused[inc_id] = str(exc)
+            continue
+        closed.append(inc_id)
+    session.commit()
+    with after_commit("false alarms: publishing"):
+        rows = [r for r in (session.get(Incident, i) for i in closed) if r is not None]
+        publish_incidents(ctx, incidents_out(session, rows))
+    return BulkOut(closed=closed, refused=refused)
