@@ -41,6 +41,23 @@ class ProbeIn(_In):
     source: str = Field(min_length=1, max_length=1000, description="File path (on the server) or stream URL")
 
 
+class OnvifIn(_In):
+    host: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-:\[\]]+$",
+                      description="The camera's address (no discovery: give it)")
+    port: int = Field(default=80, ge=1, le=65535, description="Its ONVIF (HTTP) port, often 80 or 8080")
+    username: str = Field(default="", max_length=100)
+    password: str = Field(default="", max_length=200)
+
+
+class OnvifStreamOut(_Out):
+    token: str
+    name: str
+    width: int | None
+    height: int | None
+    uri: str
+    source: str = Field(description="The stream URI with the credentials, to use as the camera's source")
+
+
 class ProbeOut(_Out):
     width: int
     height: int

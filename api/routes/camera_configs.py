@@ -21,6 +21,8 @@ from api.schemas_cameras import (
     CameraRowOut,
     ChangeOut,
     EnabledIn,
+    OnvifIn,
+    OnvifStreamOut,
     ProbeIn,
     ProbeOut,
     RetentionIn,
@@ -28,6 +30,7 @@ from api.schemas_cameras import (
 )
 from api.services.camera_checks import ConfigInvalid, FieldError, detector_classes
 from api.services.camera_health import health
+from api.services.onvif_streams import onvif_streams
 from api.services.retention import storage_by_camera
 from api.services.rule_forms import rule_form_schema
 from api.views import ERRORS
@@ -104,6 +107,13 @@ def schema(_: Engineer, ctx: CtxDep,
 async def probe_source(body: ProbeIn, _: Engineer) -> ProbeOut:
     jpeg, w, h = await run_in_threadpool(probe, body.source)
     return ProbeOut(width=w, height=h, jpeg="data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+
+
+@router.post("/onvif", response_model=list[OnvifStreamOut],
+             summary="Read an ONVIF camera's profiles and their stream URIs (address and credentials given)")
+async def onvif(body: OnvifIn, _: Engineer) -> list[OnvifStreamOut]:
+    streams = await onvif_streams(body.host, body.port, body.username, body.password)
+    return [OnvifStreamOut.model_validate(s) for s in streams]
 
 
 @router.get("/export.yaml", response_class=Response,

@@ -220,3 +220,32 @@ def test_imported_sample_configs_show_their_zones_in_the_editor(server: ApiServe
             assert len(got) == len(want) and all(abs(g - x) < 1e-6 for gp, wp in zip(got, want, strict=True)
                                                  for g, x in zip(gp, wp, strict=True)), (name, zone)
     ctx.close()
+
+
+def test_a_camera_added_by_onvif_offers_its_streams(server: ApiServer, browser: Any) -> None:
+    from tests.api.test_onvif import virtual_onvif_camera
+
+    with virtual_onvif_camera() as port:
+        ctx = browser.new_context(viewport={"width": 1600, "height": 1200}, service_workers="block")
+        ctx.set_default_timeout(20000)
+        page = ctx.new_page()
+        page.goto(f"{server.url}/cameras.html")
+        page.fill("#login-form input[name=username]", ADMIN[0])
+        page.fill("#login-form input[name=password]", ADMIN[1])
+        page.click("#login-form button[type=submit]")
+        page.click("#cam-add")
+        page.click("#onvif summary")
+        page.fill("#onvif-host", "127.0.0.1")
+        page.fill("#onvif-port", str(port))
+        page.fill("#onvif-user", "admin")
+        page.fill("#onvif-pass", "wrong")
+        page.click("#onvif-read")
+        page.wait_for_selector("#onvif-pass.need")
+        page.fill("#onvif-pass", "s3cret!")
+        page.click("#onvif-read")
+        page.wait_for_selector("#onvif-streams:not([hidden]) option[value*='video_main']", state="attached")
+        page.select_option("#onvif-streams", "rtsp://admin:s3cret%21@127.0.0.1:8554/video_main")
+        assert page.input_value("#ed-source") == "rtsp://admin:s3cret%21@127.0.0.1:8554/video_main"
+        # nothing streams there: trying the source shows the decoder's error at the source field
+        page.wait_for_selector("#ed-source.need")
+        ctx.close()

@@ -196,6 +196,22 @@ async function probe() {
   }
 }
 
+// ONVIF: the camera's profiles and their stream URIs; picking one fills the source (then try it)
+async function readOnvif() {
+  clearErrors($('editor'), $('ed-error'));
+  const sel = $('onvif-streams');
+  try {
+    const streams = await request('POST', routes.cameraOnvif(), {
+      host: $('onvif-host').value.trim(), port: Number($('onvif-port').value || 80),
+      username: $('onvif-user').value, password: $('onvif-pass').value });
+    sel.replaceChildren(el('option', { value: '' }, t('camcfg.onvif_pick')),
+      ...streams.map((s) => el('option', { value: s.source }, `${s.name} ${s.width || '?'}×${s.height || '?'} · ${s.uri}`)));
+    sel.hidden = false;
+  } catch (err) {
+    showErrors($('editor'), (err.body && err.body.errors) || [{ field: 'host', message: err.message }], $('ed-error'));
+  }
+}
+
 function buildConfig() {
   syncRules();
   const cfg = structuredClone(page.editing.config || {});
@@ -256,6 +272,8 @@ function start() {
   $('ed-close').onclick = () => { $('editor').hidden = true; };
   $('debug-close').onclick = closeDebug;
   $('ed-probe').onclick = probe;
+  $('onvif-read').onclick = readOnvif;
+  $('onvif-streams').onchange = (e) => { if (e.target.value) { $('ed-source').value = e.target.value; probe(); } };
   $('ed-save').onclick = save;
   $('tool-zone').onclick = () => startTool('zone');
   $('tool-objmask').onclick = () => startTool('objmask');

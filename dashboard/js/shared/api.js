@@ -87,6 +87,7 @@ export const routes = {
   cameraConfig: (id) => `/api/camera-configs/${encodeURIComponent(id)}`,
   cameraSchema: (id) => `/api/camera-configs/schema${id ? `?detector=${encodeURIComponent(id)}` : ''}`,
   cameraProbe: () => '/api/camera-configs/probe',
+  cameraOnvif: () => '/api/camera-configs/onvif',
   cameraDebug: (id) => `/api/camera-configs/${encodeURIComponent(id)}/debug.jpg`,
   cameraStill: (id) => `/api/camera-configs/${encodeURIComponent(id)}/still.jpg`,
   cameraHistory: (id) => `/api/camera-configs/${encodeURIComponent(id)}/history`,
