@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from api.errors import ApiError
 
-GAT_ID = re.compile(r"^\d{20}$")
+GAT_ID = re.compile(r"^\d{20}$")              # the standard's ids: region, trade, type, serial
+DEVICE_ID = re.compile(r"^[0-9A-Za-z_-]{1,20}$")   # what devices are found set to in the field (e.g. "001")
 ObjectKind = Literal["motor_vehicle", "non_motor_vehicle", "person", "face"]
 # the worker's keys (vision/config.py): allowed in the file, not read here
 VISION_TOP = {"detector", "detect", "tracker", "events", "motion", "objects"}
@@ -26,8 +27,9 @@ VISION_CAMERA = {"source", "detect", "zones", "detector", "tracker", "events", "
 
 
 def _gat_id(value: str, what: str) -> str:
-    if not GAT_ID.match(value):
-        raise ValueError(f"{what} {value!r} is not a GA/T 1400 id (20 digits, e.g. 31010400001190000001)")
+    if not DEVICE_ID.match(value):
+        raise ValueError(f"{what} {value!r} is not a device id: GA/T 1400 ids are 20 digits (e.g. "
+                         "31010400001190000001); up to 20 letters and digits are accepted")
     return value
 
 
@@ -106,7 +108,9 @@ class ViidSection(_Model):
     @field_validator("server_id")
     @classmethod
     def _sid(cls, v: str) -> str:
-        return _gat_id(v, "server_id")
+        if not GAT_ID.match(v):
+            raise ValueError(f"server_id {v!r} is not a GA/T 1400 id (20 digits, e.g. 31010400005030000001)")
+        return v
 
     @field_validator("devices")
     @classmethod

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from api.services.viid_config import GAT_ID
+from api.services.viid_config import DEVICE_ID, GAT_ID
 
 MAX_OBJECTS = 1000
 MAX_IMAGES = 10
@@ -102,7 +102,7 @@ def _images(obj: dict[str, object], tz: ZoneInfo) -> tuple[list[Image], list[dat
         if shot is not None:
             times.append(shot)
         dev = str(item.get("DeviceID") or "")
-        if GAT_ID.match(dev):
+        if DEVICE_ID.match(dev):
             devices.append(dev)
         data = item.get("Data")
         if data in (None, ""):
@@ -137,8 +137,8 @@ def parse_object(kind: ListKind, obj: object, tz: ZoneInfo, received: datetime) 
                           "is 48 digits: device id, type, time, serial)")
     images, shots, image_devices = _images(obj, tz)
     device = str(obj.get("DeviceID") or "")
-    if device and not GAT_ID.match(device):
-        raise ObjectError(f"DeviceID: {device!r} is not a GA/T 1400 id (20 digits)")
+    if device and not DEVICE_ID.match(device):
+        raise ObjectError(f"DeviceID: {device!r} is not a device id (GA/T 1400: 20 digits)")
     # some devices leave DeviceID empty: the image's DeviceID, else the id's first 20 digits (the source)
     device = device or (image_devices[0] if image_devices else "") or (
         oid[:20] if GAT_ID.match(oid[:20]) else "")

@@ -272,7 +272,8 @@ def test_an_oversized_body_is_refused_and_nothing_stored(db_url: str, tmp_path: 
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"viid": {"devices": {"123": {"password": "x"}}}}, "device id '123' is not a GA/T 1400 id"),
+    ({"viid": {"devices": {"31 01": {"password": "x"}}}}, "device id '31 01' is not a device id"),
+    ({"viid": {"server_id": "3101"}}, "server_id '3101' is not a GA/T 1400 id (20 digits"),
     ({"cameras": {"c": {"viid": {"apes": [ELEVATOR], "rules": [{"objects": ["person"], "event": "x",
                                                                  "min_seconds": 5}]}}}},
      "min_seconds (a plate staying) works on objects: [motor_vehicle] only"),
@@ -401,3 +402,22 @@ def test_the_control_room_hears_a_device_register_and_its_record_open_an_inciden
             if m["topic"] == "incidents":
                 incs.append(m["payload"])
         assert incs[-1]["event_type"] == "ebike_in_elevator" and incs[-1]["snapshot_url"]
+
+
+def test_a_device_set_to_a_short_id_in_the_field_works(tmp_path: Path) -> None:
+    """The standard's ids are 20 digits, but devices are found set to e.g. "001": accepted too."""
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump({"viid": {"devices": {"001": {"password": "pw"}}},
+                                    "cameras": {"gate": {"viid": {"apes": ["001"], "rules": [
+                                        {"objects": ["motor_vehicle"], "event": "car_at_gate"}]}}}}))
+    h = build(f"sqlite:///{tmp_path / 'a.db'}", tmp_path, viid_config=path)
+    with h.client:
+        r = h.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": "001"}},
+                          auth=httpx.DigestAuth("001", "pw"))
+        assert r.status_code == 200, r.text
+        body = fx.motor_hik(datetime.now(UTC), "浙B12345", jpeg_bytes(), 1, "001")
+        body["MotorVehicleListObject"]["MotorVehicleObject"][0]["MotorVehicleID"] = "001-20261201-0001"
+        r = h.client.post("/VIID/MotorVehicles", json=body, headers={"User-Identify": "001"})
+        assert r.status_code == 200 and "camera gate" in statuses(r)[0]["StatusString"], r.text
+        assert h.count("incidents") == 1
+    h.ctx.engine.dispose()
