@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from api.services.viid_objects import KINDS, ListKind, ObjectError, Record, loca
 
 log = logging.getLogger(__name__)
 MEDIA = "application/VIID+JSON"
+PRUNE_EVERY_S = 600.0    # old records (viid.keep_days) are forgotten this often
 
 
 class ViidJSON(JSONResponse):
@@ -259,9 +261,14 @@ def publish_cameras(ctx: Ctx, rows: list[Camera]) -> None:
 async def sweep(ctx: Ctx) -> None:
     """Background job: devices silent past their keepalive go offline, and the pages are told."""
     assert ctx.viid is not None
+    pruned_at = 0.0
     while True:
         await asyncio.sleep(1.0)
         try:
             publish_cameras(ctx, await asyncio.to_thread(ctx.viid.sweep))
+            if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                pruned_at = time.monotonic()
+                while await asyncio.to_thread(viid_records.prune, ctx.viid) == viid_records.PRUNE_BATCH:
+                    await asyncio.sleep(0.1)
         except Exception:   # noqa: BLE001 - the job must outlive a database hiccup
             log.exception("GA/T 1400 keepalive sweep failed; retrying")

@@ -103,6 +103,8 @@ class ViidSection(_Model):
     timezone: str = Field(default="Asia/Shanghai", description="Zone of the devices' times (ShotTime, ...)")
     offline_after: float = Field(default=3, gt=0, description="Keepalive intervals missed before offline")
     max_body_bytes: int = Field(default=32 * 2**20, gt=0, description="Largest request body (base64 images)")
+    keep_days: float = Field(default=30, gt=0, description="Records are kept this long; then they and their "
+                             "images go, except the images that became an incident's snapshots")
     devices: dict[str, ViidDeviceConfig] = Field(default_factory=dict, description="Device id -> password")
 
     @field_validator("server_id")

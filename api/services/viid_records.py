@@ -28,6 +28,7 @@ from api.services.viid_objects import ObjectError, Record
 from vision.events import EventMessage
 
 HISTORY = timedelta(hours=12)      # captures looked back at for a stay or a repeat
+PRUNE_BATCH = 1000
 WALL_CLOCK_SLACK = timedelta(hours=24)
 
 
@@ -214,3 +215,22 @@ def _save(viid: Viid, todo: list[Record], cams: dict[str, str | None],
         if touched:    # the pages fetch the incidents again, now with their snapshots
             host.notify.incidents(s, list(s.scalars(select(Incident).where(Incident.id.in_(touched)))))
     return answers
+
+
+def prune(viid: Viid, now: datetime | None = None) -> int:
+    """Forget records older than `keep_days` (a batch at a time) and their images that no event took;
+    an incident's snapshots stay with the incident. Returns how many records went."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=viid.config.section.keep_days)
+    host = viid.host
+    with host.sessions() as s:
+        old = list(s.scalars(select(ViidRecord).where(ViidRecord.received_at < cutoff).limit(PRUNE_BATCH)))
+        ids = [int(m) for r in old for m in r.media_ids]
+        loose = list(s.scalars(select(Media).where(Media.id.in_(ids), Media.event_id.is_(None)))) if ids \
+            else []
+        paths = [m.path for m in loose]
+        for row in [*loose, *old]:
+            s.delete(row)
+        s.commit()
+    for rel in paths:       # after the commit: a file is never missing for a row that stays
+        host.media.delete(rel)
+    return len(old)

@@ -421,3 +421,28 @@ def test_a_device_set_to_a_short_id_in_the_field_works(tmp_path: Path) -> None:
         assert r.status_code == 200 and "camera gate" in statuses(r)[0]["StatusString"], r.text
         assert h.count("incidents") == 1
     h.ctx.engine.dispose()
+
+
+def test_old_records_go_but_an_incidents_snapshots_stay(viid: Harness) -> None:
+    from api.db.models import Media, ViidRecord
+    from api.services import viid_records
+
+    assert register(viid, NVR).status_code == 200
+    t = datetime.now(UTC)
+    post(viid, "NonMotorVehicles", fx.non_motor(ELEVATOR, t, [jpeg_bytes()], serial=1))   # opens an incident
+    post(viid, "NonMotorVehicles", fx.non_motor(ELEVATOR, t, [jpeg_bytes(8, 8)], serial=2))   # a repeat
+    post(viid, "Faces", fx.face(ELEVATOR, t))
+    post(viid, "NonMotorVehicles", fx.non_motor("31010400001320000099", t, [jpeg_bytes(9, 9)], serial=3))
+    with viid.ctx.sessions() as s:
+        loose = s.scalars(select(Media).where(Media.event_id.is_(None))).one()      # the unmapped APE's
+        kept = [m.path for m in s.scalars(select(Media).where(Media.event_id.is_not(None)))]
+        for r in s.scalars(select(ViidRecord)):
+            r.received_at = t - timedelta(days=31)
+        s.commit()
+    assert viid.ctx.media.resolve(loose.path) is not None and len(kept) == 2
+    assert viid_records.prune(viid.ctx.viid) == 4
+    assert viid.count("viid_records") == 0 and viid.count("media") == 2
+    assert viid.ctx.media.resolve(loose.path) is None
+    assert all(viid.ctx.media.resolve(p) is not None for p in kept)
+    [inc] = incidents(viid)
+    assert viid.client.get(inc["snapshot_url"], headers=viid.auth("op")).status_code == 200
