@@ -127,16 +127,16 @@ def test_register_with_the_right_password_is_accepted_and_the_camera_goes_online
 
 
 def test_a_device_that_stops_its_keepalives_is_shown_offline(db_url: str, tmp_path: Path) -> None:
-    h = open_harness(db_url, tmp_path, keepalive_s=0.5)     # offline after 2 intervals: 1 s
+    h = open_harness(db_url, tmp_path, keepalive_s=2)     # offline after 2 intervals: 4 s
     try:
         assert register(h, LANE).status_code == 200
-        for _ in range(4):
-            time.sleep(0.3)
+        for _ in range(3):
+            time.sleep(0.5)
             r = h.client.post("/VIID/System/Keepalive", json={"KeepaliveObject": {"DeviceID": LANE}},
                               headers={"User-Identify": LANE})
             assert r.json()["ResponseStatusObject"]["StatusCode"] == 0
         assert camera_state(h, "lane_north") == "online"
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 20
         while camera_state(h, "lane_north") != "offline" and time.monotonic() < deadline:
             time.sleep(0.2)
         cam = h.client.get("/api/cameras", headers=h.auth("op")).json()
