@@ -56,6 +56,7 @@ class Ctx:
     frames: dict[str, LiveFrame] = field(default_factory=dict)
     frame_event: asyncio.Event | None = None
     debug_frames: dict[str, LiveFrame] = field(default_factory=dict)   # the cameras page's debug view
+    camera_load: dict[str, float] = field(default_factory=dict)   # camera -> its pipeline's load (heartbeat)
     debug_watch: dict[str, float] = field(default_factory=dict)   # camera -> when its debug view was asked
     viid: Viid | None = None          # the GA/T 1400 视图库 (--viid), api/routes/viid.py
     sms: SmsSender = field(default_factory=LoggingSms)   # a real SMS provider plugs in here

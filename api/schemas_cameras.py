@@ -88,6 +88,7 @@ class CameraRowOut(CameraConfigOut):
     last_event_at: datetime | None = None
     worker: str | None = None
     detect_fps: float | None = None
+    detector_load: float | None = Field(default=None, description="Share of its time in its pipeline")
     storage_bytes: int = 0
     storage_files: int = 0
     uptime_24h: float | None = Field(default=None, description="Share of the last 24 h online (0..1)")

@@ -56,6 +56,7 @@ class CameraRun:
     failures: int = 0
     media_seen: set[tuple[str, str]] = field(default_factory=set)
     halt: threading.Event = field(default_factory=threading.Event)   # pool mode: stop this camera only
+    load: float = 0.0                 # share of the camera thread's time in its pipeline (worker/views.py)
     debug_until: float = 0.0          # monotonic time until which the api wants the debug view too
     debug_jpeg: bytes | None = None
     debug_version: int = 0
@@ -227,8 +228,8 @@ class Delivery:
         while not self.stop.wait(HEARTBEAT_S):
             if not self.registered:
                 continue
-            body = [{"camera": r.name, "state": r.state, "fps": round(r.fps, 2), "detail": r.detail[:500]}
-                    for r in self._reporting()]
+            body = [{"camera": r.name, "state": r.state, "fps": round(r.fps, 2), "detail": r.detail[:500],
+                     "load": round(min(1.0, r.load), 3)} for r in self._reporting()]
             if not body:
                 continue
             try:

@@ -174,7 +174,7 @@ class Worker(Delivery, LiveConfig):
                         # clip
                         frame.wall_time = t0 + frame.t
                     run.state = "online"
-                    self._enqueue(run, pipe.process(frame), getattr(pipe, "take_samples", list)())
+                    self._enqueue(run, views.timed(pipe.process, frame), views.samples(pipe))
                     views.render(run, pipe, frame)
             self._enqueue(run, pipe.finish())
             run.state, run.detail = "offline", "source ended"

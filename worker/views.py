@@ -27,12 +27,27 @@ class Views:
         self.frames = 0
         self.fps_at = time.monotonic()
         self.fps = 0.0
+        self.busy = 0.0
+
+    def timed(self, process: Any, frame: Any) -> Any:
+        """The pipeline's answer for a frame, its time counted towards the camera's load."""
+        t0 = time.monotonic()
+        try:
+            return process(frame)
+        finally:
+            self.busy += time.monotonic() - t0
+
+    @staticmethod
+    def samples(pipe: Any) -> list[Any]:
+        """What the pipeline offers besides events (e.g. occupancy samples), if it offers anything."""
+        return list(getattr(pipe, "take_samples", list)())
 
     def render(self, run: CameraRun, pipe: Any, frame: Any) -> None:
         now = time.monotonic()
         self.frames += 1
         if now - self.fps_at >= 2.0:
-            self.fps, self.frames, self.fps_at = self.frames / (now - self.fps_at), 0, now
+            run.load = self.busy / (now - self.fps_at)
+            self.fps, self.frames, self.fps_at, self.busy = self.frames / (now - self.fps_at), 0, now, 0.0
         if now - self.live_at >= FRAME_PUSH_S:
             self.live_at = now
             data = _jpeg(pipe.annotate(frame))

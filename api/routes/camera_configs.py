@@ -86,6 +86,7 @@ def list_configs(_: Engineer, ctx: CtxDep) -> list[CameraRowOut]:
             item.last_seen_at, item.last_event_at = cam.last_seen_at, cam.last_event_at
             item.worker = cam.worker
         item.detect_fps = float((r.config.get("detect") or {}).get("fps", 5.0))
+        item.detector_load = ctx.camera_load.get(r.camera) if item.state == "online" else None
         item.storage_files, item.storage_bytes = used.get(r.camera, (0, 0))
         out.append(item)
     return out

@@ -66,6 +66,7 @@ def register_cameras(body: Annotated[list[CameraRegister], Field(min_length=1, m
 def camera_state(body: Annotated[list[CameraStateIn], Field(min_length=1, max_length=500)],
                  worker: Worker, ctx: CtxDep) -> list[CameraOut]:
     beats = [cameras.Heartbeat(s.camera, s.state, s.fps, s.detail, s.last_event_at) for s in body]
+    ctx.camera_load.update({s.camera: s.load for s in body if s.load is not None})
     items = [CameraOut.model_validate(c) for c in cameras.heartbeat(ctx.sessions, beats, worker.name,
                                                                     owner_check(ctx, worker))]
     for item in items:

@@ -67,6 +67,8 @@ def test_a_changed_camera_restarts_alone_within_seconds(tmp_path: Path) -> None:
                 return {r["camera"]: r["state"] for r in rows}
 
             _wait(lambda: states() == {"cam_a": "online", "cam_b": "online"}, timeout=10)
+            rows = h.client.get("/api/camera-configs", headers={"Authorization": f"Bearer {token}"}).json()
+            assert all(0 <= r["detector_load"] < 1 for r in rows)     # the stand-in pipeline is quick
 
             t0 = time.monotonic()
             configs.save("cam_a", _camera(clip, x0=0.3), "eng")      # the zone moved

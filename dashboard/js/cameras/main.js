@@ -27,7 +27,8 @@ async function loadList() {
   body.replaceChildren(...page.cams.map((c) => el('tr', { 'data-cam': c.camera, class: c.enabled ? '' : 'disabled' },
     el('td', {}, c.camera),
     el('td', {}, el('span', { class: `chip cam-${c.state}` }, c.enabled ? tv('camstate', c.state) : t('camcfg.disabled'))),
-    el('td', {}, `${c.fps ? Number(c.fps).toFixed(1) : '0'} / ${c.detect_fps ?? '—'}`),
+    el('td', { class: 'fps' }, `${c.fps ? Number(c.fps).toFixed(1) : '0'} / ${c.detect_fps ?? '—'}`
+      + (c.detector_load !== null && c.detector_load !== undefined ? ` · ${Math.round(c.detector_load * 100)}%` : '')),
     el('td', {}, fmtTime(c.last_frame_at || c.last_seen_at)),
     el('td', {}, c.uptime_24h === null || c.uptime_24h === undefined ? '—' : `${(c.uptime_24h * 100).toFixed(1)}%`),
     el('td', {}, String(c.reconnects_24h ?? 0)),
