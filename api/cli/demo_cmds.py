@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
         help="simulated leaders accept, walk, arrive and resolve (labelled as simulation on the pages)",
     )
     p.add_argument("--cameras", type=int, default=None,
-                   help="run the first N demo cameras (default 4, at most 5: api/demo/cameras.yaml)")
+                   help="run the first N demo cameras (default 4, at most 6: api/demo/cameras.yaml; "
+                        "6 adds an elevator camera with the 梯控 action)")
     p.add_argument("--no-worker", action="store_true", help="do not start the camera worker")
     p.set_defaults(func=_demo)
 

@@ -261,6 +261,11 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
         from api.demo.fleet import SensorFleet
 
         fleets.append(SensorFleet(app.state.ctx).start())   # smoke, gas, 关爱 water meters, a parking zone
+        if settings.mqtt_host:   # the 梯控 of the elevator camera (--cameras 6) gets a simulated controller
+            from api.demo.elevator import SimulatedElevator
+
+            s = settings
+            fleets.append(SimulatedElevator(s.mqtt_host, s.mqtt_port, s.mqtt_prefix).start())
         print_banner(base_url, seed, simulate_teams, data)
         print("  sensors (simulated):     3 关爱 households' water meters, smoke and gas detectors, a "
               "parking zone (docs/sensors.md)", flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from api.db.models import Incident
@@ -27,3 +29,16 @@ def test_fleet_shows_an_alarm_a_care_silence_a_leak_and_parking(api: Harness) ->
     assert len(devices) == 5 and all(d["refused"] == 0 for d in devices)
     SensorFleet(api.ctx, days=8).seed()     # a restarted demo keeps what it has
     assert len(api.client.get("/api/sensors/devices", headers=api.auth("op")).json()) == 5
+
+
+def test_demo_elevator_camera_carries_the_elevator_action(tmp_path: Path) -> None:
+    from api.demo.run import write_camera_config
+    from vision.config import load_config
+
+    config = load_config(write_camera_config(tmp_path / "cameras.yaml", cameras=6))
+    assert len(config.cameras) == 6
+    rule = config.cameras["b2_elevator"].zones["car"].rules[0]
+    assert rule.event == "ebike_in_elevator"
+    assert [(a.kind, a.elevator) for a in rule.actions] == [("elevator_hold", "b2-lift1")]
+    four = load_config(write_camera_config(tmp_path / "four.yaml"))
+    assert "b2_elevator" not in four.cameras      # the default demo stays at 4 cameras
