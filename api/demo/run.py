@@ -172,10 +172,12 @@ def wait_healthy(base_url: str, timeout_s: float = 60.0) -> None:
     )
 
 
-def start_worker(config: Path, base_url: str, key: str, log_path: Path) -> subprocess.Popen[bytes]:
-    """`sharpeyes worker` as a subprocess: the same process a real deployment runs per camera host."""
+def start_worker(config: Path | None, base_url: str, key: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """`sharpeyes worker` as a subprocess: the same process a real deployment runs per camera host; without
+    a config, `--from-api`: the cameras configured in the api (the cameras page), changes applied live."""
     # --loop: the clips play in real time, over and over, like live streams (frames dropped when behind).
-    cmd = [sys.executable, "-m", "api.cli.main", "worker", "--config", str(config), "--api", base_url,
+    source = ["--config", str(config)] if config is not None else ["--from-api"]
+    cmd = [sys.executable, "-m", "api.cli.main", "worker", *source, "--api", base_url,
            "--key", key,
            "--loop", "--outbox", str(log_path.parent / "outbox.db")]
     logf = open(log_path, "ab")  # noqa: SIM115 - the worker's log lives as long as the worker
@@ -200,6 +202,7 @@ def print_banner(base_url: str, seed: DemoSeed, simulate: bool, data: Path) -> N
         "SharpEyes demo (雪亮) is running on the embedded default (SQLite, in-process bus).",
         f"  control room (指挥中心):  {base_url}/",
         f"  patrol leader (巡逻队长): {base_url}/m/   (open it at phone size)",
+        f"  cameras and zones:       {base_url}/cameras.html   (admin; docs/cameras.md)",
         f"  api docs:                {base_url}/docs",
         f"  data folder:             {data}",
         "  accounts:",
@@ -236,6 +239,9 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
     seed = seed_demo(app.state.ctx.sessions, teams_path, key_file=data / "worker.key")
     app.state.ctx.patrol.teams_changed()
     config = write_camera_config(data / "cameras.yaml", cameras=cameras)
+    # the demo's cameras live in the database (the cameras page edits them; a restart keeps those edits)
+    app.state.ctx.camera_configs.add_missing(config.read_text(encoding="utf-8"), "demo",
+                                             base_dir=config.parent)
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     server = uvicorn.Server(server_config(app, host, port, app.state.ctx.settings.header_timeout_s,
                                           log_level="warning", ws_ping_interval=10))
@@ -252,7 +258,7 @@ def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None
             print(f"sharpeyes: error: {exc}", file=sys.stderr)
             return
         if worker:
-            procs.append(start_worker(config, base_url, seed.worker_key, data / "worker.log"))
+            procs.append(start_worker(None, base_url, seed.worker_key, data / "worker.log"))
         if simulate_teams:
             from api.demo.sim import TeamSimulator
 

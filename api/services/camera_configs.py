@@ -203,6 +203,20 @@ class CameraConfigs:
             self._forget(name)
         return out
 
+    def add_missing(self, text: str, actor: str, base_dir: Path | None = None) -> list[str]:
+        """The cameras of a YAML document that are not configured yet (the demo's, at every start): the ones
+        there keep what was changed in the page."""
+        doc = yaml.safe_load(text)
+        have = {r.camera for r in self.all()}
+        cams = fold_globals(doc if isinstance(doc, dict) else {})
+        wanted = {n: c for n, c in cams.items() if n not in have}
+        configs = {name: self.check(name, raw, base_dir) for name, raw in wanted.items()}
+        with self.sessions() as session:
+            for name, cfg in configs.items():
+                _write(session, name, cfg, actor, create=True, action="imported")
+            session.commit()
+        return sorted(configs)
+
     def export_yaml(self, names: list[str] | None = None, *, include_disabled: bool = False) -> str:
         """The cameras as the YAML contract (only the cameras' own keys: nothing outside the contract)."""
         rows = [r for r in self.all() if (names is None or r.camera in names)

@@ -196,3 +196,18 @@ def test_the_list_shows_uptime_reconnects_and_the_last_error(api: Harness) -> No
     assert r.status_code == 200
     row = api.client.get("/api/camera-configs", headers=api.auth("admin")).json()[0]
     assert row["reconnects_24h"] == 2 and row["last_error"] == "no frames" and row["state"] == "reconnecting"
+
+
+def test_the_demo_adds_only_missing_cameras_and_keeps_page_edits(api: Harness, tmp_path: Path) -> None:
+    (tmp_path / "clip.avi").write_bytes(CLIP.read_bytes()[:100])
+    doc = {"detect": {"fps": 2}, "cameras": {"gate": camera(source="clip.avi"), "lane": camera()}}
+    text = yaml.safe_dump(doc)
+    configs = api.ctx.camera_configs
+    assert configs.add_missing(text, "demo", base_dir=tmp_path) == ["gate", "lane"]
+    gate = configs.get("gate").config
+    assert gate["source"] == str(tmp_path / "clip.avi") and gate["detect"] == {"fps": 4.0}  # own keys win
+    moved = {**gate, "zones": {"path": {**gate["zones"]["path"],
+                                        "polygon": [[0.2, 0.5], [0.8, 0.5], [0.8, 1.0], [0.2, 1.0]]}}}
+    configs.save("gate", moved, "eng")
+    assert configs.add_missing(text, "demo", base_dir=tmp_path) == []
+    assert configs.get("gate").config["zones"]["path"]["polygon"][0] == [0.2, 0.5]
