@@ -38,8 +38,9 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at
             lags.append(elapsed - frame.t)
             if elapsed >= seconds:
                 break
-    queue.put({"frames": n, "expected": seconds * cam.analysis_fps(),
-               "max_lag_s": max(lags) if lags else 0.0})
+    # the rate frames come at: the analysis rate, or the clip's own when it has fewer (line_fps 15, 10 fps)
+    rate = min(cam.analysis_fps(), float(getattr(src, "native_fps", 0.0) or cam.analysis_fps()))
+    queue.put({"frames": n, "expected": seconds * rate, "max_lag_s": max(lags) if lags else 0.0})
 
 
 def _run_streams(config: str, camera: str, clip: str, n: int, seconds: float) -> tuple[bool,
