@@ -204,6 +204,15 @@ def test_imported_sample_configs_show_their_zones_in_the_editor(server: ApiServe
     page.fill("#login-form input[name=username]", ADMIN[0])
     page.fill("#login-form input[name=password]", ADMIN[1])
     page.click("#login-form button[type=submit]")
+    # its export imported through the page: nothing changes (a round trip), the list says how many
+    path = server.data / "fire_lane.yaml"
+    path.write_text(httpx.get(f"{server.url}/api/camera-configs/export.yaml?camera=composed_fire_lane",
+                              headers=admin).text)
+    page.wait_for_selector("#cam-table tr[data-cam=composed_fire_lane]")
+    page.set_input_files("#cam-import", str(path))
+    page.wait_for_selector("#list-error:has-text('1')")
+    hist = httpx.get(f"{server.url}/api/camera-configs/composed_fire_lane/history", headers=admin).json()
+    assert [h["revision"] for h in hist] == [1]
     for name, cam in files.items():
         page.click(f"#cam-table tr[data-cam={name}] [data-act=edit]")
         page.wait_for_selector(f"#ed-title:has-text('{name}')")

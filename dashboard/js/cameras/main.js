@@ -41,6 +41,17 @@ async function loadList() {
         c.enabled ? t('camcfg.disable') : t('camcfg.enable'))))));
 }
 
+// Import a YAML file of the contract: every camera of it, or none (the error names the camera and field).
+async function importYaml(file) {
+  $('list-error').textContent = '';
+  const r = await fetch(routes.cameraImport(), { method: 'POST', body: await file.text(),
+    headers: { 'Content-Type': 'application/yaml', Authorization: `Bearer ${auth.token}` } });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) { $('list-error').textContent = typeof body.detail === 'string' ? body.detail : String(r.status); return; }
+  await loadList();
+  $('list-error').textContent = t('camcfg.imported', { n: body.length });
+}
+
 async function toggle(c) {
   await request('POST', routes.cameraEnabled(c.camera), { enabled: !c.enabled });
   await loadList();
@@ -280,6 +291,7 @@ function start() {
   $('tool-objmask').onclick = () => startTool('objmask');
   $('tool-motionmask').onclick = () => startTool('motionmask');
   $('tool-finish').onclick = finishTool;
+  $('cam-import').onchange = (e) => { if (e.target.files[0]) importYaml(e.target.files[0]); e.target.value = ''; };
   $('cam-export').onclick = (e) => { e.preventDefault(); window.open(mediaUrl(routes.cameraExport()), '_blank'); };
   safe(routes.site()).then((site) => { page.places = placesOf(site); });
   loadList();

@@ -94,5 +94,6 @@ export const routes = {
   cameraEnabled: (id) => `/api/camera-configs/${encodeURIComponent(id)}/enabled`,
   cameraRetention: (id) => `/api/camera-configs/${encodeURIComponent(id)}/retention`,
   cameraExport: () => '/api/camera-configs/export.yaml',
+  cameraImport: () => '/api/camera-configs/import',
   way: (from, to) => `/api/site/path?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
 };
