@@ -203,6 +203,8 @@ def print_banner(base_url: str, seed: DemoSeed, simulate: bool, data: Path) -> N
         f"  control room (指挥中心):  {base_url}/",
         f"  patrol leader (巡逻队长): {base_url}/m/   (open it at phone size)",
         f"  cameras and zones:       {base_url}/cameras.html   (admin; docs/cameras.md)",
+        f"  residents (群众点单):     {base_url}/r/   (no account; departments 吹哨报到: {base_url}/d/)",
+        f"  history, reports, notifications: {base_url}/history/  {base_url}/reports/  {base_url}/notify/",
         f"  api docs:                {base_url}/docs",
         f"  data folder:             {data}",
         "  accounts:",
