@@ -80,6 +80,12 @@ class EventManager:
         if self.media_dir is not None:
             self.media_dir.mkdir(parents=True, exist_ok=True)
 
+    def set_fps(self, fps: float) -> None:
+        """The rate frames really come at (a source slower than the camera's analysis rate): clips and the
+        seconds kept before an event follow it."""
+        self.fps = fps
+        self._ring = deque(self._ring, maxlen=max(1, int(round(self.settings.pre_s * fps))))
+
     @property
     def active(self) -> list[EventMessage]:
         return [a.msg for a in self._active.values()]

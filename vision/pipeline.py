@@ -353,6 +353,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
     src = open_source(source, None if naive else cam.analysis_fps())
     total = getattr(src, "frame_count", 0) or None
     native = float(getattr(src, "native_fps", 0.0) or cam.detect.fps)
+    pipe.events.set_fps(rate := native if naive else min(native, cam.analysis_fps()))   # 10 fps clip: 10
     bar: Any = None
     if progress:
         from tqdm import tqdm
@@ -381,7 +382,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
                 if annotated is not None:
                     if writer is None:
                         h, w = frame.image.shape[:2]
-                        writer = ClipWriter(Path(annotated), w, h, native if naive else cam.analysis_fps())
+                        writer = ClipWriter(Path(annotated), w, h, rate)
                     writer.write(pipe.annotate(frame))
                 if bar is not None:
                     bar.update(frame.index - last_index + (1 if last_index == 0 and frame.index == 0 else 0))

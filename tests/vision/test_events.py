@@ -56,3 +56,18 @@ def test_finish_ends_open_events(tmp_path: Path) -> None:
     (end,) = mgr.finish(3.0)
     assert end.id == new.id and end.lifecycle == "end" and end.end_s == 2.0  # not before start_s
     assert mgr.state_size() == 0
+
+
+def test_clip_follows_the_rate_frames_really_come_at(tmp_path: Path) -> None:
+    """A line camera analyses at line_fps (15) but a 5 fps source gives 5: set_fps makes the clip's second
+    before the event 5 frames, and the clip play at 5 fps, as for a camera configured at 5."""
+    mgr = EventManager("cam", EventSettings(pre_s=1, post_s=1, update_s=0.5), tmp_path, fps=15)
+    mgr.set_fps(5)
+    msgs = []
+    for k in range(40):
+        t = k * 0.2
+        msgs += mgr.push_frame(frame(k), t)
+        msgs += mgr.step("zone", 0, "line", "crossing", [ep("a", t)] if 10 <= k < 25 else [], t)
+    end = msgs[-1]
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(end.clip)
+    assert 20 <= frames <= 27 and abs(seconds - frames / 5) < 0.3
