@@ -237,6 +237,13 @@ def create_app(settings: Settings) -> FastAPI:
             "detail": "a value does not fit what the database stores (too long or out of range): nothing "
                       "was stored; check the lengths and numbers against the api docs", "code": "invalid"})
 
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # an integer no column holds (SQLite: beyond 64 bits), from a route without its own bound
+        return JSONResponse(status_code=422, content={
+            "detail": "a number is out of range (at most 2147483647 for an id): nothing was stored",
+            "code": "invalid"})
+
     @app.exception_handler(RecursionError)
     async def _too_deep(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": "request nested too deeply: flatten it",

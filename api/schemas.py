@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.services.lifecycle import Action, State
-from api.validation import RowId, TimezoneName, check_values
+from api.validation import IsoTime, RowId, TimezoneName, check_values
 
 Role = Literal["admin", "operator", "leader", "engineer", "department", "grid"]
 CameraLive = Literal["online", "reconnecting", "offline", "unknown"]
@@ -99,10 +99,10 @@ class CameraRegister(In):
 class CameraStateIn(In):
     camera: str = Name
     state: Literal["online", "reconnecting", "offline"]
-    fps: float | None = Field(default=None, ge=0, le=1000)
+    fps: float | None = Field(default=None, ge=0, le=1000, strict=True)
     detail: str = Field(default="", max_length=500)
-    last_event_at: datetime | None = None
-    load: float | None = Field(default=None, ge=0, le=1, description="Share of the camera thread's time in "
+    last_event_at: IsoTime | None = None
+    load: float | None = Field(default=None, ge=0, le=1, strict=True, description="Share of the camera thread's time in "
                                "its pipeline (detector, tracker, rules): 1 means it cannot keep up")
 
 

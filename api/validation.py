@@ -8,10 +8,11 @@ lists included (zones, people, roster), so a new request shape gets it by subcla
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 INT4_MAX = 2**31 - 1          # an Integer column on PostgreSQL (ids, seq, counts)
 INT8_MAX = 2**63 - 1          # a BigInteger column; no integer in a request may be larger
@@ -57,6 +58,15 @@ def timezone_name(name: str) -> str:
         raise ValueError(f"unknown timezone {name[:60]!r}: give an IANA name such as Asia/Shanghai") from None
     return name
 
+
+def _iso_text(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("give a time as ISO 8601 text (2026-11-25T08:30:00Z), not a number")
+    return value
+
+
+# a time in a request: ISO 8601 text only (a bare number is not silently read as seconds since 1970)
+IsoTime = Annotated[datetime, BeforeValidator(_iso_text)]
 
 TimezoneName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(timezone_name)]
 
