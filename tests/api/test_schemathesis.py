@@ -5,10 +5,14 @@ a refusal of the domain with its one-line reason counts as an answer, and negati
 
 from __future__ import annotations
 
+import atexit
+import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -23,7 +27,7 @@ from schemathesis.checks import (
 )
 
 from api.services.accounts import make_token
-from tests.api.conftest import build, event
+from tests.api.conftest import PG_ADMIN, build, event
 
 pytestmark = pytest.mark.slow
 
@@ -75,12 +79,49 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, small_errors, positive_data_accepted, negative_data_rejection]
 
 
-@schema.parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms(case: Any) -> None:
+def _call(case: Any, h: Any, admin: str) -> None:
     if case.path in ("/api/cameras/{camera_id}/live.mjpeg",):
         pytest.skip("an endless stream; covered by its own test")
-    headers = {"Authorization": f"Bearer {_ADMIN}", "X-API-Key": _h.worker_key}
+    headers = {"Authorization": f"Bearer {admin}", "X-API-Key": h.worker_key}
     if case.path == "/api/workers/{worker_id}" and case.method == "DELETE":
         pytest.skip("revoking the key would sign the rest of the run out")
     case.call_and_validate(headers=headers, checks=CHECKS)
+
+
+@schema.parametrize()
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms(case: Any) -> None:
+    _call(case, _h, _ADMIN)
+
+
+def _pg_harness() -> Any:
+    """The same app on PostgreSQL, in a database of its own (dropped at exit); built only for --runslow."""
+    name = f"sharpeyes_st_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        h.ctx.engine.dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    tmp = Path(tempfile.mkdtemp(prefix="sharpeyes-st-pg-"))
+    h = build(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", tmp, site=True)
+    atexit.register(drop)
+    with h.client:
+        h.register("cam1")
+        h.post_events(event("st-ev", kind="crowd"))
+    return h
+
+
+_pg = _pg_harness() if "--runslow" in sys.argv else _h
+_PG_ADMIN_TOKEN = make_token(_pg.ctx.settings.secret_key, 1, "admin", None, 3600)
+schema_pg = schemathesis.openapi.from_asgi("/openapi.json", _pg.app)
+
+
+@schema_pg.parametrize()
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_postgresql(case: Any) -> None:
+    if _pg is _h:
+        pytest.skip("PostgreSQL: run with --runslow")
+    _call(case, _pg, _PG_ADMIN_TOKEN)
