@@ -102,8 +102,9 @@ class CameraStateIn(In):
     fps: float | None = Field(default=None, ge=0, le=1000, strict=True)
     detail: str = Field(default="", max_length=500)
     last_event_at: IsoTime | None = None
-    load: float | None = Field(default=None, ge=0, le=1, strict=True, description="Share of the camera thread's time in "
-                               "its pipeline (detector, tracker, rules): 1 means it cannot keep up")
+    load: float | None = Field(default=None, ge=0, le=1, strict=True,
+                               description="Share of the camera thread's time in its pipeline (detector, "
+                               "tracker, rules): 1 means it cannot keep up")
 
 
 class CameraOut(Out):
