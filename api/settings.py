@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from api.errors import ApiError
 
 DEV_SECRET = "dev-only-secret-change-me"
+PLACEHOLDER_SECRETS = ("change-me", "changeme", "dev-only-secret")   # example values, public
 
 
 class Settings(BaseSettings):
@@ -127,6 +128,9 @@ class Settings(BaseSettings):
             )
         if self.sensors_mqtt and not self.mqtt_host:
             raise ApiError("sensors_mqtt needs a broker: set SHARPEYES_MQTT_HOST (e.g. 127.0.0.1)")
+        if not self.dev and any(p in self.secret_key.lower() for p in PLACEHOLDER_SECRETS):
+            raise ApiError("SHARPEYES_SECRET_KEY is the example's placeholder: set it to a long random "
+                           "string (python -c 'import secrets; print(secrets.token_urlsafe(48))')")
         if len(self.secret_key) < 16:
             raise ApiError("SHARPEYES_SECRET_KEY is too short: use at least 16 characters")
         return self

@@ -223,7 +223,20 @@ def print_banner(base_url: str, seed: DemoSeed, simulate: bool, data: Path) -> N
 def run_demo(port: int = 8000, host: str = "127.0.0.1", data: Path | None = None,
              simulate_teams: bool = False,
              cameras: int | None = None, worker: bool = True) -> int:
+    import ipaddress
+
     import uvicorn
+
+    from api.errors import ApiError
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ApiError(f"the demo signs tokens with the public development secret and has demo passwords: it "
+                       f"listens on 127.0.0.1 only, not {host!r}; for a network, run `sharpeyes serve` with "
+                       "SHARPEYES_SECRET_KEY (docs/security.md)")
 
     from api.app import create_app
     from api.http_server import server_config

@@ -64,7 +64,9 @@ async def websocket_endpoint(websocket: WebSocket, ctx: Ctx) -> None:
 
     found = await run_in_threadpool(who) if token else None
     if found is None:
-        # 4401 = not signed in; the page should sign in again rather than retry
+        # 4401 = not signed in; the page should sign in again rather than retry. Accepted first: a close
+        # before the handshake reaches the browser as an HTTP 403 (code 1006), which it would retry for ever
+        await websocket.accept()
         await websocket.close(code=4401, reason="token missing, invalid or expired: sign in again")
         return
     await websocket.accept()

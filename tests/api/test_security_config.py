@@ -1,0 +1,87 @@
+"""Security configuration: no placeholder secret, a demo that stays on loopback, the login limit per address,
+X-Forwarded-For believed only from trusted proxies, and the websocket's documented close code 4401 over a
+real server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.errors import ApiError
+from api.http_server import server_config
+from api.services.accounts import LoginLimiter
+from api.settings import Settings
+from tests.api.conftest import Harness, build
+from tests.api.servers import ServerThread, free_port
+
+
+@pytest.mark.parametrize("secret", ["change-me-to-a-long-random-string", "dev-only-secret-change-me",
+                                    "CHANGEME-please-1234567890"])
+def test_placeholder_secret_refused_at_start_up(secret: str) -> None:
+    with pytest.raises(ApiError, match="SHARPEYES_SECRET_KEY"):
+        Settings(secret_key=secret)
+
+
+def test_demo_refuses_a_non_loopback_host(tmp_path: Path) -> None:
+    from api.demo.run import run_demo
+
+    with pytest.raises(ApiError, match="127.0.0.1 only"):
+        run_demo(host="0.0.0.0", data=tmp_path, worker=False)
+
+
+def test_login_limited_per_address_across_user_names() -> None:
+    lim = LoginLimiter(limit=10, per_address=30)
+    for i in range(30):
+        assert lim.retry_after("10.0.0.1", f"user{i}") == 0
+        lim.failed("10.0.0.1", f"user{i}")
+    assert lim.retry_after("10.0.0.1", "someone-else") > 0      # a spray over 30 accounts is stopped
+    assert lim.retry_after("10.0.0.2", "someone-else") == 0     # another address is not
+
+
+def test_spray_over_many_accounts_gets_429(api: Harness) -> None:
+    codes = [api.client.post("/api/auth/login", json={"username": f"u{i}", "password": "wrong"}).status_code
+             for i in range(32)]
+    assert codes[:30] == [401] * 30 and codes[30:] == [429, 429]
+
+
+def test_forwarded_for_believed_only_from_trusted_proxies() -> None:
+    plain = server_config(object(), "127.0.0.1", 1)
+    assert plain.proxy_headers is False
+    trusted = server_config(object(), "127.0.0.1", 1, trusted_proxies="10.0.0.5, 10.0.0.6")
+    assert trusted.proxy_headers is True and trusted.forwarded_allow_ips == ["10.0.0.5", "10.0.0.6"]
+
+
+def test_rotating_forwarded_for_does_not_bypass_the_login_limit(tmp_path: Path) -> None:
+    h = build(f"sqlite:///{tmp_path / 'api.db'}", tmp_path)
+    port = free_port()
+    server = uvicorn.Server(server_config(h.app, "127.0.0.1", port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}/api/auth/login"
+    try:
+        codes = [httpx.post(url, headers={"X-Forwarded-For": f"1.2.3.{i}"},
+                            json={"username": "admin", "password": "wrong"}, timeout=30).status_code
+                 for i in range(12)]
+    finally:
+        server.should_exit = True
+        t.join(10)
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+
+
+def test_websocket_bad_token_closes_4401_over_a_real_server(tmp_path: Path) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    h = build(f"sqlite:///{tmp_path / 'api.db'}", tmp_path)
+    with ServerThread(h.app) as srv:
+        ws_url = srv.url.replace("http", "ws") + "/ws?token=nope"
+        with connect(ws_url, open_timeout=10) as ws, pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=10)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4401
