@@ -22,7 +22,13 @@ if TYPE_CHECKING:   # vision.config loads OpenCV (motion): imported where a conf
     from vision.config import Camera as CameraModel
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-RULE_KINDS = ("presence", "stationary", "crowd", "line", "left_object")
+
+
+def rule_kinds() -> tuple[str, ...]:
+    """The rule kinds of the config's rule union (one source of truth: a new kind is known here too)."""
+    from api.services.rule_forms import rule_models
+
+    return tuple(rule_models())
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ def field_path(loc: tuple[object, ...]) -> str:
     """('zones', 'lane', 'rules', 0, 'presence', 'labels') -> 'zones.lane.rules.0.labels'."""
     out: list[str] = []
     for i, item in enumerate(loc):
-        if item in RULE_KINDS and i > 0 and isinstance(loc[i - 1], int):
+        if i > 0 and isinstance(loc[i - 1], int) and item in rule_kinds():
             continue   # pydantic's discriminator tag, not a key
         out.append(str(item))
     return ".".join(out)
@@ -63,9 +69,9 @@ def _message(err: dict[str, object]) -> str:
     if kind == "missing":
         return "required"
     if kind == "union_tag_invalid":
-        return f"unknown rule kind; expected one of: {', '.join(RULE_KINDS)}"
+        return f"unknown rule kind; expected one of: {', '.join(rule_kinds())}"
     if kind == "union_tag_not_found":
-        return f"a rule needs a kind ({', '.join(RULE_KINDS)})"
+        return f"a rule needs a kind ({', '.join(rule_kinds())})"
     return str(err["msg"]).removeprefix("Value error, ")
 
 
