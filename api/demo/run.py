@@ -99,6 +99,10 @@ def seed_demo(sessions: sessionmaker[Session], teams_path: Path | None = None,
         key = key_file.read_text().strip() if key_file and key_file.is_file() else ""
         if not key or s.scalars(select(WorkerKey).where(WorkerKey.key_hash == key_hash(key))).first() is None:
             key = "swk_" + secrets.token_urlsafe(32)
+            # the earlier demo key is lost: revoke it, so its cameras pass to the new key
+            for old in s.scalars(select(WorkerKey).where(WorkerKey.name.startswith(f"{WORKER_NAME}-"),
+                                                         WorkerKey.revoked.is_(False))):
+                old.revoked, old.name = True, f"{old.name}#revoked{old.id}"
             s.add(WorkerKey(name=f"{WORKER_NAME}-{secrets.token_hex(3)}", key_hash=key_hash(key)))
             if key_file:
                 key_file.write_text(key + "\n")

@@ -65,9 +65,13 @@ def test_http_ingest_refuses_a_worker_key_of_another_pool(tmp_path: Path) -> Non
         # the right pool goes through; a key bound to no pool (the fixed-camera worker) needs no header
         r = c.post("/api/ingest/events", json=[_ev(1).model_dump(mode="json")], headers=north)
         assert r.status_code == 200 and r.json()["stored"] == 1, r.text
-        r = c.post("/api/ingest/events", json=[_ev(2).model_dump(mode="json")],
-                   headers={"X-API-Key": h.worker_key})
+        own = {"X-API-Key": h.worker_key}
+        assert c.post("/api/ingest/cameras", json=[{**CAM, "id": "fixed"}], headers=own).status_code == 200
+        r = c.post("/api/ingest/events", json=[_ev(2, "fixed").model_dump(mode="json")], headers=own)
         assert r.status_code == 200 and r.json()["stored"] == 1, r.text
+        # ... but not for the pool's camera: a camera belongs to the worker (or pool) that registered it
+        r = c.post("/api/ingest/events", json=[_ev(3).model_dump(mode="json")], headers=own)
+        assert r.status_code == 403 and "belongs to worker 'north1'" in r.json()["detail"], r.text
 
 
 def test_a_leader_token_on_an_operator_route_is_refused_and_logged(tmp_path: Path) -> None:
