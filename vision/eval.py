@@ -208,7 +208,7 @@ def case_detector(case: Path, model: str | Path, **settings: Any) -> Detector:
 def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
              events_path: Path | None = None, model: str | Path | None = None) -> tuple[CaseResult,
                                                                                         list[dict[str, Any]]]:
-    from vision.pipeline import analyze_clip
+    from vision.analyze import analyze_clip
 
     if detector is None and model is not None:
         detector = case_detector(case, model)

@@ -147,6 +147,18 @@ def zone_mask(zones: Sequence[Sequence[tuple[float, float]]], size: tuple[int, i
     return mask
 
 
+@dataclass
+class MotionSample:
+    """What the background model made of one frame: motion boxes (padded, merged) and blobs in frame
+    pixels, the foreground mask, the blurred small grey copy and the one before."""
+
+    regions: list[Box]
+    blobs: list[Box]
+    mask: np.ndarray
+    grey: np.ndarray
+    prev: np.ndarray | None
+
+
 class MotionDetector:
     """Background model on a downscaled grey frame; returns padded, merged motion boxes in frame pixels."""
 
@@ -168,31 +180,36 @@ class MotionDetector:
         self.mask: np.ndarray | None = None  # last foreground mask (small size), for display and debugging
         self.grey: np.ndarray | None = None  # last blurred small grey frame
         self.prev_grey: np.ndarray | None = None  # the one before (frame difference: is it still moving?)
+        self._fed: np.ndarray | None = None  # the grey copy of the last frame measured
 
     def reset(self) -> None:
         self._bg = cv2.createBackgroundSubtractorMOG2(history=self.config.history,
                                                       varThreshold=self.config.threshold, detectShadows=False)
 
-    def update(self, image: np.ndarray) -> list[Box]:
-        """Feed one frame (BGR, frame size); return motion boxes in frame pixels."""
+    def small_grey(self, image: np.ndarray) -> np.ndarray:
+        """The blurred small grey copy the background model works on (depends on this frame alone)."""
         # grey first, then a bilinear resize: 10x cheaper than INTER_AREA on colour; the blur takes the
         # aliasing
         small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), self.small_size,
                            interpolation=cv2.INTER_LINEAR)
-        grey = cv2.GaussianBlur(small, (5, 5), 0)
-        self.prev_grey, self.grey = self.grey, grey
+        return cv2.GaussianBlur(small, (5, 5), 0)
+
+    def measure(self, image: np.ndarray, grey: np.ndarray | None = None) -> MotionSample:
+        """Feed one frame (BGR, frame size; `grey`: its `small_grey`, if made already) to the background
+        model. Depends only on the frames fed, in order, so it may run ahead of `use` in another thread."""
+        grey = self.small_grey(image) if grey is None else grey
+        prev, self._fed = self._fed, grey
         fg = self._bg.apply(grey)
         if self._ignore is not None:
             fg[self._ignore] = 0
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
         fg = cv2.dilate(fg, self._kernel, iterations=2)
-        self.mask = fg
         # Grana's block-based labelling: the same labels and stats as the default (Spaghetti) here, in less
         # than half its time on these small masks
         n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(fg, 8, cv2.CV_32S, cv2.CCL_GRANA)
         min_px = self.config.min_area * self.small_size[0] * self.small_size[1]
         boxes: list[Box] = []
-        self.blobs = []
+        blobs: list[Box] = []
         for k in range(1, n):
             x, y, bw, bh, area = (int(v) for v in stats[k])
             if area < min_px:
@@ -202,9 +219,17 @@ class MotionDetector:
                 continue  # blob entirely outside the zones of interest
             boxes.append(self._to_frame((x, y, x + bw, y + bh)))
             s = 1.0 / self.scale
-            self.blobs.append((int(x * s), int(y * s), int(np.ceil((x + bw) * s)),
-                               int(np.ceil((y + bh) * s))))
-        return merge_boxes(boxes)
+            blobs.append((int(x * s), int(y * s), int(np.ceil((x + bw) * s)), int(np.ceil((y + bh) * s))))
+        return MotionSample(merge_boxes(boxes), blobs, fg, grey, prev)
+
+    def use(self, sample: MotionSample) -> list[Box]:
+        """Make a measured frame the current one (blobs, mask, grey); returns its motion boxes."""
+        self.blobs, self.mask, self.grey, self.prev_grey = sample.blobs, sample.mask, sample.grey, sample.prev
+        return sample.regions
+
+    def update(self, image: np.ndarray, grey: np.ndarray | None = None) -> list[Box]:
+        """Feed one frame (BGR, frame size); return motion boxes in frame pixels."""
+        return self.use(self.measure(image, grey))
 
     def changed_pixels(self, mask: np.ndarray, threshold: int = 12) -> int:
         """Pixels of `mask` (small size, uint8) that changed by more than `threshold` since the last frame."""
@@ -262,10 +287,16 @@ class MotionGate:
         """Scale the detector applies to the whole frame (letterboxed into its input)."""
         return min(self.input_size[0] / self.frame_size[0], self.input_size[1] / self.frame_size[1])
 
-    def plan(self, image: np.ndarray, t: float) -> Plan:
-        """Update the background model with this frame and decide what the detector runs on."""
+    def plan(self, image: np.ndarray, t: float, early: MotionSample | np.ndarray | None = None) -> Plan:
+        """Update the background model with this frame and decide what the detector runs on. `early`: the
+        frame's MotionSample (measured ahead), or its small grey copy (made ahead)."""
         c = self.config
-        regions = self.motion.update(image) if c.enabled else []
+        if not c.enabled:
+            regions = []
+        elif isinstance(early, MotionSample):
+            regions = self.motion.use(early)
+        else:
+            regions = self.motion.update(image, early)
         w, h = self.frame_size
         frac = sum((b[2] - b[0]) * (b[3] - b[1]) for b in regions) / float(w * h)
         self._frames += 1
@@ -346,40 +377,3 @@ def _extent(sizes: list[tuple[int, int]], places: list[tuple[int, int]]) -> int:
     """Area of the smallest input holding the placed rectangles (from the top-left corner)."""
     return max(x + w for (w, _), (x, _) in zip(sizes, places, strict=True)) * max(
         y + h for (_, h), (_, y) in zip(sizes, places, strict=True))
-
-
-def gate_stats(path: str, fps: float = 5.0, config: MotionConfig | None = None,
-               input_size: tuple[int, int] = (416, 416)) -> dict[str, float]:
-    """Plan every frame of a clip at `fps` (no detector): fraction of frames per mode and ms per plan."""
-    import time
-
-    from vision.sources import open_source  # the gate itself needs no source; only this helper does
-
-    gate: MotionGate | None = None
-    spent = 0.0
-    for frame in open_source(path, fps):
-        if gate is None:
-            h, w = frame.image.shape[:2]
-            gate = MotionGate(config or MotionConfig(), (w, h), input_size)
-        t0 = time.perf_counter()
-        gate.plan(frame.image, frame.t)
-        spent += time.perf_counter() - t0
-    n = sum(gate.counts.values()) if gate else 0
-    out = {f"{mode}_fraction": (c / n if n else 0.0) for mode, c in (gate.counts.items() if gate else [])}
-    return {"frames": float(n), **out, "plan_ms": 1000 * spent / max(n, 1)}
-
-
-if __name__ == "__main__":  # python -m vision.motion CLIP... [--fps 5] [--keepalive 3]
-    import argparse
-
-    ap = argparse.ArgumentParser(description="How often motion gating skips or crops the detector on clips")
-    ap.add_argument("clips", nargs="+")
-    ap.add_argument("--fps", type=float, default=5.0)
-    ap.add_argument("--keepalive", type=float, default=3.0,
-                    help="keepalive_s (the camera config default is 3)")
-    args = ap.parse_args()
-    for clip in args.clips:
-        s = gate_stats(clip, args.fps, MotionConfig.model_validate({"keepalive_s": args.keepalive}))
-        print(f"{clip}: {int(s['frames'])} frames at {args.fps:g} fps: skip {s.get('skip_fraction', 0):.0%}, "
-              f"regions {s.get('regions_fraction', 0):.0%}, full {s.get('full_fraction', 0):.0%}; "
-              f"{s['plan_ms']:.1f} ms per frame (background model + plan)")

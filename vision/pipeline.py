@@ -11,7 +11,7 @@ tracks. `naive=True` runs the detector on every frame it is given, full frame: t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
 from vision.gating import LineBurst, MotionExplainer, WatchedAreas, near_line
 from vision.lifecycle import EventManager
-from vision.motion import MotionGate, Plan, feet_touch
+from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
 from vision.rules import LeftObject, Line, Occupancy, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.rules.occupancy import closer_look, look_bounds, take_samples
@@ -83,6 +83,7 @@ class CameraPipeline:
         self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
+        self._early: dict[int, MotionSample | np.ndarray] = {}  # frame index -> motion measured ahead
         self.last_mode = "none"
 
     def _setup(self, width: int, height: int) -> None:
@@ -135,9 +136,24 @@ class CameraPipeline:
 
     # ------------------------------------------------------------------ detection plan
 
-    def _plan(self, image: np.ndarray, t: float, base: bool = True) -> Plan:
+    def ahead(self, frame: Frame) -> None:
+        """The work on a frame that depends only on the frames before it, not on what was detected: a
+        source's read-ahead thread runs it on each frame before delivering it (`FrameSource.work_ahead`),
+        on the core decoding uses, while `process` works on an earlier frame. Without line rules every
+        frame feeds the background model, in order, so the whole motion measurement is done here; with
+        them, which frames feed it depends on what was found, so only each frame's small grey copy is."""
+        if self._size is None:
+            self._setup(frame.image.shape[1], frame.image.shape[0])
         assert self.gate is not None
-        plan = self.gate.plan(image, t)
+        if self.gate.config.enabled:
+            motion = self.gate.motion
+            self._early[frame.index] = (motion.measure(frame.image) if self.burst is None
+                                        else motion.small_grey(frame.image))
+
+    def _plan(self, image: np.ndarray, t: float, base: bool = True,
+              early: MotionSample | np.ndarray | None = None) -> Plan:
+        assert self.gate is not None
+        plan = self.gate.plan(image, t, early)
         settled = self._settled() if base else False
         self._near = []
         if plan.mode == "full":
@@ -221,8 +237,9 @@ class CameraPipeline:
         out = self.events.push_frame(image, t)
         base = self.burst is None or self.burst.base(t)
         planned = base or (self.burst is not None and self.burst.active)
+        early = self._early.pop(frame.index, None)
         if planned:
-            plan = self._plan(image, t, base)
+            plan = self._plan(image, t, base, early)
         else:
             plan = Plan("skip", [], "between detect-fps frames, nothing moving near a line")
         mode = self.last_mode = plan.mode
@@ -296,105 +313,3 @@ class CameraPipeline:
 def _single(name: str, camera: Camera) -> SharpEyesConfig:
     """A config with just this camera, for label checks against the detector's own class names."""
     return SharpEyesConfig.model_construct(cameras={name: camera})
-
-
-# ---------------------------------------------------------------------------------------------- clips
-
-@dataclass
-class AnalyzeResult:
-    records: list[dict[str, Any]]
-    stats: PipelineStats
-    seconds: float          # wall time
-    clip_seconds: float     # clip time covered
-    source_frames: int      # frames of the clip covered (at its native rate)
-    occupancy: dict[str, list[tuple[float, int]]] = field(default_factory=dict)   # zone -> (t, count)
-
-
-def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, camera: str | None = None,
-                 events_path: str | Path | None = None, annotated: str | Path | None = None,
-                 detector: Detector | None = None, naive: bool = False, media: bool = True,
-                 progress: bool = False, max_seconds: float | None = None) -> AnalyzeResult:
-    """Run one camera of a config on a recorded clip (ARCHITECTURE.md, `sharpeyes analyze`).
-
-    Events are written as JSON Lines when they end (or when the clip ends), snapshots and clips into
-    `<events stem>_media/` beside the events file. `naive` decodes every frame and detects on each.
-    """
-    import json
-    import time
-
-    from vision.config import load_config, resolve_source
-    from vision.errors import ConfigError
-    from vision.lifecycle import ClipWriter
-    from vision.sources import open_source
-
-    config = load_config(config_path)
-    if camera is None:
-        if len(config.cameras) > 1:
-            raise ConfigError(
-                f"{config_path}: has cameras {', '.join(config.cameras)}; pick one with --camera NAME"
-            )
-        camera = next(iter(config.cameras))
-    if camera not in config.cameras:
-        raise ConfigError(f"{config_path}: no camera '{camera}' (cameras: {', '.join(config.cameras)})")
-    cam = config.cameras[camera]
-    if detector is None:
-        from vision.detectors import create_detector
-
-        detector = create_detector(cam.detector or None, base_dir=Path(config_path).resolve().parent)
-    source = str(clip) if clip is not None else resolve_source(config_path, cam.source)
-    media_dir = None
-    out = None
-    if events_path is not None:
-        events_path = Path(events_path)
-        events_path.parent.mkdir(parents=True, exist_ok=True)
-        media_dir = events_path.parent / f"{events_path.stem}_media" if media else None
-        out = events_path.open("w", encoding="utf-8")
-    pipe = CameraPipeline(camera, cam, detector, media_dir=media_dir, naive=naive, config_path=config_path)
-    src = open_source(source, None if naive else cam.analysis_fps())
-    total = getattr(src, "frame_count", 0) or None
-    native = float(getattr(src, "native_fps", 0.0) or cam.detect.fps)
-    pipe.events.set_fps(rate := native if naive else min(native, cam.analysis_fps()))   # 10 fps clip: 10
-    bar: Any = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="frame", desc=f"analyze {Path(source).name}", leave=False)
-    writer: ClipWriter | None = None
-    records: list[dict[str, Any]] = []
-
-    def emit(msgs: list[EventMessage]) -> None:
-        for m in msgs:
-            if m.lifecycle == "end":
-                rec = m.to_record()
-                records.append(rec)
-                if out is not None:
-                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    out.flush()
-
-    t0 = time.perf_counter()
-    last_index, last_t = 0, 0.0
-    try:
-        with src:
-            for frame in src:
-                if max_seconds is not None and frame.t > max_seconds:
-                    break
-                emit(pipe.process(frame))
-                if annotated is not None:
-                    if writer is None:
-                        h, w = frame.image.shape[:2]
-                        writer = ClipWriter(Path(annotated), w, h, rate)
-                    writer.write(pipe.annotate(frame))
-                if bar is not None:
-                    bar.update(frame.index - last_index + (1 if last_index == 0 and frame.index == 0 else 0))
-                last_index, last_t = frame.index, frame.t
-        emit(pipe.finish())
-    finally:
-        if writer is not None:
-            writer.close()
-        if out is not None:
-            out.close()
-        if bar is not None:
-            bar.close()
-    seconds = time.perf_counter() - t0
-    occupancy = {z: list(r.frames) for z, _, r in pipe.rules if isinstance(r, Occupancy)}
-    return AnalyzeResult(records, pipe.stats, seconds, last_t + 1.0 / native, last_index + 1, occupancy)

@@ -91,6 +91,12 @@ class FrameSource:
         """Whether the source does no work in a thread of its own now (see FileSource's read-ahead)."""
         return True
 
+    def work_ahead(self, work: Callable[[Frame], None]) -> bool:
+        """Have `work(frame)` done on each frame, in order, before it is delivered, by the thread that reads
+        ahead (set it before iterating). False when there is no such thread (a live stream, a clip played
+        in real time): the caller does that work itself."""
+        return False
+
     def stop(self) -> None:
         """Ask the source to end from any thread: an iteration waiting for a frame returns at once.
         Does not wait; close() (or leaving ``with``) releases the source."""
@@ -135,14 +141,17 @@ class ReadAhead:
 
     Decoding (FFmpeg, OpenCV's colour conversion) releases the GIL, so a recorded clip decodes on one core
     while the pipeline works on the frame before on another: the same frames, in the same order, with the
-    same times. Errors raised by the generator are raised to the consumer; leaving the iteration early (or
+    same times. `work(frame)`, if given, is done here on each frame before it is queued. Errors raised by the
+    generator (or `work`) are raised to the consumer; leaving the iteration early (or
     `stop`) ends the thread and closes the generator, so the file is released.
     """
 
     _END = object()
 
-    def __init__(self, frames: Iterator[Frame], depth: int, closed: threading.Event) -> None:
+    def __init__(self, frames: Iterator[Frame], depth: int, closed: threading.Event,
+                 work: Callable[[Frame], None] | None = None) -> None:
         self._frames = frames
+        self._work = work
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._closed = closed
         self._stop = threading.Event()
@@ -161,6 +170,8 @@ class ReadAhead:
     def _run(self) -> None:
         try:
             for frame in self._frames:
+                if self._work is not None:
+                    self._work(frame)
                 if not self._put(frame):
                     return
             self._put(self._END)

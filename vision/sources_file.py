@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -86,6 +86,7 @@ class FileSource(FrameSource):
         self.loop = loop
         self.read_ahead = 0 if realtime else max(0, read_ahead)
         self._ahead: ReadAhead | None = None
+        self._work: Callable[[Frame], None] | None = None
         cap = self._open()
         self.native_fps = native_fps(cap)
         self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # the header's claim: a hint
@@ -101,8 +102,12 @@ class FileSource(FrameSource):
             return self._frames()
         if self._ahead is not None:
             self._ahead.stop()
-        self._ahead = ReadAhead(self._frames(), self.read_ahead, self._closed)
+        self._ahead = ReadAhead(self._frames(), self.read_ahead, self._closed, self._work)
         return iter(self._ahead)
+
+    def work_ahead(self, work: Callable[[Frame], None]) -> bool:
+        self._work = work if self.read_ahead else None
+        return self._work is not None
 
     def idle(self) -> bool:
         """Whether no decoding runs now in the read-ahead thread (always true without one)."""

@@ -141,9 +141,10 @@ def interleaved_fps(config: str, clip: str, camera: str, detector: Any,
     runs: dict[str, Any] = {}
     for name, naive in (("pipeline", False), ("naive", True)):
         src = open_source(clip, None if naive else cam.analysis_fps())
-        runs[name] = {"pipe": CameraPipeline(camera, cam, detector, naive=naive, config_path=config),
-                      "src": src, "it": iter(src), "next": None, "seconds": 0.0, "frames": 0, "done": False,
-                      "events": 0}
+        pipe = CameraPipeline(camera, cam, detector, naive=naive, config_path=config)
+        src.work_ahead(pipe.ahead)  # as `sharpeyes analyze` runs (naive: no motion work, only decoding)
+        runs[name] = {"pipe": pipe, "src": src, "it": iter(src), "next": None, "seconds": 0.0, "frames": 0,
+                      "done": False, "events": 0}
     until = chunk_s
     while not all(r["done"] for r in runs.values()):
         for r in runs.values():

@@ -54,7 +54,7 @@ def _print_events(records: list[dict[str, Any]]) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from vision.pipeline import analyze_clip
+    from vision.analyze import analyze_clip
 
     res = analyze_clip(args.config, args.clip, camera=args.camera, events_path=args.events,
                        annotated=args.annotated, progress=True)

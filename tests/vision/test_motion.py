@@ -16,9 +16,9 @@ from vision.motion import (
     MotionGate,
     Tile,
     _shelf_pack,
-    gate_stats,
     merge_boxes,
 )
+from vision.motion_stats import gate_stats
 from vision.packing import nms
 
 W, H = 640, 360
@@ -226,3 +226,26 @@ def test_zones_with_odd_and_small_frame_sizes(size: tuple[int, int]) -> None:
     assert plan.mode == "regions" and plan.regions[0][2] >= w - w // 4
     assert gate.motion.mask is not None and gate.motion.mask.shape == (gate.motion.small_size[1],
                                                                        gate.motion.small_size[0])
+
+
+def test_measured_ahead_is_the_same_as_updated_in_turn() -> None:
+    """`measure` depends only on the frames fed, in order: all measured first (as a read-ahead thread does),
+    then `use`d one by one, they give what `update` gives frame by frame, mask and grey copies included."""
+    from vision.motion import MotionDetector
+
+    bg = scene()
+    frames = [with_square(bg, 40 + 12 * k, 100 + 3 * k) for k in range(25)] + [bg] * 3
+    inline = MotionDetector(MotionConfig(), (W, H))
+    ahead = MotionDetector(MotionConfig(), (W, H))
+    samples = [ahead.measure(f, ahead.small_grey(f) if k % 2 else None) for k, f in enumerate(frames)]
+    moving = 0
+    for f, sample in zip(frames, samples, strict=True):
+        boxes = inline.update(f)
+        assert ahead.use(sample) == boxes
+        moving += bool(boxes)
+        assert ahead.blobs == inline.blobs
+        assert inline.mask is not None and ahead.mask is not None and np.array_equal(ahead.mask, inline.mask)
+        assert ahead.grey is not None and np.array_equal(ahead.grey, inline.grey)
+        assert (ahead.prev_grey is None) == (inline.prev_grey is None)
+        assert ahead.prev_grey is None or np.array_equal(ahead.prev_grey, inline.prev_grey)
+    assert moving >= 20  # the square is seen moving

@@ -159,3 +159,63 @@ def test_fast_walkers_on_a_line_need_the_frames_between_the_detect_fps_ones(tmp_
         found[line_fps] = result
     assert found[15].tp >= 12 and found[15].fp <= 1, found[15]
     assert found[5].tp <= found[15].tp - 3, (found[5], found[15])
+
+
+LINE_CFG = {"cameras": {"gate": {
+    "source": "none.mp4", "detect": {"fps": 5, "line_fps": 10}, "events": {"clips": False},
+    "zones": {"road": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                       "rules": [{"kind": "line", "labels": ["person"], "line": [[0.5, 0.3], [0.5, 0.9]],
+                                  "direction": d, "event": "crossed"} for d in ("left_to_right",
+                                                                                "right_to_left")]}},
+}}}
+
+
+def line_script(t: float) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Walkers crossing the line at x = 160 px, one slow and one fast."""
+    objs = []
+    if 1 <= t <= 9:
+        x = 40 + 30 * (t - 1)
+        objs.append(("person", (x, 120, x + 12, 160)))
+    if 12 <= t <= 15:
+        x = 20 + 90 * (t - 12)
+        objs.append(("person", (x, 90, x + 12, 130)))
+    return objs
+
+
+@pytest.mark.parametrize("config,script_of,fps", [(CFG, script, 5), (LINE_CFG, line_script, 10)])
+def test_motion_measured_ahead_changes_nothing(config: dict, script_of, fps: int,  # type: ignore[no-untyped-def]
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ahead` (what a source's read-ahead thread runs on each frame before delivering it) done up to three
+    frames before `process`: the same plans, detector runs and events as without it, and the background
+    model fed the same frames. With line rules only the grey copy is made ahead (which frames feed the
+    background model depends on what was found: feeding it every frame changes the events on vtest_line)."""
+    from vision.motion import MotionDetector
+
+    fed: list[float] = []
+    measure = MotionDetector.measure
+    monkeypatch.setattr(MotionDetector, "measure",
+                        lambda self, image, grey=None: (fed.append(float(image.mean())), measure(self, image,
+                                                                                                  grey))[1])
+    cam_name = next(iter(config["cameras"]))
+    frames = [scene(k / fps, script_of(k / fps)) for k in range(int(20 * fps))]
+    results = []
+    for depth in (0, 3):
+        fed.clear()
+        det = BlobDetector()
+        pipe = CameraPipeline(cam_name, parse_config(config).cameras[cam_name], det)
+        msgs, modes = [], []
+        for k, frame in enumerate(frames):
+            if depth:
+                for f in frames[k + (0 if k == 0 else depth):k + depth + 1]:
+                    pipe.ahead(f)
+            msgs += pipe.process(frame)
+            modes.append(pipe.last_mode)
+        msgs += pipe.finish()
+        results.append(([(m.lifecycle, m.event, m.track_id, m.first_seen_s) for m in msgs], modes,
+                        pipe.stats.as_dict(), det.calls, list(fed)))
+    assert results[0] == results[1]
+    msgs, modes, stats, calls, feeds = results[0]
+    # without line rules every frame feeds the model; with them, some frames between the 5 fps ones do not
+    assert len(feeds) == len(frames) if config is CFG else len(frames) // 2 < len(feeds) < len(frames)
+    assert {e for _, e, _, _ in msgs} == ({"crossed"} if config is LINE_CFG else {"blocked", "on_lawn"})
+    assert "skip" in modes and calls < len(frames)  # gated: the comparison is not all full-frame runs

@@ -374,3 +374,35 @@ def test_stream_with_made_up_timestamps_is_timed_by_arrival() -> None:
     # arrival times
     assert all(abs((t[i + 1] - t[i]) - (wall[i + 1] - wall[i])) < 0.03 for i in range(30, 39))
     assert abs((t[-1] - t[0]) - (wall[-1] - wall[0])) < 1.2  # at most the 1 s slack lost before the switch
+
+
+def test_work_ahead_runs_in_the_read_ahead_thread_before_each_frame_is_delivered(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "c.avi", 20, fps=10)
+    done: dict[int, str] = {}
+    src = open_source(clip, 5, read_ahead=2)
+    assert src.work_ahead(lambda f: done.setdefault(f.index, threading.current_thread().name))
+    got = []
+    for frame in src:
+        assert frame.index in done  # done before the frame was delivered
+        got.append(frame.index)
+    assert got == list(range(0, 20, 2)) and sorted(done) == got
+    assert set(done.values()) == {"sharpeyes-read-ahead"}
+    # no thread of its own: the caller is told to do the work itself
+    assert not open_source(clip, 5, read_ahead=0).work_ahead(print)
+    assert not open_source(clip, 5, realtime=True).work_ahead(print)
+
+
+def test_an_error_in_work_ahead_reaches_the_consumer(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "c.avi", 20, fps=10)
+    src = open_source(clip, None, read_ahead=2)
+
+    def work(frame: object) -> None:
+        if getattr(frame, "index", 0) == 5:
+            raise ValueError("frame 5 is bad")
+
+    src.work_ahead(work)
+    got = []
+    with pytest.raises(ValueError, match="frame 5 is bad"):
+        for frame in src:
+            got.append(frame.index)
+    assert got == [0, 1, 2, 3, 4]
