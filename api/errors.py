@@ -79,7 +79,14 @@ class TooMany(DomainError):
     code = "too_many"
 
 
+class StorageUnavailable(DomainError):
+    """The media folder is full or not writable: nothing was stored, the caller retries later."""
+
+    code = "storage_unavailable"
+
+
 HTTP_STATUS: dict[type[DomainError], int] = {
+    StorageUnavailable: 503,
     NotFound: 404,
     Forbidden: 403,
     Conflict: 409,

@@ -85,7 +85,7 @@ async def put_frame(camera_id: Annotated[str, Path(max_length=100)], request: Re
     data = await request.body()
     if len(data) > MAX_FRAME_BYTES:
         raise HTTPException(413, f"frame is {len(data)} bytes; the limit is {MAX_FRAME_BYTES}")
-    if not data.startswith(b"\xff\xd8"):
+    if not data.startswith(b"\xff\xd8") or not ctx.media.is_jpeg(data):
         raise HTTPException(415, "frame must be a JPEG image (Content-Type: image/jpeg)")
     if camera_id not in ctx.frames or ctx.frames[camera_id].worker != worker.name:
         await run_in_threadpool(cameras.ensure_known, ctx.sessions, camera_id, owner_check(ctx, worker))

@@ -6,6 +6,7 @@ to stay inside the folder, so no request can reach a file outside it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import uuid
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db.models import Camera, Event, Incident, Media
-from api.errors import NotFound, TooLarge, UnsupportedMedia
+from api.errors import NotFound, StorageUnavailable, TooLarge, UnsupportedMedia
 
 IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 
@@ -61,6 +62,18 @@ class MediaStore:
             )
         return IMAGE_TYPES[fmt]
 
+    def is_jpeg(self, data: bytes) -> bool:
+        """A JPEG by its header, within max_pixels (cheap: no decoding; for the live frames)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as img:
+                    w, h = img.size
+                    return img.format == "JPEG" and w * h <= self.max_pixels
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning):
+            return False
+
     def check_clip(self, data: bytes, limit: int) -> tuple[str, str]:
         if len(data) > limit:
             raise TooLarge(f"clip is {len(data)} bytes; the limit is {limit} bytes")
@@ -73,10 +86,17 @@ class MediaStore:
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         rel = f"{kind}/{day}/{uuid.uuid4().hex}{ext}"
         path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except OSError as exc:   # full or read-only: nothing half-written stays, the caller stores no row
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            why = exc.strerror or str(exc)
+            raise StorageUnavailable(f"the media folder cannot take the file ({why}): nothing was stored; "
+                                     "retry later (an admin frees space or fixes the folder)") from exc
         return rel, hashlib.sha256(data).hexdigest()
 
     def resolve(self, rel: str) -> Path | None:

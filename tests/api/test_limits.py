@@ -186,3 +186,34 @@ def test_slow_headers_cut_off(served: tuple[Harness, Served]) -> None:
     out = srv.raw(b"GET /api/health HTTP/1.1\r\nHost: x\r\n", wait_s=6)   # never ends its headers
     assert time.monotonic() - t0 < 5
     assert out == b"" or _status(out) == 408
+
+
+def test_full_media_folder_is_503_and_leaves_nothing(api: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from tests.api.conftest import jpeg_bytes
+
+    real = Path.write_bytes
+
+    def half_then_full(self: Path, data: bytes) -> int:   # type: ignore[override]
+        real(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    inc = api.client.post("/api/incidents", headers=api.auth("op"), json={"title": "t"}).json()["id"]
+    monkeypatch.setattr(Path, "write_bytes", half_then_full)
+    r = api.client.post(f"/api/incidents/{inc}/photos", headers=api.auth("op"),
+                        files={"file": ("p.jpg", jpeg_bytes(), "image/jpeg")})
+    monkeypatch.undo()
+    assert r.status_code == 503 and r.json()["code"] == "storage_unavailable"
+    assert api.count("media") == 0
+    assert not [p for p in (api.tmp / "media").rglob("*") if p.is_file()]
+
+
+def test_frame_starting_like_a_jpeg_but_not_one_is_415(api: Harness) -> None:
+    from tests.api.conftest import jpeg_bytes
+
+    api.register("cam1")
+    r = api.client.put("/api/ingest/cameras/cam1/frame", headers=api.wk, content=b"\xff\xd8" + b"x" * 1000)
+    assert r.status_code == 415
+    r = api.client.put("/api/ingest/cameras/cam1/frame", headers=api.wk, content=jpeg_bytes())
+    assert r.status_code == 204

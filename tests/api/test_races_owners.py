@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from api.db.models import Event
-from tests.api.conftest import Harness, build, event
+from tests.api.conftest import Harness, build, event, jpeg_bytes
 from tests.api.servers import FakePipeline, ServerThread, free_port, write_clip, write_config
 from worker.outbox import Outbox
 from worker.run import Worker
@@ -72,7 +72,7 @@ def test_worker_key_cannot_take_another_workers_camera(api: Harness) -> None:
     r = api.client.post("/api/ingest/events", headers=w2,
                         json=event("e1", seq=1, lifecycle="end", end_s=70.0))
     assert r.status_code == 403
-    r = api.client.put("/api/ingest/cameras/cam1/frame", headers=w2, content=b"\xff\xd8\xff\xe0 frame")
+    r = api.client.put("/api/ingest/cameras/cam1/frame", headers=w2, content=jpeg_bytes())
     assert r.status_code == 403
     cam = api.client.get("/api/cameras/cam1", headers=api.auth("op")).json()
     assert (cam["name"], cam["place"], cam["worker"]) == ("CAM1", "p2", "w1")
