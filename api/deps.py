@@ -36,8 +36,8 @@ def user_from_token(ctx: Ctx, session: Session, token: str) -> User | None:
     if claims is None:
         return None
     user = session.get(User, claims.user_id)
-    if user is None or not user.active:
-        return None
+    if user is None or not user.active or claims.version != (user.token_version or 0):
+        return None   # gone, deactivated, or its tokens revoked (logout, password change)
     return user
 
 
@@ -47,7 +47,8 @@ def get_current_user(
     token: Annotated[str | None,
                      Query(description="The bearer token, for <img>/<video> and websocket URLs")] = None,
 ) -> User:
-    raw = token
+    # ?token= only where a header cannot be sent (<img>, <video>, downloads: GET); writes need the header
+    raw = token if request.method in ("GET", "HEAD") else None
     if authorization:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value:

@@ -96,6 +96,15 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     k.add_argument("--pool", default=None)
     k.add_argument("--db", default=None, help="database URL (default as serve)")
     k.set_defaults(func=_user_key)
+    for action, what in (("passwd", "set a user's password"), ("disable", "deactivate a user"),
+                         ("enable", "reactivate a user")):
+        c = usub.add_parser(action, help=f"{what}: user {action} NAME; every token of the user stops working")
+        c.add_argument("name")
+        if action == "passwd":
+            c.add_argument("--password", default=os.environ.get("SHARPEYES_PASSWORD"),
+                           help="new password (or SHARPEYES_PASSWORD; asked for when neither is given)")
+        c.add_argument("--db", default=None, help="database URL (default as serve)")
+        c.set_defaults(func=_user_change, user_action=action)
 
     b = bench_sub.add_parser("api", help="ingest events/s and ingest-to-websocket latency")
     b.add_argument("--json", type=Path, required=True, help="write the figures here")
@@ -199,6 +208,29 @@ def _user_add(args: argparse.Namespace) -> int:
         except IntegrityError as exc:
             raise ApiError(f"user {args.name!r} exists already") from exc
     print(f"user {args.name} ({args.role}) created")
+    return 0
+
+
+def _user_change(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from api.db.models import User
+    from api.services.accounts import hash_password
+
+    with _sessions(args.db)() as s:
+        user = s.scalars(select(User).where(User.name == args.name)).first()
+        if user is None:
+            raise ApiError(f"no user {args.name!r}: see `sharpeyes user add`")
+        if args.user_action == "passwd":
+            password = args.password or getpass.getpass(f"new password for {args.name}: ")
+            if len(password) < 8:
+                raise ApiError("password too short: use at least 8 characters")
+            user.password_hash = hash_password(password)
+        else:
+            user.active = args.user_action == "enable"
+        user.token_version = (user.token_version or 0) + 1   # its tokens stop working
+        s.commit()
+    print(f"user {args.name}: {args.user_action} done; its tokens no longer work")
     return 0
 
 

@@ -67,6 +67,8 @@ class User(Base):
     # a department or grid user's body (api/db/civic.py; the foreign key is in migration 0005)
     body_id: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
+    # in every token; raised to revoke them all (logout, password change, deactivation)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from api.db.civic import Body
 from api.db.models import Team, User, WorkerKey
 from api.deps import Admin, CtxDep, CurrentUser, SessionDep
-from api.schemas import LoginIn, TokenOut, UserCreate, UserOut, WorkerKeyCreate, WorkerKeyOut
+from api.schemas import (
+    LoginIn,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    WorkerKeyCreate,
+    WorkerKeyOut,
+)
+from api.schemas_auth import PasswordChange, UserUpdate
 from api.services.accounts import (
     DUMMY_HASH,
     Busy,
@@ -52,8 +60,59 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep) -> TokenOut:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     ctx.limiter.succeeded(addr, body.username)
     ttl = ctx.settings.token_ttl_s
-    token = make_token(ctx.settings.secret_key, user.id, user.role, user.team_id, ttl)
+    token = make_token(ctx.settings.secret_key, user.id, user.role, user.team_id, ttl,
+                       user.token_version or 0)
     return TokenOut(access_token=token, expires_in=ttl, user=UserOut.model_validate(user))
+
+
+def _revoke(ctx: CtxDep, user_id: int, **changes: object) -> User:
+    """Apply `changes` to the user and raise its token_version: every token it holds stops working."""
+    with ctx.sessions() as s:
+        row = s.get(User, user_id)
+        if row is None:
+            raise HTTPException(404, f"no user {user_id}")
+        for k, v in changes.items():
+            setattr(row, k, v)
+        row.token_version = (row.token_version or 0) + 1
+        s.commit()
+        return row
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response,
+             summary="Sign out everywhere: every token of the caller stops working")
+def logout(user: CurrentUser, ctx: CtxDep) -> Response:
+    _revoke(ctx, user.id)
+    ctx.audit(user.name, "logout")
+    return Response(status_code=204)
+
+
+@router.post("/auth/password", status_code=204, response_class=Response,
+             summary="Change my password (the old one is needed); every token of mine stops working")
+async def change_password(body: PasswordChange, user: CurrentUser, ctx: CtxDep) -> Response:
+    row = await run_in_threadpool(_find_user, ctx, user.name)
+    try:
+        ok = row is not None and await check_password(row.password_hash, body.old_password)
+    except Busy as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
+    if not ok:
+        raise HTTPException(422, "the old password is wrong: nothing changed")
+    await run_in_threadpool(_revoke, ctx, user.id, password_hash=hash_password(body.new_password))
+    await run_in_threadpool(ctx.audit, user.name, "password_changed")
+    return Response(status_code=204)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut,
+              summary="Deactivate or reactivate a user, or set a password (admin); revokes its tokens")
+def update_user(user_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: UserUpdate, admin: Admin,
+                ctx: CtxDep) -> UserOut:
+    changes: dict[str, object] = {}
+    if body.active is not None:
+        changes["active"] = body.active
+    if body.password is not None:
+        changes["password_hash"] = hash_password(body.password)
+    row = _revoke(ctx, user_id, **changes)
+    ctx.audit(admin.name, "user_changed", row.name, ", ".join(sorted(changes)) or "tokens revoked")
+    return UserOut.model_validate(row)
 
 
 @router.get("/auth/me", response_model=UserOut, summary="The signed-in user")

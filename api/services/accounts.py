@@ -67,6 +67,7 @@ class TokenClaims:
     role: str
     team_id: int | None
     expires: float
+    version: int = 0
 
 
 def _b64(data: bytes) -> str:
@@ -77,8 +78,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_token(secret: str, user_id: int, role: str, team_id: int | None, ttl_s: float) -> str:
-    body = _b64(json.dumps({"u": user_id, "r": role, "t": team_id, "e": time.time() + ttl_s}).encode())
+def make_token(secret: str, user_id: int, role: str, team_id: int | None, ttl_s: float,
+               version: int = 0) -> str:
+    """A signed token; `version` is the user's token_version (a token of an older one is refused)."""
+    body = _b64(json.dumps({"u": user_id, "r": role, "t": team_id, "e": time.time() + ttl_s,
+                            "v": version}).encode())
     sig = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
     return f"{body}.{sig}"
 
@@ -91,7 +95,8 @@ def read_token(secret: str, token: str) -> TokenClaims | None:
         if not hmac.compare_digest(want, sig):
             return None
         data = json.loads(_unb64(body))
-        claims = TokenClaims(int(data["u"]), str(data["r"]), data["t"], float(data["e"]))
+        claims = TokenClaims(int(data["u"]), str(data["r"]), data["t"], float(data["e"]),
+                             int(data.get("v", 0)))
     except (ValueError, KeyError, TypeError):
         return None
     if claims.expires < time.time() or claims.role not in ROLES:

@@ -85,3 +85,61 @@ def test_websocket_bad_token_closes_4401_over_a_real_server(tmp_path: Path) -> N
         with connect(ws_url, open_timeout=10) as ws, pytest.raises(ConnectionClosed) as info:
             ws.recv(timeout=10)
     assert info.value.rcvd is not None and info.value.rcvd.code == 4401
+
+
+def _login(api: Harness, name: str, password: str = "correct-horse-battery") -> dict[str, str]:
+    r = api.client.post("/api/auth/login", json={"username": name, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_logout_revokes_every_token_of_the_user(api: Harness) -> None:
+    a, b = _login(api, "op"), _login(api, "op")
+    assert api.client.get("/api/auth/me", headers=a).status_code == 200
+    assert api.client.post("/api/auth/logout", headers=a).status_code == 204
+    assert api.client.get("/api/auth/me", headers=a).status_code == 401
+    assert api.client.get("/api/auth/me", headers=b).status_code == 401
+    assert api.client.get("/api/auth/me", headers=_login(api, "op")).status_code == 200
+
+
+def test_password_change_needs_the_old_one_and_revokes_tokens(api: Harness) -> None:
+    t = _login(api, "lead1")
+    r = api.client.post("/api/auth/password", headers=t,
+                        json={"old_password": "wrong", "new_password": "x" * 8})
+    assert r.status_code == 422
+    r = api.client.post("/api/auth/password", headers=t,
+                        json={"old_password": "correct-horse-battery", "new_password": "new-password-1"})
+    assert r.status_code == 204
+    assert api.client.get("/api/auth/me", headers=t).status_code == 401
+    assert api.client.post("/api/auth/login", json={"username": "lead1",
+                                                    "password": "correct-horse-battery"}).status_code == 401
+    _login(api, "lead1", "new-password-1")
+
+
+def test_admin_deactivates_a_user_and_its_tokens_stop(api: Harness) -> None:
+    t = _login(api, "lead2")
+    uid = api.client.get("/api/auth/me", headers=t).json()["id"]
+    r = api.client.patch(f"/api/users/{uid}", headers=api.auth("admin"), json={"active": False})
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert api.client.get("/api/auth/me", headers=t).status_code == 401
+    assert api.client.post("/api/auth/login", json={"username": "lead2",
+                                                    "password": "correct-horse-battery"}).status_code == 401
+    assert api.client.patch(f"/api/users/{uid}", headers=t, json={"active": True}).status_code == 401
+
+
+def test_query_token_only_for_reads(api: Harness) -> None:
+    tok = api.tokens["op"]
+    assert api.client.get(f"/api/incidents?token={tok}").status_code == 200
+    assert api.client.post(f"/api/incidents?token={tok}", json={"title": "x"}).status_code == 401
+
+
+def test_cli_disables_a_user_and_sets_a_password(api: Harness) -> None:
+    from api.cli.main import main
+
+    url = str(api.ctx.engine.url.render_as_string(hide_password=False))
+    t = _login(api, "op")
+    assert main(["user", "disable", "op", "--db", url]) == 0
+    assert api.client.get("/api/auth/me", headers=t).status_code == 401
+    assert main(["user", "enable", "op", "--db", url]) == 0
+    assert main(["user", "passwd", "op", "--password", "another-pass-9", "--db", url]) == 0
+    _login(api, "op", "another-pass-9")
