@@ -7,9 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import In
+from api.validation import JsonInt
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class _In(In):
+    """Request bodies: the shared `In` rules (unknown keys, NUL bytes, integers beyond 64 bits, NaN/Infinity,
+    deep nesting are refused; api/validation.py)."""
 
 
 class _Out(BaseModel):
@@ -31,9 +35,9 @@ class EnabledIn(_In):
 
 
 class RetentionIn(_In):
-    snapshot_days: float | None = Field(default=None, gt=0, le=3650,
+    snapshot_days: float | None = Field(default=None, gt=0, le=3650, strict=True,
                                         description="Keep snapshots this many days; empty: the default")
-    clip_days: float | None = Field(default=None, gt=0, le=3650,
+    clip_days: float | None = Field(default=None, gt=0, le=3650, strict=True,
                                     description="Keep clips this many days; empty: the default")
 
 
@@ -44,7 +48,8 @@ class ProbeIn(_In):
 class OnvifIn(_In):
     host: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-:\[\]]+$",
                       description="The camera's address (no discovery: give it)")
-    port: int = Field(default=80, ge=1, le=65535, description="Its ONVIF (HTTP) port, often 80 or 8080")
+    port: JsonInt = Field(default=80, ge=1, le=65535,
+                      description="Its ONVIF (HTTP) port, often 80 or 8080")
     username: str = Field(default="", max_length=100)
     password: str = Field(default="", max_length=200)
 

@@ -7,9 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import In
+from api.validation import INT4_MAX, JsonInt, TimezoneName
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class _In(In):
+    """Request bodies: the shared `In` rules (unknown keys, NUL bytes, integers beyond 64 bits, NaN/Infinity,
+    deep nesting are refused; api/validation.py)."""
 
 
 class HouseholdIn(_In):
@@ -19,11 +23,21 @@ class HouseholdIn(_In):
     care: bool = Field(default=False, description="A 关爱对象 household: water-meter anomaly rules apply")
     contact_name: str = Field(default="", max_length=100, description="Contact person (family, 网格员)")
     contact_phone: str = Field(default="", max_length=50, description="The contact's phone")
-    timezone: str = Field(default="Asia/Shanghai", description="IANA zone of the household's day")
+    timezone: TimezoneName = Field(default="Asia/Shanghai", description="IANA zone of the household's day")
 
 
-class HouseholdOut(HouseholdIn):
+class HouseholdOut(BaseModel):
+    """As stored (no request checks: a row stored before them still lists)."""
+
     model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    place: str | None
+    care: bool
+    contact_name: str
+    contact_phone: str
+    timezone: str
 
 
 class DeviceIn(_In):
@@ -31,8 +45,8 @@ class DeviceIn(_In):
     kind: Literal["smoke", "gas", "water_meter", "door", "sos_button", "elevator"]
     place: str | None = Field(default=None, max_length=100, description="Node of the site graph")
     household: str | None = Field(default=None, max_length=100, description="Household id, where it applies")
-    silence_s: int = Field(default=6 * 3600, ge=1, description="No message for this long: a maintenance "
-                           "incident")
+    silence_s: JsonInt = Field(default=6 * 3600, ge=1, le=INT4_MAX,
+                           description="No message for this long: a maintenance incident")
     key: str | None = Field(default=None, min_length=16, max_length=200,
                             description="The device's key; omitted: one is made and shown once")
 
@@ -99,7 +113,8 @@ class ParkingOut(BaseModel):
 class OccupancyIn(_In):
     camera: str = Field(min_length=1, max_length=100)
     zone: str = Field(min_length=1, max_length=100)
-    t: float = Field(ge=0, description="Seconds from the source start")
-    wall_time: float | None = Field(default=None, description="Unix time of the sample at the worker")
-    count: int = Field(ge=0, le=100000, description="Vehicles in the zone (or taken spaces)")
-    capacity: int = Field(ge=1, le=100000, description="Vehicles the zone holds (or its spaces)")
+    t: float = Field(ge=0, strict=True, description="Seconds from the source start")
+    wall_time: float | None = Field(default=None, strict=True,
+                                    description="Unix time of the sample at the worker")
+    count: JsonInt = Field(ge=0, le=100000, description="Vehicles in the zone (or taken spaces)")
+    capacity: JsonInt = Field(ge=1, le=100000, description="Vehicles the zone holds (or its spaces)")

@@ -8,7 +8,8 @@ lists included (zones, people, roster), so a new request shape gets it by subcla
 from __future__ import annotations
 
 import math
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,8 +66,30 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
+def _whole(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("give a whole number (such as 3), not true/false or text")
+    return value
+
+
+# an integer in a JSON body: as JSON Schema's `integer` (3 or 3.0), never true/false or "3"
+JsonInt = Annotated[int, BeforeValidator(_whole)]
+
+
 # a time in a request: ISO 8601 text only (a bare number is not silently read as seconds since 1970)
 IsoTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
+
+def _iso_day(value: Any) -> Any:
+    if value is None or isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("give a day as YYYY-MM-DD (e.g. 2026-11-25)")
+    return value
+
+
+# a day in a request: YYYY-MM-DD only (not a datetime, not a number read as seconds since 1970)
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
 
 TimezoneName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(timezone_name)]
 

@@ -18,16 +18,19 @@ def first_frame(source: str, timeout_s: float = 10.0, base_dir: Path | None = No
     if not text.strip():
         raise SourceError("no source given: enter a file path or an rtsp:// / http(s):// URL")
     if not is_stream(text):
-        path = Path(text).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
         try:
+            path = Path(text).expanduser()
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
             if not path.exists():
                 raise SourceError(f"file {path} does not exist; check the path (on the server)")
             if path.is_dir() or path.stat().st_size == 0:
                 raise SourceError(f"{path} is not a video file; give a clip or a stream URL")
         except OSError as exc:      # a name too long, a folder not readable, ...
             raise SourceError(f"{source[:200]}: cannot be read as a file ({exc.strerror}); check the path") \
+                from None
+        except RuntimeError:        # ~user/... of a user that does not exist here
+            raise SourceError(f"{source[:200]}: no such home folder on the server; give an absolute path") \
                 from None
         text = str(path)
     result: dict[str, Any] = {}

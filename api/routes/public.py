@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from api.db.models import Incident
 from api.deps import CtxDep, SessionDep
@@ -15,6 +15,7 @@ from api.services import residents
 from api.views import ERRORS, incidents_out, publish_incidents
 
 router = APIRouter(prefix="/api/public", tags=["public"], responses=ERRORS)
+Metres = Annotated[float, Field(ge=0, le=100_000)]
 Code = Annotated[str, Path(min_length=4, max_length=20, pattern=r"^[0-9A-Za-z]+$")]
 
 
@@ -89,6 +90,11 @@ def _limits(ctx: CtxDep) -> residents.Limits:
                             s.resident_reports_per_phone)
 
 
+def _no_number(value: object) -> object:
+    """A form field sent as "null" (or empty) is no point: the same as leaving it out."""
+    return None if value in ("", "null") else value
+
+
 def _addr(request: Request) -> str:
     return request.client.host if request.client else "?"
 
@@ -113,14 +119,17 @@ def form(ctx: CtxDep) -> FormOut:
              summary="A resident's report (群众点单): no account; 429 past the limits; "
              "nothing stored when refused")
 def report(request: Request, ctx: CtxDep, session: SessionDep,
-           category: Annotated[str, Form(max_length=50)],
-           text: Annotated[str, Form(max_length=5000)],
+           category: Annotated[str, Form(min_length=1, max_length=50, description="A category id of "
+                                         "GET /api/public/form")],
+           text: Annotated[str, Form(min_length=5, max_length=5000, description="What is wrong (5 to "
+                                     "1000 characters once trimmed)")],
            place: Annotated[str, Form(max_length=100)] = "",
            building: Annotated[str, Form(max_length=200)] = "",
            unit: Annotated[str, Form(max_length=200)] = "",
            phone: Annotated[str, Form(max_length=40)] = "",
-           x: Annotated[float | None, Form(ge=0, le=100_000, description="A point on the plan (m)")] = None,
-           y: Annotated[float | None, Form(ge=0, le=100_000)] = None,
+           x: Annotated[Metres | None, BeforeValidator(_no_number),
+                        Form(description="A point on the plan (m)")] = None,
+           y: Annotated[Metres | None, BeforeValidator(_no_number), Form()] = None,
            photos: Annotated[list[UploadFile] | None, File(description="Up to 3 photos")] = None,
            ) -> ReportOut:
     limit = ctx.settings.resident_photo_bytes

@@ -11,12 +11,13 @@ from fastapi.responses import Response
 
 from api.deps import CtxDep, Operator, SessionDep
 from api.services import report_export, reports
+from api.validation import IsoDay
 from api.views import ERRORS
 
 router = APIRouter(prefix="/api", tags=["reports"], responses=ERRORS)
 PeriodQ = Annotated[Literal["day", "week", "month", "quarter", "year"],
                     Query(description="The period holding `start`")]
-StartQ = Annotated[date | None, Query(description="A day in the period (YYYY-MM-DD); default today")]
+StartQ = Annotated[IsoDay | None, Query(description="A day in the period (YYYY-MM-DD); default today")]
 
 
 def _report(ctx: CtxDep, session: SessionDep, period: str, start: date | None) -> dict[str, object]:

@@ -22,6 +22,7 @@ from api.sensor_schemas import (
     RefusalOut,
     SensorEvidenceOut,
 )
+from api.validation import INT4_MAX
 from api.views import ERRORS
 
 router = APIRouter(prefix="/api/sensors", tags=["sensors"], responses=ERRORS)
@@ -62,7 +63,8 @@ def refusals(_: Operator, session: SessionDep) -> list[RefusalOut]:
 
 @router.get("/incidents/{incident_id}", response_model=SensorEvidenceOut,
             summary="What a sensor rule saw: device, household contact, the last 48 h (water meters)")
-def evidence(incident_id: int, _: AnyUser, session: SessionDep) -> SensorEvidenceOut:
+def evidence(incident_id: Annotated[int, Path(ge=1, le=INT4_MAX, description="The incident's id")],
+             _: AnyUser, session: SessionDep) -> SensorEvidenceOut:
     row = session.scalar(select(SensorIncident).where(SensorIncident.incident_id == incident_id))
     if row is None:
         raise NotFound(f"incident {incident_id} was not opened by a sensor")
