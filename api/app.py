@@ -29,8 +29,8 @@ from api import __version__
 from api.cluster import scaleout
 from api.context import Ctx
 from api.db.engine import make_engine, migrate, session_factory
-from api.db.models import Camera, CameraStateChange
-from api.errors import DomainError, http_status
+from api.db.models import DEMO_MARK, AuditEntry, Camera, CameraStateChange
+from api.errors import ApiError, DomainError, http_status
 from api.guard import Guard, Limits
 from api.live.bus import EventBus, InProcessBus
 from api.live.hub import Hub
@@ -147,9 +147,24 @@ def make_bus(kind: str, redis_url: str = "") -> EventBus:
     raise ValueError(f"unknown bus {kind!r}: use memory or redis")
 
 
+def refuse_demo_database(engine: Any, settings: Settings) -> None:
+    """Outside --dev, a database made by `sharpeyes demo` (published passwords, its worker key) is refused."""
+    if settings.dev:
+        return
+    with engine.connect() as conn:
+        marked = conn.execute(select(AuditEntry.id).where(AuditEntry.action == DEMO_MARK).limit(1)).first()
+    if marked is not None:
+        raise ApiError(
+            f"the database {settings.db_url.split('@')[-1]} was made by `sharpeyes demo`: its accounts have "
+            "published passwords and its worker key is the demo's, so it is not served with a real secret; "
+            "give `sharpeyes serve` a fresh database (--db or SHARPEYES_DB_URL) and create real accounts "
+            "(`sharpeyes user add`), or run the demo database with `sharpeyes demo` / `serve --dev` only")
+
+
 def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.db_url)
     migrate(engine)
+    refuse_demo_database(engine, settings)
     bus = make_bus(settings.bus, settings.redis_url)
     hub = Hub(bus)
     plan = patrol.load_site(settings.site_path) if settings.site_path else None

@@ -258,6 +258,11 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+# The audit line `sharpeyes demo` leaves in its database: outside --dev the api refuses to start on such a
+# database (api.app.refuse_demo_database), so the demo's published passwords and key never reach production.
+DEMO_MARK = "demo.database"
+
+
 class ViidDevice(Base):
     """A GA/T 1400 device (camera, NVR, lower 视图库) registered with this 视图库: its live state."""
 

@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db.models import Team, User, WorkerKey
+from api.db.models import DEMO_MARK, AuditEntry, Team, User, WorkerKey
 from api.errors import ApiError
 from api.services.accounts import hash_password, key_hash
 
@@ -76,6 +76,9 @@ def seed_demo(sessions: sessionmaker[Session], teams_path: Path | None = None,
     cfg = patrol.load_teams(teams_path)
     seed = DemoSeed()
     with sessions() as s:
+        if s.scalars(select(AuditEntry).where(AuditEntry.action == DEMO_MARK)).first() is None:
+            s.add(AuditEntry(actor="sharpeyes demo", action=DEMO_MARK,
+                             detail="demo accounts with published passwords and a demo worker key"))
         for key, team in cfg.teams.items():
             row = s.scalars(select(Team).where(Team.key == key)).first()
             if row is None:

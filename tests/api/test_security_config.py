@@ -34,6 +34,25 @@ def test_demo_refuses_a_non_loopback_host(tmp_path: Path) -> None:
         run_demo(host="0.0.0.0", data=tmp_path, worker=False)
 
 
+def test_a_demo_database_is_refused_with_a_real_secret(tmp_path: Path) -> None:
+    """`sharpeyes demo` marks its database; outside --dev the api refuses to start on it (the demo accounts
+    have published passwords), while a database without the mark starts with the same secret."""
+    from api.app import create_app
+    from api.demo.run import ADMIN, seed_demo
+
+    real = "k8Qv3Zp1Lw6Yt0Rj5Nc2Hs9Bx4Mf7Ga"
+    demo_db = f"sqlite:///{tmp_path / 'demo.db'}"
+    demo = create_app(Settings(dev=True, db_url=demo_db, media_dir=tmp_path / "media"))
+    seed = seed_demo(demo.state.ctx.sessions)
+    assert any(a.name == ADMIN[0] for a in seed.accounts)
+    seed_demo(demo.state.ctx.sessions)   # a restarted demo keeps one mark and keeps working
+    create_app(Settings(dev=True, db_url=demo_db, media_dir=tmp_path / "media"))
+    with pytest.raises(ApiError, match=r"made by `sharpeyes demo`.*fresh database"):
+        create_app(Settings(secret_key=real, db_url=demo_db, media_dir=tmp_path / "media"))
+    create_app(Settings(secret_key=real, db_url=f"sqlite:///{tmp_path / 'real.db'}",
+                        media_dir=tmp_path / "media"))
+
+
 def test_login_limited_per_address_across_user_names() -> None:
     lim = LoginLimiter(limit=10, per_address=30)
     for i in range(30):
