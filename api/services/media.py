@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import Callable
@@ -79,7 +81,37 @@ class MediaStore:
             raise TooLarge(f"clip is {len(data)} bytes; the limit is {limit} bytes")
         if data[4:8] != b"ftyp":
             raise UnsupportedMedia("not an MP4 clip: upload an H.264 MP4 file")
+        why = self.probe_clip(data)
+        if why:
+            raise UnsupportedMedia(f"not a playable MP4 clip ({why}): upload an H.264 MP4 file whose frames "
+                                   "decode; nothing was stored")
         return "video/mp4", ".mp4"
+
+    def probe_clip(self, data: bytes) -> str:
+        """Why the clip does not decode ('' when its first frame decodes within max_pixels): the bytes are
+        opened by OpenCV's decoder (FFmpeg) from a temporary file, which is removed at once."""
+        import cv2  # not at import: the api app loads no OpenCV until a clip arrives
+
+        fd, path = tempfile.mkstemp(suffix=".mp4", prefix="sharpeyes-clip-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            cap = cv2.VideoCapture(path)
+            try:
+                if not cap.isOpened():
+                    return "the container could not be opened"
+                ok, frame = cap.read()
+            finally:
+                cap.release()
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        if not ok or frame is None:
+            return "no frame could be decoded"
+        height, width = frame.shape[:2]
+        if width * height > self.max_pixels:
+            return f"frames of {width} x {height} pixels; the limit is {self.max_pixels} pixels"
+        return ""
 
     def save(self, kind: str, data: bytes, ext: str) -> tuple[str, str]:
         """Write the bytes; returns (path relative to the root, sha256)."""

@@ -4,6 +4,7 @@ with tables emptied between tests), the real app through Starlette's TestClient,
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,6 +58,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'api.db'}"
     url: str = request.getfixturevalue("pg_database")
     return url
+
+
+def mp4_bytes(pad: int = 0, frames: int = 5) -> bytes:
+    """A real MP4 clip (MPEG-4 Part 2, 64 x 48) that decodes; `pad` random bytes in a trailing `free` box
+    make clips of any size and content that still decode."""
+    import struct
+    import tempfile
+
+    import cv2
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as d:
+        path = str(Path(d) / "c.mp4")
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+        for i in range(frames):
+            writer.write(np.full((48, 64, 3), i * 40 % 256, np.uint8))
+        writer.release()
+        data = Path(path).read_bytes()
+    return data + (struct.pack(">I", pad + 8) + b"free" + os.urandom(pad) if pad else b"")
 
 
 def jpeg_bytes(w: int = 64, h: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:

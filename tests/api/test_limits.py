@@ -217,3 +217,27 @@ def test_frame_starting_like_a_jpeg_but_not_one_is_415(api: Harness) -> None:
     assert r.status_code == 415
     r = api.client.put("/api/ingest/cameras/cam1/frame", headers=api.wk, content=jpeg_bytes())
     assert r.status_code == 204
+
+
+def test_a_clip_is_stored_only_when_it_decodes(api: Harness) -> None:
+    """Bytes with `ftyp` at offset 4 are not a clip: the clip is probed by decoding a frame, and what does not
+    decode is refused 415 with the reason, nothing stored (no row, no file)."""
+    from tests.api.conftest import event, mp4_bytes
+
+    api.register("cam1")
+    api.post_events(event("e1"))
+    real = mp4_bytes()
+    fakes = {"ftyp then junk": b"\x00\x00\x00\x18ftypisom" + b"\x00" * 4000,
+             "ftyp then random": b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20,
+             "truncated clip": real[: len(real) // 3]}
+    for what, data in fakes.items():
+        r = api.client.post("/api/ingest/media", headers=api.wk, data={"event_id": "e1", "kind": "clip"},
+                            files={"file": ("c.mp4", data, "video/mp4")})
+        assert r.status_code == 415, (what, r.status_code, r.text)
+        assert "not a playable MP4 clip" in r.json()["detail"] and "H.264 MP4" in r.json()["detail"], what
+    assert api.count("media") == 0
+    assert not [p for p in (api.tmp / "media").rglob("*") if p.is_file()]
+    r = api.client.post("/api/ingest/media", headers=api.wk, data={"event_id": "e1", "kind": "clip"},
+                        files={"file": ("c.mp4", real, "video/mp4")})
+    assert r.status_code == 201, r.text
+    assert api.count("media") == 1

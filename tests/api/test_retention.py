@@ -3,7 +3,6 @@ kept and marked gone; the disk quota removes the oldest first and is never excee
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,13 +11,13 @@ from sqlalchemy import select, update
 
 from api.db.models import Media
 from api.services import retention
-from tests.api.conftest import build, event, jpeg_bytes
+from tests.api.conftest import build, event, jpeg_bytes, mp4_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _clip(n: int) -> bytes:
-    return b"\x00\x00\x00\x18ftypmp42" + os.urandom(n)
+    return mp4_bytes(pad=n)
 
 
 def _upload(h, eid: str, kind: str, data: bytes) -> int:  # type: ignore[no-untyped-def]
