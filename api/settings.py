@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(
         default=30, gt=0, description="Failed logins allowed per address per minute, whatever the user names "
         "(a spray over many accounts); then 429")
+    login_lockout_after: int = Field(
+        default=10, gt=0, description="Failed logins in a row of one account, from any address, after which "
+        "each further failure makes its next try wait 2^k s (1, 2, 4, ...); a success clears it")
+    login_lockout_max_s: float = Field(
+        default=900.0, gt=0, description="Longest wait of an account's lockout, in seconds")
     trusted_proxies: str = Field(
         default="", description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
         "believed (the client address for the login limits and the audit log); empty: none, the peer's "

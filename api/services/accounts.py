@@ -13,6 +13,7 @@ import threading
 import time
 import weakref
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
@@ -113,14 +114,25 @@ def key_hash(key: str) -> str:
 
 
 class LoginLimiter:
-    """At most `limit` failed logins per (address, name) per minute, and `per_address` per address whatever
-    the names (a spray over many accounts); then 429 until the window passes."""
+    """Three limits on failed logins. Per (address, name): `limit` per window, and per address: `per_address`
+    per window whatever the names (a spray over many accounts); then 429 until the window passes. Per
+    account, from any address: after `account_after` failures in a row, each further failure makes that
+    name wait 2^k seconds (k = failures beyond `account_after`: 1, 2, 4, ... up to `account_max_s`) before
+    the next try is checked; a success clears it, and a name left alone for `account_forget_s` is forgotten.
+    `clock` is injectable (tests)."""
 
-    def __init__(self, limit: int, window_s: float = 60.0, per_address: int = 30) -> None:
+    def __init__(self, limit: int, window_s: float = 60.0, per_address: int = 30, account_after: int = 10,
+                 account_max_s: float = 900.0, account_forget_s: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.per_address = per_address
         self.window_s = window_s
+        self.account_after = account_after
+        self.account_max_s = account_max_s
+        self.account_forget_s = max(account_forget_s, account_max_s)
+        self.clock = clock
         self._fails: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._accounts: dict[str, tuple[int, float, float]] = {}   # name -> (failures, last, locked until)
         self._lock = threading.Lock()
 
     def _wait(self, key: tuple[str, str], limit: int, now: float) -> float:
@@ -132,19 +144,42 @@ class LoginLimiter:
             return 0.0
         return q[0] + self.window_s - now if len(q) >= limit else 0.0
 
+    def _account_wait(self, name: str, now: float) -> float:
+        entry = self._accounts.get(name)
+        if entry is None:
+            return 0.0
+        _, last, until = entry
+        if now - last > self.account_forget_s:
+            del self._accounts[name]
+            return 0.0
+        return max(0.0, until - now)
+
+    def backoff_s(self, failures: int) -> float:
+        """The wait after `failures` failures in a row of one account (0 below `account_after`)."""
+        k = failures - self.account_after
+        return 0.0 if k < 0 else float(min(self.account_max_s, 2.0 ** min(k, 62)))
+
     def retry_after(self, addr: str, name: str) -> float:
         """Seconds to wait before another try; 0 when allowed."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             return max(self._wait((addr, name), self.limit, now),
-                       self._wait((addr, ""), self.per_address, now))
+                       self._wait((addr, ""), self.per_address, now),
+                       self._account_wait(name, now))
 
     def failed(self, addr: str, name: str) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             self._fails[(addr, name)].append(now)
             self._fails[(addr, "")].append(now)
+            n, last, _ = self._accounts.get(name, (0, now, now))
+            n = 1 if now - last > self.account_forget_s else n + 1
+            self._accounts[name] = (n, now, now + self.backoff_s(n))
+            if len(self._accounts) > 100_000:   # a spray of made-up names: drop what is forgotten anyway
+                for key in [k for k, v in self._accounts.items() if now - v[1] > self.account_forget_s]:
+                    del self._accounts[key]
 
     def succeeded(self, addr: str, name: str) -> None:
         with self._lock:
             self._fails.pop((addr, name), None)
+            self._accounts.pop(name, None)

@@ -62,6 +62,75 @@ def test_login_limited_per_address_across_user_names() -> None:
     assert lim.retry_after("10.0.0.2", "someone-else") == 0     # another address is not
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_account_lockout_backs_off_from_any_address() -> None:
+    clock = FakeClock()
+    lim = LoginLimiter(limit=1000, per_address=1000, account_after=3, account_max_s=60, clock=clock)
+    for i in range(3):      # three addresses, one account: the per-address limits never see it
+        assert lim.retry_after(f"10.0.0.{i}", "admin") == 0
+        lim.failed(f"10.0.0.{i}", "admin")
+    waits = []
+    for i in range(3, 12):
+        wait = lim.retry_after(f"10.0.1.{i}", "admin")    # a fresh address waits too
+        assert wait > 0 and lim.retry_after(f"10.0.1.{i}", "someone-else") == 0
+        waits.append(wait)
+        clock.now += wait + 0.01
+        assert lim.retry_after(f"10.0.1.{i}", "admin") == 0
+        lim.failed(f"10.0.1.{i}", "admin")
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]     # 2^k, up to account_max_s
+    lim.succeeded("10.0.0.9", "admin")                  # the right password clears the account
+    assert lim.retry_after("10.0.2.1", "admin") == 0
+    lim.failed("10.0.2.1", "admin")
+    assert lim.retry_after("10.0.2.1", "admin") == 0    # counting starts again from one
+
+
+def test_account_lockout_is_forgotten_after_a_quiet_hour() -> None:
+    clock = FakeClock()
+    lim = LoginLimiter(limit=1000, per_address=1000, account_after=2, clock=clock)
+    for _ in range(5):
+        clock.now += 100
+        lim.failed("10.0.0.1", "op")
+    assert lim.retry_after("10.0.0.1", "op") > 0
+    clock.now += 3601
+    assert lim.retry_after("10.0.0.1", "op") == 0
+    lim.failed("10.0.0.1", "op")
+    assert lim.retry_after("10.0.0.1", "op") == 0       # one failure after the quiet hour: no wait
+
+
+def test_account_lockout_refuses_the_right_password_until_the_backoff_passes(tmp_path: Path) -> None:
+    from tests.api.conftest import PASSWORD
+
+    h = build(f"sqlite:///{tmp_path / 'api.db'}", tmp_path, login_lockout_after=3,
+              login_attempts_per_minute=100)
+    clock = FakeClock()
+    h.ctx.limiter.clock = clock
+
+    def login(name: str, password: str) -> httpx.Response:
+        return h.client.post("/api/auth/login", json={"username": name, "password": password})
+
+    with h.client:
+        for _ in range(3):
+            clock.now += 0.1
+            assert login("op", "wrong").status_code == 401
+        r = login("op", PASSWORD)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "2"      # 3rd failure: 1 s
+        assert "try again in" in r.json()["detail"]
+        assert login("admin", PASSWORD).status_code == 200      # another account is not locked
+        clock.now += 1.1
+        assert login("op", "wrong").status_code == 401
+        r = login("op", PASSWORD)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "3"   # 4th failure: 2 s
+        clock.now += 2.1
+        assert login("op", PASSWORD).status_code == 200
+
+
 def test_spray_over_many_accounts_gets_429(api: Harness) -> None:
     codes = [api.client.post("/api/auth/login", json={"username": f"u{i}", "password": "wrong"}).status_code
              for i in range(32)]
