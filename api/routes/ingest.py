@@ -109,10 +109,12 @@ def upload_media(event_id: Annotated[str, Form(min_length=1, max_length=100)],
     if file.size is not None and file.size > limit:
         raise HTTPException(413, f"{kind} is {file.size} bytes; the limit is {limit} bytes")
     data = file.file.read(limit + 1)
+    # decoded (clip probe, image) before the write lock: one slow file does not hold up the others
+    checked = ctx.media.check_clip(data, limit) if kind == "clip" else ctx.media.check_image(data, limit)
     quota = retention.Defaults.of(0, 0, ctx.settings.media_quota_mb).quota_bytes
     with ctx.sessions() as session, retention.WRITE_LOCK:
         row, changed = attach_event_media(session, ctx.media, event_id, kind, data, limit,
-                                          f"worker:{worker.name}", owner_check(ctx, worker))
+                                          f"worker:{worker.name}", owner_check(ctx, worker), checked)
         retention.enforce_quota(ctx.sessions, ctx.media, quota)   # oldest first, this file included
         out = media_out(row)
         if changed is not None:   # snapshot or clip: the pages fetch the incident's media again

@@ -146,10 +146,14 @@ class MediaStore:
 
 def attach_event_media(session: Session, store: MediaStore, event_id: str, kind: str, data: bytes,
                        limit: int, uploader: str, check: Callable[[str, str | None], None] | None = None,
-                       ) -> tuple[Media, Incident | None]:
+                       checked: tuple[str, str] | None = None) -> tuple[Media, Incident | None]:
     """Store an event's snapshot or clip (checked, idempotent on content) and the incident it shows; a
-    new file changes what the incident's pages show. NotFound when the event was never posted."""
-    ctype, ext = store.check_clip(data, limit) if kind == "clip" else store.check_image(data, limit)
+    new file changes what the incident's pages show. NotFound when the event was never posted. `checked`:
+    the (content type, extension) the caller already got from check_clip/check_image (decoded outside
+    its locks)."""
+    if checked is None:
+        checked = store.check_clip(data, limit) if kind == "clip" else store.check_image(data, limit)
+    ctype, ext = checked
     ev = session.get(Event, event_id)
     if ev is None:
         raise NotFound(f"no event {event_id!r}: post the event before its media")
