@@ -261,10 +261,7 @@ class Worker(Delivery, LiveConfig):
             log.exception("pool thread failed; stopping the worker")
             self.stop.set()
         finally:
-            with self._threads_lock:
-                names = list(self.threads)
-            for name in names:
-                self._stop_camera(name)
+            self._stop_all_cameras()
             pool.leave()
 
     def _live_loop(self) -> None:
@@ -280,10 +277,13 @@ class Worker(Delivery, LiveConfig):
             self.fatal = exc
             self.stop.set()
         finally:
-            with self._threads_lock:
-                names = list(self.threads)
-            for name in names:
-                self._stop_camera(name)
+            self._stop_all_cameras()
+
+    def _stop_all_cameras(self) -> None:
+        with self._threads_lock:
+            names = list(self.threads)
+        for name in names:
+            self._stop_camera(name)
 
     def _run_pool(self) -> int:
         sender = threading.Thread(target=self._sender, name="sender", daemon=True)
