@@ -61,6 +61,10 @@ class CallOut(Out):
     incident_category: str = ""
     incident_place: str | None = None
     incident_state: str = ""
+    allowed_actions: list[str] = Field(default_factory=list,
+                                       description="What the called body may do now: ack, answer, transfer")
+    needs_text: list[str] = Field(default_factory=list,
+                                  description="Which of them need text (the answer, a reason)")
 
 
 class CallIn(In):
@@ -83,6 +87,8 @@ def call_out(session: SessionDep, c: Call) -> CallOut:
     inc = session.get(Incident, c.incident_id)
     out.body = body.name if body else ""
     out.overdue = c.state in whistle.OPEN and c.due_at < utcnow()
+    out.allowed_actions = whistle.allowed_actions(c)
+    out.needs_text = [a for a in out.allowed_actions if a in whistle.NEEDS_TEXT]
     if inc is not None:
         out.incident_title, out.incident_category = inc.title, inc.category
         out.incident_place, out.incident_state = inc.place, inc.state

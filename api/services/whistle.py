@@ -23,6 +23,20 @@ from api.services.policy import Policy
 KINDS = ("grid", "office", "department")
 RUNGS = ("grid", "office", "department")
 OPEN = ("called", "acknowledged")
+# What a called body (or an operator) may do with a call in each state; the pages draw their buttons from it
+# (CallOut.allowed_actions) and the routes refuse anything else. "answer" and "transfer" need text.
+ACTIONS: dict[str, tuple[str, ...]] = {"called": ("ack", "transfer"), "acknowledged": ("answer", "transfer")}
+NEEDS_TEXT = ("answer", "transfer")
+
+
+def allowed_actions(c: Call) -> list[str]:
+    return list(ACTIONS.get(c.state, ()))
+
+
+def _allow(c: Call, action: str, hint: str) -> None:
+    if action not in ACTIONS.get(c.state, ()):
+        now = ", ".join(allowed_actions(c)) or "none"
+        raise Conflict(f"call {c.id} is '{c.state}': {hint} (allowed now: {now})")
 
 
 def bodies_for_rung(session: Session, policy: Policy, inc: Incident, rung: str,
@@ -102,8 +116,7 @@ def acknowledge(session: Session, call_id: int, user: User) -> tuple[Call, Incid
     """报到: the called body says it is on it."""
     c, inc, body = _open_call(session, call_id)
     _member(user, c, body)
-    if c.state != "called":
-        raise Conflict(f"call {c.id} is '{c.state}': only a call that is 'called' is acknowledged")
+    _allow(c, "ack", "only a call that is 'called' is acknowledged")
     c.state, c.acknowledged_at, c.acknowledged_by = "acknowledged", utcnow(), user.name
     record(session, inc, user.name, "call_ack", f"{body.name} 报到",
            data={"call_id": c.id, "body": body.key, "late": c.acknowledged_at > c.due_at})
@@ -117,8 +130,7 @@ def answer(session: Session, call_id: int, user: User, text: str) -> tuple[Call,
     text = text.strip()
     if not text:
         raise Invalid("an answer needs text: say what was done (请填写处理情况)")
-    if c.state != "acknowledged":
-        raise Conflict(f"call {c.id} is '{c.state}': acknowledge it (报到) first, then answer")
+    _allow(c, "answer", "acknowledge it (报到) first, then answer")
     c.state, c.answered_at, c.answered_by, c.answer = "answered", utcnow(), user.name, text
     record(session, inc, user.name, "call_answer", text,
            data={"call_id": c.id, "body": body.key, "late": c.answered_at > c.due_at})
@@ -133,8 +145,7 @@ def transfer(session: Session, policy: Policy, call_id: int, user: User, to_body
     reason = reason.strip()
     if not reason:
         raise Invalid("转办 needs a reason: say why the other body should take it")
-    if c.state not in OPEN:
-        raise Conflict(f"call {c.id} is '{c.state}': only an open call is transferred")
+    _allow(c, "transfer", "only an open call is transferred")
     target = session.get(Body, to_body)
     if target is None:
         raise NotFound(f"no body {to_body}: pick one of GET /api/bodies")

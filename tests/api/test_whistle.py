@@ -149,3 +149,28 @@ def test_a_call_not_answered_in_time_is_flagged_once(api: Harness) -> None:
     flags = [t for t in tl if t["action"] == "call_overdue"]
     assert len(flags) == 1 and flags[0]["reason"].startswith("物业 未按时报到")
     assert flags[0]["data"]["call_id"] == cid
+
+
+def test_each_call_carries_what_it_allows_and_the_routes_refuse_the_rest(api: Harness) -> None:
+    """The departments' page draws its buttons from `allowed_actions`: in every state of a call, each action
+    listed is accepted and each one not listed is refused 409, saying what is allowed now."""
+    ids = setup_bodies(api)
+    inc = incident(api)
+    cid = api.client.post(f"/api/incidents/{inc}/calls", headers=api.auth("op"),
+                          json={"body_id": ids["xiaofang"]}).json()["id"]
+    bodies = {"ack": None, "answer": {"text": "已处理"},
+              "transfer": {"body_id": ids["yuanlin"], "reason": "归园林"}}
+    seen = []
+    for expected in (["ack", "transfer"], ["answer", "transfer"], []):
+        c = next(c for c in api.client.get("/api/calls", headers=api.auth("xf1")).json() if c["id"] == cid)
+        assert c["allowed_actions"] == expected and c["needs_text"] == [a for a in expected if a != "ack"]
+        seen.append(c["state"])
+        for action in set(bodies) - set(expected):
+            r = api.client.post(f"/api/calls/{cid}/{action}", headers=api.auth("xf1"), json=bodies[action])
+            assert r.status_code == 409, (c["state"], action, r.text)
+            assert f"allowed now: {', '.join(expected) or 'none'}" in r.json()["detail"]
+        if expected:
+            r = api.client.post(f"/api/calls/{cid}/{expected[0]}", headers=api.auth("xf1"),
+                                json=bodies[expected[0]])
+            assert r.status_code == 200, r.text
+    assert seen == ["called", "acknowledged", "answered"]

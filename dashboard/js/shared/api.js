@@ -1,16 +1,22 @@
 // HTTP to the api with the bearer token. Every route the pages use is named here, in one place.
-const TOKEN_KEY = 'se.token';
-const USER_KEY = 'se.user';
+// The control room and phone pages keep the token in localStorage; a page with its own sign-in (the
+// departments' page) can keep it elsewhere with useTokenStore.
+let store = () => localStorage;
+let TOKEN_KEY = 'se.token';
+let USER_KEY = 'se.user';
+export function useTokenStore(storage, prefix) {
+  store = () => storage; TOKEN_KEY = `${prefix}.token`; USER_KEY = `${prefix}.user`;
+}
 
 export class HttpError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
 export const auth = {
-  get token() { return localStorage.getItem(TOKEN_KEY); },
-  get user() { try { return JSON.parse(localStorage.getItem(USER_KEY) || 'null'); } catch { return null; } },
-  save(token, user) { localStorage.setItem(TOKEN_KEY, token); localStorage.setItem(USER_KEY, JSON.stringify(user)); },
-  clear() { localStorage.removeItem(TOKEN_KEY); localStorage.removeItem(USER_KEY); },
+  get token() { return store().getItem(TOKEN_KEY); },
+  get user() { try { return JSON.parse(store().getItem(USER_KEY) || 'null'); } catch { return null; } },
+  save(token, user) { store().setItem(TOKEN_KEY, token); store().setItem(USER_KEY, JSON.stringify(user)); },
+  clear() { store().removeItem(TOKEN_KEY); store().removeItem(USER_KEY); },
 };
 
 // fetch throws a TypeError when the network is down (offline), as opposed to an answer from the server.
@@ -19,8 +25,18 @@ export function isNetworkError(err) { return err instanceof TypeError; }
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
+// The api's refusal in one readable line: its `detail` when a sentence, else the one-line `message` of a
+// 422, else the raw detail.
+export function errorMessage(body, status) {
+  if (body && typeof body.detail === 'string') return body.detail;
+  if (body && typeof body.message === 'string') return body.message;
+  if (body && body.detail !== undefined) return JSON.stringify(body.detail);
+  return `${status}`;
+}
+
 // A network failure throws a TypeError (offline); an http error throws HttpError with the api's message.
-export async function request(method, path, body) {
+// Answers { body, headers } (a list's X-Total-Count is a header); `request` answers the body alone.
+export async function exchange(method, path, body) {
   const headers = {};
   if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
   let payload;
@@ -29,17 +45,18 @@ export async function request(method, path, body) {
   const r = await fetch(path, { method, headers, body: payload });
   if (r.status === 401 && !path.startsWith('/api/auth/')) onUnauthorized();
   if (!r.ok) {
-    let msg = `${r.status}`;
     let body = null;
-    try { body = await r.json(); msg = typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail ?? body); } catch { /* not json */ }
-    const err = new HttpError(r.status, msg);
+    try { body = await r.json(); } catch { /* not json */ }
+    const err = new HttpError(r.status, errorMessage(body, r.status));
     err.body = body;   // e.g. a refused camera config's errors, one per field
     throw err;
   }
-  if (r.status === 204) return null;
+  if (r.status === 204) return { body: null, headers: r.headers };
   const ct = r.headers.get('content-type') || '';
-  return ct.includes('json') ? r.json() : r.text();
+  return { body: await (ct.includes('json') ? r.json() : r.text()), headers: r.headers };
 }
+
+export async function request(method, path, body) { return (await exchange(method, path, body)).body; }
 
 export const get = (p) => request('GET', p);
 export const post = (p, b) => request('POST', p, b ?? {});
