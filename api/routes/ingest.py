@@ -44,7 +44,8 @@ async def ingest_events(body: EventMessage | EventBatch, worker: Worker, ctx: Ct
     if cameras is None:
         cameras = await run_in_threadpool(ctx.ingest.cameras.get, names)
     for cam in cameras.values():
-        if cam.worker != worker.name:   # not its own: allowed only for a freed camera or its pool's
+        # not its own: allowed only for a freed camera or its pool's (a thread only when the cache lacks it)
+        if not ctx.workers.cached_may_use(worker, cam.worker):
             await run_in_threadpool(ctx.workers.check_owner, worker, cam.id, cam.worker)
     stored = await ctx.ingest_queue.submit(Batch(messages, worker.name, cameras))
     return IngestResult.model_validate(stored)

@@ -40,6 +40,17 @@ def rule_actions(zones: dict[str, object], zone: str, event: str, kind: str) -> 
     return []
 
 
+def zones_have_actions(zones: object) -> bool:
+    """Whether any rule of these zones has actions (a camera without any needs no look-up per event)."""
+    if not isinstance(zones, dict):
+        return False
+    for z in zones.values():
+        rules = z.get("rules") if isinstance(z, dict) else None
+        if isinstance(rules, list) and any(isinstance(r, dict) and r.get("actions") for r in rules):
+            return True
+    return False
+
+
 def hold_payload(action_id: int, m: EventMessage, act: dict[str, object], at: str) -> dict[str, object]:
     """The documented `hold` command (docs/sensors.md)."""
     return {"command": "hold", "action_id": action_id, "elevator": act["elevator"],
@@ -65,10 +76,12 @@ class Actions:
             insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
             for m in todo.values():
                 acts = rule_actions(cams.get(m.camera, {}), m.zone, m.event, m.rule)
-                inc = s.get(Incident, incident_of[m.id]) if m.id in incident_of else None
+                inc = None
                 for i, act in enumerate(acts):
                     if act.get("kind") != "elevator_hold" or not act.get("elevator"):
                         continue
+                    if inc is None and m.id in incident_of:
+                        inc = s.get(Incident, incident_of[m.id])
                     topic = f"elevator/{act['elevator']}/hold"
                     row = s.execute(insert(FiredAction).values(
                         event_id=m.id, index=i, kind=str(act["kind"]), target=topic, payload={}, at=utcnow())

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NotRequired, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from sqlalchemy import bindparam, case, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,6 +32,7 @@ _skew_log = logging.getLogger("api.ingest.clock")
 EVENTS = Event.metadata.tables[Event.__tablename__]
 INCIDENTS = Incident.metadata.tables[Incident.__tablename__]
 TIMELINE = TimelineEntry.metadata.tables[TimelineEntry.__tablename__]
+STEPS = EventStep.metadata.tables[EventStep.__tablename__]
 
 
 def record(session: Session, incident: Incident, actor: str, action: str, reason: str = "",
@@ -152,6 +153,7 @@ class CameraInfo:
     name: str
     place: str | None
     worker: str | None = None   # the worker that registered it (api/services/workers.py: may_use)
+    actions: bool = True        # whether a rule of its zones has actions (False: no look-up per new event)
 
 
 def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[str, int]]:
@@ -159,10 +161,19 @@ def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (insert(EventStep).values(rows).on_conflict_do_nothing(index_elements=["event_id", "seq"])
-            .returning(EventStep.event_id, EventStep.seq))
-    return {(str(r[0]), int(r[1])) for r in session.execute(stmt)}
+    stmt = _STEP_INSERTS.get(dialect)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _STEP_INSERTS[dialect] = (
+            insert(STEPS).on_conflict_do_nothing(index_elements=["event_id", "seq"])
+            .returning(STEPS.c.event_id, STEPS.c.seq))
+    return {(str(r[0]), int(r[1])) for r in session.execute(stmt, rows)}
+
+
+# One statement per dialect, run over the rows (SQLAlchemy's insertmanyvalues makes multi-row INSERTs of
+# them): compiled once. A `.values(rows)` statement was compiled anew for every batch size, the largest
+# cost of the hot path. The table, not the ORM class: no ORM bulk machinery for plain rows.
+_STEP_INSERTS: dict[str, Any] = {}
 
 
 def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,

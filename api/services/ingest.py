@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -24,25 +25,31 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Camera, Incident
 from api.errors import UnknownCamera, after_commit
+from api.services.actions import zones_have_actions
 from api.services.incidents import CameraInfo, ingest
 from api.services.ports import Services
 from vision.events import EventMessage
 
+CAMERA_TTL_S = 10.0   # how long a camera's cached facts (owner, actions) are used without a look-up
 ATTEMPTS = 3   # a unique clash (the same step stored at once by another replica): the retry sees a duplicate
 
 
 class CameraCache:
-    """What ingest needs of each camera, read once; registration forgets a camera so it is read again."""
+    """What ingest needs of each camera, read once and kept `ttl_s`; registration and config changes here
+    forget a camera so it is read again (the TTL bounds how long another replica's change goes unseen)."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], ttl_s: float = CAMERA_TTL_S) -> None:
         self.sessions = sessions
+        self.ttl_s = ttl_s
         self._known: dict[str, CameraInfo] = {}
+        self._until: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def cached(self, names: Iterable[str]) -> dict[str, CameraInfo] | None:
         """The cameras when every one is cached (no database call: for the event loop), else None."""
+        now = time.monotonic()
         with self._lock:
-            found = {n: self._known[n] for n in names if n in self._known}
+            found = {n: self._known[n] for n in names if n in self._known and self._until[n] > now}
         return found if len(found) == len(set(names)) else None
 
     def get(self, names: Iterable[str]) -> dict[str, CameraInfo]:
@@ -53,9 +60,11 @@ class CameraCache:
             return hit
         with self.sessions() as s:
             rows = s.scalars(select(Camera).where(Camera.id.in_(wanted))).all()
+        until = time.monotonic() + self.ttl_s
         with self._lock:
             for c in rows:
-                self._known[c.id] = CameraInfo(c.id, c.name, c.place, c.worker)
+                self._known[c.id] = CameraInfo(c.id, c.name, c.place, c.worker, zones_have_actions(c.zones))
+                self._until[c.id] = until
             found = {n: self._known[n] for n in wanted if n in self._known}
         missing = sorted(wanted - found.keys())
         if missing:
@@ -65,6 +74,7 @@ class CameraCache:
     def forget(self, camera: str) -> None:
         with self._lock:
             self._known.pop(camera, None)
+            self._until.pop(camera, None)
 
 
 @dataclass
@@ -146,9 +156,12 @@ class Ingest:
                 for b in group:
                     for m in b.messages:
                         ctx.publish("events", m.model_dump(mode="json"))
-        if first_seen:   # rule actions (an elevator hold), once per event
+        # rule actions (an elevator hold), once per event; only cameras with actions need the look-up
+        acting = [m for b in group for m in b.messages
+                  if (cam := b.cameras.get(m.camera)) is None or cam.actions] if first_seen else []
+        if acting:
             with after_commit("ingest: rule actions"):
-                ctx.actions.on_new_events([m for b in group for m in b.messages], first_seen, incident_of)
+                ctx.actions.on_new_events(acting, first_seen, incident_of)
         if ctx.patrol is not None and created:
             with after_commit("ingest: dispatch"):
                 ctx.patrol.on_new_incidents(created)

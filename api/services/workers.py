@@ -75,8 +75,14 @@ class WorkerKeys:
         whose owner's key was revoked (an admin freed it), or one of its pool's."""
         if owner is None or owner == worker.name:
             return True
-        other = self.by_name(owner)
-        return other is None or (worker.pool is not None and other.pool == worker.pool)
+        return _shares(worker, self.by_name(owner))
+
+    def cached_may_use(self, worker: WorkerIdentity, owner: str | None) -> bool | None:
+        """may_use without a database call (for the event loop), or None when it needs one."""
+        if owner is None or owner == worker.name:
+            return True
+        found, other = self._hit("name", owner)
+        return _shares(worker, other) if found else None
 
     def check_owner(self, worker: WorkerIdentity, camera: str, owner: str | None) -> None:
         """Forbidden when `camera` belongs to another worker (see may_use)."""
@@ -89,3 +95,8 @@ class WorkerKeys:
         """After a key is revoked: the next request reads the table again."""
         with self._lock:
             self._cache.clear()
+
+
+def _shares(worker: WorkerIdentity, other: WorkerIdentity | None) -> bool:
+    """A camera of `other` is free to `worker`: its key was revoked (None) or both are of one pool."""
+    return other is None or (worker.pool is not None and other.pool == worker.pool)
