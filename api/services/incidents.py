@@ -11,12 +11,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 from sqlalchemy import bindparam, case, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 import patrol
 from api.db.models import Camera, Event, EventStep, Incident, Team, TimelineEntry, utcnow
@@ -167,13 +168,13 @@ def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[
         stmt = _STEP_INSERTS[dialect] = (
             insert(STEPS).on_conflict_do_nothing(index_elements=["event_id", "seq"])
             .returning(STEPS.c.event_id, STEPS.c.seq))
-    return {(str(r[0]), int(r[1])) for r in session.execute(stmt, rows)}
+    return {(str(ev), int(seq)) for ev, seq in session.execute(stmt, rows).tuples()}
 
 
 # One statement per dialect, run over the rows (SQLAlchemy's insertmanyvalues makes multi-row INSERTs of
 # them): compiled once. A `.values(rows)` statement was compiled anew for every batch size, the largest
 # cost of the hot path. The table, not the ORM class: no ORM bulk machinery for plain rows.
-_STEP_INSERTS: dict[str, Any] = {}
+_STEP_INSERTS: dict[str, ReturningInsert[str, int]] = {}
 
 
 def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,
