@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from api.db.models import Incident, Media, User
 from api.errors import Exists, NotFound
 from api.schemas import ErrorOut, IncidentOut, MediaOut, StepOut, UnprocessableOut
 from api.services import lifecycle
+from api.services.ingest_sql import SNAPSHOTS
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Bad request"},
@@ -60,12 +60,7 @@ def incidents_out(session: Session, incidents: Sequence[Incident],
     ids = [i.id for i in incidents]
     snaps: dict[int, str] = {}
     if ids:
-        rows = session.execute(
-            select(Media.incident_id, Media.id).where(Media.incident_id.in_(ids), Media.kind.in_(("snapshot",
-                                                                                                  "photo")))
-            .order_by(Media.id)
-        ).all()
-        for inc_id, media_id in rows:
+        for inc_id, media_id in session.execute(SNAPSHOTS, {"ids": ids}).all():
             if inc_id is not None:
                 snaps[inc_id] = f"/api/media/{media_id}"
     return _with_site(incidents, snaps, site_of(session), role)

@@ -13,27 +13,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NotRequired, TypedDict, cast
 
-from sqlalchemy import bindparam, case, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
 
 import patrol
-from api.db.models import Camera, Event, EventStep, Incident, Team, TimelineEntry, utcnow
+from api.db.models import Camera, Incident, Team, TimelineEntry, utcnow
 from api.errors import Conflict, UnknownCamera
+from api.services import ingest_sql as sql
 from api.services import lifecycle
-from api.services.lifecycle import ACTIVE
 from api.services.policy import Policy
 from vision.events import EventMessage
 
 # a step may come this far from the server's future (clock skew) before its time is held to the server's
 WALL_TIME_AHEAD_S = 120.0
 _skew_log = logging.getLogger("api.ingest.clock")
-EVENTS = Event.metadata.tables[Event.__tablename__]
-INCIDENTS = Incident.metadata.tables[Incident.__tablename__]
-TIMELINE = TimelineEntry.metadata.tables[TimelineEntry.__tablename__]
-STEPS = EventStep.metadata.tables[EventStep.__tablename__]
 
 
 def record(session: Session, incident: Incident, actor: str, action: str, reason: str = "",
@@ -103,7 +96,7 @@ def new_incident(session: Session, policy: Policy, *, title: str, event_type: st
                    category=category, severity=severity, source=source, camera=camera, zone=zone,
                    place=place or (camera.place if camera else None), actor=actor, at=at, now=utcnow(),
                    last_event_at=at if camera else None, timeline=timeline)
-    session.execute(TIMELINE.insert(), timeline)
+    session.execute(sql.INSERT_TIMELINE, timeline)
     incident = session.get(Incident, inc_id)
     assert incident is not None
     return incident
@@ -161,20 +154,8 @@ def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[
     """Insert lifecycle steps, skipping ones stored before; returns the keys stored now."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    stmt = _STEP_INSERTS.get(dialect)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _STEP_INSERTS[dialect] = (
-            insert(STEPS).on_conflict_do_nothing(index_elements=["event_id", "seq"])
-            .returning(STEPS.c.event_id, STEPS.c.seq))
+    stmt = sql.INSERT_STEPS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
     return {(str(ev), int(seq)) for ev, seq in session.execute(stmt, rows).tuples()}
-
-
-# One statement per dialect, run over the rows (SQLAlchemy's insertmanyvalues makes multi-row INSERTs of
-# them): compiled once. A `.values(rows)` statement was compiled anew for every batch size, the largest
-# cost of the hot path. The table, not the ORM class: no ORM bulk machinery for plain rows.
-_STEP_INSERTS: dict[str, ReturningInsert[str, int]] = {}
 
 
 def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,
@@ -196,7 +177,6 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     unique: dict[tuple[str, int], EventMessage] = {}
     for m in messages:
         unique.setdefault((m.id, m.seq), m)
-    ev_t, inc_t = EVENTS, INCIDENTS
     known: dict[str, _Known] = {}
     shapes: dict[str, set[tuple[str, str, str]]] = {}
     for m in messages:
@@ -205,9 +185,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
         if len(shape) > 1:
             raise Conflict(f"event id {eid[:100]!r} is given to steps of different cameras, zones or types: "
                            "a new event needs a new id")
-    for row in session.execute(select(ev_t.c.id, ev_t.c.incident_id, ev_t.c.last_seq, ev_t.c.max_score,
-                                      ev_t.c.camera_id, ev_t.c.zone, ev_t.c.event_type)
-                               .where(ev_t.c.id.in_(shapes))):
+    for row in session.execute(sql.EVENTS_BY_ID, {"ids": list(shapes)}):
         # an id is one event: a step naming another camera, zone or type is refused, not merged or dropped
         if shapes[row.id] != {(row.camera_id, row.zone, row.event_type)}:
             raise Conflict(f"event id {row.id[:100]!r} is taken by an event of camera {row.camera_id!r}, "
@@ -228,12 +206,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     groups: dict[tuple[str, str, str], dict[str, object] | None] = {}
     wanted = {(m.camera, m.zone, m.event) for m in todo if m.id not in known}
     if wanted:
-        rows = session.execute(
-            select(inc_t.c.id, inc_t.c.state, inc_t.c.last_event_at, inc_t.c.camera_id, inc_t.c.zone,
-                   inc_t.c.event_type)
-            .where(tuple_(inc_t.c.camera_id, inc_t.c.zone, inc_t.c.event_type).in_(list(wanted)),
-                   inc_t.c.state.in_(ACTIVE)).order_by(inc_t.c.id))
-        for r in rows:   # ascending ids: the newest wins
+        # ascending ids: the newest wins
+        for r in session.execute(sql.ACTIVE_INCIDENTS, {"groups": list(wanted)}):
             groups[(r.camera_id, r.zone, r.event_type)] = {"id": r.id, "state": r.state,
                                                            "last_event_at": r.last_event_at}
     touched: dict[int, dict[str, object]] = {}      # incident id -> {"count": +n, "last": datetime}
@@ -294,28 +268,19 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                 if at > t["last"]:  # type: ignore[operator]
                     t["last"] = at
     if new_events:
-        session.execute(ev_t.insert(), new_events)
+        session.execute(sql.INSERT_EVENTS, new_events)
     upd = [r for r in ev_updates.values() if r.get("lifecycle") is not None]
     if upd:
-        session.execute(ev_t.update().where(ev_t.c.id == bindparam("b_id")).values(
-            lifecycle=bindparam("lifecycle"), last_seq=bindparam("last_seq"), end_s=bindparam("end_s"),
-            count=bindparam("count"), wall_time=bindparam("wall_time"), max_score=bindparam("max_score"),
-            updated_at=bindparam("updated_at")), upd)
+        session.execute(sql.UPDATE_EVENTS, upd)
     late = [r for r in ev_updates.values() if r.get("lifecycle") is None]   # only older steps arrived late
     if late:
-        session.execute(ev_t.update().where(ev_t.c.id == bindparam("b_id")).values(
-            max_score=bindparam("max_score"), updated_at=bindparam("updated_at")),
-            [{"b_id": r["b_id"], "max_score": r["max_score"], "updated_at": now} for r in late])
+        session.execute(sql.UPDATE_LATE_EVENTS,
+                        [{"b_id": r["b_id"], "max_score": r["max_score"], "updated_at": now} for r in late])
     if timeline:
-        session.execute(TIMELINE.insert(), timeline)
+        session.execute(sql.INSERT_TIMELINE, timeline)
     if touched:
-        last = bindparam("last", type_=inc_t.c.last_event_at.type)
-        session.execute(inc_t.update().where(inc_t.c.id == bindparam("b_id")).values(
-            event_count=inc_t.c.event_count + bindparam("n"),
-            last_event_at=case((inc_t.c.last_event_at.is_(None), last), (inc_t.c.last_event_at < last, last),
-                               else_=inc_t.c.last_event_at),
-            updated_at=bindparam("now")),
-            [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]} for i, t in touched.items()])
+        session.execute(sql.UPDATE_INCIDENTS, [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]}
+                                               for i, t in touched.items()])
     out.incidents = sorted(touched)
     out.new_event_ids = [str(e["id"]) for e in new_events]
     out.incident_of = {m.id: inc for m in todo
@@ -354,31 +319,13 @@ def _open(session: Session, policy: Policy, *, title: str, description: str, eve
     rule = policy.rule(event_type, category)
     deadline = rule.deadline(at)
     sev = severity or rule.severity
-    inc_id = session.execute(
-        INCIDENTS.insert()
-        .values(
-            title=title,
-            description=description,
-            category=rule.category,
-            severity=sev,
-            state="open",
-            source=source,
-            camera_id=camera.id if camera else None,
-            zone=zone,
-            event_type=event_type,
-            place=place,
-            team_id=None,
-            escalation_level=0,
-            excluded_teams=[],
-            event_count=0,
-            created_by=actor,
-            created_at=at,
-            updated_at=now,
-            deadline_at=deadline,
-            last_event_at=last_event_at,
-        )
-        .returning(INCIDENTS.c.id)
-    ).scalar_one()
+    inc_id = session.execute(sql.OPEN_INCIDENT, {
+        "title": title, "description": description, "category": rule.category, "severity": sev,
+        "state": "open", "source": source, "camera_id": camera.id if camera else None, "zone": zone,
+        "event_type": event_type, "place": place, "team_id": None, "escalation_level": 0,
+        "excluded_teams": [], "event_count": 0, "created_by": actor, "created_at": at, "updated_at": now,
+        "deadline_at": deadline, "last_event_at": last_event_at,
+    }).scalar_one()
     timeline.append({"incident_id": inc_id, "at": at, "actor": actor, "action": "opened", "from_state": None,
                      "to_state": "open", "reason": description, "team_id": None,
                      "data": {"category": rule.category, "severity": sev,

@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db.models import Camera, Incident
+from api.db.models import Camera
 from api.errors import UnknownCamera, after_commit
 from api.services.actions import zones_have_actions
 from api.services.incidents import CameraInfo, ingest
+from api.services.ingest_sql import INCIDENTS_BY_ID
 from api.services.ports import Services
 from vision.events import EventMessage
 
@@ -144,9 +145,7 @@ class Ingest:
                         claimed |= new
                         incs = sorted({outcome.incident_of[e] for e, _ in new if e in outcome.incident_of})
                         answers[id(b)] = Stored(len(new), len(b.messages) - len(new), incs)
-                rows = (
-                    session.scalars(select(Incident).where(Incident.id.in_(touched))).all() if touched else []
-                )
+                rows = session.scalars(INCIDENTS_BY_ID, {"ids": list(touched)}).all() if touched else []
                 session.commit()
             # a new incident has no media yet: only the others need the snapshot lookup
             with after_commit("ingest: publishing incidents"):

@@ -1,0 +1,72 @@
+"""The statements of the ingest hot path, built once.
+
+Ingest runs a fixed set of statements per batch (api/services/incidents.py: `ingest`). Building a statement
+and its cache key each time cost more than running it on SQLite, so they are built here once, with expanding
+parameters for the IN lists; SQLAlchemy compiles each once per dialect. The step insert runs over its rows
+(insertmanyvalues makes multi-row INSERTs of them): a `.values(rows)` statement is compiled anew for each
+batch size.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, case, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import ReturningInsert
+
+from api.db.models import Event, EventStep, Incident, Media, TimelineEntry
+from api.services.lifecycle import ACTIVE
+
+EVENTS = Event.metadata.tables[Event.__tablename__]
+INCIDENTS = Incident.metadata.tables[Incident.__tablename__]
+TIMELINE = TimelineEntry.metadata.tables[TimelineEntry.__tablename__]
+STEPS = EventStep.metadata.tables[EventStep.__tablename__]
+
+_ev, _inc = EVENTS.c, INCIDENTS.c
+
+# events already stored, by id (`ids`)
+EVENTS_BY_ID = select(_ev.id, _ev.incident_id, _ev.last_seq, _ev.max_score, _ev.camera_id, _ev.zone,
+                      _ev.event_type).where(_ev.id.in_(bindparam("ids", expanding=True)))
+
+# the active incidents of (camera, zone, event type) groups (`groups`), oldest first
+ACTIVE_INCIDENTS = (
+    select(_inc.id, _inc.state, _inc.last_event_at, _inc.camera_id, _inc.zone, _inc.event_type)
+    .where(tuple_(_inc.camera_id, _inc.zone, _inc.event_type).in_(bindparam("groups", expanding=True)),
+           _inc.state.in_(ACTIVE))
+    .order_by(_inc.id))
+
+OPEN_INCIDENT = INCIDENTS.insert().returning(_inc.id)
+INSERT_EVENTS = EVENTS.insert()
+INSERT_TIMELINE = TIMELINE.insert()
+
+# a later step of a stored event (executemany; b_id is the event id)
+UPDATE_EVENTS = EVENTS.update().where(_ev.id == bindparam("b_id")).values(
+    lifecycle=bindparam("lifecycle"), last_seq=bindparam("last_seq"), end_s=bindparam("end_s"),
+    count=bindparam("count"), wall_time=bindparam("wall_time"), max_score=bindparam("max_score"),
+    updated_at=bindparam("updated_at"))
+# only older steps arrived late: the best score may still rise
+UPDATE_LATE_EVENTS = EVENTS.update().where(_ev.id == bindparam("b_id")).values(
+    max_score=bindparam("max_score"), updated_at=bindparam("updated_at"))
+
+_last = bindparam("last", type_=_inc.last_event_at.type)
+# n more events, and the latest event time (b_id is the incident id)
+UPDATE_INCIDENTS = INCIDENTS.update().where(_inc.id == bindparam("b_id")).values(
+    event_count=_inc.event_count + bindparam("n"),
+    last_event_at=case((_inc.last_event_at.is_(None), _last), (_inc.last_event_at < _last, _last),
+                       else_=_inc.last_event_at),
+    updated_at=bindparam("now"))
+
+# the incidents a batch changed, as ORM rows for the pages (`ids`)
+INCIDENTS_BY_ID = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
+
+# snapshots and photos of incidents (`ids`), oldest first
+SNAPSHOTS = (select(Media.incident_id, Media.id)
+             .where(Media.incident_id.in_(bindparam("ids", expanding=True)),
+                    Media.kind.in_(("snapshot", "photo")))
+             .order_by(Media.id))
+
+INSERT_STEPS: dict[str, ReturningInsert[str, int]] = {
+    name: insert(STEPS).on_conflict_do_nothing(index_elements=["event_id", "seq"])
+    .returning(STEPS.c.event_id, STEPS.c.seq)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
