@@ -3,7 +3,7 @@ documented error responses of the routers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,7 @@ from api.db.models import Incident, Media, User
 from api.errors import Exists, NotFound
 from api.schemas import ErrorOut, IncidentOut, MediaOut, StepOut, UnprocessableOut
 from api.services import lifecycle
-from api.services.ingest_sql import SNAPSHOTS
+from api.services.ingest_sql import snapshots_of
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Bad request"},
@@ -54,15 +54,13 @@ def incidents_out_plain(session: Session, incidents: Sequence[Incident],
     return _with_site(incidents, {}, site_of(session), role)
 
 
-def incidents_out(session: Session, incidents: Sequence[Incident],
-                  role: str = "operator") -> list[IncidentOut]:
-    """Payloads of incidents for a receiver of `role` (what it may do: lifecycle.view)."""
-    ids = [i.id for i in incidents]
-    snaps: dict[int, str] = {}
-    if ids:
-        for inc_id, media_id in session.execute(SNAPSHOTS, {"ids": ids}).all():
-            if inc_id is not None:
-                snaps[inc_id] = f"/api/media/{media_id}"
+def incidents_out(session: Session, incidents: Sequence[Incident], role: str = "operator",
+                  snapshots: Mapping[int, int] | None = None) -> list[IncidentOut]:
+    """Payloads of incidents for a receiver of `role` (what it may do: lifecycle.view). `snapshots`: each
+    incident's snapshot (media id) when the caller read them already (`snapshots_of`)."""
+    if snapshots is None:
+        snapshots = snapshots_of(session, [i.id for i in incidents])
+    snaps = {inc: f"/api/media/{media}" for inc, media in snapshots.items()}
     return _with_site(incidents, snaps, site_of(session), role)
 
 

@@ -23,11 +23,12 @@ class Topics:
 
     def incidents(self, session: Session, incidents: Sequence[Incident],
                   previous_team: Mapping[int,
-                                         int | None] | None = None, fresh: set[int] | None = None) -> None:
+                                         int | None] | None = None, fresh: set[int] | None = None,
+                  snapshots: Mapping[int, int] | None = None) -> None:
         if not incidents:
             return
         fresh = fresh or set()
-        items = incidents_out(session, [i for i in incidents if i.id not in fresh])
+        items = incidents_out(session, [i for i in incidents if i.id not in fresh], snapshots=snapshots)
         items += incidents_out_plain(session, [i for i in incidents if i.id in fresh])
         publish_incidents(self, items, dict(previous_team or {}))
 

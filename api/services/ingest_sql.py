@@ -9,9 +9,12 @@ batch size.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import bindparam, case, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
 from api.db.models import Event, EventStep, Incident, Media, TimelineEntry
@@ -64,6 +67,16 @@ SNAPSHOTS = (select(Media.incident_id, Media.id)
              .where(Media.incident_id.in_(bindparam("ids", expanding=True)),
                     Media.kind.in_(("snapshot", "photo")))
              .order_by(Media.id))
+
+
+
+def snapshots_of(session: Session, ids: Collection[int]) -> dict[int, int]:
+    """The newest snapshot or photo (media id) of each of these incidents that has one."""
+    if not ids:
+        return {}
+    return {inc: media for inc, media in session.execute(SNAPSHOTS, {"ids": list(ids)}).tuples()
+            if inc is not None}
+
 
 INSERT_STEPS: dict[str, ReturningInsert[str, int]] = {
     name: insert(STEPS).on_conflict_do_nothing(index_elements=["event_id", "seq"])

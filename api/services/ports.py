@@ -18,9 +18,10 @@ class Notifier(Protocol):
 
     def incidents(self, session: Session, incidents: Sequence[Incident],
                   previous_team: Mapping[int,
-                                         int | None] | None = None, fresh: set[int] | None = None) -> None:
+                                         int | None] | None = None, fresh: set[int] | None = None,
+                  snapshots: Mapping[int, int] | None = None) -> None:
         """Incidents changed (`fresh`: just opened, no media yet); `previous_team`: the team each had
-        before."""
+        before; `snapshots`: the others' snapshots (media ids), when read already in the transaction."""
         ...
 
     def teams(self, session: Session, team_ids: Iterable[int]) -> None:
