@@ -118,6 +118,17 @@ def test_line_direction_and_counts() -> None:
     assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 1}
 
 
+def test_a_crossing_is_dated_where_the_feet_reached_the_line_between_two_sightings() -> None:
+    """Seen 2 s apart (motion gating, a missed detection), at x 20 and x 60 of a line at x 50: the feet
+    reached it three quarters of the way, at 1.5 s; the event fires at the second sighting (2 s)."""
+    zone = PolygonZone("z", [(0, 0), (1, 0), (1, 1), (0, 1)], 100, 100)
+    rule = Line(LineRule(kind="line", labels=["bicycle"], line=[(0.5, 0.0), (0.5, 1.0)], event="cross",
+                         direction="any"), zone)
+    assert rule.evaluate(ctx(0.0, [track(1, [15, 40, 25, 60], 0.0, "bicycle")])) == []
+    eps = rule.evaluate(ctx(2.0, [track(1, [55, 40, 65, 60], 2.0, "bicycle")]))
+    assert len(eps) == 1 and eps[0].first_seen == pytest.approx(1.5) and eps[0].start == 2.0
+
+
 @pytest.mark.parametrize("schedule, hour, active", [
     ([], 12, True), (["22:00-06:00"], 23, True), (["22:00-06:00"], 3, True), (["22:00-06:00"], 12, False),
     (["08:00-09:30"], 9.25, True), (["08:00-09:30"], 9.75, False),

@@ -28,14 +28,16 @@ class Line(ZoneRule):
         self._taken: set[int] = set()  # vanished tracks a new one continued (each continues once)
         self.counts: dict[str, dict[str, int]] = {}
 
-    def _crossing(self, p: np.ndarray, q: np.ndarray) -> str | None:
+    def _crossing(self, p: np.ndarray, q: np.ndarray) -> tuple[str, float] | None:
+        """The way from p to q crosses the line, and how far along p -> q it does (0..1), or None."""
         for a, b in zip(self.line[:-1], self.line[1:], strict=True):
             s1, s2 = _side(p, a, b), _side(q, a, b)
             t1, t2 = _side(a, p, q), _side(b, p, q)
             # a point on the line counts as its right side, so touching it and going back is not a crossing
             if (s1 >= 0) != (s2 >= 0) and t1 * t2 <= 0:
                 # image y points down: a positive side value is to the walker's right
-                return "left_to_right" if s1 < 0 else "right_to_left"
+                way = "left_to_right" if s1 < 0 else "right_to_left"
+                return way, float(np.clip(s1 / (s1 - s2), 0.0, 1.0)) if s1 != s2 else 1.0
         return None
 
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
@@ -52,14 +54,18 @@ class Line(ZoneRule):
             label = ctx.label(tr)
             if not self.accepts(label, tr.max_score):
                 continue
-            way = self._crossing(prev[1], tr.anchor)
-            if way is None:
+            crossed = self._crossing(prev[1], tr.anchor)
+            if crossed is None:
                 continue
+            way, along = crossed
             per = self.counts.setdefault(label, {"left_to_right": 0, "right_to_left": 0})
             per[way] += 1  # both ways are counted; only the configured one raises events
             if self.direction != "any" and way != self.direction:
                 continue
-            out.append(Episode(key=self._key(), label=label, first_seen=tr.last_t, start=tr.last_t,
+            # when the bottom-centre reached the line: between the two sightings, as far as it went (under
+            # motion gating the sightings may be a second or more apart; the event fires at the second one)
+            at = prev[0] + along * (tr.last_t - prev[0])
+            out.append(Episode(key=self._key(), label=label, first_seen=at, start=tr.last_t,
                                last_t=tr.last_t,
                                box=tr.box.copy(), score=tr.max_score, track_id=tr.id, count=sum(per.values()),
                                done=True))
