@@ -56,7 +56,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
     if detector is None:
         from vision.detectors import create_detector
 
-        detector = create_detector(cam.detector or None, base_dir=Path(config_path).resolve().parent)
+        detector = create_detector(cam.detector_section(), base_dir=Path(config_path).resolve().parent)
     source = str(clip) if clip is not None else resolve_source(config_path, cam.source)
     media_dir = None
     out = None

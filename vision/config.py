@@ -159,6 +159,17 @@ class Camera(VisionModel):
     viid: dict[str, Any] | None = Field(default=None, description="GA/T 1400 records of this camera (APEs, "
                                         "rules): read by the api, docs/gat1400.md")
 
+    def watched_labels(self) -> set[str]:
+        """The labels the camera's rules watch."""
+        return {label for z in self.zones.values() for r in z.rules for label in r.label_list()}
+
+    def detector_section(self) -> dict[str, Any] | None:
+        """The detector section, with the default model chosen by what the rules watch
+        (`vision.detectors.camera_detector`)."""
+        from vision.detectors import camera_detector
+
+        return camera_detector(self.detector, self.watched_labels())
+
     def analysis_fps(self) -> float:
         """Frames a second the source delivers: `detect.fps`, or `detect.line_fps` with a line rule."""
         lines = any(r.kind == "line" for z in self.zones.values() for r in z.rules)

@@ -48,7 +48,7 @@ def default_pipeline(name: str, camera: Any, config_path: Path, media_dir: Path)
     from vision.detectors import create_detector
     from vision.pipeline import CameraPipeline
 
-    detector = create_detector(camera.detector or None, base_dir=config_path.resolve().parent)
+    detector = create_detector(camera.detector_section(), base_dir=config_path.resolve().parent)
     return CameraPipeline(name, camera, detector, media_dir=media_dir / name, config_path=config_path)
 
 

@@ -23,7 +23,7 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at
     from vision.sources import open_source
 
     cam = load_config(config).cameras[camera]
-    det = create_detector({**(cam.detector or {}), "threads": 1, "spin": False},
+    det = create_detector({**(cam.detector_section() or {}), "threads": 1, "spin": False},
                           base_dir=Path(config).resolve().parent)
     pipe = CameraPipeline(camera, cam, det)
     time.sleep(max(0.0, start_at - time.time()))
@@ -101,7 +101,7 @@ def _eval_job(case: str, naive: bool) -> Any:
     from vision.eval import run_case
 
     cam = next(iter(load_config(Path(case) / "camera.yaml").cameras.values()))
-    det = create_detector({**(cam.detector or {}), "threads": 1, "spin": False}, base_dir=case)
+    det = create_detector({**(cam.detector_section() or {}), "threads": 1, "spin": False}, base_dir=case)
     return run_case(Path(case), det, naive)[0]
 
 
@@ -192,7 +192,7 @@ def cmd_bench_vision(args: argparse.Namespace) -> int:
     camera = args.camera or next(iter(config.cameras))
     cam = config.cameras[camera]
     clip = args.clip or resolve_source(args.config, cam.source)
-    detector = create_detector(cam.detector or None, base_dir=Path(args.config).resolve().parent)
+    detector = create_detector(cam.detector_section(), base_dir=Path(args.config).resolve().parent)
     print(f"bench vision: {clip} at detect fps {cam.detect.fps} on {os.cpu_count()} cores")
     load: dict[str, list[float]] = {"start": [round(v, 2) for v in os.getloadavg()]}
     dec = decode_stats(clip, cam.detect.fps)

@@ -100,7 +100,7 @@ def _polygons(cam: CameraModel) -> list[tuple[str, list[tuple[float, float]]]]:
 
 def _labels(cam: CameraModel, base_dir: Path) -> list[FieldError]:
     try:
-        names, model = detector_classes(cam.detector, base_dir)
+        names, model = detector_classes(cam.detector_section(), base_dir)
     except (ConfigError, VisionError) as exc:
         return [FieldError("detector", str(exc))]
     if names is None:

@@ -85,3 +85,23 @@ def test_a_camera_with_a_line_rule_is_analysed_at_line_fps() -> None:
     assert Camera(source="x.mp4", zones={"z": {**zone, "rules": [stay, line]}}).analysis_fps() == 15
     assert Camera(source="x.mp4", detect={"fps": 20, "line_fps": 15},
                   zones={"z": {**zone, "rules": [line]}}).analysis_fps() == 20
+
+
+def test_the_default_model_is_chosen_by_the_labels_the_rules_watch() -> None:
+    """PicoDet-S where a rule watches bicycles or motorcycles (small two-wheelers), YOLOX-Nano elsewhere;
+    a model or backend the config names is kept."""
+    from vision.detectors import TWO_WHEELER_MODEL
+
+    cam = parse_config(copy.deepcopy(BASE)).cameras["lobby"]
+    assert cam.watched_labels() == {"bicycle"}
+    assert cam.detector_section() == {"model": str(TWO_WHEELER_MODEL)}
+    people = copy.deepcopy(BASE)
+    _zone(people)["rules"][0]["labels"] = ["person"]
+    assert not parse_config(people).cameras["lobby"].detector_section()   # the global default
+    named = copy.deepcopy(BASE)
+    named["cameras"]["lobby"]["detector"] = {"model": "my.onnx", "score_threshold": 0.5}
+    assert parse_config(named).cameras["lobby"].detector_section() == {"model": "my.onnx",
+                                                                       "score_threshold": 0.5}
+    other = copy.deepcopy(BASE)
+    other["cameras"]["lobby"]["detector"] = {"type": "openvino"}
+    assert parse_config(other).cameras["lobby"].detector_section() == {"type": "openvino"}

@@ -11,6 +11,7 @@ Every backend returns `vision.detections.Detections` in source pixels, with `dat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,10 @@ from vision.errors import ConfigError, ModelError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = MODELS_DIR / "yolox_nano_416.onnx"
+# where a rule watches two-wheelers: small bicycles and motorbikes (10-30 px) are found far more often by
+# PP-PicoDet-S than by YOLOX-Nano, at about four times the cost of a run (docs/benchmarks.md, round 6)
+TWO_WHEELER_MODEL = MODELS_DIR / "picodet_s_416.onnx"
+TWO_WHEELERS = frozenset({"bicycle", "motorcycle"})
 
 
 class LabelFilter(BaseModel):
@@ -125,6 +130,16 @@ def parse_detector_config(data: dict[str, Any] | None, where: str = "detector") 
         raise ConfigError(f"{where}: {msg}") from None
 
 
+def camera_detector(section: dict[str, Any] | None, watched: Iterable[str]) -> dict[str, Any] | None:
+    """A camera's detector section, with the default model chosen by the labels its rules watch: where no
+    model (nor another backend) is named and a rule watches bicycles or motorcycles, TWO_WHEELER_MODEL."""
+    if section and ("model" in section or section.get("type", "onnx") != "onnx"):
+        return section
+    if TWO_WHEELERS & set(watched):
+        return {**(section or {}), "model": str(TWO_WHEELER_MODEL)}
+    return section
+
+
 def resolve_model(cfg: DetectorSettings, base_dir: Path | str | None) -> Path:
     path = Path(cfg.model).expanduser()
     if not path.is_absolute() and base_dir is not None:
@@ -172,7 +187,7 @@ def create_detector(cfg: DetectorConfig | dict[str, Any] | None = None,
 
 
 __all__ = [
-    "DEFAULT_MODEL", "DetectorConfig", "DetectorSettings", "LabelFilter", "OnnxDetectorConfig",
-    "OpenVinoDetectorConfig", "UltralyticsDetectorConfig", "config_class_names", "create_detector",
-    "parse_detector_config",
+    "DEFAULT_MODEL", "TWO_WHEELER_MODEL", "DetectorConfig", "DetectorSettings", "LabelFilter",
+    "OnnxDetectorConfig", "OpenVinoDetectorConfig", "UltralyticsDetectorConfig", "camera_detector",
+    "config_class_names", "create_detector", "parse_detector_config",
 ]
