@@ -173,10 +173,13 @@ class ObjectTracker:
                 rows = np.asarray(out.data["_row"], dtype=int)
                 ids = np.asarray(out.tracker_id, dtype=np.int64)
                 tids[rows] = np.where(ids >= 0, ids + fam * ID_STRIDE, -1)
+        # a box ByteTrack left without an id (too weak to start a track, and too far from where its Kalman
+        # filter put a track to continue it) may still continue a track lost just before (_link)
+        weak = [int(r) for r in np.nonzero((tids < 0) & (fams > 0))[0]]
         rows = np.nonzero(tids >= 0)[0]
-        looks = {int(r): appearance.embed(image,
-                                          detections.xyxy[r]) if image is not None else None for r in rows}
-        self._link(tids, detections, looks, t)
+        looks = {int(r): appearance.embed(image, detections.xyxy[r]) if image is not None else None
+                 for r in [*rows, *weak]}
+        self._link(tids, detections, looks, t, {r: int(fams[r]) for r in weak})
         self._drop_doubles(tids, detections)
         for row in np.nonzero(tids >= 0)[0]:
             self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
@@ -209,9 +212,13 @@ class ObjectTracker:
         out.tracker_id = ids
 
     def _link(self, tids: np.ndarray, dets: Detections, looks: dict[int, np.ndarray | None],
-              t: float) -> None:
+              t: float, weak: dict[int, int] | None = None) -> None:
         """Map ByteTrack ids to ours (in place); a new ByteTrack id continues a lost track it fits (best pairs
-        first), and that track's old ByteTrack tracklet is dropped so it cannot come back as a second copy."""
+        first), and that track's old ByteTrack tracklet is dropped so it cannot come back as a second copy.
+        `weak`: rows ByteTrack gave no id (row -> family); one that fits a lost track continues it, as
+        ByteTrack continues a track with a low-score box, but by the object's motion and look instead of box
+        overlap (under motion gating and at detect fps a fast object has moved off its predicted box)."""
+        weak = weak or {}
         fresh: list[int] = []
         seen: set[int] = set()
         for k in np.nonzero(tids >= 0)[0]:
@@ -221,7 +228,7 @@ class ObjectTracker:
                 seen.add(int(tids[k]))
             else:
                 fresh.append(int(k))
-        if not fresh:
+        if not fresh and not weak:
             return
         s = self.settings
         pairs = []
@@ -231,8 +238,9 @@ class ObjectTracker:
             window = s.link_s if tr.speed >= 0.2 or tr.drift > s.still_radius else s.lost_s
             if t - tr.last_t > window:
                 continue
-            for row in fresh:
-                if int(tids[row]) // ID_STRIDE != tr.id // ID_STRIDE:
+            for row in [*fresh, *weak]:
+                fam = weak[row] if row in weak else int(tids[row]) // ID_STRIDE
+                if fam != tr.id // ID_STRIDE:
                     continue
                 cost = link_cost(tr, dets.xyxy[row], looks[row], t)
                 if cost is not None:
@@ -243,9 +251,10 @@ class ObjectTracker:
                 continue
             used_rows.add(row)
             seen.add(tid)
-            self._drop_tracklets_of(tid)
-            self._alias[int(tids[row])] = tid
-            self.tracks[tid].links += 1
+            if row not in weak:  # a weak box has no tracklet: the lost one keeps the track alive meanwhile
+                self._drop_tracklets_of(tid)
+                self._alias[int(tids[row])] = tid
+                self.tracks[tid].links += 1
             tids[row] = tid
 
     def _drop_doubles(self, tids: np.ndarray, dets: Detections) -> None:

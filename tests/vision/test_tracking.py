@@ -109,6 +109,23 @@ def test_someone_else_at_the_same_place_is_not_linked() -> None:
                                                                           image_of=image_of))
 
 
+def test_a_weak_box_where_a_lost_object_went_continues_its_track() -> None:
+    """A bicycle seen well (0.8) until 2 s, then, after a gap in which it slowed down (`pace`: ByteTrack's
+    Kalman filter looks too far), only weakly (0.4: below ByteTrack's high score, so it can start no track):
+    the weak boxes continue its track; a weak box on the other side of the frame stays without a track."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    before = set(walk(tr, 0.0, 2.2, pace, cls=1))
+    after = set()
+    for t in (3.2, 3.4, 3.6):
+        x = pace(t)
+        out = tr.update(dets([[x, 100, x + 30, 160], [560, 100, 590, 160]], [1, 1], 0.4), t)
+        after |= {int(i) for i in out.tracker_id[:1]}
+        assert out.tracker_id[1] == -1
+    assert len(before) == 1 and after == before
+    (track,) = tr.tracks.values()
+    assert track.last_t == 3.6 and track.box[0] == pace(3.6)
+
+
 def test_a_new_object_far_from_the_lost_one_is_not_linked() -> None:
     tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
     before = walk(tr, 0.0, 2.0, pace)
