@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 
-def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at: float, queue: Any) -> None:
-    """One camera at real frame rate (the source drops frames when the pipeline falls behind)."""
+def _stream_worker(config: str, camera: str, clip: str, seconds: float, ready: Any, queue: Any) -> None:
+    """One camera at real frame rate (the source drops frames when the pipeline falls behind). It starts when
+    every stream of the trial has loaded (`ready`, a barrier): 16 processes importing and loading a model take
+    about 1.5 s of CPU each, which is start-up, not the running cost the trial measures."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
@@ -26,7 +28,7 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, start_at
     det = create_detector({**(cam.detector_section() or {}), "threads": 1, "spin": False},
                           base_dir=Path(config).resolve().parent)
     pipe = CameraPipeline(camera, cam, det)
-    time.sleep(max(0.0, start_at - time.time()))
+    ready.wait()
     src = open_source(clip, cam.analysis_fps(), realtime=True, loop=True)
     t0 = time.monotonic()
     n, lags = 0, []
@@ -49,11 +51,12 @@ def _run_streams(config: str, camera: str, clip: str, n: int, seconds: float) ->
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    start_at = time.time() + 4.0 + 0.3 * n  # all load their model first, then start together
-    procs = [ctx.Process(target=_stream_worker, args=(config, camera, clip, seconds, start_at, queue))
+    ready = ctx.Barrier(n + 1)  # all load their model first, then start together
+    procs = [ctx.Process(target=_stream_worker, args=(config, camera, clip, seconds, ready, queue))
              for _ in range(n)]
     for p in procs:
         p.start()
+    ready.wait(timeout=120 + 2 * n)
     results = [queue.get(timeout=seconds + 120 + n) for _ in procs]
     for p in procs:
         p.join()
