@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vision.boxes import bottom_centre, box_iou, covered, inside_fraction, iou, size
+from vision.boxes import bottom_centre, box_iou, covered, inside_fraction, inside_fractions, iou, size
 
 
 def test_iou_matrix_and_single() -> None:
@@ -20,6 +20,11 @@ def test_inside_fraction_is_of_the_first_box() -> None:
     assert inside_fraction(small, big) == pytest.approx(1.0)
     assert inside_fraction(big, small) == pytest.approx(0.04)
     assert inside_fraction(np.array([5, 5, 5, 5]), big) == 0.0
+    # against several boxes at once: the same numbers
+    others = np.array([[0, 0, 10, 10], [3, 3, 10, 10], [8, 8, 9, 9]])
+    expected = [inside_fraction(small, o) for o in others]
+    assert list(inside_fractions(small, others)) == expected == [1.0, 0.25, 0.0]
+    assert list(inside_fractions(np.array([5, 5, 5, 5]), others)) == [0.0, 0.0, 0.0]
 
 
 def test_covered_by_padded_boxes() -> None:
