@@ -124,22 +124,15 @@ class LineBurst:
 
     def __init__(self, fps: float, analysis_fps: float, lines: list[np.ndarray],
                  watched: Callable[[Any], bool]) -> None:
-        self.step = 1.0 / fps
-        self.eps = 0.25 / analysis_fps
+        self.cadence = Cadence(fps, analysis_fps)
         self.fast = STEP * fps   # sizes a second: faster moves more than STEP of its size between two looks
         self.lines = lines
         self.watched = watched   # a track of a label a line rule counts, within REACH of that line
-        self.next_base = 0.0
         self.active = False
 
     def base(self, t: float) -> bool:
         """Whether `t` is on the detect-fps cadence (and moves it on)."""
-        if t + self.eps < self.next_base:
-            return False
-        self.next_base += self.step
-        if self.next_base <= t:
-            self.next_base = t + self.step
-        return True
+        return self.cadence.base(t)
 
     def update(self, near: list[Any], tracks: Iterable[Any], t: float) -> bool:
         """After a frame: `near` its motion regions near a line. The next frame between the detect-fps ones
@@ -151,3 +144,23 @@ class LineBurst:
         self.active = new or any((len(tr.history) < 2 or tr.speed >= self.fast) and self.watched(tr)
                                  for tr in recent)
         return self.active
+
+
+class Cadence:
+    """Which frames of a line camera's `line_fps` stream are on the `detect.fps` cadence: decided by the
+    frames' times alone, so the read-ahead thread (which feeds those frames to the background model) and the
+    pipeline agree frame by frame."""
+
+    def __init__(self, fps: float, analysis_fps: float) -> None:
+        self.step = 1.0 / fps
+        self.eps = 0.25 / analysis_fps
+        self.next_base = 0.0
+
+    def base(self, t: float) -> bool:
+        """Whether `t` is on the detect-fps cadence (and moves it on)."""
+        if t + self.eps < self.next_base:
+            return False
+        self.next_base += self.step
+        if self.next_base <= t:
+            self.next_base = t + self.step
+        return True

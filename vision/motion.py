@@ -42,6 +42,7 @@ from vision.packing import PAD_VALUE, DetectorBatch, Tile, _shelf_pack
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
 Mode = Literal["skip", "regions", "full"]
+CHANGE = 12  # grey levels (blurred small copy): a pixel that changed more than this since the frame before
 
 
 class MotionConfig(BaseModel):
@@ -199,7 +200,21 @@ class MotionDetector:
         model. Depends only on the frames fed, in order, so it may run ahead of `use` in another thread."""
         grey = self.small_grey(image) if grey is None else grey
         prev, self._fed = self._fed, grey
-        fg = self._bg.apply(grey)
+        return self._sample(self._bg.apply(grey), grey, prev)
+
+    def difference(self, grey: np.ndarray, prev: np.ndarray | None) -> MotionSample:
+        """What moved since the frame before (`prev`: its small grey copy; None: nothing), without feeding the
+        background model: the motion of a line camera's frames between two detect-fps ones (vision/gating.py
+        LineBurst), where what matters is something fast, which a frame difference shows well. Keeping those
+        frames out of the background model lets it be fed ahead, in the read-ahead thread."""
+        if prev is None:
+            fg = np.zeros_like(grey)
+        else:
+            _, fg = cv2.threshold(cv2.absdiff(grey, prev), CHANGE, 255, cv2.THRESH_BINARY)
+        return self._sample(fg, grey, prev)
+
+    def _sample(self, fg: np.ndarray, grey: np.ndarray, prev: np.ndarray | None) -> MotionSample:
+        """Foreground mask (small size) -> motion boxes and blobs in frame pixels."""
         if self._ignore is not None:
             fg[self._ignore] = 0
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._kernel)
@@ -231,7 +246,7 @@ class MotionDetector:
         """Feed one frame (BGR, frame size); return motion boxes in frame pixels."""
         return self.use(self.measure(image, grey))
 
-    def changed_pixels(self, mask: np.ndarray, threshold: int = 12) -> int:
+    def changed_pixels(self, mask: np.ndarray, threshold: int = CHANGE) -> int:
         """Pixels of `mask` (small size, uint8) that changed by more than `threshold` since the last frame."""
         if self.grey is None or self.prev_grey is None:
             return 0

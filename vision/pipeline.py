@@ -24,7 +24,7 @@ from vision.base import Detector, Frame
 from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
-from vision.gating import LineBurst, MotionExplainer, WatchedAreas, near_line
+from vision.gating import Cadence, LineBurst, MotionExplainer, WatchedAreas, near_line
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -34,6 +34,7 @@ from vision.tracking import ObjectTracker
 from vision.zones import PolygonZone
 
 log = logging.getLogger(__name__)
+Early = MotionSample | tuple[np.ndarray, np.ndarray | None]   # motion measured ahead: a sample, or two greys
 
 
 @dataclass
@@ -83,7 +84,9 @@ class CameraPipeline:
         self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
-        self._early: dict[int, MotionSample | np.ndarray] = {}  # frame index -> motion measured ahead
+        self._early: dict[int, Early] = {}  # frame index -> motion measured ahead
+        self._cadence: Cadence | None = None   # line cameras: the frames that feed the background model
+        self._grey: np.ndarray | None = None   # line cameras: the last frame's small grey copy
         self.last_mode = "none"
 
     def _setup(self, width: int, height: int) -> None:
@@ -119,6 +122,7 @@ class CameraPipeline:
             near = WatchedAreas(on_lines)
             self.burst = LineBurst(self.camera.detect.fps, self.camera.analysis_fps(), self._lines,
                                    lambda tr: near(self._label(tr), tr.box))
+            self._cadence = Cadence(self.camera.detect.fps, self.camera.analysis_fps())
         self._lazy = [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = (
             self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
@@ -139,20 +143,30 @@ class CameraPipeline:
     def ahead(self, frame: Frame) -> None:
         """The work on a frame that depends only on the frames before it, not on what was detected: a
         source's read-ahead thread runs it on each frame before delivering it (`FrameSource.work_ahead`),
-        on the core decoding uses, while `process` works on an earlier frame. Without line rules every
-        frame feeds the background model, in order, so the whole motion measurement is done here; with
-        them, which frames feed it depends on what was found, so only each frame's small grey copy is."""
+        on the core decoding uses, while `process` works on an earlier frame (see `_measure`)."""
         if self._size is None:
             self._setup(frame.image.shape[1], frame.image.shape[0])
         assert self.gate is not None
         if self.gate.config.enabled:
-            motion = self.gate.motion
-            self._early[frame.index] = (motion.measure(frame.image) if self.burst is None
-                                        else motion.small_grey(frame.image))
+            self._early[frame.index] = self._measure(frame.image, frame.t)
 
-    def _plan(self, image: np.ndarray, t: float, base: bool = True,
-              early: MotionSample | np.ndarray | None = None) -> Plan:
+    def _measure(self, image: np.ndarray, t: float) -> Early:
+        """Every frame's motion work that needs no detection result, in frame order: the background model's
+        step. A line camera feeds the model its detect-fps frames only (which those are depends on the
+        frames' times alone); a frame between them keeps its small grey copy and the last frame's, for a
+        frame difference made only if the frame is looked at (`MotionDetector.difference`)."""
         assert self.gate is not None
+        motion = self.gate.motion
+        if self._cadence is None:
+            return motion.measure(image)
+        grey = motion.small_grey(image)
+        prev, self._grey = self._grey, grey
+        return motion.measure(image, grey) if self._cadence.base(t) else (grey, prev)
+
+    def _plan(self, image: np.ndarray, t: float, base: bool = True, early: Early | None = None) -> Plan:
+        assert self.gate is not None
+        if isinstance(early, tuple):   # a line camera's frame between two detect-fps ones
+            early = self.gate.motion.difference(*early)
         plan = self.gate.plan(image, t, early)
         settled = self._settled() if base else False
         self._near = []
@@ -238,6 +252,8 @@ class CameraPipeline:
         base = self.burst is None or self.burst.base(t)
         planned = base or (self.burst is not None and self.burst.active)
         early = self._early.pop(frame.index, None)
+        if early is None and self._cadence is not None and self.gate is not None and self.gate.config.enabled:
+            early = self._measure(image, t)   # no read-ahead thread: every frame is measured here, in order
         if planned:
             plan = self._plan(image, t, base, early)
         else:

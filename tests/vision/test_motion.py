@@ -249,3 +249,23 @@ def test_measured_ahead_is_the_same_as_updated_in_turn() -> None:
         assert (ahead.prev_grey is None) == (inline.prev_grey is None)
         assert ahead.prev_grey is None or np.array_equal(ahead.prev_grey, inline.prev_grey)
     assert moving >= 20  # the square is seen moving
+
+
+def test_a_frame_difference_finds_what_moved_and_leaves_the_background_model_alone() -> None:
+    """A line camera's frames between two detect-fps ones: what moved since the frame before, found without
+    feeding the background model (which is fed the detect-fps frames only, ahead)."""
+    bg = scene()
+    gate = MotionGate(MotionConfig(keepalive_s=1000), (W, H), (416, 416))
+    motion = gate.motion
+    for i in range(10):
+        gate.plan(bg, i / 5)
+    fed = motion._fed
+    before, now = with_square(bg, 200, 150), with_square(bg, 230, 150)
+    sample = motion.difference(motion.small_grey(now), motion.small_grey(before))
+    assert motion._fed is fed   # not fed to the model
+    # one region: where it was and where it is
+    assert len(sample.regions) == 1 and contains(sample.regions[0], (200, 150, 270, 190))
+    still = motion.difference(motion.small_grey(now), motion.small_grey(now))
+    assert still.regions == [] and still.blobs == []
+    first = motion.difference(motion.small_grey(now), None)   # no frame before: nothing moved
+    assert first.regions == []
