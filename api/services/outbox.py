@@ -95,15 +95,19 @@ class Outbox:
                 s.add(cur)
                 s.commit()
                 return 0
-            entries = list(s.scalars(select(TimelineEntry).where(TimelineEntry.id > cur.timeline_id)
-                                     .order_by(TimelineEntry.id).limit(500)))
-            if not entries:
+            # ids and actions first: most entries (merged events during ingest) are no step worth telling,
+            # and with no subscription none is, so whole rows are read only for the ones that may be sent
+            heads = s.execute(select(TimelineEntry.id, TimelineEntry.action)
+                              .where(TimelineEntry.id > cur.timeline_id)
+                              .order_by(TimelineEntry.id).limit(500)).all()
+            if not heads:
                 return 0
             subs = list(s.scalars(select(Subscription).where(Subscription.active.is_(True))))
+            wanted = [i for i, action in heads if action in NOTIFY_STEPS] if subs else []
+            entries = list(s.scalars(select(TimelineEntry).where(TimelineEntry.id.in_(wanted))
+                                     .order_by(TimelineEntry.id))) if wanted else []
             rows: list[dict[str, object]] = []
             for e in entries:
-                if e.action not in NOTIFY_STEPS or not subs:
-                    continue
                 inc = s.get(Incident, e.incident_id)
                 if inc is None:
                     continue
@@ -117,7 +121,7 @@ class Outbox:
                 ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
                 s.execute(ins(OutboxItem).values(rows).on_conflict_do_nothing(
                     index_elements=["subscription_id", "timeline_id"]))
-            cur.timeline_id = entries[-1].id
+            cur.timeline_id = heads[-1][0]
             s.commit()
             return len(rows)
 
