@@ -249,8 +249,12 @@ def run_bench(out: Path, db: str | None = None, clients: int = 200, seconds: flo
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise ApiError("bench: the api server did not start") from None
                 time.sleep(0.2)
-        print(f"bench api: server up on {url.split('@')[-1]}; single posts for {seconds:.0f} s ...",
-              flush=True)
+        # warm-up, not counted: the first requests build what the server makes once (FastAPI's route
+        # tables, compiled statements, the caches of keys and cameras, worker threads)
+        print(f"bench api: server up on {url.split('@')[-1]}; warming up ...", flush=True)
+        asyncio.run(_single(port, key, 1.0))
+        asyncio.run(_batches(port, key, 0.5))
+        print(f"  single posts for {seconds:.0f} s ...", flush=True)
         single = asyncio.run(_single(port, key, seconds))
         print(f"  {single['posts_per_s']} single posts/s; batches ...", flush=True)
         batch = asyncio.run(_batches(port, key, seconds))
