@@ -155,7 +155,7 @@ def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[
     if not rows:
         return set()
     stmt = sql.INSERT_STEPS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
-    return {(str(ev), int(seq)) for ev, seq in session.execute(stmt, rows).tuples()}
+    return {(str(ev), int(seq)) for ev, seq in session.execute(stmt, rows)}
 
 
 def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,

@@ -74,7 +74,7 @@ def snapshots_of(session: Session, ids: Collection[int]) -> dict[int, int]:
     """The newest snapshot or photo (media id) of each of these incidents that has one."""
     if not ids:
         return {}
-    return {inc: media for inc, media in session.execute(SNAPSHOTS, {"ids": list(ids)}).tuples()
+    return {inc: media for inc, media in session.execute(SNAPSHOTS, {"ids": list(ids)})
             if inc is not None}
 
 
