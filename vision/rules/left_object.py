@@ -20,6 +20,8 @@ class StaticForeground:
     stopped changing are static foreground (something left behind). The long-term background does not
     learn where static foreground is, so a left object stays found while it stays."""
 
+    FIRST_STEP_S = 0.2   # the warm-up keeps a frame this often for its median
+
     def __init__(self, width: int = 160, short_s: float = 2.0, long_s: float = 120.0,
                  threshold: float = 25.0) -> None:
         self.width = width
@@ -28,6 +30,7 @@ class StaticForeground:
         self._long: np.ndarray | None = None
         self._t = self._t0 = 0.0
         self.scale = 1.0
+        self._first: list[np.ndarray] | None = []   # the warm-up's frames, for a median background at its end
 
     def apply(self, image: np.ndarray, t: float) -> np.ndarray:
         h, w = image.shape[:2]
@@ -50,6 +53,15 @@ class StaticForeground:
         static = (_channel_max(cv2.absdiff(self._short, self._long)) > self.threshold) & ~moving
         learn = np.ones_like(moving, dtype=np.uint8) if warm else (~static & ~moving).astype(np.uint8)
         cv2.accumulateWeighted(gray, self._long, a_long, mask=learn)
+        if self._first is not None:
+            # the warm-up ends with the per-pixel median of its frames as the long-term background: someone
+            # who walked through then is in few of them and leaves no ghost (a running average keeps a trace)
+            if warm:
+                if len(self._first) <= (t - self._t0) / self.FIRST_STEP_S + 1e-6:   # at most 5 a second
+                    self._first.append(gray.astype(np.uint8))
+            else:
+                self._long = np.median(np.stack(self._first), axis=0).astype(np.float32)
+                self._first = None
         mask: np.ndarray = static.astype(np.uint8) * 255
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
