@@ -45,3 +45,17 @@ def test_interleaved_runs_cover_the_whole_clip_each_its_own_way(tmp_path: Path, 
     # fps = frames / seconds (the seconds reported rounded to 10 ms)
     assert abs(pipe["fps"] * pipe["seconds"] - 35) <= 0.006 * pipe["fps"]
     assert abs(naive["fps"] * naive["seconds"] - 36) <= 0.006 * naive["fps"]
+
+
+@pytest.mark.slow
+def test_stream_trial_starts_every_stream_after_all_have_loaded() -> None:
+    """`bench vision`'s realtime trial: N stream processes load, wait at a barrier, then run the camera at
+    its real frame rate; each reports its frames against the frames its rate promises."""
+    from api.bench.vision import _run_streams
+
+    camera = next(iter(load_config(CONFIG).cameras))
+    _, results = _run_streams(str(CONFIG), camera, str(ROOT / "sample_videos/vtest.avi"), 2, 1.0)
+    assert len(results) == 2
+    for r in results:
+        assert r["expected"] == pytest.approx(5.0)   # 1 s at the camera's 5 fps
+        assert r["frames"] >= 1 and r["max_lag_s"] >= 0.0
