@@ -302,9 +302,12 @@ class MotionGate:
         """Scale the detector applies to the whole frame (letterboxed into its input)."""
         return min(self.input_size[0] / self.frame_size[0], self.input_size[1] / self.frame_size[1])
 
-    def plan(self, image: np.ndarray, t: float, early: MotionSample | np.ndarray | None = None) -> Plan:
+    def plan(self, image: np.ndarray, t: float, early: MotionSample | np.ndarray | None = None,
+             between: bool = False) -> Plan:
         """Update the background model with this frame and decide what the detector runs on. `early`: the
-        frame's MotionSample (measured ahead), or its small grey copy (made ahead)."""
+        frame's MotionSample (measured ahead), or its small grey copy (made ahead). `between`: a line
+        camera's frame between two detect-fps ones, measured by a frame difference, which starts no warm-up
+        (the background model did not see it)."""
         c = self.config
         if not c.enabled:
             regions = []
@@ -324,7 +327,7 @@ class MotionGate:
             p = Plan("full", regions, "keep-alive", frac)
         elif frac > c.full_fraction:
             p = Plan("full", regions, "motion covers most of the frame", frac)
-            self._warm_until = self._frames + c.warmup_frames
+            self._warm_until = self._warm_until if between else self._frames + c.warmup_frames
         elif not regions:
             p = Plan("skip", [], "no motion", 0.0)
         elif self._pack(regions) is None:

@@ -165,9 +165,10 @@ class CameraPipeline:
 
     def _plan(self, image: np.ndarray, t: float, base: bool = True, early: Early | None = None) -> Plan:
         assert self.gate is not None
-        if isinstance(early, tuple):   # a line camera's frame between two detect-fps ones
+        between = isinstance(early, tuple)   # a line camera's frame between two detect-fps ones
+        if isinstance(early, tuple):
             early = self.gate.motion.difference(*early)
-        plan = self.gate.plan(image, t, early)
+        plan = self.gate.plan(image, t, early, between)
         settled = self._settled() if base else False
         self._near = []
         if plan.mode == "full":

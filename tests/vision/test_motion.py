@@ -269,3 +269,23 @@ def test_a_frame_difference_finds_what_moved_and_leaves_the_background_model_alo
     assert still.regions == [] and still.blobs == []
     first = motion.difference(motion.small_grey(now), None)   # no frame before: nothing moved
     assert first.regions == []
+
+
+@pytest.mark.parametrize("between,warm_after", [(False, True), (True, False)])
+def test_a_whole_frame_change_warms_the_model_up_only_when_the_model_saw_it(between: bool,
+                                                                            warm_after: bool) -> None:
+    """Motion over most of a frame plans the whole frame, and after a frame the background model was fed
+    the next frames are whole too (it is learning the new scene); after a line camera's frame between two
+    detect-fps ones (a frame difference the model never saw) they are not."""
+    bg = scene()
+    gate = MotionGate(MotionConfig(keepalive_s=1000), (W, H), (416, 416))
+    for i in range(10):
+        gate.plan(bg, i / 5)
+    im = bg.copy()
+    for x, y in ((20, 20), (330, 20), (20, 200), (330, 200)):
+        cv2.rectangle(im, (x, y), (x + 200, y + 140), (0, 0, 255), -1)
+    grey = gate.motion.small_grey
+    early = gate.motion.difference(grey(im), grey(bg)) if between else None
+    assert gate.plan(im, 2.0, early, between).mode == "full"
+    after = gate.plan(im, 2.2)
+    assert (after.mode == "full" and "warming up" in after.reason) == warm_after
