@@ -202,16 +202,15 @@ class MotionDetector:
         prev, self._fed = self._fed, grey
         return self._sample(self._bg.apply(grey), grey, prev)
 
-    def difference(self, grey: np.ndarray, prev: np.ndarray | None) -> MotionSample:
-        """What moved since the frame before (`prev`: its small grey copy; None: nothing), without feeding the
-        background model: the motion of a line camera's frames between two detect-fps ones (vision/gating.py
-        LineBurst), where what matters is something fast, which a frame difference shows well. Keeping those
-        frames out of the background model lets it be fed ahead, in the read-ahead thread."""
-        if prev is None:
-            fg = np.zeros_like(grey)
-        else:
-            _, fg = cv2.threshold(cv2.absdiff(grey, prev), CHANGE, 255, cv2.THRESH_BINARY)
-        return self._sample(fg, grey, prev)
+    def difference(self, grey: np.ndarray, prev: np.ndarray | None,
+                   prev2: np.ndarray | None = None) -> MotionSample:
+        """What moved since the frame before (`prev`: its small grey copy), not fed to the background model: a
+        line camera's frames between two detect-fps ones, where what matters is fast (gating.LineBurst).
+        With the frame before that (`prev2`), only what differs from both: where the object is now."""
+        fg = np.zeros_like(grey) if prev is None else cv2.absdiff(grey, prev)
+        if prev2 is not None:
+            fg = cv2.min(fg, cv2.absdiff(grey, prev2))
+        return self._sample(cv2.threshold(fg, CHANGE, 255, cv2.THRESH_BINARY)[1], grey, prev)
 
     def _sample(self, fg: np.ndarray, grey: np.ndarray, prev: np.ndarray | None) -> MotionSample:
         """Foreground mask (small size) -> motion boxes and blobs in frame pixels."""

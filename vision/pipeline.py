@@ -34,7 +34,7 @@ from vision.tracking import ObjectTracker
 from vision.zones import PolygonZone
 
 log = logging.getLogger(__name__)
-Early = MotionSample | tuple[np.ndarray, np.ndarray | None]   # motion measured ahead: a sample, or two greys
+Early = MotionSample | tuple[np.ndarray, np.ndarray | None, np.ndarray | None]   # a sample, or 3 greys
 
 
 @dataclass
@@ -87,6 +87,7 @@ class CameraPipeline:
         self._early: dict[int, Early] = {}  # frame index -> motion measured ahead
         self._cadence: Cadence | None = None   # line cameras: the frames that feed the background model
         self._grey: np.ndarray | None = None   # line cameras: the last frame's small grey copy
+        self._grey2: np.ndarray | None = None  # and the one before it
         self.last_mode = "none"
 
     def _setup(self, width: int, height: int) -> None:
@@ -160,8 +161,9 @@ class CameraPipeline:
         if self._cadence is None:
             return motion.measure(image)
         grey = motion.small_grey(image)
-        prev, self._grey = self._grey, grey
-        return motion.measure(image, grey) if self._cadence.base(t) else (grey, prev)
+        prev, prev2 = self._grey, self._grey2
+        self._grey, self._grey2 = grey, prev
+        return motion.measure(image, grey) if self._cadence.base(t) else (grey, prev, prev2)
 
     def _plan(self, image: np.ndarray, t: float, base: bool = True, early: Early | None = None) -> Plan:
         assert self.gate is not None

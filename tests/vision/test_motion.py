@@ -269,6 +269,12 @@ def test_a_frame_difference_finds_what_moved_and_leaves_the_background_model_alo
     assert still.regions == [] and still.blobs == []
     first = motion.difference(motion.small_grey(now), None)   # no frame before: nothing moved
     assert first.regions == []
+    # with the frame before that too, only where it is now (something moving more than its size a frame)
+    frames = [with_square(bg, x, 150) for x in (230, 180, 130)]
+    both = motion.difference(*(motion.small_grey(f) for f in frames[:2]))
+    now_only = motion.difference(*(motion.small_grey(f) for f in frames))
+    assert len(now_only.regions) == 1 and contains(now_only.regions[0], (230, 150, 270, 190))
+    assert now_only.regions[0][0] > 180 > both.regions[0][0]
 
 
 @pytest.mark.parametrize("between,warm_after", [(False, True), (True, False)])
