@@ -106,7 +106,11 @@ def test_motion_outside_the_zones_is_ignored() -> None:
     assert plan.mode == "regions" and plan.regions[0][0] <= 300
 
 
-def test_motion_over_most_of_the_frame_plans_the_full_frame() -> None:
+@pytest.mark.parametrize("between,warm_after", [(False, True), (True, False)])
+def test_motion_over_most_of_the_frame_plans_the_full_frame(between: bool, warm_after: bool) -> None:
+    """... and after a frame the background model was fed, the next frames are whole too (it is learning the
+    new scene); after a line camera's frame between two detect-fps ones (a frame difference the model never
+    saw) they are not."""
     bg = scene()
     gate = MotionGate(MotionConfig(keepalive_s=1000), (W, H), (416, 416))
     for i in range(10):
@@ -114,8 +118,11 @@ def test_motion_over_most_of_the_frame_plans_the_full_frame() -> None:
     im = bg.copy()
     for x, y in ((20, 20), (330, 20), (20, 200), (330, 200)):
         cv2.rectangle(im, (x, y), (x + 200, y + 140), (0, 0, 255), -1)
-    plan = gate.plan(im, 2.0)
+    grey = gate.motion.small_grey
+    plan = gate.plan(im, 2.0, gate.motion.difference(grey(im), grey(bg)) if between else None, between)
     assert plan.mode == "full" and "most of the frame" in plan.reason and len(plan.regions) >= 1
+    after = gate.plan(im, 2.2)
+    assert (after.mode == "full" and "warming up" in after.reason) == warm_after
 
 
 def test_shelf_pack() -> None:
@@ -276,22 +283,3 @@ def test_a_frame_difference_finds_what_moved_and_leaves_the_background_model_alo
     assert len(now_only.regions) == 1 and contains(now_only.regions[0], (230, 150, 270, 190))
     assert now_only.regions[0][0] > 180 > both.regions[0][0]
 
-
-@pytest.mark.parametrize("between,warm_after", [(False, True), (True, False)])
-def test_a_whole_frame_change_warms_the_model_up_only_when_the_model_saw_it(between: bool,
-                                                                            warm_after: bool) -> None:
-    """Motion over most of a frame plans the whole frame, and after a frame the background model was fed
-    the next frames are whole too (it is learning the new scene); after a line camera's frame between two
-    detect-fps ones (a frame difference the model never saw) they are not."""
-    bg = scene()
-    gate = MotionGate(MotionConfig(keepalive_s=1000), (W, H), (416, 416))
-    for i in range(10):
-        gate.plan(bg, i / 5)
-    im = bg.copy()
-    for x, y in ((20, 20), (330, 20), (20, 200), (330, 200)):
-        cv2.rectangle(im, (x, y), (x + 200, y + 140), (0, 0, 255), -1)
-    grey = gate.motion.small_grey
-    early = gate.motion.difference(grey(im), grey(bg)) if between else None
-    assert gate.plan(im, 2.0, early, between).mode == "full"
-    after = gate.plan(im, 2.2)
-    assert (after.mode == "full" and "warming up" in after.reason) == warm_after
