@@ -27,7 +27,7 @@ from api.db.models import Camera
 from api.errors import UnknownCamera, after_commit
 from api.services.actions import zones_have_actions
 from api.services.incidents import CameraInfo, ingest
-from api.services.ingest_sql import INCIDENTS_BY_ID, snapshots_of
+from api.services.ingest_sql import INCIDENTS_BY_ID
 from api.services.ports import Services
 from vision.events import EventMessage
 
@@ -145,11 +145,12 @@ class Ingest:
                         claimed |= new
                         incs = sorted({outcome.incident_of[e] for e, _ in new if e in outcome.incident_of})
                         answers[id(b)] = Stored(len(new), len(b.messages) - len(new), incs)
-                rows = session.scalars(INCIDENTS_BY_ID, {"ids": list(touched)}).all() if touched else []
-                # a new incident has no media yet: only the others need the snapshot lookup, read here in
-                # the transaction (after the commit it would take a connection and a transaction again)
-                snaps = snapshots_of(session, touched.difference(created))
+                # with their snapshots, read here in the transaction (after the commit the look-up would take
+                # a connection and a transaction of its own)
+                found = session.execute(INCIDENTS_BY_ID, {"ids": list(touched)}).all() if touched else []
                 session.commit()
+            rows = [inc for inc, _ in found]
+            snaps = {inc.id: media for inc, media in found if media is not None}
             with after_commit("ingest: publishing incidents"):
                 ctx.notify.incidents(session, rows, fresh=set(created), snapshots=snaps)
         if ctx.wants("events"):   # MQTT, when configured

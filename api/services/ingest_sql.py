@@ -59,14 +59,18 @@ UPDATE_INCIDENTS = INCIDENTS.update().where(_inc.id == bindparam("b_id")).values
                        else_=_inc.last_event_at),
     updated_at=bindparam("now"))
 
-# the incidents a batch changed, as ORM rows for the pages (`ids`)
-INCIDENTS_BY_ID = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
-
 # snapshots and photos of incidents (`ids`), oldest first
 SNAPSHOTS = (select(Media.incident_id, Media.id)
              .where(Media.incident_id.in_(bindparam("ids", expanding=True)),
                     Media.kind.in_(("snapshot", "photo")))
              .order_by(Media.id))
+
+# the incidents a batch changed, as ORM rows for the pages, each with its newest snapshot or photo (media
+# id, or None) in the same round trip (`ids`)
+INCIDENTS_BY_ID = select(Incident, select(Media.id).where(Media.incident_id == Incident.id,
+                                                          Media.kind.in_(("snapshot", "photo")))
+                         .order_by(Media.id.desc()).limit(1).scalar_subquery()
+                         ).where(Incident.id.in_(bindparam("ids", expanding=True)))
 
 
 
