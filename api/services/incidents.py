@@ -155,7 +155,7 @@ def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[
     if not rows:
         return set()
     stmt = sql.INSERT_STEPS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
-    return {(str(ev), int(seq)) for ev, seq in session.execute(stmt, rows)}
+    return {(str(ev), int(seq)) for ev, seq in session.connection().execute(stmt, rows)}
 
 
 def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,
@@ -174,6 +174,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     if missing:
         raise UnknownCamera(missing[0])
     out = IngestOutcome()
+    conn = session.connection()   # the session's transaction, without the ORM's work per statement
     unique: dict[tuple[str, int], EventMessage] = {}
     for m in messages:
         unique.setdefault((m.id, m.seq), m)
@@ -185,7 +186,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
         if len(shape) > 1:
             raise Conflict(f"event id {eid[:100]!r} is given to steps of different cameras, zones or types: "
                            "a new event needs a new id")
-    for row in session.execute(sql.EVENTS_BY_ID, {"ids": list(shapes)}):
+    for row in conn.execute(sql.EVENTS_BY_ID, {"ids": list(shapes)}):
         # an id is one event: a step naming another camera, zone or type is refused, not merged or dropped
         if shapes[row.id] != {(row.camera_id, row.zone, row.event_type)}:
             raise Conflict(f"event id {row.id[:100]!r} is taken by an event of camera {row.camera_id!r}, "
@@ -207,7 +208,7 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     wanted = {(m.camera, m.zone, m.event) for m in todo if m.id not in known}
     if wanted:
         # ascending ids: the newest wins
-        for r in session.execute(sql.ACTIVE_INCIDENTS, {"groups": list(wanted)}):
+        for r in conn.execute(sql.ACTIVE_INCIDENTS, {"groups": list(wanted)}):
             groups[(r.camera_id, r.zone, r.event_type)] = {"id": r.id, "state": r.state,
                                                            "last_event_at": r.last_event_at}
     touched: dict[int, dict[str, object]] = {}      # incident id -> {"count": +n, "last": datetime}
@@ -268,18 +269,18 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                 if at > t["last"]:  # type: ignore[operator]
                     t["last"] = at
     if new_events:
-        session.execute(sql.INSERT_EVENTS, new_events)
+        conn.execute(sql.INSERT_EVENTS, new_events)
     upd = [r for r in ev_updates.values() if r.get("lifecycle") is not None]
     if upd:
-        session.execute(sql.UPDATE_EVENTS, upd)
+        conn.execute(sql.UPDATE_EVENTS, upd)
     late = [r for r in ev_updates.values() if r.get("lifecycle") is None]   # only older steps arrived late
     if late:
-        session.execute(sql.UPDATE_LATE_EVENTS,
+        conn.execute(sql.UPDATE_LATE_EVENTS,
                         [{"b_id": r["b_id"], "max_score": r["max_score"], "updated_at": now} for r in late])
     if timeline:
-        session.execute(sql.INSERT_TIMELINE, timeline)
+        conn.execute(sql.INSERT_TIMELINE, timeline)
     if touched:
-        session.execute(sql.UPDATE_INCIDENTS, [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]}
+        conn.execute(sql.UPDATE_INCIDENTS, [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]}
                                                for i, t in touched.items()])
     out.incidents = sorted(touched)
     out.new_event_ids = [str(e["id"]) for e in new_events]
@@ -319,7 +320,7 @@ def _open(session: Session, policy: Policy, *, title: str, description: str, eve
     rule = policy.rule(event_type, category)
     deadline = rule.deadline(at)
     sev = severity or rule.severity
-    inc_id = session.execute(sql.OPEN_INCIDENT, {
+    inc_id = session.connection().execute(sql.OPEN_INCIDENT, {
         "title": title, "description": description, "category": rule.category, "severity": sev,
         "state": "open", "source": source, "camera_id": camera.id if camera else None, "zone": zone,
         "event_type": event_type, "place": place, "team_id": None, "escalation_level": 0,
