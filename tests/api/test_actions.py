@@ -58,6 +58,20 @@ def test_action_fires_once_per_event_and_is_logged_without_a_broker(api: Harness
     assert api.count("fired_actions") == 2
 
 
+def test_a_camera_whose_rules_gain_an_action_fires_it_at_once(api: Harness) -> None:
+    # ingest looks actions up only for cameras whose zones have some (the camera cache says which), so a
+    # camera registered again with an action must not be served from what was cached before
+    plain = {"car": {**zones()["car"], "rules": [{**r, "actions": []} for r in zones()["car"]["rules"]]}}
+    r = api.client.post("/api/ingest/cameras", headers=api.wk,
+                        json=[{"id": "lift_cam", "name": "Lift 1", "place": "p2", "zones": plain}])
+    assert r.status_code == 200, r.text
+    api.post_events(steps("before")[:1])
+    assert api.count("fired_actions") == 0
+    register(api)                          # the same camera, now with the elevator hold
+    api.post_events(steps("after")[:1])
+    assert api.count("fired_actions") == 1
+
+
 def test_config_refuses_a_bad_action() -> None:
     with pytest.raises(ValueError, match="elevator"):
         Zone.model_validate({"polygon": [[0, 0], [1, 0], [1, 1]], "rules": [
