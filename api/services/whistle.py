@@ -34,8 +34,9 @@ def allowed_actions(c: Call) -> list[str]:
 
 
 def _allow(c: Call, action: str, hint: str) -> None:
-    if action not in ACTIONS.get(c.state, ()):
-        now = ", ".join(allowed_actions(c)) or "none"
+    allowed = allowed_actions(c)
+    if action not in allowed:
+        now = ", ".join(allowed) or "none"
         raise Conflict(f"call {c.id} is '{c.state}': {hint} (allowed now: {now})")
 
 
