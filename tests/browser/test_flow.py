@@ -186,8 +186,25 @@ def test_leader_offline_resolves_then_syncs(server: ApiServer, browser: Any, sho
     leader, leader_pw = _leader_of(server, team_id)
     ph_ctx = _context(browser, PHONE, has_touch=True, is_mobile=True)
     ph = ph_ctx.new_page()
+    # The page's second read of its tasks (when the live link comes up) is answered late, after the leader
+    # has queued three steps offline: an answer from before the steps must not undo what the page shows.
+    held: list[tuple[Any, Any]] = []
+    reads = {"n": 0}
+
+    def hold_second_read(route: Any) -> None:
+        reads["n"] += 1
+        if reads["n"] == 2:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    ph.route("**/api/tasks", hold_second_read)
     _login(ph, server.url + "/m/", leader, leader_pw)
     ph.wait_for_selector("#btn-accept")
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        ph.wait_for_timeout(100)
+    assert held, "the live link's refresh did not read the tasks"
 
     ph_ctx.set_offline(True)
     ph.wait_for_function("() => !navigator.onLine")
@@ -199,6 +216,12 @@ def test_leader_offline_resolves_then_syncs(server: ApiServer, browser: Any, sho
     ph.click("#btn-resolve")
     ph.wait_for_function("() => document.querySelectorAll('#queue-list li').length === 3")
     assert "3" in ph.text_content("#queue-title")
+    route, answer = held[0]
+    assert answer.json()[0]["state"] == "dispatched"
+    with ph.expect_event("requestfinished", lambda r: r.url.endswith("/api/tasks")):
+        route.fulfill(response=answer)
+    ph.wait_for_timeout(1000)   # the page reads its outbox before it applies the answer
+    ph.unroute("**/api/tasks")
     assert ph.locator("#task-state").text_content() == "已处置"   # shown locally while queued
     ph.wait_for_selector("#link-banner[data-state=offline]")
     assert "网络已断开" in ph.text_content("#link-banner")   # the offline text, not "connecting"

@@ -86,12 +86,13 @@ function upsertTask(inc) {
   if (!inc || inc.id === undefined) return;
   const known = state.tasks.get(inc.id);
   if (isOlder(inc, known)) return;
-  // The outbox still holds a later step for this task: keep showing its local result.
-  const queued = state.queue.filter((a) => a.incidentId === inc.id);
+  // The outbox still holds later steps for this task: keep showing their local result.
   const merged = { ...(known || {}), ...inc, pending: false };
   const isNewAssignment = inc.team_id === auth.user?.team_id && allows(inc, 'accept') && !allows(known, 'accept');
   state.tasks.set(inc.id, merged);
-  if (queued.length) applyLocally(queued[queued.length - 1]);
+  // every queued step, in order: the server's copy may be several steps behind (dispatched, while accept,
+  // arrive and resolve wait), and only the first of them is allowed from there
+  state.queue.filter((a) => a.incidentId === inc.id).forEach(applyLocally);
   if (isNewAssignment && state.loaded) {
     if (navigator.vibrate) navigator.vibrate([300, 120, 300]);
     flash(t('task.new', { id: inc.id }), 'warn');
