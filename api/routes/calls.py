@@ -88,7 +88,7 @@ def call_out(session: SessionDep, c: Call) -> CallOut:
     out.body = body.name if body else ""
     out.overdue = c.state in whistle.OPEN and c.due_at < utcnow()
     out.allowed_actions = whistle.allowed_actions(c)
-    out.needs_text = [a for a in out.allowed_actions if a in whistle.NEEDS_TEXT]
+    out.needs_text = whistle.needs_text(c)
     if inc is not None:
         out.incident_title, out.incident_category = inc.title, inc.category
         out.incident_place, out.incident_state = inc.place, inc.state

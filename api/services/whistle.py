@@ -33,6 +33,11 @@ def allowed_actions(c: Call) -> list[str]:
     return list(ACTIONS.get(c.state, ()))
 
 
+def needs_text(c: Call) -> list[str]:
+    """The allowed actions that are refused without a text (the answer, the transfer's reason)."""
+    return [a for a in allowed_actions(c) if a in NEEDS_TEXT]
+
+
 def _allow(c: Call, action: str, hint: str) -> None:
     allowed = allowed_actions(c)
     if action not in allowed:
