@@ -6,6 +6,7 @@ that needs no detection result (`CameraPipeline.ahead`), so a clip is analysed o
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,11 @@ from vision.base import Detector
 from vision.events import EventMessage
 from vision.pipeline import CameraPipeline, PipelineStats
 from vision.rules import Occupancy
+
+log = logging.getLogger(__name__)
+# `analyze` on a live stream: failed connection attempts in a row before it gives up (about 20 s with the
+# default backoff and connect timeout of a refused port; longer where each attempt times out)
+STREAM_ATTEMPTS = 4
 
 
 @dataclass
@@ -39,9 +45,9 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
     import time
 
     from vision.config import load_config, resolve_source
-    from vision.errors import ConfigError
+    from vision.errors import ConfigError, SourceError
     from vision.lifecycle import ClipWriter
-    from vision.sources import open_source
+    from vision.sources import Backoff, is_stream, open_source
 
     config = load_config(config_path)
     if camera is None:
@@ -66,7 +72,11 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
         media_dir = events_path.parent / f"{events_path.stem}_media" if media else None
         out = events_path.open("w", encoding="utf-8")
     pipe = CameraPipeline(camera, cam, detector, media_dir=media_dir, naive=naive, config_path=config_path)
-    src = open_source(source, None if naive else cam.analysis_fps())
+    stream = is_stream(source)
+    # A recording session on a live stream gives up after a few failed attempts instead of waiting forever
+    # (a worker's camera retries forever; an engineer at the console wants an answer).
+    src = open_source(source, None if naive else cam.analysis_fps(),
+                      backoff=Backoff(max_attempts=STREAM_ATTEMPTS) if stream else None)
     src.work_ahead(pipe.ahead)  # motion work in the read-ahead thread (a file played as fast as it decodes)
     total = getattr(src, "frame_count", 0) or None
     native = float(getattr(src, "native_fps", 0.0) or cam.detect.fps)
@@ -90,20 +100,28 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
 
     t0 = time.perf_counter()
     last_index, last_t = 0, 0.0
+    seen = False
     try:
         with src:
-            for frame in src:
-                if max_seconds is not None and frame.t > max_seconds:
-                    break
-                emit(pipe.process(frame))
-                if annotated is not None:
-                    if writer is None:
-                        h, w = frame.image.shape[:2]
-                        writer = ClipWriter(Path(annotated), w, h, rate)
-                    writer.write(pipe.annotate(frame))
-                if bar is not None:
-                    bar.update(frame.index - last_index + (1 if last_index == 0 and frame.index == 0 else 0))
-                last_index, last_t = frame.index, frame.t
+            try:
+                for frame in src:
+                    if max_seconds is not None and frame.t > max_seconds:
+                        break
+                    emit(pipe.process(frame))
+                    if annotated is not None:
+                        if writer is None:
+                            h, w = frame.image.shape[:2]
+                            writer = ClipWriter(Path(annotated), w, h, rate)
+                        writer.write(pipe.annotate(frame))
+                    if bar is not None:
+                        first = last_index == 0 and frame.index == 0
+                        bar.update(frame.index - last_index + (1 if first else 0))
+                    last_index, last_t, seen = frame.index, frame.t, True
+            except SourceError as e:
+                if not (stream and seen):
+                    raise
+                # the stream went away for good after giving frames: end what is open, like a clip that ends
+                log.warning("%s; analysis ends at %.1f s, the events so far are written", e, last_t)
         emit(pipe.finish())
     finally:
         if writer is not None:

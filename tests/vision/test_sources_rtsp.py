@@ -233,3 +233,35 @@ def test_rtsp_frame_times_follow_the_stream_timestamps(tmp_path: Path) -> None:
     # not two frames of one burst: a backlog arrives within ~20 ms, live frames of a 10 fps stream
     # ~100 ms apart, give or take the scheduler (0.0998 s was seen)
     assert frames[1][2] - frames[0][2] > 0.05, (frames[0], frames[1], opened)
+
+
+def test_analyze_gives_up_on_a_stream_that_never_answers(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sharpeyes analyze rtsp://...` at the console: a stream that never connects ends in an error that says
+    what is wrong, after a few attempts, instead of waiting forever like a worker's camera does."""
+    import vision.analyze as analyze_mod
+
+    monkeypatch.setattr(analyze_mod, "STREAM_ATTEMPTS", 1)
+    url = f"rtsp://127.0.0.1:{free_port()}/cam"
+    with pytest.raises(SourceError) as err:
+        analyze_mod.analyze_clip(ROOT / "sample_videos" / "cases" / "vtest_line" / "camera.yaml", url,
+                                 events_path=tmp_path / "ev.jsonl")
+    assert "gave up after 1 attempts" in str(err.value) and "nothing listens" in str(err.value)
+
+
+@pytest.mark.slow
+def test_analyze_of_a_stream_that_dies_writes_what_it_saw(frames: Path, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A stream that gave frames and then went away for good: the open events end and are written, and the
+    analysis returns like a clip that ends (exit 0), with a warning."""
+    from vision.analyze import analyze_clip
+
+    events = tmp_path / "ev.jsonl"
+    with RtspCamera(frames) as cam:
+        threading.Timer(8.0, cam.kill).start()
+        with caplog.at_level("WARNING", logger="vision.analyze"):
+            res = analyze_clip(ROOT / "sample_videos" / "cases" / "vtest_line" / "camera.yaml", cam.url,
+                               events_path=events)
+    assert res.clip_seconds > 3.0, res.clip_seconds
+    assert len(events.read_text(encoding="utf-8").splitlines()) == len(res.records)
+    assert any("analysis ends at" in r.getMessage() for r in caplog.records), caplog.text
