@@ -147,6 +147,18 @@ def make_bus(kind: str, redis_url: str = "") -> EventBus:
     raise ValueError(f"unknown bus {kind!r}: use memory or redis")
 
 
+def make_limiter(settings: Settings) -> LoginLimiter:
+    """The failed sign-in limits: in this process's memory, or in Redis where replicas share the bus."""
+    kw: dict[str, Any] = {"per_address": settings.login_failures_per_address,
+                          "account_after": settings.login_lockout_after,
+                          "account_max_s": settings.login_lockout_max_s}
+    if settings.bus == "redis":
+        from api.cluster.limiter_redis import RedisLoginLimiter
+
+        return RedisLoginLimiter(settings.redis_url, settings.login_attempts_per_minute, **kw)
+    return LoginLimiter(settings.login_attempts_per_minute, **kw)
+
+
 def refuse_demo_database(engine: Any, settings: Settings) -> None:
     """Outside --dev, a database made by `sharpeyes demo` (published passwords, its worker key) is refused."""
     if settings.dev:
@@ -171,10 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
     publishers: list[Publisher] = [hub]
     ctx = Ctx(settings=settings, engine=engine, sessions=session_factory(engine, site=plan),
               policy=load_policy(settings.policy_path, patrol_path=settings.patrol_policy_path),
-              bus=bus, hub=hub, limiter=LoginLimiter(settings.login_attempts_per_minute,
-                                                             per_address=settings.login_failures_per_address,
-                                                             account_after=settings.login_lockout_after,
-                                                             account_max_s=settings.login_lockout_max_s),
+              bus=bus, hub=hub, limiter=make_limiter(settings),
               media=MediaStore(settings.media_dir, settings.max_image_pixels),
               workers=WorkerKeys(session_factory(engine)),
               notify=Topics(lambda topic, payload, team_id: ctx.publish(topic, payload, team_id)),

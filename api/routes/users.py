@@ -42,13 +42,14 @@ def _find_user(ctx: CtxDep, name: str) -> User | None:
 @router.post("/auth/login", response_model=TokenOut, summary="Sign in; returns a bearer token")
 async def login(body: LoginIn, request: Request, ctx: CtxDep) -> TokenOut:
     addr = request.client.host if request.client else "?"
-    wait = ctx.limiter.retry_after(addr, body.username)
+    # in threads: the limits may live in Redis (replicas share them), a network call
+    wait = await run_in_threadpool(ctx.limiter.retry_after, addr, body.username)
     if wait > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"too many failed sign-ins for '{body.username}': try again in {int(wait) + 1} s",
                             headers={"Retry-After": str(int(wait) + 1)})
     # counted before the check, so a burst of concurrent tries is limited like a sequence of them
-    ctx.limiter.failed(addr, body.username)
+    await run_in_threadpool(ctx.limiter.failed, addr, body.username)
     user = await run_in_threadpool(_find_user, ctx, body.username)
     try:
         ok = await check_password(user.password_hash if user else DUMMY_HASH, body.password)
@@ -58,7 +59,7 @@ async def login(body: LoginIn, request: Request, ctx: CtxDep) -> TokenOut:
     if not ok or user is None or not user.active:
         await run_in_threadpool(ctx.audit, f"addr:{addr}", "login_failed", body.username)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
-    ctx.limiter.succeeded(addr, body.username)
+    await run_in_threadpool(ctx.limiter.succeeded, addr, body.username)
     ttl = ctx.settings.token_ttl_s
     token = make_token(ctx.settings.secret_key, user.id, user.role, user.team_id, ttl,
                        user.token_version or 0)

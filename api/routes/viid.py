@@ -115,12 +115,12 @@ async def _device(request: Request, viid: Viid, registering: bool = False) -> st
                               path=request.url.path)
     who_tried = f"viid:{check.username}"[:100]
     if check.username:   # failed digest attempts are limited per device and address, as logins are
-        wait = ctx.limiter.retry_after(_addr(request), who_tried)
+        wait = await run_in_threadpool(ctx.limiter.retry_after, _addr(request), who_tried)
         if wait > 0:
             raise Refused(429, BUSY, f"too many failed attempts for device {check.username}: retry in "
                           f"{wait:.0f} s", headers={"Retry-After": str(int(wait) + 1)})
     if check.ok:
-        ctx.limiter.succeeded(_addr(request), who_tried)
+        await run_in_threadpool(ctx.limiter.succeeded, _addr(request), who_tried)
         return check.username
     who = request.headers.get("user-identify", "")
     if not registering and who and not request.headers.get("authorization") and \
@@ -130,7 +130,7 @@ async def _device(request: Request, viid: Viid, registering: bool = False) -> st
         f"device {who} is not registered from this address: register first (/VIID/System/Register)"
         if who else "no credentials: register with HTTP digest, then send User-Identify")
     if check.username and not check.stale:
-        ctx.limiter.failed(_addr(request), who_tried)
+        await run_in_threadpool(ctx.limiter.failed, _addr(request), who_tried)
         await run_in_threadpool(ctx.audit, who_tried, "viid_auth_refused", request.url.path[:200], reason)
     raise Refused(401, INVALID_OP, reason, viid.digest.challenge(stale=check.stale))
 

@@ -66,3 +66,11 @@ def unique() -> Iterator[str]:
         r = redis.Redis.from_url(REDIS_URL)
         for key in r.scan_iter(match=f"sharpeyes:{name}:*", count=1000):
             r.delete(key)
+
+
+def free_port_url() -> str:
+    """A Redis URL where nothing listens (a Redis that is down)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
