@@ -1,7 +1,11 @@
 """HTTP digest authentication (RFC 7616, with RFC 2617's MD5 that GA/T 1400 devices use) for the 视图库.
 
-Nonces are signed with the api's secret and carry their time, so any replica can check them and nothing is
-stored; a nonce older than NONCE_TTL_S is answered `stale=true` and the device simply retries.
+Nonces are signed with the api's secret and carry their time, so any replica can check them; a nonce older
+than NONCE_TTL_S is answered `stale=true` and the device simply retries. A response is good once: the
+(nonce, cnonce, nc) of every accepted request is kept until its nonce expires, and the same credentials sent
+again (a replay of a captured request) are refused as stale, so an honest device that reused them gets a
+fresh nonce. The memory of used responses is per process (a replay sent to another replica within the
+nonce's lifetime is not caught) and bounded (MAX_SEEN; the oldest go first).
 """
 
 from __future__ import annotations
@@ -9,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 NONCE_TTL_S = 300.0
+MAX_SEEN = 100_000
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
@@ -34,6 +41,21 @@ class DigestAuth:
     def __init__(self, secret: str, realm: str) -> None:
         self.secret = secret.encode("utf-8")
         self.realm = realm
+        self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()   # response -> when accepted
+        self._seen_lock = threading.Lock()
+
+    def _first_use(self, key: tuple[str, str, str], now: float) -> bool:
+        """True the first time these credentials are accepted within a nonce's lifetime."""
+        with self._seen_lock:
+            while self._seen:
+                oldest, at = next(iter(self._seen.items()))
+                if at >= now - NONCE_TTL_S and len(self._seen) < MAX_SEEN:
+                    break
+                del self._seen[oldest]
+            if key in self._seen:
+                return False
+            self._seen[key] = now
+            return True
 
     def _sign(self, stamp: str) -> str:
         return hmac.new(self.secret, f"viid-nonce:{stamp}".encode(), hashlib.sha256).hexdigest()[:24]
@@ -92,4 +114,9 @@ class DigestAuth:
             return DigestCheck(False, username=user, reason=f"wrong password for device {user}")
         if age > NONCE_TTL_S:
             return DigestCheck(False, username=user, stale=True, reason="nonce expired: retry with a new one")
+        if not self._first_use((nonce, params.get("cnonce", ""), params.get("nc", "")),
+                               now if now is not None else time.time()):
+            return DigestCheck(False, username=user, stale=True,
+                               reason="these digest credentials were used already (a replay?): answer a new "
+                               "challenge, with a new nc or nonce for each request")
         return DigestCheck(True, username=user)

@@ -446,3 +446,29 @@ def test_old_records_go_but_an_incidents_snapshots_stay(viid: Harness) -> None:
     assert all(viid.ctx.media.resolve(p) is not None for p in kept)
     [inc] = incidents(viid)
     assert viid.client.get(inc["snapshot_url"], headers=viid.auth("op")).status_code == 200
+
+
+def test_a_replayed_register_is_refused_and_a_fresh_one_accepted(viid: Harness) -> None:
+    """A captured Register, sent again (from anywhere) within the nonce's lifetime, must not register the
+    sender: the same nonce, cnonce and nc are good once. The device itself answers the new challenge."""
+    first = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}})
+    nonce = first.headers["WWW-Authenticate"].split('nonce="')[1].split('"')[0]
+    import hashlib
+
+    def md5(s: str) -> str:
+        return hashlib.md5(s.encode()).hexdigest()
+
+    ha1 = md5(f"{NVR}:sharpeyes-viid:{PW[NVR]}")
+    resp = md5(f"{ha1}:{nonce}:00000001:abc:auth:{md5('POST:/VIID/System/Register')}")
+    header = (f'Digest username="{NVR}", realm="sharpeyes-viid", nonce="{nonce}", '
+              f'uri="/VIID/System/Register", qop=auth, nc=00000001, cnonce="abc", response="{resp}"')
+    body = {"RegisterObject": {"DeviceID": NVR}}
+    reg = "/VIID/System/Register"
+    assert viid.client.post(reg, json=body, headers={"Authorization": header}).status_code == 200
+    again = viid.client.post("/VIID/System/Register", json=body, headers={"Authorization": header})
+    assert again.status_code == 401 and "used already" in again.text
+    assert "stale=true" in again.headers["WWW-Authenticate"]   # an honest device retries with the new nonce
+    nc2 = md5(f"{ha1}:{nonce}:00000002:abc:auth:{md5('POST:/VIID/System/Register')}")
+    header2 = header.replace("nc=00000001", "nc=00000002").replace(resp, nc2)
+    assert viid.client.post(reg, json=body, headers={"Authorization": header2}).status_code == 200
+    assert register(viid, NVR).status_code == 200
