@@ -1,5 +1,5 @@
-"""Patrol teams: list, create, live status; a leader's tasks, route, check-ins and service points (and
-'mine')."""
+"""Patrol teams: list, create, edit (admin), live status; a leader's tasks, route, check-ins and service
+points (and 'mine')."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from api.db.models import Incident, Team, User
 from api.deps import Admin, AnyUser, CtxDep, SessionDep
+from api.errors import Invalid
 from api.schemas import (
     CheckInIn,
     CheckInOut,
@@ -21,6 +22,7 @@ from api.schemas import (
     TeamCreate,
     TeamOut,
     TeamStatusIn,
+    TeamUpdate,
 )
 from api.services import teams
 from api.services.lifecycle import ACTIVE
@@ -58,6 +60,26 @@ def create_team(body: TeamCreate, admin: Admin, ctx: CtxDep, session: SessionDep
     team = teams.create(session, ctx.patrol, body.key, data, body.people)
     commit_new(session, f"team '{body.key}'")
     if ctx.patrol is not None:
+        ctx.patrol.teams_changed()
+    out = team_out(ctx, team)
+    ctx.publish("teams", out.model_dump(mode="json"), team_id=team.id)
+    return out
+
+
+@router.patch("/teams/{team_id}", response_model=TeamOut,
+              summary="Edit a team: name, members and people, leader, skills, base, roster, timezone (admin)")
+def edit_team(team_id: TeamId, body: TeamUpdate, admin: Admin, ctx: CtxDep, session: SessionDep) -> TeamOut:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise HTTPException(404, f"no team {team_id}")
+    changes = body.model_dump(exclude_unset=True)
+    for k in ("name", "leader", "members", "skills", "roster", "exceptions", "timezone", "people"):
+        if k in changes and changes[k] is None:
+            raise Invalid(f"teams.{team.key}.{k}: cannot be null; leave it out to keep it")
+    changed = teams.edit(ctx.patrol, team, changes)
+    session.commit()
+    ctx.audit(admin.name, "team_changed", team.key, ", ".join(changed) or "nothing")
+    if changed and ctx.patrol is not None:
         ctx.patrol.teams_changed()
     out = team_out(ctx, team)
     ctx.publish("teams", out.model_dump(mode="json"), team_id=team.id)

@@ -47,6 +47,45 @@ def test_create_team_validates_with_patrol(api: Harness) -> None:
     assert api.client.post("/api/teams", headers=api.auth("admin"), json=body).status_code == 409
 
 
+def test_an_admin_edits_a_team_checked_whole_and_the_control_room_hears_it(api: Harness) -> None:
+    t1 = api.teams["t1"]
+    before = api.client.get(f"/api/teams/{t1}", headers=api.auth("op")).json()
+    # a refused change names what is wrong and leaves the team as it was
+    r = api.client.patch(f"/api/teams/{t1}", headers=api.auth("admin"), json={"leader": "nobody"})
+    assert r.status_code == 422 and "leader 'nobody' is not among members" in r.json()["detail"]
+    r = api.client.patch(f"/api/teams/{t1}", headers=api.auth("admin"), json={"base": "nowhere"})
+    assert r.status_code == 422 and "no place 'nowhere'" in r.json()["detail"]
+    r = api.client.patch(f"/api/teams/{t1}", headers=api.auth("admin"), json={"name": None})
+    assert r.status_code == 422 and "cannot be null" in r.json()["detail"]
+    assert api.client.get(f"/api/teams/{t1}", headers=api.auth("op")).json() == before
+    # roles: operators and leaders may not
+    for who in ("op", "lead1"):
+        assert api.client.patch(f"/api/teams/{t1}", headers=api.auth(who), json={"name": "x"}).status_code == 403
+    assert api.client.patch("/api/teams/999", headers=api.auth("admin"), json={"name": "x"}).status_code == 404
+    # a new member, a new evening roster, another timezone
+    members = [*before["members"], "t1_new"]
+    roster = [{"days": ["mon", "tue"], "start": "18:00", "end": "22:00"}]
+    with api.client.websocket_connect(f"/ws?token={api.tokens['op']}") as ws:
+        while ws.receive_json()["topic"] != "ready":
+            pass
+        r = api.client.patch(f"/api/teams/{t1}", headers=api.auth("admin"),
+                             json={"name": "第一巡逻队（夜）", "members": members, "roster": roster,
+                                   "timezone": "Asia/Urumqi"})
+        assert r.status_code == 200, r.text
+        msg = ws.receive_json()
+        while msg["topic"] != "teams":
+            msg = ws.receive_json()
+        assert msg["payload"]["id"] == t1 and msg["payload"]["name"] == "第一巡逻队（夜）"
+    after = api.client.get(f"/api/teams/{t1}", headers=api.auth("op")).json()
+    assert after["members"] == members and after["roster"] == roster and after["timezone"] == "Asia/Urumqi"
+    assert after["leader"] == before["leader"] and after["key"] == before["key"]
+    # a member who leaves takes his entry in people with him
+    r = api.client.patch(f"/api/teams/{t1}", headers=api.auth("admin"), json={"members": [before["leader"]]})
+    assert r.status_code == 200 and set(r.json()["people"]) <= {before["leader"]}
+    assert api.client.patch(f"/api/teams/{t1}", headers=api.auth("admin"),
+                            json={"timezone": "Mars/Phobos"}).status_code == 422
+
+
 def test_route_checkin_and_points(api: Harness) -> None:
     route = api.client.get("/api/patrol/route/mine", headers=api.auth("lead1")).json()
     places = [s["place"] for s in route["stops"]]
