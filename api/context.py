@@ -19,7 +19,7 @@ from api.services.actions import Actions
 from api.services.camera_configs import CameraConfigs
 from api.services.channels import LoggingSms, SmsSender, make_channels
 from api.services.dispatch import PatrolLink
-from api.services.ingest import Ingest, IngestQueue
+from api.services.ingest import PG_LANES, Ingest, IngestQueue
 from api.services.media import MediaStore
 from api.services.outbox import Outbox, OutboxSettings
 from api.services.policy import Policy
@@ -71,7 +71,7 @@ class Ctx:
     def __post_init__(self) -> None:
         self.patrol = PatrolLink(self, self.site)
         self.ingest = Ingest(self)
-        self.ingest_queue = IngestQueue(self.ingest)
+        self.ingest_queue = IngestQueue(self.ingest, 1 if self.settings.is_sqlite else PG_LANES)
         self.camera_configs = CameraConfigs(self.sessions, self.ingest.cameras)
         self.sensors = Sensors(self)
         self.actions = Actions(self)

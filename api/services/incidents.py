@@ -158,11 +158,25 @@ def _insert_steps(session: Session, rows: list[dict[str, object]]) -> set[tuple[
     return {(str(ev), int(seq)) for ev, seq in session.connection().execute(stmt, rows)}
 
 
+def lock_merge_keys(session: Session, messages: Sequence[EventMessage]) -> None:
+    """PostgreSQL: one writer per merge key (camera, zone, event type) until the commit, across lanes and
+    replicas; without it two transactions each find no open incident and each open one. Taken before any
+    read of the transaction, so (READ COMMITTED) its reads see what the previous holder committed; all of
+    a transaction's keys at once, in one order, so two transactions never wait on each other crosswise.
+    SQLite: nothing to do (one writer)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        with sql.pipelined(conn):   # with the transaction's BEGIN: no round trip of its own
+            conn.execute(sql.LOCK_MERGE_KEYS,
+                         {"keys": sql.merge_lock_keys({(m.camera, m.zone, m.event) for m in messages})})
+
+
 def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,
-           cameras: Mapping[str, CameraInfo] | None = None) -> IngestOutcome:
+           cameras: Mapping[str, CameraInfo] | None = None, keys_locked: bool = False) -> IngestOutcome:
     """Store new lifecycle steps, skip ones already stored, open or extend incidents. Caller commits.
 
     `cameras`: every camera of the batch, from the caller's cache; None reads them from the table.
+    `keys_locked`: the caller took the merge keys' locks of every message (`lock_merge_keys`) first.
     An unknown camera raises UnknownCamera before anything is written. Written with Core statements,
     a fixed number per batch (plus one per new incident), because this is the hot path.
     """
@@ -175,6 +189,8 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
         raise UnknownCamera(missing[0])
     out = IngestOutcome()
     conn = session.connection()   # the session's transaction, without the ORM's work per statement
+    if not keys_locked:
+        lock_merge_keys(session, messages)
     unique: dict[tuple[str, int], EventMessage] = {}
     for m in messages:
         unique.setdefault((m.id, m.seq), m)
@@ -268,20 +284,18 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
                 t = touched.setdefault(inc_id, {"count": 0, "last": at})
                 if at > t["last"]:  # type: ignore[operator]
                     t["last"] = at
-    if new_events:
-        conn.execute(sql.INSERT_EVENTS, new_events)
+    # rows in id order: two writers (another merge key's ingest, a dispatch) never lock them crosswise
+    ev_updates = dict(sorted(ev_updates.items()))
     upd = [r for r in ev_updates.values() if r.get("lifecycle") is not None]
-    if upd:
-        conn.execute(sql.UPDATE_EVENTS, upd)
-    late = [r for r in ev_updates.values() if r.get("lifecycle") is None]   # only older steps arrived late
-    if late:
-        conn.execute(sql.UPDATE_LATE_EVENTS,
-                        [{"b_id": r["b_id"], "max_score": r["max_score"], "updated_at": now} for r in late])
-    if timeline:
-        conn.execute(sql.INSERT_TIMELINE, timeline)
-    if touched:
-        conn.execute(sql.UPDATE_INCIDENTS, [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]}
-                                               for i, t in touched.items()])
+    late = [{"b_id": r["b_id"], "max_score": r["max_score"], "updated_at": now}   # only older steps came late
+            for r in ev_updates.values() if r.get("lifecycle") is None]
+    counts = [{"b_id": i, "n": t["count"], "now": now, "last": t["last"]} for i, t in sorted(touched.items())]
+    with sql.pipelined(conn):   # the writes, none read back: one round trip on PostgreSQL
+        for stmt, rows in ((sql.INSERT_EVENTS, new_events), (sql.UPDATE_EVENTS, upd),
+                           (sql.UPDATE_LATE_EVENTS, late), (sql.INSERT_TIMELINE, timeline),
+                           (sql.UPDATE_INCIDENTS, counts)):
+            if rows:
+                conn.execute(stmt, rows)
     out.incidents = sorted(touched)
     out.new_event_ids = [str(e["id"]) for e in new_events]
     out.incident_of = {m.id: inc for m in todo

@@ -4,7 +4,9 @@
 the database's), stores every batch in one transaction (idempotent on (event id, seq)), and then
 publishes the changed incidents, the event steps (for MQTT) and asks patrol to dispatch the new ones.
 `IngestQueue` groups HTTP requests that arrive while a transaction runs into the next one (group commit:
-hundreds of single-event posts per second on SQLite); the stream reader calls `store_one` from its thread.
+hundreds of single-event posts per second); on PostgreSQL several groups run at once (lanes), each
+transaction holding the locks of its merge keys (camera, zone, event type) so that two lanes or two replicas
+never open an incident each. The stream reader calls `store_one` from its thread.
 Cameras come from one cache (`CameraCache`); an unknown camera is refused (`UnknownCamera`) before
 anything is written.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import zlib
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -26,12 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db.models import Camera
 from api.errors import UnknownCamera, after_commit
 from api.services.actions import zones_have_actions
-from api.services.incidents import CameraInfo, ingest
+from api.services.incidents import CameraInfo, ingest, lock_merge_keys
 from api.services.ingest_sql import INCIDENTS_BY_ID
 from api.services.ports import Services
 from vision.events import EventMessage
 
 CAMERA_TTL_S = 10.0   # how long a camera's cached facts (owner, actions) are used without a look-up
+PG_LANES = 4   # group commits at once on PostgreSQL (SQLite: one writer, one lane)
 ATTEMPTS = 3   # a unique clash (the same step stored at once by another replica): the retry sees a duplicate
 
 
@@ -130,10 +134,12 @@ class Ingest:
                 by_worker: dict[str, list[Batch]] = {}
                 for b in group:
                     by_worker.setdefault(b.worker, []).append(b)
+                # the whole group's merge keys at once (one order: no two lanes wait on each other crosswise)
+                lock_merge_keys(session, [m for b in group for m in b.messages])
                 for worker, batches in by_worker.items():
                     merged = {c: info for b in batches for c, info in b.cameras.items()}
                     outcome = ingest(session, ctx.policy, [m for b in batches for m in b.messages],
-                                     f"worker:{worker}", merged)
+                                     f"worker:{worker}", merged, keys_locked=True)
                     touched.update(outcome.incidents)
                     created.extend(outcome.new_incidents)
                     first_seen.extend(outcome.new_event_ids)
@@ -173,33 +179,43 @@ class Ingest:
 class IngestQueue:
     """Group commit for HTTP: requests that arrive while a transaction runs are stored together in the next.
 
-    Each request still gets its own answer; one commit per group instead of one per request.
+    Each request still gets its own answer; one commit per group instead of one per request. `lanes`
+    groups run at once (PostgreSQL; SQLite has one writer, so one lane): a request goes to the lane of its
+    first step's merge key (camera, zone, event type), so the steps of one event and the events that merge
+    meet in one lane. Correctness does not rest on the routing: ingest holds a lock per merge key to the
+    commit (api/services/incidents.py), as it must between replicas anyway.
     """
 
     MAX_GROUP = 2000
 
-    def __init__(self, ingest: Ingest) -> None:
+    def __init__(self, ingest: Ingest, lanes: int = 1) -> None:
         self.ingest = ingest
-        self.pending: list[tuple[Batch, asyncio.Future[Stored]]] = []
-        self.running = False
+        self.lanes = [_Lane() for _ in range(max(1, lanes))]
+
+    def _lane(self, batch: Batch) -> _Lane:
+        if len(self.lanes) == 1 or not batch.messages:
+            return self.lanes[0]
+        m = batch.messages[0]
+        return self.lanes[zlib.crc32(f"{m.camera}\0{m.zone}\0{m.event}".encode()) % len(self.lanes)]
 
     async def submit(self, batch: Batch) -> Stored:
         fut: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
-        self.pending.append((batch, fut))
-        if not self.running:
-            self.running = True
-            asyncio.get_running_loop().create_task(self._drain())
+        lane = self._lane(batch)
+        lane.pending.append((batch, fut))
+        if not lane.running:
+            lane.running = True
+            asyncio.get_running_loop().create_task(self._drain(lane))
         return await fut
 
-    async def _drain(self) -> None:
+    async def _drain(self, lane: _Lane) -> None:
         try:
-            while self.pending:
+            while lane.pending:
                 group: list[tuple[Batch, asyncio.Future[Stored]]] = []
                 size = 0
-                while self.pending and (
-                    not group or size + len(self.pending[0][0].messages) <= self.MAX_GROUP
+                while lane.pending and (
+                    not group or size + len(lane.pending[0][0].messages) <= self.MAX_GROUP
                 ):
-                    item = self.pending.pop(0)
+                    item = lane.pending.pop(0)
                     group.append(item)
                     size += len(item[0].messages)
                 try:
@@ -226,4 +242,10 @@ class IngestQueue:
                     if not fut.done():
                         fut.set_result(res)
         finally:
-            self.running = False
+            lane.running = False
+
+
+@dataclass
+class _Lane:
+    pending: list[tuple[Batch, asyncio.Future[Stored]]] = field(default_factory=list)
+    running: bool = False

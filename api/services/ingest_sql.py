@@ -9,16 +9,24 @@ batch size.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import bindparam, case, select, tuple_
+from sqlalchemy import bindparam, case, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
 from api.db.models import Event, EventStep, Incident, Media, TimelineEntry
 from api.services.lifecycle import ACTIVE
+
+# PostgreSQL: the transaction-scoped advisory locks of merge keys (`keys`, taken in the array's order, which
+# the caller sorts, so two transactions never wait on each other crosswise); held to the commit
+LOCK_MERGE_KEYS = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS BIGINT[])) AS k")
 
 EVENTS = Event.metadata.tables[Event.__tablename__]
 INCIDENTS = Incident.metadata.tables[Incident.__tablename__]
@@ -39,8 +47,9 @@ ACTIVE_INCIDENTS = (
     .order_by(_inc.id))
 
 OPEN_INCIDENT = INCIDENTS.insert().returning(_inc.id)
-INSERT_EVENTS = EVENTS.insert()
-INSERT_TIMELINE = TIMELINE.insert()
+# inline: no RETURNING of the new key for a single row (nothing reads it; these run pipelined)
+INSERT_EVENTS = EVENTS.insert().inline()
+INSERT_TIMELINE = TIMELINE.insert().inline()
 
 # a later step of a stored event (executemany; b_id is the event id)
 UPDATE_EVENTS = EVENTS.update().where(_ev.id == bindparam("b_id")).values(
@@ -87,3 +96,39 @@ INSERT_STEPS: dict[str, ReturningInsert[str, int]] = {
     .returning(STEPS.c.event_id, STEPS.c.seq)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+
+
+def merge_lock_keys(groups: Iterable[tuple[str, str, str]]) -> list[int]:
+    """The advisory lock keys (signed 64-bit) of (camera, zone, event type) merge keys, sorted.
+
+    A collision only makes two merge keys wait on each other; it never lets two open one incident each.
+    """
+    keys = {int.from_bytes(hashlib.blake2b("\x00".join(g).encode(), digest_size=8).digest(), "big",
+                           signed=True) for g in groups}
+    return sorted(keys)
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: the statements run in the block reach the database in one round trip (psycopg's pipeline
+    mode), for statements whose results are not read (one whose rows are needed runs after the block).
+
+    An error surfaces at the end of the block as SQLAlchemy's own (IntegrityError, OperationalError, ...),
+    as outside it, so the callers' answers (409, 503, the retry of a unique clash) stay the same. SQLite
+    (no round trips): the statements run as they come.
+    """
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with raw.pipeline():   # type: ignore[attr-defined]
+            yield
+    except dbapi_error as exc:
+        lost = conn.dialect.is_disconnect(exc, raw, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(None, None, exc, dbapi_error, connection_invalidated=lost,
+                                  dialect=conn.dialect) from exc
