@@ -156,3 +156,42 @@ def test_entry_is_dated_by_the_first_box_inside_not_by_the_zone_inertia() -> Non
         rule.evaluate(ctx(t, [track(1, box, t, "person")], inside={1: flag}))
     (ep,) = rule.evaluate(ctx(5.4, [track(1, box, 5.4, "person")], inside={1: True}))
     assert ep.first_seen == pytest.approx(0.2)
+
+
+def _line_rule(direction="any", labels=("person",)):
+    zone = PolygonZone("z", [(0, 0), (1, 0), (1, 1), (0, 1)], 100, 100)
+    return Line(LineRule(kind="line", labels=list(labels), line=[(0.5, 0.0), (0.5, 1.0)], event="cross",
+                         direction=direction), zone)
+
+
+def test_feet_stepping_over_the_line_and_back_are_one_crossing() -> None:
+    """Two people side by side make boxes that jitter by a few pixels: the feet of one track go 46 -> 51 ->
+    49 -> 51 -> 48 -> 30 across a line at x 50. One crossing, when the feet stand clear of the line, dated
+    where they last reached it; no crossing back."""
+    rule = _line_rule()
+    eps = []
+    for k, x in enumerate([70, 58, 51, 49, 51, 48, 30, 20]):
+        t = k * 0.2
+        eps += rule.evaluate(ctx(t, [track(1, [x - 5, 40, x + 5, 80], t, "person")]))
+    assert [(e.done, e.start) for e in eps] == [(True, pytest.approx(1.2))]
+    assert eps[0].first_seen == pytest.approx(0.8 + 0.4 * 1 / 21)   # from x 51 at 0.8 s to x 30 at 1.2 s
+    assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0}   # westward, seen from the top
+
+
+def test_a_track_that_ends_just_past_the_line_crossed_it() -> None:
+    """The feet reach 1 px past the line (within the band) and the track is lost: counted when it ends."""
+    rule = _line_rule()
+    assert rule.evaluate(ctx(0.0, [track(1, [60, 40, 70, 80], 0.0, "person")])) == []
+    assert rule.evaluate(ctx(0.2, [track(1, [44, 40, 54, 80], 0.2, "person")])) == []
+    eps = rule.evaluate(ctx(5.0, []))
+    assert len(eps) == 1 and eps[0].first_seen == pytest.approx(0.2 * 15 / 16) and eps[0].last_t == 0.2
+    assert rule.state_size() == 0
+
+
+def test_a_step_onto_the_line_and_back_is_no_crossing() -> None:
+    rule = _line_rule()
+    eps = []
+    for k, x in enumerate([60, 52, 49, 55, 65]):
+        eps += rule.evaluate(ctx(k * 0.2, [track(1, [x - 5, 40, x + 5, 80], k * 0.2, "person")]))
+    eps += rule.evaluate(ctx(9.0, []))
+    assert eps == [] and rule.counts == {}

@@ -1,6 +1,14 @@
-"""The line rule: crossings of a polyline by an object's bottom-centre, with direction."""
+"""The line rule: crossings of a polyline by an object's bottom-centre, with direction.
+
+A crossing counts once the bottom-centre stands clear of the line on the other side (BAND of the object's
+height away from it): two people walking side by side make boxes that swap and jitter by a few pixels, so a
+track whose feet are on the line can step over it and back several times in a second; it crossed once. A track
+that ends while its feet are past the line but still within the band crossed too (counted when it ends).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -9,9 +17,33 @@ from vision.rules.base import Episode, RuleContext, ZoneRule
 from vision.tracking import Track
 from vision.zones import PolygonZone, to_pixels
 
+BAND = 0.08   # of the object's box height: how far past the line its feet must be for the crossing to count
+
 
 def _side(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float((b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]))
+
+
+def _distance(p: np.ndarray, pts: np.ndarray) -> float:
+    """Pixels from p to the nearest point of the polyline."""
+    a, b = pts[:-1], pts[1:]
+    ab = b - a
+    u = np.clip(((p - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-9), 0.0, 1.0)
+    return float(np.sqrt((((a + u[:, None] * ab) - p) ** 2).sum(axis=1)).min())
+
+
+@dataclass
+class _Seen:
+    """Per track: its latest sighting, and its latest sighting on the side it is counted on (`ref`): a
+    crossing is judged from `ref`, so steps back and forth over the line within the band are no crossings."""
+
+    t: float
+    anchor: np.ndarray
+    ref_t: float
+    ref: np.ndarray
+    box: np.ndarray
+    label: str
+    score: float
 
 
 class Line(ZoneRule):
@@ -24,7 +56,7 @@ class Line(ZoneRule):
         w, h = zone._size
         self.line = to_pixels(cfg.line, w, h)
         self.direction = cfg.direction
-        self._last: dict[int, tuple[float, np.ndarray]] = {}
+        self._seen: dict[int, _Seen] = {}
         self._taken: set[int] = set()  # vanished tracks a new one continued (each continues once)
         self.counts: dict[str, dict[str, int]] = {}
 
@@ -43,53 +75,75 @@ class Line(ZoneRule):
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         out: list[Episode] = []
         for tr in ctx.tracks:
-            prev = self._last.get(tr.id)
-            if prev is not None and prev[0] == tr.last_t:
+            seen = self._seen.get(tr.id)
+            if seen is not None and seen.t == tr.last_t:
                 continue
-            self._last[tr.id] = (tr.last_t, tr.anchor)
-            if prev is None:
-                prev = self._continued(tr)
-            if prev is None:
-                continue
+            if seen is None:
+                seen = self._continued(tr)
+            anchor = tr.anchor
             label = ctx.label(tr)
-            if not self.accepts(label, tr.max_score):
+            if seen is None:
+                self._seen[tr.id] = _Seen(tr.last_t, anchor, tr.last_t, anchor, tr.box.copy(), label,
+                                          tr.max_score)
                 continue
-            crossed = self._crossing(prev[1], tr.anchor)
+            seen.t, seen.anchor, seen.box = tr.last_t, anchor, tr.box.copy()
+            seen.label, seen.score = label, tr.max_score
+            self._seen[tr.id] = seen
+            crossed = self._crossing(seen.ref, anchor)
             if crossed is None:
+                # on the side it is counted on (or it went round an end of the line)
+                seen.ref_t, seen.ref = tr.last_t, anchor
                 continue
-            way, along = crossed
-            per = self.counts.setdefault(label, {"left_to_right": 0, "right_to_left": 0})
-            per[way] += 1  # both ways are counted; only the configured one raises events
-            if self.direction != "any" and way != self.direction:
-                continue
-            # when the bottom-centre reached the line: between the two sightings, as far as it went (under
-            # motion gating the sightings may be a second or more apart; the event fires at the second one)
-            at = prev[0] + along * (tr.last_t - prev[0])
-            out.append(Episode(key=self._key(), label=label, first_seen=at, start=tr.last_t,
-                               last_t=tr.last_t,
-                               box=tr.box.copy(), score=tr.max_score, track_id=tr.id, count=sum(per.values()),
-                               done=True))
+            if _distance(anchor, self.line) < BAND * float(tr.box[3] - tr.box[1]):
+                continue   # on the line, or just past it: not yet a crossing
+            ep = self._count(seen, tr.id, crossed, start=tr.last_t)
+            if ep is not None:
+                out.append(ep)
         live = {tr.id for tr in ctx.tracks}
-        for tid in [k for k in self._last if k not in live]:
-            del self._last[tid]
+        for tid in [k for k in self._seen if k not in live]:
+            seen = self._seen.pop(tid)
+            if tid in self._taken:
+                continue
+            crossed = self._crossing(seen.ref, seen.anchor)   # ended past the line, within the band
+            if crossed is not None:
+                ep = self._count(seen, tid, crossed, start=ctx.t)
+                if ep is not None:
+                    out.append(ep)
         self._taken &= live
         return out
 
-    def _continued(self, tr: Track) -> tuple[float, np.ndarray] | None:
-        """The last sighting of a track that vanished just before this new one appeared near it: under
-        motion gating a walker can get a new id between two sightings, and the crossing is between them."""
+    def _count(self, seen: _Seen, track_id: int, crossed: tuple[str, float], start: float) -> Episode | None:
+        """Count a crossing from seen.ref to seen.anchor; the episode when it is of this rule's direction."""
+        way, along = crossed
+        # when the bottom-centre reached the line: between the two sightings, as far as it went (under
+        # motion gating the sightings may be a second or more apart; the event fires at the second one)
+        at = seen.ref_t + along * (seen.t - seen.ref_t)
+        seen.ref_t, seen.ref = seen.t, seen.anchor
+        if not self.accepts(seen.label, seen.score):
+            return None
+        per = self.counts.setdefault(seen.label, {"left_to_right": 0, "right_to_left": 0})
+        per[way] += 1  # both ways are counted; only the configured one raises events
+        if self.direction != "any" and way != self.direction:
+            return None
+        return Episode(key=self._key(), label=seen.label, first_seen=at, start=start, last_t=seen.t,
+                       box=seen.box, score=seen.score, track_id=track_id, count=sum(per.values()), done=True)
+
+    def _continued(self, tr: Track) -> _Seen | None:
+        """The state of a track that vanished just before this new one appeared near it: under motion gating
+        a walker can get a new id between two sightings, and the crossing is between them."""
         h = float(tr.box[3] - tr.box[1])
         best, best_d = None, max(h, 16.0) * 1.2
-        for tid, (lt, anchor) in self._last.items():
-            if tid == tr.id or tid in self._taken or not 0 < tr.last_t - lt <= 1.5:
+        for tid, seen in self._seen.items():
+            if tid == tr.id or tid in self._taken or not 0 < tr.last_t - seen.t <= 1.5:
                 continue
-            d = float(np.linalg.norm(anchor - tr.anchor))
+            d = float(np.linalg.norm(seen.anchor - tr.anchor))
             if d < best_d:
                 best, best_d = tid, d
         if best is None:
             return None
         self._taken.add(best)
-        return self._last[best]
+        old = self._seen[best]
+        return _Seen(old.t, old.anchor, old.ref_t, old.ref, old.box, old.label, old.score)
 
     def state_size(self) -> int:
-        return len(self._last) + len(self._taken)
+        return len(self._seen) + len(self._taken)
