@@ -1,5 +1,6 @@
 """`convert.py --picodet` and `--yolox`: rewrite a published ONNX detector into the form the runtime reads
-(PicoDet-S: HardSwish fused back from its decomposed form; YOLOX-Nano: a free input size), with metadata.
+(PicoDet-S: HardSwish fused back from its decomposed form and a free input size; YOLOX-Nano: a free input
+size), with metadata.
 Needs only onnx."""
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ PICODET = {  # the upstream file (models/README.md) and the format the runtime r
     "format": {
         "decoder": "nanodet", "layout": "NCHW", "color": "RGB", "size": [416, 416], "resize": "stretch",
         "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375], "strides": [8, 16, 32, 64],
-        "reg_max": 7,
+        "reg_max": 7, "dynamic": True, "multiple": 32,
     },
     "source": "PaddlePaddle/PaddleDetection PP-PicoDet-S 416 (2021.10 release, Apache-2.0), "
               "paddle2onnx export "
@@ -116,6 +117,102 @@ def fuse_hardswish(model):  # onnx.ModelProto -> (onnx.ModelProto, count)
     return model, len(replace)
 
 
+def free_picodet_size(model):  # onnx.ModelProto -> (onnx.ModelProto, count)
+    """Give PicoDet-S a free input height and width.
+
+    The graph is convolutional but for its ShuffleNet channel shuffles, each Reshape([1, 2, C, H, W]) ->
+    Transpose(0, 2, 1, 3, 4) -> Reshape([1, 2C, H, W]) with H and W written as constants. Each becomes
+    Reshape([0, 2, C, -1]) -> Transpose(0, 2, 1, 3) -> Reshape(Shape(its input)): the same values in the same
+    order, for any H and W. The head's own reshapes ([1, C, -1]) and the neck's upsampling (scales) are free
+    already. Any height and width that are multiples of 32 then work (stride 64's maps have ceil(n / 64)
+    cells, as 416's 7x7)."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    new_nodes, count = [], 0
+    for first in graph.node:
+        if first.op_type != "Reshape":
+            continue
+        shape = _const_array(graph, first.input[1])
+        if shape is None or len(shape) != 5 or int(shape[1]) != 2:
+            continue
+        users = consumers.get(first.output[0], [])
+        if len(users) != 1 or users[0].op_type != "Transpose":
+            continue
+        transpose = users[0]
+        perm = next(helper.get_attribute_value(a) for a in transpose.attribute if a.name == "perm")
+        after = consumers.get(transpose.output[0], [])
+        if list(perm) != [0, 2, 1, 3, 4] or len(after) != 1 or after[0].op_type != "Reshape":
+            continue
+        second = after[0]
+        name = first.output[0]
+        split = numpy_helper.from_array(np.asarray([0, 2, int(shape[2]), -1], np.int64), f"{name}_free_shape")
+        graph.initializer.append(split)
+        first.input[1] = split.name
+        for a in transpose.attribute:
+            if a.name == "perm":
+                a.ints[:] = [0, 2, 1, 3]
+        new_nodes.append(helper.make_node("Shape", [first.input[0]], [f"{name}_in_shape"],
+                                          name=f"{name}_in_shape"))
+        second.input[1] = f"{name}_in_shape"
+        count += 1
+    graph.node.extend(new_nodes)
+    # topological order: each Shape node right after what makes its input
+    order = _topological(graph)
+    del graph.node[:]
+    graph.node.extend(order)
+    dims = graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for out in graph.output:
+        out.type.tensor_type.shape.dim[1].dim_param = "cells"
+    del graph.value_info[:]   # shapes inferred at 416 x 416 no longer hold
+    used = {i for n in graph.node for i in n.input}
+    keep = [n for n in graph.node if n.op_type != "Constant" or n.output[0] in used]
+    del graph.node[:]
+    graph.node.extend(keep)
+    weights = [w for w in graph.initializer if w.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
+    onnx.checker.check_model(model)
+    return model, count
+
+
+def _const_array(graph, name: str):  # -> np.ndarray | None
+    from onnx import numpy_helper
+
+    for init in graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output[0] == name and node.attribute:
+            return numpy_helper.to_array(node.attribute[0].t)
+    return None
+
+
+def _topological(graph) -> list:
+    """The graph's nodes in an order where every input is made before it is used."""
+    ready = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending, order = list(graph.node), []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(i in ready for i in node.input):
+                order.append(node)
+                ready.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise ValueError(f"graph has a cycle or a missing input at {rest[0].name}")
+        pending = rest
+    return order
+
+
 def set_metadata(model, spec: dict, converted_by: str) -> None:  # model: onnx.ModelProto
     meta = {"names": repr(dict(enumerate(COCO80))), "sharpeyes.input": json.dumps(spec["format"]),
             "source_model": spec["source"], "converted_by": converted_by}
@@ -125,16 +222,19 @@ def set_metadata(model, spec: dict, converted_by: str) -> None:  # model: onnx.M
 
 
 def convert_picodet(picodet: Path, out_dir: Path) -> None:
-    """PicoDet-S as published -> picodet_s_416.onnx (HardSwish, opset 14, class names and format in
-    metadata)."""
+    """PicoDet-S as published -> picodet_s_416.onnx (HardSwish, opset 14, a free input size, class names and
+    format in metadata)."""
     import onnx
 
     model, count = fuse_hardswish(onnx.load(str(picodet)))
+    model, shuffles = free_picodet_size(model)
     set_metadata(model, PICODET, f"models/convert.py --picodet: {count} hard-swish patterns fused into "
-                 f"HardSwish (opset 14), onnx {onnx.__version__}")
+                 f"HardSwish (opset 14), {shuffles} channel shuffles made free of the input size, "
+                 f"onnx {onnx.__version__}")
     out = out_dir / "picodet_s_416.onnx"
     onnx.save(model, str(out))
-    log(f"picodet: {count} Add/Clip/Mul/Div -> HardSwish; wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    log(f"picodet: {count} Add/Clip/Mul/Div -> HardSwish, {shuffles} shuffles freed; wrote {out} "
+        f"({out.stat().st_size / 1e6:.1f} MB)")
 
 
 def convert_yolox(yolox: Path, out_dir: Path) -> None:

@@ -30,6 +30,8 @@ class Detector(Protocol):
         """Detect on a BGR image; boxes in that image's pixels, after score threshold and filters."""
         ...
 
-    def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
-        """Detect on several crops (motion regions); one Detections per image, in its own pixels."""
+    def detect_batch(self, images: list[np.ndarray], own_size: bool = False) -> list[Detections]:
+        """Detect on several crops (motion regions); one Detections per image, in its own pixels.
+        `own_size`: the images are packed motion regions cut to what they cover, for a model with a free
+        input size (vision/detectors/decoding.py `preprocess`)."""
         ...

@@ -280,15 +280,24 @@ class MotionGate:
 
     def __init__(self, config: MotionConfig, frame_size: tuple[int, int], input_size: tuple[int, int],
                  zones: Sequence[Sequence[tuple[float,
-                                                float]]] | None = None, free_size: bool = False) -> None:
+                                                float]]] | None = None, free_size: bool = False,
+                 stretched: bool = False) -> None:
         """`free_size`: the detector takes any input up to `input_size` (cost grows with its area), so the
-        packed regions are not enlarged beyond their own size and the input is cut to what they cover."""
+        packed regions are not enlarged beyond their own size and the input is cut to what they cover.
+        `stretched`: with `free_size`, a model that runs the whole frame stretched to its full input (PicoDet
+        here): regions are packed as for a fixed input (enlarged up to 2x, never costlier than the whole
+        frame) and the input is cut to what they cover."""
         self.config = config
         self.frame_size = frame_size
         self.input_size = input_size
         self.free_size = free_size
+        self.stretched = stretched
         # a free-size input costs its area: regions at the scale the whole frame is detected at (at most 1)
-        default = min(1.0, self.full_scale) if free_size else 2.0
+        default = min(1.0, self.full_scale) if free_size and not stretched else 2.0
+        if free_size and stretched:
+            # objects no smaller than the stretched whole frame shows them on its more enlarged axis, at
+            # their own size at least, enlarged 2x at most (as for a fixed input)
+            default = min(2.0, max(1.0, input_size[0] / frame_size[0], input_size[1] / frame_size[1]))
         self.max_scale = config.region_scale if config.region_scale is not None else default
         self.motion = MotionDetector(config, frame_size, zones)
         self._last_full_t: float | None = None
@@ -368,7 +377,7 @@ class MotionGate:
             used_w = max(t.offset[0] + round((t.src[2] - t.src[0]) * t.scale) for t in tiles)
             used_h = max(t.offset[1] + round((t.src[3] - t.src[1]) * t.scale) for t in tiles)
             canvas = canvas[:used_h, :used_w]
-        return DetectorBatch([canvas], tiles, (w, h))
+        return DetectorBatch([canvas], tiles, (w, h), own_size=self.free_size)
 
     def _pack(self, regions: list[Box]) -> tuple[float, list[tuple[int, int]]] | None:
         """Shelf-pack the regions into the model input at the largest scale <= max_scale that fits.
@@ -380,7 +389,9 @@ class MotionGate:
         scale = min(self.max_scale, min(iw / sw for sw, _ in sizes), min(ih / sh for _, sh in sizes))
         floor = self.full_scale
         # a free-size input costs its area: no more pixels than the whole frame at its own scale
-        budget = self.frame_size[0] * self.frame_size[1] * floor * floor if self.free_size else float("inf")
+        budget = float("inf")
+        if self.free_size and not self.stretched:
+            budget = self.frame_size[0] * self.frame_size[1] * floor * floor
         while scale >= floor - 1e-9:
             scaled = [(round(sw * scale), round(sh * scale)) for sw, sh in sizes]
             places = _shelf_pack(scaled, iw, ih, gap=4)

@@ -32,6 +32,7 @@ class DetectorBatch:
     images: list[np.ndarray]
     tiles: list[Tile]
     frame_size: tuple[int, int]  # (width, height)
+    own_size: bool = False  # packed regions cut to what they cover: the detector runs them at this size
 
     def to_frame(self, per_image: Sequence[Detections], iou: float = 0.6) -> Detections:
         """Map each image's detections back to frame pixels, then merge duplicates (class-wise NMS).

@@ -129,8 +129,14 @@ class CameraPipeline:
             self.camera.motion if not self.naive else self.camera.motion.model_copy(update={"enabled": False})
         )
         iw, ih = self.detector.input_size
+        stretched = getattr(getattr(self.detector, "format", None), "resize", "") == "stretch"
+        if stretched and self._lines and motion.region_scale is None:
+            # a line camera looks for small fast things near its lines: regions enlarged up to 2x as for a
+            # fixed input (at the size the whole frame shows them, a crossing of the dev cases was lost)
+            motion = motion.model_copy(update={"region_scale": 2.0})
         self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)),
-                               free_size=bool(getattr(self.detector, "dynamic_input", False)))
+                               free_size=bool(getattr(self.detector, "dynamic_input", False)),
+                               stretched=stretched)
         if self._lazy:
             union = np.zeros((height, width), np.uint8)
             for m in self._lazy:
@@ -223,7 +229,9 @@ class CameraPipeline:
     def _detect(self, image: np.ndarray, plan: Plan) -> Detections:
         assert self.gate is not None
         batch = self.gate.prepare(image, plan)
-        dets = batch.to_frame(self.detector.detect_batch(batch.images))
+        images = batch.images
+        dets = batch.to_frame(self.detector.detect_batch(images, own_size=True) if batch.own_size
+                              else self.detector.detect_batch(images))
         if plan.mode == "full":   # parking zones: a closer look at each (vision/rules/occupancy.py)
             dets = closer_look(self.detector, image, dets, self._parking)
         if self.objects is not None:  # object masks and per-label filters, before the tracker

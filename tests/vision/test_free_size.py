@@ -66,6 +66,29 @@ def test_free_size_regions_are_not_enlarged_and_the_input_is_cut_to_them() -> No
     big = MotionGate(MotionConfig(region_scale=1.5), (W, H), (416, 416), free_size=True)
     assert big.max_scale == 1.5                                 # or as configured
 
+def test_a_stretching_free_size_model_keeps_the_region_scale_and_cuts_the_input() -> None:
+    """PicoDet (stretched whole frames, free input): regions as large as the stretched frame shows them on its
+    more enlarged axis (at least 1x, at most 2x), no cost budget (the whole frame costs the full input), the
+    input cut to what they cover and run at that size."""
+    free = MotionGate(MotionConfig(keepalive_s=1000), (W, H), (416, 416), free_size=True, stretched=True)
+    assert free.max_scale == pytest.approx(min(2.0, max(1.0, 416 / W, 416 / H)))
+    for size, scale in (((320, 180), 2.0), ((1920, 1080), 1.0)):
+        assert MotionGate(MotionConfig(), size, (416, 416), free_size=True, stretched=True).max_scale == scale
+    bg = scene()
+    for i in range(10):
+        free.plan(bg, i / 5)
+    for k in range(4):
+        image = with_square(bg, 100 + 12 * k, 150, 40)
+        plan = free.plan(image, (10 + k) / 5)
+    assert plan.mode == "regions"
+    batch = free.prepare(image, plan)
+    (x1, y1, x2, y2), scale = batch.tiles[0].src, batch.tiles[0].scale
+    assert batch.own_size and scale == pytest.approx(free.max_scale, abs=0.01)
+    assert batch.images[0].shape[:2] == (round((y2 - y1) * scale), round((x2 - x1) * scale))
+    quarters = [(x, y, x + 200, y + 150) for x in (0, 210) for y in (0, 160)]
+    assert free._pack(quarters) is not None          # fits the input: no budget of the whole frame's pixels
+
+
 def test_free_size_never_costs_more_pixels_than_the_whole_frame() -> None:
     """Regions that would make a larger input than the letterboxed frame: the full frame is planned."""
     gate = MotionGate(MotionConfig(keepalive_s=1000, pad=0, pad_px=0, min_box=1), (1920, 1080), (416, 416),

@@ -134,3 +134,55 @@ def test_eval_runs_a_case_with_another_model(tmp_path: Path) -> None:
     assert main(["eval", str(case), "--model", str(PICODET), "--json", str(out)]) == 0
     overall = json.loads(out.read_text())["overall"]
     assert overall["tp"] == 2 and overall["fp"] == 0    # the van and the car, with PicoDet-S
+
+
+def test_picodet_takes_a_free_input_size_with_the_original_outputs_at_416() -> None:
+    """The channel shuffles rewritten (models/convert.py --picodet): at 416 x 416 the published model's
+    outputs; packed regions (`own_size`) run at their own size, padded to 32, and find the walkers the whole
+    frame does; anything else is stretched to 416 x 416 as before."""
+    det = create_detector({"model": str(PICODET)})
+    assert det.dynamic_input and det.input_size == (416, 416)  # type: ignore[attr-defined]
+    frame = vtest_frame(100)
+    x, _ = preprocess(frame, det.format)            # type: ignore[attr-defined]
+    assert x.shape == (1, 3, 416, 416)              # a whole frame is stretched as before
+    free, original = _session(PICODET), _session(PICODET_ORIGINAL)
+    out_a = free.run(None, {free.get_inputs()[0].name: x})
+    out_b = original.run(None, {original.get_inputs()[0].name: x})
+    assert max(float(np.abs(a - b).max()) for a, b in zip(out_a, out_b, strict=True)) < 1e-4
+    crop = frame[140:290, 330:430]                  # two walkers, 100 x 150 pixels
+    x, box = preprocess(crop, det.format, own_size=True)   # type: ignore[attr-defined]
+    assert x.shape == (1, 3, 160, 128) and box.size == (128, 160) and (box.sx, box.px) == (1.0, 0.0)
+    assert preprocess(crop, det.format)[0].shape == (1, 3, 416, 416)  # type: ignore[attr-defined]
+    walkers = det.detect_batch([crop], own_size=True)[0]
+    walkers = walkers.xyxy[np.asarray(walkers.data["class_name"]) == "person"]
+    whole = det.detect(frame)
+    people = whole.xyxy[np.asarray(whole.data["class_name"]) == "person"]
+    assert len(walkers) == 2
+    for b in walkers + [330, 140, 330, 140]:   # each found in the frame too, within a few pixels
+        assert np.abs(people - b).max(axis=1).min() < 8, (b, people)
+    # 32 x 32: strides 32 and 64 have one cell each, told apart by the outputs' order
+    assert len(det.detect_batch([frame[0:20, 0:20]], own_size=True)) == 1
+
+
+def test_free_picodet_size_rewrites_a_channel_shuffle_for_any_height_and_width(tmp_path: Path) -> None:
+    """Reshape [1, 2, 3, 4, 4] -> Transpose (0, 2, 1, 3, 4) -> Reshape [1, 6, 4, 4], written for 4 x 4,
+    gives ShuffleNet's channel order for a 6 x 10 input once rewritten."""
+    shape5 = numpy_helper.from_array(np.array([1, 2, 3, 4, 4], np.int64), "s5")
+    shape4 = numpy_helper.from_array(np.array([1, 6, 4, 4], np.int64), "s4")
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Reshape", ["r", "s5"], ["a"]),
+             helper.make_node("Transpose", ["a"], ["b"], perm=[0, 2, 1, 3, 4]),
+             helper.make_node("Reshape", ["b", "s4"], ["y"])]
+    graph = helper.make_graph(nodes, "shuffle", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                              [1, 6, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 4, 4])],
+                              initializer=[shape5, shape4])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    free, count = _convert_module().free_picodet_size(model)
+    assert count == 1
+    onnx.save(free, str(tmp_path / "free.onnx"))
+    x = np.random.default_rng(0).standard_normal((1, 6, 6, 10)).astype(np.float32)
+    y = _session(tmp_path / "free.onnx").run(None, {"x": x})[0]
+    expected = np.maximum(x, 0).reshape(1, 2, 3, 6, 10).transpose(0, 2, 1, 3, 4).reshape(1, 6, 6, 10)
+    assert y.shape == (1, 6, 6, 10) and np.array_equal(y, expected)

@@ -55,6 +55,7 @@ class ModelFormat:
     reg_max: int = 7
     batch: bool = False                # input takes a batch larger than one
     dynamic: bool = False              # input height and width are free (multiples of the largest stride)
+    multiple: int | None = None        # a free input's height and width: multiples of this, not the stride
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -173,21 +174,31 @@ def read_model_format(path: Path, metadata: dict[str, str], input_shape: Shape,
     raise ModelError(unsupported)
 
 
-def preprocess(image: np.ndarray, fmt: ModelFormat, enlarge: bool = False) -> tuple[np.ndarray, Letterbox]:
+def preprocess(image: np.ndarray, fmt: ModelFormat, enlarge: bool = False,
+               own_size: bool = False) -> tuple[np.ndarray, Letterbox]:
     """BGR uint8 HxWx3 -> the model's input tensor (1 x ...) and the map back to source pixels.
 
     A model with a free input size gets the image at most at its own size (padded to the largest stride);
-    `enlarge` letterboxes a small image up to the model's size instead, as for a fixed-size model."""
+    `enlarge` letterboxes a small image up to the model's size instead, as for a fixed-size model. A
+    free-size model that stretches (PicoDet) stretches every image to its size, as a fixed one, but an
+    `own_size` image that fits (motion regions packed for it): that runs as it is, padded."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a BGR image HxWx3, got shape {image.shape}")
     h, w = image.shape[:2]
     tw, th = fmt.size
     r = min(tw / w, th / h)
+    step = fmt.multiple or max(fmt.strides)
     if fmt.dynamic and fmt.resize != "stretch" and not (enlarge and r > 1):
         # a free input size: no upscaling, the image at most the model's size, padded to the largest stride
-        step = max(fmt.strides)
         r = min(1.0, r)
         tw, th = -(-max(1, round(w * r)) // step) * step, -(-max(1, round(h * r)) // step) * step
+    elif fmt.dynamic and fmt.resize == "stretch" and own_size and r >= 1:
+        # a free input size, a model trained on stretched whole frames: packed motion regions (`own_size`)
+        # run at their own size, padded in the bottom and right to the step; whole frames are stretched
+        tw, th = -(-w // step) * step, -(-h // step) * step
+        resized = np.full((th, tw, 3), 114, dtype=np.uint8)
+        resized[:h, :w] = image
+        return _blob(resized, fmt), Letterbox(1.0, 1.0, 0.0, 0.0, (tw, th) if (tw, th) != fmt.size else None)
     if fmt.resize == "stretch":
         resized = cv2.resize(image, (tw, th), interpolation=cv2.INTER_LINEAR)
         box = Letterbox(tw / w, th / h)
@@ -197,20 +208,26 @@ def preprocess(image: np.ndarray, fmt: ModelFormat, enlarge: bool = False) -> tu
         resized = np.full((th, tw, 3), 114, dtype=np.uint8)
         resized[py:py + nh, px:px + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         box = Letterbox(nw / w, nh / h, px, py, (tw, th) if (tw, th) != fmt.size else None)
+    return _blob(resized, fmt), box
+
+
+def _blob(resized: np.ndarray, fmt: ModelFormat) -> np.ndarray:
+    """An image of the input's size -> the input tensor (1 x ...): colour order, mean, std, layout."""
     normalise = any(fmt.mean) or any(s != 1.0 for s in fmt.std)
     if fmt.layout == "NCHW":  # OpenCV's blob: channel swap, mean and HWC->CHW in one C++ pass
+        th, tw = resized.shape[:2]
         mean = (float(fmt.mean[0]), float(fmt.mean[1]), float(fmt.mean[2]))
         blob = np.asarray(cv2.dnn.blobFromImage(resized, 1.0, (tw, th), mean, fmt.color == "RGB"), np.float32)
         if any(s != 1.0 for s in fmt.std):
             blob *= (1.0 / np.asarray(fmt.std, np.float32))[None, :, None, None]
-        return blob, box
+        return blob
     if fmt.color == "RGB":
         resized = resized[:, :, ::-1]
     x: np.ndarray = resized.astype(np.float32)
     if normalise:
         x -= np.asarray(fmt.mean, np.float32)
         x *= 1.0 / np.asarray(fmt.std, np.float32)
-    return np.ascontiguousarray(x[None]), box
+    return np.ascontiguousarray(x[None])
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou: float) -> np.ndarray:
@@ -242,26 +259,35 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def decode_nanodet(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One image's NanoDet maps (each [N, C] or [N, 4*(reg_max+1)]) -> boxes in input pixels."""
-    tw, th = fmt.size
+def decode_nanodet(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float,
+                   size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's NanoDet maps (each [N, C] or [N, 4*(reg_max+1)]) -> boxes in input pixels. Maps are
+    matched to strides by their cells, in output order where two strides have as many (a small free-size
+    input: strides 32 and 64 of a 32 x 32 input have one cell each)."""
+    tw, th = size or fmt.size
     bins = 4 * (fmt.reg_max + 1)
-    cls_maps = {o.shape[0]: o for o in outputs if o.shape[1] != bins}
-    box_maps = {o.shape[0]: o for o in outputs if o.shape[1] == bins}
+    cls_maps = [o for o in outputs if o.shape[1] != bins]
+    box_maps = [o for o in outputs if o.shape[1] == bins]
+
+    def take(maps: list[np.ndarray], n: int) -> np.ndarray | None:
+        for i, m in enumerate(maps):
+            if m.shape[0] == n:
+                return maps.pop(i)
+        return None
+
     boxes, scores, classes = [], [], []
     for stride in fmt.strides:
         gw, gh = -(-tw // stride), -(-th // stride)
         n = gw * gh
-        if n not in cls_maps or n not in box_maps:
+        cls, box_map = take(cls_maps, n), take(box_maps, n)
+        if cls is None or box_map is None:
             raise ModelError(f"NanoDet outputs lack the {gh}x{gw} maps of stride {stride} "
-                             f"(have {sorted(cls_maps)} cells)")
-        cls = cls_maps[n]
+                             f"(have {sorted(o.shape[0] for o in outputs)} cells)")
         idx = np.nonzero(cls.max(axis=1) >= score_threshold)[0]
         if not len(idx):
             continue
         best = cls[idx].argmax(axis=1)
-        dist = _softmax(box_maps[n][idx].reshape(-1, 4, fmt.reg_max + 1), axis=2)
+        dist = _softmax(box_map[idx].reshape(-1, 4, fmt.reg_max + 1), axis=2)
         dist = (dist * np.arange(fmt.reg_max + 1, dtype=np.float32)).sum(axis=2) * stride
         # Distances are measured from the cell's centre; from its corner every box sits half a stride
         # up and left of the object (checked on vtest.avi against CenterNet and by eye).
@@ -327,7 +353,7 @@ def decode(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold: float, 
            size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image's outputs (batch axis removed) -> (xyxy in input pixels, score, class id) after NMS."""
     if fmt.decoder == "nanodet":
-        xyxy, score, cls = decode_nanodet(outputs, fmt, score_threshold)
+        xyxy, score, cls = decode_nanodet(outputs, fmt, score_threshold, size)
     elif fmt.decoder == "yolo":
         xyxy, score, cls = decode_yolo(outputs[0], score_threshold)
     elif fmt.decoder == "yolox":

@@ -65,10 +65,12 @@ class TensorDetector(ABC):
         """One image; a small one (a crop to check) is enlarged to the model's input size."""
         return self.detect_batch([image], enlarge=True)[0]
 
-    def detect_batch(self, images: list[np.ndarray], enlarge: bool = False) -> list[Detections]:
+    def detect_batch(self, images: list[np.ndarray], own_size: bool = False,
+                     enlarge: bool = False) -> list[Detections]:
         """Several crops (motion regions): one batch when the model takes one, else one run each. A model
-        with a free input size runs each at its own size (at most the model's), unless `enlarge`."""
-        prepared = [preprocess(img, self.format, enlarge) for img in images]
+        with a free input size runs each at its own size (at most the model's), unless `enlarge`; one that
+        stretches its input (PicoDet) only with `own_size` (`preprocess`)."""
+        prepared = [preprocess(img, self.format, enlarge, own_size) for img in images]
         if self.format.batch and len(images) > 1:
             outputs = self.infer(np.concatenate([p[0] for p in prepared]))
             per_image = [[o[i] for o in outputs] for i in range(len(images))]

@@ -63,7 +63,7 @@ class UltralyticsDetector:
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
+    def detect_batch(self, images: list[np.ndarray], own_size: bool = False) -> list[Detections]:
         if not images:
             return []
         results = self.model.predict(images, conf=self._floor, iou=self.cfg.iou_threshold,
