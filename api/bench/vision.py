@@ -10,12 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+STAGGER_S = 2.0  # the streams of a trial start spread over this long: cameras are not in phase
 
-def _stream_worker(config: str, camera: str, clip: str, seconds: float, ready: Any, queue: Any) -> None:
+
+def _stream_worker(config: str, camera: str, clip: str, seconds: float, ready: Any, queue: Any,
+                   delay: float = 0.0) -> None:
     """One camera at real frame rate (the source drops frames when the pipeline falls behind). It starts when
     every stream of the trial has loaded (`ready`, a barrier): 16 processes importing and loading a model take
-    about 2.5 s of CPU each, which is start-up, not the running cost the trial measures. Reports its CPU
-    seconds in the trial too."""
+    about 2.5 s of CPU each, which is start-up, not the running cost the trial measures; then `delay` seconds
+    later, so that N copies of one clip are not N cameras in lockstep (every warm-up and keep-alive run of
+    every camera in the same instant, which no site has). Reports its CPU seconds in the trial too."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
@@ -36,6 +40,9 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, ready: A
         for _ in range(2):
             det.detect_batch([first])
     ready.wait()
+    if delay > 0:
+        time.sleep(delay)
+    started = time.time()
     src = open_source(clip, cam.analysis_fps(), realtime=True, loop=True)
     t0, cpu0 = time.monotonic(), time.process_time()
     n, lags = 0, []
@@ -50,22 +57,23 @@ def _stream_worker(config: str, camera: str, clip: str, seconds: float, ready: A
     # the rate frames come at: the analysis rate, or the clip's own when it has fewer (line_fps 15, 10 fps)
     rate = min(cam.analysis_fps(), float(getattr(src, "native_fps", 0.0) or cam.analysis_fps()))
     queue.put({"frames": n, "expected": seconds * rate, "max_lag_s": max(lags) if lags else 0.0,
-               "cpu_s": time.process_time() - cpu0})
+               "cpu_s": time.process_time() - cpu0, "started": started})
 
 
-def _run_streams(config: str, camera: str, clip: str, n: int, seconds: float) -> tuple[bool,
-                                                                                       list[dict[str, Any]]]:
+def _run_streams(config: str, camera: str, clip: str, n: int, seconds: float,
+                 stagger_s: float = STAGGER_S) -> tuple[bool, list[dict[str, Any]]]:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     ready = ctx.Barrier(n + 1)  # all load their model first, then start together
-    procs = [ctx.Process(target=_stream_worker, args=(config, camera, clip, seconds, ready, queue))
-             for _ in range(n)]
+    procs = [ctx.Process(target=_stream_worker, args=(config, camera, clip, seconds, ready, queue,
+                                                      k * stagger_s / n))
+             for k in range(n)]
     for p in procs:
         p.start()
     ready.wait(timeout=120 + 2 * n)
-    results = [queue.get(timeout=seconds + 120 + n) for _ in procs]
+    results = [queue.get(timeout=seconds + stagger_s + 120 + n) for _ in procs]
     for p in procs:
         p.join()
     # keeping up: (almost) every frame at the detect rate analysed, and never more than a second behind

@@ -50,12 +50,15 @@ def test_interleaved_runs_cover_the_whole_clip_each_its_own_way(tmp_path: Path, 
 @pytest.mark.slow
 def test_stream_trial_starts_every_stream_after_all_have_loaded() -> None:
     """`bench vision`'s realtime trial: N stream processes load, wait at a barrier, then run the camera at
-    its real frame rate; each reports its frames against the frames its rate promises."""
-    from api.bench.vision import _run_streams
+    its real frame rate, the streams spread over STAGGER_S (no two cameras in phase); each reports its frames
+    against the frames its rate promises."""
+    from api.bench.vision import STAGGER_S, _run_streams
 
     camera = next(iter(load_config(CONFIG).cameras))
     _, results = _run_streams(str(CONFIG), camera, str(ROOT / "sample_videos/vtest.avi"), 2, 1.0)
     assert len(results) == 2
+    first, second = sorted(r["started"] for r in results)
+    assert second - first >= 0.9 * STAGGER_S / 2     # the second stream one half of the stagger later
     for r in results:
         assert r["expected"] == pytest.approx(5.0)   # 1 s at the camera's 5 fps
         assert r["frames"] >= 1 and r["max_lag_s"] >= 0.0
