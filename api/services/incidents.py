@@ -166,9 +166,8 @@ def lock_merge_keys(session: Session, messages: Sequence[EventMessage]) -> None:
     SQLite: nothing to do (one writer)."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        with sql.pipelined(conn):   # with the transaction's BEGIN: no round trip of its own
-            conn.execute(sql.LOCK_MERGE_KEYS,
-                         {"keys": sql.merge_lock_keys({(m.camera, m.zone, m.event) for m in messages})})
+        conn.execute(sql.LOCK_MERGE_KEYS,
+                     {"keys": sql.merge_lock_keys({(m.camera, m.zone, m.event) for m in messages})})
 
 
 def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], actor: str,
