@@ -314,8 +314,15 @@ class CameraPipeline:
         return take_samples(self.name, self.rules)
 
     def finish(self) -> list[EventMessage]:
-        """End the events still open (the source ended or the worker stops)."""
-        return self.events.finish(self._last_t)
+        """Settle what the rules still hold (a pending line crossing) and end the events still open (the
+        source ended or the worker stops)."""
+        out: list[EventMessage] = []
+        for zname, idx, rule in self.rules:
+            episodes = rule.finish(self._last_t)
+            if episodes:
+                out += self.events.step(zname, idx, rule.kind, rule.event, episodes, self._last_t)
+        self.stats.events += sum(1 for m in out if m.lifecycle == "new")
+        return out + self.events.finish(self._last_t)
 
     # ------------------------------------------------------------------ drawing
 

@@ -233,3 +233,20 @@ def test_motion_measured_ahead_changes_nothing(config: dict, script_of, fps: int
     assert len(feeds) == (len(frames) if config is CFG else len(frames) // 2)
     assert {e for _, e, _, _ in msgs} == ({"crossed"} if config is LINE_CFG else {"blocked", "on_lawn"})
     assert "skip" in modes and calls < len(frames)  # gated: the comparison is not all full-frame runs
+
+
+def test_a_crossing_pending_when_the_clip_ends_is_counted() -> None:
+    """The clip ends while a walker stands with the feet 2 px past the counting line, short of the band (8 %
+    of the box height) that counts a crossing at once: `finish` counts it, as the end of the track would. The
+    walker behind, still short of the line, is not counted."""
+    pipe = CameraPipeline("gate", parse_config(LINE_CFG).cameras["gate"], BlobDetector())
+    msgs = []
+    for k in range(70):   # 0 .. 6.9 s; from 5.2 s the walker's feet stand at x 162 (the line is at x 160)
+        t = k / 10
+        x = min(40 + 30 * (t - 1), 156)
+        objs = [("person", (x, 120, x + 12, 160)), ("person", (x - 40, 170, x - 28, 210))] if t >= 1 else []
+        msgs += pipe.process(scene(t, objs))
+    assert [m for m in msgs if m.lifecycle == "new"] == []
+    new = [m for m in pipe.finish() if m.lifecycle == "new"]
+    assert len(new) == 1 and new[0].event == "crossed" and new[0].count == 1, new
+    assert 4.8 <= new[0].first_seen_s <= 5.4 and new[0].start_s == pytest.approx(6.9)

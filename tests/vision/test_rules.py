@@ -167,14 +167,15 @@ def _line_rule(direction="any", labels=("person",)):
 def test_feet_stepping_over_the_line_and_back_are_one_crossing() -> None:
     """Two people side by side make boxes that jitter by a few pixels: the feet of one track go 46 -> 51 ->
     49 -> 51 -> 48 -> 30 across a line at x 50. One crossing, when the feet stand clear of the line, dated
-    where they last reached it; no crossing back."""
+    where they last reached it (between the last sighting before it and the first past it); no crossing
+    back."""
     rule = _line_rule()
     eps = []
     for k, x in enumerate([70, 58, 51, 49, 51, 48, 30, 20]):
         t = k * 0.2
         eps += rule.evaluate(ctx(t, [track(1, [x - 5, 40, x + 5, 80], t, "person")]))
     assert [(e.done, e.start) for e in eps] == [(True, pytest.approx(1.2))]
-    assert eps[0].first_seen == pytest.approx(0.8 + 0.4 * 1 / 21)   # from x 51 at 0.8 s to x 30 at 1.2 s
+    assert eps[0].first_seen == pytest.approx(0.8 + 0.2 * 1 / 3)   # from x 51 at 0.8 s to x 48 at 1.0 s
     assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0}   # westward, seen from the top
 
 
@@ -186,6 +187,19 @@ def test_a_track_that_ends_just_past_the_line_crossed_it() -> None:
     eps = rule.evaluate(ctx(5.0, []))
     assert len(eps) == 1 and eps[0].first_seen == pytest.approx(0.2 * 15 / 16) and eps[0].last_t == 0.2
     assert rule.state_size() == 0
+
+
+def test_a_track_just_past_the_line_when_the_source_ends_crossed_it() -> None:
+    """The clip ends while the feet are 1 px past the line (within the band): counted at the end, as if the
+    track had ended; a track short of the line is not."""
+    rule = _line_rule()
+    for t, x in ((0.0, 65), (0.2, 49)):
+        assert rule.evaluate(ctx(t, [track(1, [x - 5, 40, x + 5, 80], t, "person"),
+                                     track(2, [x + 15, 40, x + 25, 80], t, "person")])) == []
+    eps = rule.finish(0.2)
+    assert [(e.track_id, e.start, e.last_t) for e in eps] == [(1, 0.2, 0.2)]
+    assert eps[0].first_seen == pytest.approx(0.2 * 15 / 16)
+    assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0} and rule.state_size() == 0
 
 
 def test_a_step_onto_the_line_and_back_is_no_crossing() -> None:

@@ -120,6 +120,10 @@ class ZoneRule:
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         raise NotImplementedError
 
+    def finish(self, t: float) -> list[Episode]:
+        """Episodes the end of the source settles (a line crossing still pending); most rules have none."""
+        return []
+
     def reset(self) -> None:
         self._episodes.clear()
 

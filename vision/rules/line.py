@@ -3,7 +3,8 @@
 A crossing counts once the bottom-centre stands clear of the line on the other side (BAND of the object's
 height away from it): two people walking side by side make boxes that swap and jitter by a few pixels, so a
 track whose feet are on the line can step over it and back several times in a second; it crossed once. A track
-that ends while its feet are past the line but still within the band crossed too (counted when it ends).
+that ends while its feet are past the line but still within the band crossed too (counted when it ends, or
+when the source ends while it is still tracked).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class _Seen:
     box: np.ndarray
     label: str
     score: float
+    past_t: float | None = None         # its first sighting past the line, within the band (pending)
+    past: np.ndarray | None = None
 
 
 class Line(ZoneRule):
@@ -92,33 +95,53 @@ class Line(ZoneRule):
             crossed = self._crossing(seen.ref, anchor)
             if crossed is None:
                 # on the side it is counted on (or it went round an end of the line)
-                seen.ref_t, seen.ref = tr.last_t, anchor
+                seen.ref_t, seen.ref, seen.past_t, seen.past = tr.last_t, anchor, None, None
                 continue
             if _distance(anchor, self.line) < BAND * float(tr.box[3] - tr.box[1]):
+                if seen.past_t is None:
+                    seen.past_t, seen.past = tr.last_t, anchor
                 continue   # on the line, or just past it: not yet a crossing
             ep = self._count(seen, tr.id, crossed, start=tr.last_t)
             if ep is not None:
                 out.append(ep)
         live = {tr.id for tr in ctx.tracks}
-        for tid in [k for k in self._seen if k not in live]:
+        out += self._settle([k for k in self._seen if k not in live], ctx.t)
+        self._taken &= live
+        return out
+
+    def finish(self, t: float) -> list[Episode]:
+        """The source ended: every track ends now, and one whose feet are past the line within the band
+        crossed it, as when a track ends."""
+        out = self._settle(list(self._seen), t)
+        self._taken.clear()
+        return out
+
+    def _settle(self, ended: list[int], t: float) -> list[Episode]:
+        """Forget ended tracks; count those that ended past the line, within the band."""
+        out = []
+        for tid in ended:
             seen = self._seen.pop(tid)
             if tid in self._taken:
                 continue
-            crossed = self._crossing(seen.ref, seen.anchor)   # ended past the line, within the band
+            crossed = self._crossing(seen.ref, seen.anchor)
             if crossed is not None:
-                ep = self._count(seen, tid, crossed, start=ctx.t)
+                ep = self._count(seen, tid, crossed, start=t)
                 if ep is not None:
                     out.append(ep)
-        self._taken &= live
         return out
 
     def _count(self, seen: _Seen, track_id: int, crossed: tuple[str, float], start: float) -> Episode | None:
         """Count a crossing from seen.ref to seen.anchor; the episode when it is of this rule's direction."""
         way, along = crossed
-        # when the bottom-centre reached the line: between the two sightings, as far as it went (under
-        # motion gating the sightings may be a second or more apart; the event fires at the second one)
-        at = seen.ref_t + along * (seen.t - seen.ref_t)
-        seen.ref_t, seen.ref = seen.t, seen.anchor
+        # when the bottom-centre reached the line: between the last sighting before it and the first past it,
+        # as far as it went (under motion gating the sightings may be a second or more apart)
+        end_t = seen.t
+        if seen.past_t is not None and seen.past is not None:
+            first = self._crossing(seen.ref, seen.past)
+            if first is not None:
+                end_t, along = seen.past_t, first[1]
+        at = seen.ref_t + along * (end_t - seen.ref_t)
+        seen.ref_t, seen.ref, seen.past_t, seen.past = seen.t, seen.anchor, None, None
         if not self.accepts(seen.label, seen.score):
             return None
         per = self.counts.setdefault(seen.label, {"left_to_right": 0, "right_to_left": 0})
@@ -143,7 +166,8 @@ class Line(ZoneRule):
             return None
         self._taken.add(best)
         old = self._seen[best]
-        return _Seen(old.t, old.anchor, old.ref_t, old.ref, old.box, old.label, old.score)
+        return _Seen(old.t, old.anchor, old.ref_t, old.ref, old.box, old.label, old.score, old.past_t,
+                     old.past)
 
     def state_size(self) -> int:
         return len(self._seen) + len(self._taken)
