@@ -2,7 +2,7 @@ import numpy as np
 
 from vision.config import COCO_NAMES, TrackerSettings
 from vision.detections import Detections
-from vision.tracking import ObjectTracker
+from vision.tracking import ObjectTracker, Track, link_cost
 
 
 def dets(boxes, cls, score=0.9):
@@ -179,3 +179,26 @@ def test_an_object_seen_twice_in_one_frame_is_one_track() -> None:
     assert len(ids) == 1
     out = tr.update(dets([[x + 5, 100, x + 65, 180], [400, 100, 460, 180]], [1, 1]), 6.0)
     assert len({int(i) for i in out.tracker_id if i >= 0} - ids) == 1
+
+
+
+def _young(span: float, step_px: float) -> Track:
+    """A walker's track seen at 0 and at `span` s, its feet `step_px` further right (and a little up)."""
+    boxes = [np.array([100, 100, 130, 160], np.float32),
+             np.array([100 + step_px, 97, 130 + step_px, 157], np.float32)]
+    tr = Track(id=1, first_t=0.0, box=boxes[1], last_t=span, score=0.9, max_score=0.9)
+    tr.history.extend([(0.0, boxes[0]), (span, boxes[1])])
+    return tr
+
+
+def test_a_young_tracks_speed_does_not_point_its_link_far_away() -> None:
+    """Two sightings 0.07 s apart, 21 px apart (a box cut short, or a runner's first steps): 300 px/s. A box
+    0.6 s later where that speed points, 180 px on, is not this object (a real case: a runner's track
+    continued by a box at the top of the frame); one seen over a whole second at that speed is looked for
+    there, and a young one near where it was last seen."""
+    on = np.array([180, -25, 180, -25], np.float32)
+    young = _young(0.07, 21.0)
+    assert link_cost(young, young.box + on, None, 0.67) is None
+    assert link_cost(young, young.box + np.array([10, 0, 10, 0], np.float32), None, 0.67) is not None
+    settled = _young(1.0, 300.0)
+    assert link_cost(settled, settled.box + on, None, 1.6) is not None
