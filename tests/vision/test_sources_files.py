@@ -209,3 +209,19 @@ def test_analyze_wrong_header_or_truncated_file_writes_events(tmp_path: Path, fa
     assert rc == 0 and len(warned) == 1 and "header says" in warned[0], warned
     spans = sorted((r["first_seen_s"], r["end_s"]) for r in recs)
     assert len(spans) == 2 and 3 <= spans[0][0] <= 13 and 27 <= spans[1][0] <= 33 and spans[1][1] >= 38, spans
+
+
+def test_a_clip_played_in_real_time_decodes_on_one_thread() -> None:
+    """N cameras in real time share the cores: one FFmpeg decoding thread each; as fast as it decodes, FFmpeg
+    picks its own number."""
+    clip = Path(__file__).resolve().parents[2] / "sample_videos" / "composed_fire_lane.mp4"   # H.264
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(2)     # OpenCV gives FFmpeg as many decoding threads as its own pool has
+    try:
+        live = FileSource(clip, 5.0, realtime=True)._open()
+        fast = FileSource(clip, 5.0)._open()
+        assert fast.get(cv2.CAP_PROP_N_THREADS) == 2 and live.get(cv2.CAP_PROP_N_THREADS) == 1
+        live.release()
+        fast.release()
+    finally:
+        cv2.setNumThreads(threads)
