@@ -33,6 +33,7 @@ PATH_STEP_S = 0.4
 ODD_S = 2.5           # a run of out-of-place boxes shorter than this (or one box) is an occlusion, not a move
 DOUBLE_IOU = 0.35     # a new box overlapping a known object's box this much in the same frame is that object
 MAX_APPEARANCE = 0.55  # appearance distance above which two boxes are not the same object
+BESIDE_WIDTH = 1.6    # a box this many times as wide as a new one as tall holds it and another beside it
 SETTLE_S = 0.5        # a track's motion measured over less time than this is damped where it predicts a place
 
 
@@ -128,6 +129,14 @@ def link_cost(track: Track, box: np.ndarray, embedding: np.ndarray | None, t: fl
     if d > reach:
         return None
     return d / reach + look
+
+
+def beside(box: np.ndarray, other: np.ndarray) -> bool:
+    """`other` is as tall as `box` and much wider: two objects side by side seen as one (two people walking
+    abreast), not one object seen twice (a bicycle, and the bicycle with its rider, is taller)."""
+    w, h = float(box[2] - box[0]), float(box[3] - box[1])
+    ow, oh = float(other[2] - other[0]), float(other[3] - other[1])
+    return ow >= BESIDE_WIDTH * w and 0.8 <= oh / max(h, 1.0) <= 1.25
 
 
 class ObjectTracker:
@@ -274,7 +283,8 @@ class ObjectTracker:
                 continue
             for k in known:
                 same_family = int(tids[k]) // ID_STRIDE == tid // ID_STRIDE
-                if same_family and iou(dets.xyxy[r], dets.xyxy[k]) >= DOUBLE_IOU:
+                if same_family and iou(dets.xyxy[r], dets.xyxy[k]) >= DOUBLE_IOU \
+                        and not beside(dets.xyxy[r], dets.xyxy[k]):
                     tids[r] = -1
                     break
 

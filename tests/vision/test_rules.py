@@ -202,6 +202,22 @@ def test_a_track_just_past_the_line_when_the_source_ends_crossed_it() -> None:
     assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0} and rule.state_size() == 0
 
 
+def test_one_of_two_people_abreast_coming_out_of_their_box_counts_too() -> None:
+    """Two people abreast are one box (track 1, 20 px wide) until its feet are on the line; then one of them
+    is seen alone (track 2, 8 px wide, inside the pair's box) already past the line: both count. A narrow new
+    track past the line beside no group is no crossing."""
+    rule = _line_rule()
+    eps = []
+    for t, x in ((0.0, 70), (0.2, 60), (0.4, 49)):
+        eps += rule.evaluate(ctx(t, [track(1, [x - 10, 40, x + 10, 80], t, "person")]))
+    assert eps == []
+    eps = rule.evaluate(ctx(0.6, [track(1, [36, 40, 56, 80], 0.6, "person"),
+                                  track(2, [38, 41, 46, 79], 0.6, "person"),
+                                  track(3, [10, 40, 18, 80], 0.6, "person")]))
+    assert sorted(e.track_id for e in eps) == [1, 2]
+    assert rule.counts["person"] == {"left_to_right": 2, "right_to_left": 0}
+
+
 def test_a_step_onto_the_line_and_back_is_no_crossing() -> None:
     rule = _line_rule()
     eps = []

@@ -202,3 +202,19 @@ def test_a_young_tracks_speed_does_not_point_its_link_far_away() -> None:
     assert link_cost(young, young.box + np.array([10, 0, 10, 0], np.float32), None, 0.67) is not None
     settled = _young(1.0, 300.0)
     assert link_cost(settled, settled.box + on, None, 1.6) is not None
+
+
+def test_one_of_two_people_abreast_seen_on_their_own_is_an_object() -> None:
+    """Two people walking abreast are one box 30 px wide and 60 tall; in one frame the detector also sees
+    one of them alone (14 px wide, as tall, IoU ~0.47 with the pair's box): that box is an object of its own,
+    not the pair's box seen twice."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    pair = set()
+    for k in range(10):
+        x = 200 - 5 * k
+        out = tr.update(dets([[x, 100, x + 30, 160]], [0]), k * 0.2)
+        pair.update(int(i) for i in out.tracker_id if i >= 0)
+    x = 200 - 5 * 10
+    out = tr.update(dets([[x, 100, x + 30, 160], [x, 101, x + 14, 159]], [0, 0]), 2.0)
+    assert len(pair) == 1 and int(out.tracker_id[0]) in pair
+    assert int(out.tracker_id[1]) >= 0 and int(out.tracker_id[1]) not in pair

@@ -15,7 +15,7 @@ import numpy as np
 
 from vision.config import LineRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
-from vision.tracking import Track
+from vision.tracking import Track, beside
 from vision.zones import PolygonZone, to_pixels
 
 BAND = 0.08   # of the object's box height: how far past the line its feet must be for the crossing to count
@@ -77,12 +77,14 @@ class Line(ZoneRule):
 
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         out: list[Episode] = []
+        # where each track was last on its side of the line before this frame (see _split)
+        before = {tid: (s.ref_t, s.ref) for tid, s in self._seen.items()}
         for tr in ctx.tracks:
             seen = self._seen.get(tr.id)
             if seen is not None and seen.t == tr.last_t:
                 continue
             if seen is None:
-                seen = self._continued(tr)
+                seen = self._continued(tr) or self._split(tr, ctx, before)
             anchor = tr.anchor
             label = ctx.label(tr)
             if seen is None:
@@ -168,6 +170,22 @@ class Line(ZoneRule):
         old = self._seen[best]
         return _Seen(old.t, old.anchor, old.ref_t, old.ref, old.box, old.label, old.score, old.past_t,
                      old.past)
+
+    def _split(self, tr: Track, ctx: RuleContext,
+               before: dict[int, tuple[float, np.ndarray]]) -> _Seen | None:
+        """A new track that comes out of the box of a group seen in the same frame (two people abreast seen
+        as one, then apart) starts where the group was last on its side of the line: each counts once."""
+        for g in ctx.tracks:
+            ref = before.get(g.id)
+            if g.id == tr.id or ref is None or g.last_t != tr.last_t or not beside(tr.box, g.box) \
+                    or ctx.label(g) != ctx.label(tr):
+                continue
+            inner = np.clip(np.minimum(tr.box[2:], g.box[2:]) - np.maximum(tr.box[:2], g.box[:2]), 0, None)
+            if float(inner.prod()) < 0.6 * float(np.prod(tr.box[2:] - tr.box[:2])):
+                continue
+            return _Seen(tr.last_t, tr.anchor, ref[0], ref[1].copy(), tr.box.copy(), ctx.label(tr),
+                         tr.max_score)
+        return None
 
     def state_size(self) -> int:
         return len(self._seen) + len(self._taken)
