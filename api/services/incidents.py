@@ -188,8 +188,6 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
         raise UnknownCamera(missing[0])
     out = IngestOutcome()
     conn = session.connection()   # the session's transaction, without the ORM's work per statement
-    if not keys_locked:
-        lock_merge_keys(session, messages)
     unique: dict[tuple[str, int], EventMessage] = {}
     for m in messages:
         unique.setdefault((m.id, m.seq), m)
@@ -201,17 +199,29 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
         if len(shape) > 1:
             raise Conflict(f"event id {eid[:100]!r} is given to steps of different cameras, zones or types: "
                            "a new event needs a new id")
-    for row in conn.execute(sql.EVENTS_BY_ID, {"ids": list(shapes)}):
+    now = utcnow()
+    stored: set[tuple[str, int]] | None = None
+    active: list[sql.ActiveRow] | None = None
+    if conn.dialect.name == "postgresql":
+        # the merge keys' lock and the three reads in one round trip (the steps are stored before the check
+        # of their events below: a refused batch rolls back whole)
+        batch_groups = {(m.camera, m.zone, m.event) for m in messages}
+        found, stored, active = sql.first_reads(
+            conn, None if keys_locked else sql.merge_lock_keys(batch_groups), list(shapes),
+            [(k[0], k[1], m.lifecycle) for k, m in unique.items()], now, batch_groups)
+    else:
+        found = [sql.EventRow(*r) for r in conn.execute(sql.EVENTS_BY_ID, {"ids": list(shapes)})]
+    for row in found:
         # an id is one event: a step naming another camera, zone or type is refused, not merged or dropped
         if shapes[row.id] != {(row.camera_id, row.zone, row.event_type)}:
             raise Conflict(f"event id {row.id[:100]!r} is taken by an event of camera {row.camera_id!r}, "
                            f"zone {row.zone!r}, type {row.event_type!r}: a new event needs a new id (its "
                            "steps keep the camera, zone and type of its first step)")
         known[row.id] = {"incident_id": row.incident_id, "last_seq": row.last_seq, "max_score": row.max_score}
-    now = utcnow()
-    stored = _insert_steps(session, [{"event_id": k[0], "seq": k[1], "lifecycle": m.lifecycle,
-                                      "received_at": now}
-                                     for k, m in unique.items()])
+    if stored is None:
+        stored = _insert_steps(session, [{"event_id": k[0], "seq": k[1], "lifecycle": m.lifecycle,
+                                          "received_at": now}
+                                         for k, m in unique.items()])
     out.stored = len(stored)
     out.stored_keys = stored
     out.duplicates = len(messages) - len(stored)
@@ -223,9 +233,11 @@ def ingest(session: Session, policy: Policy, messages: Sequence[EventMessage], a
     wanted = {(m.camera, m.zone, m.event) for m in todo if m.id not in known}
     if wanted:
         # ascending ids: the newest wins
-        for r in conn.execute(sql.ACTIVE_INCIDENTS, {"groups": list(wanted)}):
-            groups[(r.camera_id, r.zone, r.event_type)] = {"id": r.id, "state": r.state,
-                                                           "last_event_at": r.last_event_at}
+        if active is None:
+            active = [sql.ActiveRow(*r) for r in conn.execute(sql.ACTIVE_INCIDENTS, {"groups": list(wanted)})]
+        for r in active:
+            if (g := (r.camera_id, r.zone, r.event_type)) in wanted:
+                groups[g] = {"id": r.id, "state": r.state, "last_event_at": r.last_event_at}
     touched: dict[int, dict[str, object]] = {}      # incident id -> {"count": +n, "last": datetime}
     new_events: list[dict[str, object]] = []
     ev_updates: dict[str, dict[str, object]] = {}

@@ -136,12 +136,15 @@ class Ingest:
                 by_worker: dict[str, list[Batch]] = {}
                 for b in group:
                     by_worker.setdefault(b.worker, []).append(b)
-                # the whole group's merge keys at once (one order: no two lanes wait on each other crosswise)
-                lock_merge_keys(session, [m for b in group for m in b.messages])
+                # the whole group's merge keys at once (one order: no two lanes wait on each other crosswise);
+                # a group of one worker's requests (the usual) has them taken by its one ingest
+                several = len(by_worker) > 1
+                if several:
+                    lock_merge_keys(session, [m for b in group for m in b.messages])
                 for worker, batches in by_worker.items():
                     merged = {c: info for b in batches for c, info in b.cameras.items()}
                     outcome = ingest(session, ctx.policy, [m for b in batches for m in b.messages],
-                                     f"worker:{worker}", merged, keys_locked=True)
+                                     f"worker:{worker}", merged, keys_locked=several)
                     touched.update(outcome.incidents)
                     created.extend(outcome.new_incidents)
                     first_seen.extend(outcome.new_event_ids)

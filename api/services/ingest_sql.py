@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import NamedTuple
 
+from psycopg.rows import args_row
 from sqlalchemy import bindparam, case, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -132,3 +135,63 @@ def pipelined(conn: Connection) -> Iterator[None]:
             conn.invalidate(exc)
         raise DBAPIError.instance(None, None, exc, dbapi_error, connection_invalidated=lost,
                                   dialect=conn.dialect) from exc
+
+
+# PostgreSQL: the lock and the first three reads of a batch, sent together (`first_reads`)
+_PG_LOCK = "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k"
+_PG_EVENTS = ("SELECT id, incident_id, last_seq, max_score, camera_id, zone, event_type FROM events "
+              "WHERE id = ANY(%s::text[])")
+_PG_STEPS = ("INSERT INTO event_steps (event_id, seq, lifecycle, received_at) "
+             "SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], %s::timestamptz[]) "
+             "ON CONFLICT (event_id, seq) DO NOTHING RETURNING event_id, seq")
+_PG_ACTIVE = ("SELECT id, state, last_event_at, camera_id, zone, event_type FROM incidents "
+              "WHERE (camera_id, zone, event_type) IN "
+              "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])) "
+              "AND state = ANY(%s::text[]) ORDER BY id")
+
+
+class EventRow(NamedTuple):
+    """A row of EVENTS_BY_ID."""
+
+    id: str
+    incident_id: int | None
+    last_seq: int
+    max_score: float
+    camera_id: str
+    zone: str
+    event_type: str
+
+
+class ActiveRow(NamedTuple):
+    """A row of ACTIVE_INCIDENTS."""
+
+    id: int
+    state: str
+    last_event_at: datetime | None
+    camera_id: str
+    zone: str
+    event_type: str
+
+
+def first_reads(conn: Connection, lock: list[int] | None, ids: list[str], steps: list[tuple[str, int, str]],
+                at: datetime, groups: Collection[tuple[str, str, str]]
+                ) -> tuple[list[EventRow], set[tuple[str, int]], list[ActiveRow]]:
+    """PostgreSQL, in one round trip: the merge keys' locks (`lock`, sorted; None: held already), the events
+    of `ids` (as EVENTS_BY_ID), the steps inserted (as INSERT_STEPS: the keys stored now) and the active
+    incidents of `groups` oldest first (as ACTIVE_INCIDENTS). Each is its own statement, run in this order,
+    so the reads after the lock see what its previous holder committed."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with pipelined(conn):
+        if lock is not None:
+            raw.execute(_PG_LOCK, (lock,))
+        events = raw.cursor(row_factory=args_row(EventRow))   # type: ignore[call-arg]
+        inserted = raw.cursor()
+        active = raw.cursor(row_factory=args_row(ActiveRow))   # type: ignore[call-arg]
+        events.execute(_PG_EVENTS, (ids,))
+        inserted.execute(_PG_STEPS, ([e for e, _, _ in steps], [q for _, q, _ in steps],
+                                     [lc for _, _, lc in steps], [at] * len(steps)))
+        cams, zones, kinds = (list(c) for c in zip(*groups, strict=True))
+        active.execute(_PG_ACTIVE, (cams, zones, kinds, list(ACTIVE)))
+        return (list(events.fetchall()), {(str(e), int(q)) for e, q in inserted.fetchall()},
+                list(active.fetchall()))
