@@ -75,3 +75,24 @@ def bottom_centre(box: np.ndarray) -> np.ndarray:
 
 def centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)
+
+
+def merge_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Union overlapping int boxes (frame pixels) until none overlap (touching counts as overlapping)."""
+    out = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        i = 0
+        while i < len(out):
+            j = i + 1
+            while j < len(out):
+                a, b = out[i], out[j]
+                if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
+                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del out[j]
+                    changed = True
+                else:
+                    j += 1
+            i += 1
+    return out

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from vision.boxes import merge_boxes
 from vision.objects import Masks
 from vision.packing import PAD_VALUE, DetectorBatch, Tile, _shelf_pack
 
@@ -115,27 +116,6 @@ def feet_touch(region: Box, blobs: list[Box], mask: np.ndarray) -> bool:
         if mask[max(0, y2 - h // 4):y2 + max(8, int(0.3 * h)), x1:x2].any():
             return True
     return False
-
-
-def merge_boxes(boxes: list[Box]) -> list[Box]:
-    """Union overlapping boxes until none overlap (touching counts as overlapping)."""
-    out = list(boxes)
-    changed = True
-    while changed:
-        changed = False
-        i = 0
-        while i < len(out):
-            j = i + 1
-            while j < len(out):
-                a, b = out[i], out[j]
-                if a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]:
-                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    del out[j]
-                    changed = True
-                else:
-                    j += 1
-            i += 1
-    return out
 
 
 def zone_mask(zones: Sequence[Sequence[tuple[float, float]]], size: tuple[int, int]) -> np.ndarray:

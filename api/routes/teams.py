@@ -22,8 +22,8 @@ from api.schemas import (
     TeamCreate,
     TeamOut,
     TeamStatusIn,
-    TeamUpdate,
 )
+from api.schemas_teams import TeamUpdate
 from api.services import teams
 from api.services.lifecycle import ACTIVE
 from api.views import ERRORS, commit_new, incidents_out

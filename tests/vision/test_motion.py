@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vision.boxes import merge_boxes
 from vision.detections import Detections
 from vision.motion import (
     DetectorBatch,
@@ -16,7 +17,6 @@ from vision.motion import (
     MotionGate,
     Tile,
     _shelf_pack,
-    merge_boxes,
 )
 from vision.motion_stats import gate_stats
 from vision.packing import nms
