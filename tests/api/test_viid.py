@@ -336,26 +336,34 @@ def test_a_huge_box_value_is_refused_per_object(viid: Harness) -> None:
     _nothing_stored(viid)
 
 
-def test_digest_credentials_for_another_path_are_refused(viid: Harness) -> None:
-    first = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}})
-    challenge = first.headers["WWW-Authenticate"]
-    nonce = challenge.split('nonce="')[1].split('"')[0]
+def _md5(s: str) -> str:
     import hashlib
 
-    def md5(s: str) -> str:
-        return hashlib.md5(s.encode()).hexdigest()
+    return hashlib.md5(s.encode()).hexdigest()
 
-    ha1 = md5(f"{NVR}:sharpeyes-viid:{PW[NVR]}")
-    resp = md5(f"{ha1}:{nonce}:00000001:abc:auth:{md5('POST:/VIID/System/Keepalive')}")
-    header = (f'Digest username="{NVR}", realm="sharpeyes-viid", nonce="{nonce}", '
-              f'uri="/VIID/System/Keepalive", qop=auth, nc=00000001, cnonce="abc", response="{resp}"')
+
+def _challenged(h: Harness) -> str:
+    """The nonce of the challenge a Register without credentials gets."""
+    first = h.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}})
+    return first.headers["WWW-Authenticate"].split('nonce="')[1].split('"')[0]
+
+
+def _digest(nonce: str, uri: str, nc: str = "00000001") -> str:
+    """NVR's digest Authorization header for a POST to `uri`, answering the challenge's `nonce`."""
+    ha1 = _md5(f"{NVR}:sharpeyes-viid:{PW[NVR]}")
+    resp = _md5(f"{ha1}:{nonce}:{nc}:abc:auth:{_md5(f'POST:{uri}')}")
+    return (f'Digest username="{NVR}", realm="sharpeyes-viid", nonce="{nonce}", '
+            f'uri="{uri}", qop=auth, nc={nc}, cnonce="abc", response="{resp}"')
+
+
+def test_digest_credentials_for_another_path_are_refused(viid: Harness) -> None:
+    nonce = _challenged(viid)
+    header = _digest(nonce, "/VIID/System/Keepalive")
     r = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}},
                          headers={"Authorization": header})
     assert r.status_code == 401 and "not this request's path" in r.text
-    ok_resp = md5(f"{ha1}:{nonce}:00000001:abc:auth:{md5('POST:/VIID/System/Register')}")
     r = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}},
-                         headers={"Authorization": header.replace("Keepalive", "Register")
-                                  .replace(resp, ok_resp)})
+                         headers={"Authorization": _digest(nonce, "/VIID/System/Register")})
     assert r.status_code == 200, r.text
 
 
@@ -451,24 +459,14 @@ def test_old_records_go_but_an_incidents_snapshots_stay(viid: Harness) -> None:
 def test_a_replayed_register_is_refused_and_a_fresh_one_accepted(viid: Harness) -> None:
     """A captured Register, sent again (from anywhere) within the nonce's lifetime, must not register the
     sender: the same nonce, cnonce and nc are good once. The device itself answers the new challenge."""
-    first = viid.client.post("/VIID/System/Register", json={"RegisterObject": {"DeviceID": NVR}})
-    nonce = first.headers["WWW-Authenticate"].split('nonce="')[1].split('"')[0]
-    import hashlib
-
-    def md5(s: str) -> str:
-        return hashlib.md5(s.encode()).hexdigest()
-
-    ha1 = md5(f"{NVR}:sharpeyes-viid:{PW[NVR]}")
-    resp = md5(f"{ha1}:{nonce}:00000001:abc:auth:{md5('POST:/VIID/System/Register')}")
-    header = (f'Digest username="{NVR}", realm="sharpeyes-viid", nonce="{nonce}", '
-              f'uri="/VIID/System/Register", qop=auth, nc=00000001, cnonce="abc", response="{resp}"')
-    body = {"RegisterObject": {"DeviceID": NVR}}
+    nonce = _challenged(viid)
     reg = "/VIID/System/Register"
+    header = _digest(nonce, reg)
+    body = {"RegisterObject": {"DeviceID": NVR}}
     assert viid.client.post(reg, json=body, headers={"Authorization": header}).status_code == 200
-    again = viid.client.post("/VIID/System/Register", json=body, headers={"Authorization": header})
+    again = viid.client.post(reg, json=body, headers={"Authorization": header})
     assert again.status_code == 401 and "used already" in again.text
     assert "stale=true" in again.headers["WWW-Authenticate"]   # an honest device retries with the new nonce
-    nc2 = md5(f"{ha1}:{nonce}:00000002:abc:auth:{md5('POST:/VIID/System/Register')}")
-    header2 = header.replace("nc=00000001", "nc=00000002").replace(resp, nc2)
+    header2 = _digest(nonce, reg, nc="00000002")
     assert viid.client.post(reg, json=body, headers={"Authorization": header2}).status_code == 200
     assert register(viid, NVR).status_code == 200
