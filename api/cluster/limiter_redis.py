@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -79,8 +79,6 @@ class RedisLoginLimiter(LoginLimiter):
         self._retry_after = self._redis.register_script(_RETRY_AFTER)
         self._failed = self._redis.register_script(_FAILED)
         self._down = False
-        self._seq = 0
-        self._seq_lock = threading.Lock()
 
     def _keys(self, addr: str, name: str) -> list[str]:
         return [_key("w", addr, name), _key("w", addr), _key("a", name)]
@@ -109,9 +107,7 @@ class RedisLoginLimiter(LoginLimiter):
         return max(float(out), local) if out is not None else local
 
     def failed(self, addr: str, name: str) -> None:
-        with self._seq_lock:
-            self._seq += 1
-            member = f"{id(self)}:{self._seq}:{time.time_ns()}"
+        member = uuid.uuid4().hex   # one entry per failure in the windows' sorted sets
         args: list[str | float] = [self.clock(), self.window_s, self.account_after, self.account_max_s,
                                    self.account_forget_s, member]
         keys = self._keys(addr, name)
