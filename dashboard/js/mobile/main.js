@@ -9,7 +9,7 @@ import { $, boot, isOlder, placeName as siteName, placeXY as siteXY, safe, wayBe
 import { PlanMap } from '../shared/plan.js';
 import { flush, outbox } from './queue.js';
 
-const state = { tasks: new Map(), team: null, site: null, route: null, points: null, queue: [], pending: new Map(), shownTask: null };
+const state = { tasks: new Map(), server: new Map(), team: null, site: null, route: null, points: null, queue: [], pending: new Map(), shownTask: null, savedAt: null };
 let taskMap = null;
 let patrolMap = null;
 let live = null;
@@ -78,6 +78,25 @@ function applyLocally(a) {
   if (next) state.tasks.set(a.incidentId, { ...next, pending: true });
 }
 
+// ---- the server's last copy, for a reload without network ------------------------------------------------
+// A leader in a basement or a lift who reloads the page gets its shell from the service worker; his task, route,
+// points and the site plan come from the copy the server last sent (kept here, per user), shown with its time
+// until the api answers again. Queued steps are applied on top of it, as on a live copy.
+const SNAPSHOT_KEY = 'se.m.snapshot';
+
+function saveSnapshot() {
+  const user = auth.user;
+  if (!user) return;
+  const snap = { user: user.id, at: Date.now(), tasks: [...state.server.values()], team: state.team, route: state.route, points: state.points, site: state.site };
+  try { localStorage.setItem(SNAPSHOT_KEY, JSON.stringify(snap)); } catch { /* storage full or blocked: the page works without it */ }
+}
+
+function loadSnapshot() {
+  let snap = null;
+  try { snap = JSON.parse(localStorage.getItem(SNAPSHOT_KEY) || 'null'); } catch { snap = null; }
+  return snap && auth.user && snap.user === auth.user.id ? snap : null;
+}
+
 // ---- data --------------------------------------------------------------------------------------------
 function placeName(id) { return siteName(state.site, id); }
 function placeXY(id) { return siteXY(state.site, id); }
@@ -86,6 +105,8 @@ function upsertTask(inc) {
   if (!inc || inc.id === undefined) return;
   const known = state.tasks.get(inc.id);
   if (isOlder(inc, known)) return;
+  const { pending: _p, ...copy } = inc;
+  state.server.set(inc.id, copy);
   // The outbox still holds later steps for this task: keep showing their local result.
   const merged = { ...(known || {}), ...inc, pending: false };
   const isNewAssignment = inc.team_id === auth.user?.team_id && allows(inc, 'accept') && !allows(known, 'accept');
@@ -119,6 +140,10 @@ async function refresh() {
   if (team) state.team = team;
   if (route) state.route = route;
   if (points) state.points = points;
+  if (Array.isArray(tasks)) {
+    state.savedAt = null;   // the server answered: what shows is live
+    saveSnapshot();
+  }
   state.loaded = true;
   render();
 }
@@ -261,6 +286,9 @@ function renderPoints() {
 
 function render() {
   if (state.team) $('team-name').textContent = state.team.name;
+  const note = $('snapshot-note');
+  note.hidden = !state.savedAt;
+  if (state.savedAt) note.textContent = t('snapshot.shown', { at: clock(state.savedAt) });
   renderTask();
   renderRoute();
   renderPoints();
@@ -273,6 +301,7 @@ function onMessage(topic, payload) {
   } else if (topic === 'teams' || topic.startsWith('teams/')) {
     (Array.isArray(payload) ? payload : [payload]).forEach((tm) => { if (tm && tm.id === auth.user?.team_id) state.team = { ...state.team, ...tm }; });
   }
+  if (!state.savedAt) saveSnapshot();
   render();
 }
 
@@ -284,7 +313,8 @@ function showTab(name) {
 }
 
 async function start({ showLogin }) {
-  state.site = await safe(routes.site());
+  const snap = loadSnapshot();
+  state.site = await safe(routes.site()) || snap?.site || null;
   if (state.site) {
     taskMap = new PlanMap($('task-map'), state.site, { compact: true });
     patrolMap = new PlanMap($('patrol-map'), state.site, { compact: true });
@@ -301,6 +331,12 @@ async function start({ showLogin }) {
     },
   });
   await refreshQueue();
+  if (snap) {   // shown at once, and kept (marked with its time) if the api does not answer
+    (snap.tasks || []).forEach(upsertTask);
+    state.team = snap.team; state.route = snap.route; state.points = snap.points;
+    state.savedAt = snap.at;
+    render();
+  }
   await refresh();
   live.start();
   window.addEventListener('online', () => flushNow());
@@ -308,6 +344,8 @@ async function start({ showLogin }) {
   setInterval(renderTask, 5000);
 }
 
+// a shared phone: signing out forgets the copy (another user's copy is never shown either: loadSnapshot)
+$('logout').addEventListener('click', () => localStorage.removeItem(SNAPSHOT_KEY));
 boot({
   start,
   stop: () => { if (live) live.stop(); },
