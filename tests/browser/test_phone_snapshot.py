@@ -1,6 +1,6 @@
 """The phone page reloaded with no network (a leader in a basement or a lift): its shell comes from the
-service worker, the task as the server last sent it, marked with its time, and a step taken then is queued and sent
-when the network is back. Real Chromium (service worker on) against a real api process."""
+service worker, the task as the server last sent it, marked with its time, and a step taken then is queued
+and sent when the network is back. Real Chromium (service worker on) against a real api process."""
 
 from __future__ import annotations
 
