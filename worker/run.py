@@ -220,6 +220,8 @@ class Worker(Delivery, LiveConfig):
         run = self.runs[name]
         run.halt = threading.Event()
         run.finished, run.error = False, None
+        if self.upper is not None:      # a camera the api's feed added: an APE id for the upper 视图库
+            self.upper.add_cameras([name])
         t = threading.Thread(target=self._camera, args=(run,), name=f"camera-{name}", daemon=True)
         with self._threads_lock:
             self.threads[name] = t

@@ -50,17 +50,32 @@ class UpperConfig:
             raise ValueError(f"upper device id {self.device_id!r} is not a GA/T 1400 id (20 digits)")
 
 
-def ape_id(device_id: str, index: int) -> str:
-    """A camera of this platform as an APE: the device id's region and trade digits, type 132 (camera),
-    its place in the sorted camera list as the serial."""
-    return f"{device_id[:10]}132{index + 1:07d}"
+def ape_id(device_id: str, camera: str, taken: frozenset[str] | set[str] = frozenset()) -> str:
+    """A camera of this platform as an APE: the device id's region and trade digits, type 132 (camera), and a
+    serial from the camera's name, so a camera keeps its id when others are added or removed and across
+    restarts (the upper platform files its records by it). A serial in `taken` (another camera's: about one
+    chance in 100 000 for 100 cameras) moves on to the next one."""
+    serial = int(hashlib.sha1(camera.encode()).hexdigest(), 16) % 9_999_999
+    while True:
+        ape = f"{device_id[:10]}132{serial + 1:07d}"
+        if ape not in taken:
+            return ape
+        serial = (serial + 1) % 9_999_999
+
+
+def assign_apes(device_id: str, cameras: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
+    """`known` plus an APE id for each camera not in it (in name order, where two serials collide)."""
+    out = dict(known or {})
+    for name in sorted(set(cameras) - set(out)):
+        out[name] = ape_id(device_id, name, set(out.values()))
+    return out
 
 
 class UpperPush:
     def __init__(self, config: UpperConfig, cameras: list[str], outbox: Path) -> None:
         self.config = config
         self.tz = ZoneInfo(config.timezone)
-        self.apes = {name: ape_id(config.device_id, i) for i, name in enumerate(sorted(cameras))}
+        self.apes = assign_apes(config.device_id, cameras)
         self.outbox = Outbox(outbox)
         self.http = httpx.Client(base_url=config.url.rstrip("/"), timeout=15.0,
                                  auth=httpx.DigestAuth(config.device_id, config.password),
@@ -72,7 +87,18 @@ class UpperPush:
         self.stop = threading.Event()
         self._next_keepalive = 0.0
         self.split = False      # a list was refused whole: send one record at a time until one passes
+        self.announce = False   # cameras were added: report the APE list again
         self._thread: threading.Thread | None = None
+
+    def add_cameras(self, cameras: list[str]) -> None:
+        """Cameras started after this (`worker --from-api`): their APE ids, reported to the upper platform by
+        the pushing thread before its next records."""
+        new = [c for c in cameras if c not in self.apes]
+        if new:
+            self.apes = assign_apes(self.config.device_id, new, self.apes)
+            self.announce = True
+            log.info("upper 视图库: cameras %s reported as APEs %s", ", ".join(new),
+                     ", ".join(self.apes[c] for c in new))
 
     # --- producing ------------------------------------------------------------------------------------------
     def offer(self, camera: str, messages: list[Any]) -> None:
@@ -126,13 +152,18 @@ class UpperPush:
                 log.warning("upper 视图库 refused registration of %s: %d %s", dev, r.status_code,
                             r.text[:300])
             return False
-        apes = [{"ApeID": ape, "Name": name, "Model": "SharpEyes", "IsOnline": "1"}
-                for name, ape in self.apes.items()]
-        self._post("APEs", {"APEListObject": {"APEObject": apes}})
+        self._announce()
         self.registered = True
         self._next_keepalive = time.monotonic() + self.config.keepalive_s
         log.info("registered with the upper 视图库 %s as %s", self.config.url, dev)
         return True
+
+    def _announce(self) -> None:
+        """Report the cameras as APEs; again later only if the upper platform could not be reached."""
+        apes = [{"ApeID": ape, "Name": name, "Model": "SharpEyes", "IsOnline": "1"}
+                for name, ape in self.apes.items()]
+        r = self._post("APEs", {"APEListObject": {"APEObject": apes}}) if apes else None
+        self.announce = bool(apes) and r is None
 
     def _keepalive(self) -> None:
         if time.monotonic() < self._next_keepalive:
@@ -191,6 +222,8 @@ class UpperPush:
                 backoff *= 2
                 continue
             self._keepalive()
+            if self.announce:
+                self._announce()
             moved = False
             for camera in self.outbox.cameras():
                 items = self.outbox.head(camera, 1 if self.split else BATCH)

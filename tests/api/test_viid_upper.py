@@ -3,12 +3,14 @@ upper 视图库), which turns them into incidents; nothing is lost while the upp
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from sqlalchemy import select, text
@@ -20,7 +22,7 @@ from tests.api.conftest import build
 from tests.api.servers import FakePipeline, ServerThread, free_port, write_clip, write_config
 from worker.outbox import Outbox
 from worker.run import Worker
-from worker.viid_upper import UpperConfig, UpperPush, ape_id
+from worker.viid_upper import UpperConfig, UpperPush, ape_id, assign_apes
 
 ROOT = Path(__file__).resolve().parents[2]
 LOWER = "31010400002000000009"     # the community's SharpEyes, as the district 视图库 knows it
@@ -29,10 +31,11 @@ PASSWORD = "lower-platform-secret"
 
 def upper_app(tmp: Path, cameras: dict[str, tuple[str, str]]) -> Any:
     """A second SharpEyes api as the upper 视图库: each lower camera (name -> (label kind, event)) mapped."""
+    apes = assign_apes(LOWER, list(cameras))
     cfg = {"viid": {"devices": {LOWER: {"password": PASSWORD, "keepalive_s": 2}}},
-           "cameras": {f"lower_{name}": {"viid": {"device": LOWER, "apes": [ape_id(LOWER, i)],
+           "cameras": {f"lower_{name}": {"viid": {"device": LOWER, "apes": [apes[name]],
                                                   "rules": [{"objects": [kind], "event": event}]}}
-                       for i, (name, (kind, event)) in enumerate(sorted(cameras.items()))}}
+                       for name, (kind, event) in cameras.items()}}
     path = tmp / "upper_viid.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return create_app(Settings(dev=True, db_url=f"sqlite:///{tmp / 'upper.db'}",
@@ -75,7 +78,8 @@ def test_findings_wait_in_the_outbox_until_the_upper_platform_is_there(tmp_path:
     records, incidents, media, events = upper_rows(upper)
     assert len(records) == offered == worker.upper.pushed
     assert {r.camera_id for r in records} == {"lower_cam_a", "lower_cam_b"}
-    assert all(r.kind == "person" and r.device_id in (ape_id(LOWER, 0), ape_id(LOWER, 1)) for r in records)
+    apes = (ape_id(LOWER, "cam_a"), ape_id(LOWER, "cam_b"))
+    assert all(r.kind == "person" and r.device_id in apes for r in records)
     assert len(media) == offered and {i.camera_id for i in incidents} == {"lower_cam_a", "lower_cam_b"}
     assert all(m.incident_id is not None for m in media)
     # the stand-in finds a "person" every 0.4 s: captures within dedup_s are one event per camera
@@ -175,3 +179,31 @@ def test_a_record_the_upper_platform_refuses_does_not_hold_up_the_others(tmp_pat
     records, _, _, _ = upper_rows(upper)
     assert len(records) == 2 and push.pushed == 2
     assert Outbox(tmp_path / "box.db").dead_count() == 1
+
+
+def test_a_camera_keeps_its_ape_id_when_cameras_are_added_and_new_ones_are_reported(tmp_path: Path) -> None:
+    before = assign_apes(LOWER, ["lobby", "stair"])
+    after = assign_apes(LOWER, ["gate", "lobby", "stair"])    # "gate" sorts first: no one else's id moves
+    assert after["lobby"] == before["lobby"] and after["stair"] == before["stair"]
+    assert len(set(after.values())) == 3
+    assert all(len(a) == 20 and a.isdigit() and a.startswith(LOWER[:10] + "132") for a in after.values())
+    taken = ape_id(LOWER, "lobby")                          # two names on one serial: the second moves on
+    assert ape_id(LOWER, "lobby", {taken}) not in (taken, "") and len(ape_id(LOWER, "lobby", {taken})) == 20
+
+    # `worker --from-api`: no camera at its start; each one the feed starts is reported to the upper platform
+    posted: list[dict[str, Any]] = []
+
+    def upper(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/VIID/APEs":
+            posted.append(json.loads(request.content))
+        return httpx.Response(200, json={"ResponseStatusObject": {"StatusCode": "0"}})
+
+    push = UpperPush(UpperConfig("http://upper", LOWER, PASSWORD), [], tmp_path / "viid.db")
+    push.http = httpx.Client(base_url="http://upper", transport=httpx.MockTransport(upper))
+    assert push._register() and posted == []                 # nothing to report yet
+    push.add_cameras(["stair"])
+    push.add_cameras(["lobby", "stair"])
+    assert push.announce
+    push._announce()
+    apes = {a["Name"]: a["ApeID"] for a in posted[-1]["APEListObject"]["APEObject"]}
+    assert apes == {"lobby": before["lobby"], "stair": before["stair"]} and not push.announce
