@@ -35,11 +35,13 @@ class AnalyzeResult:
 def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, camera: str | None = None,
                  events_path: str | Path | None = None, annotated: str | Path | None = None,
                  detector: Detector | None = None, naive: bool = False, media: bool = True,
-                 progress: bool = False, max_seconds: float | None = None) -> AnalyzeResult:
+                 progress: bool = False, max_seconds: float | None = None,
+                 confirm_model: str | Path | None = None) -> AnalyzeResult:
     """Run one camera of a config on a recorded clip (ARCHITECTURE.md, `sharpeyes analyze`).
 
     Events are written as JSON Lines when they end (or when the clip ends), snapshots and clips into
     `<events stem>_media/` beside the events file. `naive` decodes every frame and detects on each.
+    `confirm_model`: a second model confirms each new object (as `detector.confirm` would name it).
     """
     import json
     import time
@@ -71,7 +73,14 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
         events_path.parent.mkdir(parents=True, exist_ok=True)
         media_dir = events_path.parent / f"{events_path.stem}_media" if media else None
         out = events_path.open("w", encoding="utf-8")
-    pipe = CameraPipeline(camera, cam, detector, media_dir=media_dir, naive=naive, config_path=config_path)
+    confirm = None
+    if confirm_model is not None:
+        from vision.confirm import confirmer_for
+
+        confirm = confirmer_for({**(cam.detector_section() or {}), "confirm": {"model": str(confirm_model)}},
+                                Path(config_path).resolve().parent)
+    pipe = CameraPipeline(camera, cam, detector, media_dir=media_dir, naive=naive, config_path=config_path,
+                          confirm=confirm)
     stream = is_stream(source)
     # A recording session on a live stream gives up after a few failed attempts instead of waiting forever
     # (a worker's camera retries forever; an engineer at the console wants an answer).

@@ -206,8 +206,8 @@ def case_detector(case: Path, model: str | Path, **settings: Any) -> Detector:
 
 
 def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
-             events_path: Path | None = None, model: str | Path | None = None) -> tuple[CaseResult,
-                                                                                        list[dict[str, Any]]]:
+             events_path: Path | None = None, model: str | Path | None = None,
+             confirm: str | Path | None = None) -> tuple[CaseResult, list[dict[str, Any]]]:
     from vision.analyze import analyze_clip
 
     if detector is None and model is not None:
@@ -216,7 +216,8 @@ def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
     clip = case_clip(case, truth)
     limit = truth.get("max_seconds")  # a case may label only the first part of a clip
     result = analyze_clip(case / "camera.yaml", clip, detector=detector, naive=naive, events_path=events_path,
-                          media=False, max_seconds=float(limit) if limit is not None else None)
+                          media=False, max_seconds=float(limit) if limit is not None else None,
+                          confirm_model=Path(confirm).resolve() if confirm is not None else None)
     res = match_events(result.records, truth, case.name)
     res.kind, res.split = truth["kind"], truth["split"]
     res.seconds = result.seconds
@@ -258,9 +259,11 @@ def groups(results: list[CaseResult]) -> list[CaseResult]:
 
 def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = False, progress: bool = False,
              split: str | None = None, kind: str | None = None,
-             model: str | Path | None = None) -> tuple[list[CaseResult], list[CaseResult]]:
+             model: str | Path | None = None,
+             confirm: str | Path | None = None) -> tuple[list[CaseResult], list[CaseResult]]:
     """Runs the cases (of the split and kind, when named); returns per-case results and the group totals
-    (the last one: all of them). `model` replaces the model file of each case's detector section."""
+    (the last one: all of them). `model` replaces the model file of each case's detector section; `confirm`
+    adds a confirming model to each."""
     cases = find_cases(root, split=split, kind=kind)
     if not cases:
         raise ConfigError(
@@ -271,7 +274,7 @@ def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = F
         from tqdm import tqdm
 
         iterator = tqdm(cases, desc="eval" + (" (naive)" if naive else ""), unit="case", leave=False)
-    results = [run_case(case, detector, naive, model=model)[0] for case in iterator]
+    results = [run_case(case, detector, naive, model=model, confirm=confirm)[0] for case in iterator]
     return results, groups(results)
 
 

@@ -130,6 +130,10 @@ class EventManager:
             out.extend(self._end(key, self._active[key].last_t, t, wall_time))
         return out
 
+    def is_open(self, zone: str, rule_index: int, key: str) -> bool:
+        """Whether the episode `key` of this zone's rule has an open event."""
+        return (zone, rule_index, key) in self._active
+
     def finish(self, t: float) -> list[EventMessage]:
         """End every open event (source ended or pipeline stopped) and close clips now."""
         out: list[EventMessage] = []

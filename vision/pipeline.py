@@ -22,6 +22,7 @@ import numpy as np
 from vision.annotate import draw_view
 from vision.base import Detector, Frame
 from vision.config import Camera, SharpEyesConfig, check_labels
+from vision.confirm import confirmer_for
 from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
 from vision.gating import Cadence, LineBurst, MotionExplainer, WatchedAreas, near_line
@@ -55,7 +56,8 @@ class CameraPipeline:
     """Runs one camera; the worker calls `process` per frame and `finish` when the source ends."""
 
     def __init__(self, name: str, camera: Camera, detector: Detector, *, media_dir: str | Path | None = None,
-                 naive: bool = False, config_path: str | Path = "<config>") -> None:
+                 naive: bool = False, config_path: str | Path = "<config>", confirm: Any = None) -> None:
+        """`confirm`: a vision.confirm.Confirmer (default: the one `detector.confirm` names, if any)."""
         self.name = name
         self.camera = camera
         self.detector = detector
@@ -64,6 +66,8 @@ class CameraPipeline:
         model = str(getattr(detector, "path", "the detector"))
         check_labels(config_path, _single(name, camera), self.class_names, model)
         self.tracker = ObjectTracker(camera.tracker, self.class_names)
+        self.confirm = confirm if confirm is not None else confirmer_for(camera.detector_section(),
+                                                                         Path(config_path).resolve().parent)
         self.events = EventManager(name, camera.events, media_dir, camera.analysis_fps())
         self.gate: MotionGate | None = None
         self.objects: ObjectFilterer | None = None
@@ -283,6 +287,8 @@ class CameraPipeline:
             self.tracker.update(dets, t, image)
             self.explainer.ran(mode, plan.regions, self.tracker.tracks.values(), t)
             ended = {tr.id for tr in self.tracker.ended}
+            if self.confirm is not None:
+                self.confirm.forget(ended)
             for zname, zone in self.zones.items():
                 zone.forget(ended)
                 inside = self._inside[zname]
@@ -305,6 +311,8 @@ class CameraPipeline:
                               seconds_of_day=sod, image=image,
                               verify=partial(known_object_at, self.detector, image) if left else None)
             episodes = rule.evaluate(ctx)
+            if self.confirm is not None and not left and episodes:
+                episodes = self.confirm.keep(episodes, image, t, partial(self.events.is_open, zname, idx))
             msgs = self.events.step(zname, idx, rule.kind, rule.event, episodes, t, frame.wall_time)
             out.extend(msgs)
         self.stats.events += sum(1 for m in out if m.lifecycle == "new")
@@ -339,7 +347,8 @@ class CameraPipeline:
             "tracker": self.tracker.state_size(),
             "zones": sum(z.state_size() for z in self.zones.values())
             + sum(len(v) for v in self._inside.values()),
-            "rules": sum(r.state_size() for _, _, r in self.rules),
+            "rules": sum(r.state_size() for _, _, r in self.rules)
+            + (self.confirm.state_size() if self.confirm is not None else 0),
             "events": self.events.state_size(),
         }
 

@@ -27,6 +27,8 @@ def register(sub: Any, bench_sub: Any) -> None:
                    help="only the cases of this kind (truth.json 'kind')")
     e.add_argument("--model", help="run every case with this detector model file instead of its config's "
                    "(e.g. models/yolox_nano_416.onnx); the rest of its detector section stays")
+    e.add_argument("--confirm", help="a second model confirms each new object before its event fires, in "
+                   "every case (as detector.confirm.model would; vision/confirm.py)")
     e.set_defaults(func=cmd_eval)
 
     b = bench_sub.add_parser("vision", help="decode / pipeline / naive fps, realtime streams, event F1")
@@ -78,10 +80,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from vision.errors import ConfigError
     from vision.eval import evaluate, report_lines
 
-    if args.model and not Path(args.model).is_file():
-        raise ConfigError(f"--model {args.model}: no such model file (the shipped ones are in models/)")
+    for flag, value in (("--model", args.model), ("--confirm", args.confirm)):
+        if value and not Path(value).is_file():
+            raise ConfigError(f"{flag} {value}: no such model file (the shipped ones are in models/)")
     results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind,
-                               model=args.model)
+                               model=args.model, confirm=args.confirm)
     print("\n".join(report_lines(results, totals)))
     if args.json:
         report = {"cases": [r.as_dict() for r in results], "groups": [g.as_dict() for g in totals],

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from vision.base import Detector
+from vision.confirm import ConfirmSettings
 from vision.errors import ConfigError, ModelError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -66,6 +67,8 @@ class DetectorSettings(BaseModel):
                                       "against them when the config loads; they "
                                       "replace the model's own names "
                                       "(same count)")
+    confirm: ConfirmSettings | None = Field(default=None, description="A second model that must see a new "
+                                            "object too before its event fires (vision/confirm.py)")
 
 
 class OnnxDetectorConfig(DetectorSettings):
