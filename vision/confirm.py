@@ -20,26 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from vision.boxes import iou
+from vision.detectors import ConfirmSettings, create_detector, parse_detector_config
+from vision.errors import ModelError
 
 FAMILIES = ({"car", "truck", "bus"}, {"bicycle", "motorcycle"})
 PAD = 0.5          # of the box's size, on each side: the confirming model sees the object in its setting
 MIN_CROP = 96      # pixels: a small object's crop is at least this big
-
-
-class ConfirmSettings(BaseModel):
-    """`detector.confirm`: the second model and when it agrees."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field(description="Model file of the confirming detector (relative to the config file); "
-                       "the same backend and settings as the camera's detector")
-    min_score: float = Field(default=0.3, ge=0, le=1, description="Least score of the confirming detection")
-    min_iou: float = Field(default=0.3, gt=0, le=1,
-                           description="Least overlap of the confirming box with the object's box")
-    retry_s: float = Field(default=1.0, gt=0, description="A refused object is looked at again after this")
 
 
 def family(label: str) -> frozenset[str]:
@@ -116,9 +104,6 @@ class Confirmer:
 
 def confirmer_for(section: dict[str, Any] | None, base_dir: Any) -> Confirmer | None:
     """The camera's confirming model (its detector section's `confirm`), or None."""
-    from vision.detectors import create_detector, parse_detector_config
-    from vision.errors import ModelError
-
     cfg = parse_detector_config(section)
     if cfg.confirm is None:
         return None

@@ -21,8 +21,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
+        # in UTC whatever zone it came in: SQLite keeps the wall time alone, so a bound of 00:00 Beijing time
+        # (the start of a report's day) compared as 00:00 UTC with the stored UTC times, 8 hours off
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:

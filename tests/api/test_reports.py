@@ -148,3 +148,21 @@ def test_the_xlsx_and_csv_downloads_hold_the_rows(api: Harness) -> None:
     c = api.client.get(f"/api/reports.csv?period=month&start=2026-10-01&token={token}")
     assert c.status_code == 200 and c.text.startswith("\ufeff分组,项,受理数")
     assert "汇总,本期,6,3,0.6," in c.text and "按网格,W,3," in c.text
+
+
+def test_a_day_is_the_sites_day_whatever_the_hour_in_utc(api: Harness) -> None:
+    """An incident opened at 04:00 Beijing time (20:00 UTC the day before) is the next day's; stored as UTC,
+    it is compared with the day's bounds in UTC on every database (SQLite keeps no zone)."""
+    from datetime import UTC
+
+    with api.ctx.sessions() as s:
+        at = datetime(2026, 10, 10, 20, 0, tzinfo=UTC)
+        s.add(Incident(title="凌晨堆物", category="stairwell_clutter", severity=2, state="open",
+                       source="camera", created_at=at, updated_at=at, deadline_at=at + timedelta(hours=24)))
+        s.commit()
+    got = {}
+    for day in ("2026-10-10", "2026-10-11"):
+        r = api.client.get(f"/api/reports?period=day&start={day}", headers=api.auth("op"))
+        assert r.status_code == 200, r.text
+        got[day] = r.json()["total"]["received"]
+    assert got == {"2026-10-10": 0, "2026-10-11": 1}

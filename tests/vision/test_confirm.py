@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from vision.config import parse_config
-from vision.confirm import Confirmer, ConfirmSettings, crop_of, family
+from vision.confirm import Confirmer, crop_of, family
 from vision.detections import Detections
+from vision.detectors import ConfirmSettings
 from vision.errors import ConfigError
 from vision.pipeline import CameraPipeline
 from vision.rules.base import Episode

@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from vision.base import Detector
-from vision.confirm import ConfirmSettings
 from vision.errors import ConfigError, ModelError
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -39,6 +38,19 @@ class LabelFilter(BaseModel):
                                    description="Largest box area (pixels²) kept; none: no limit")
     min_score: float | None = Field(default=None, ge=0, le=1, description="Score threshold for this label; "
                                     "none: the detector's score_threshold")
+
+
+class ConfirmSettings(BaseModel):
+    """`detector.confirm`: the second model and when it agrees."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Model file of the confirming detector (relative to the config file); "
+                       "the same backend and settings as the camera's detector")
+    min_score: float = Field(default=0.3, ge=0, le=1, description="Least score of the confirming detection")
+    min_iou: float = Field(default=0.3, gt=0, le=1,
+                           description="Least overlap of the confirming box with the object's box")
+    retry_s: float = Field(default=1.0, gt=0, description="A refused object is looked at again after this")
 
 
 class DetectorSettings(BaseModel):
@@ -190,7 +202,8 @@ def create_detector(cfg: DetectorConfig | dict[str, Any] | None = None,
 
 
 __all__ = [
-    "DEFAULT_MODEL", "TWO_WHEELER_MODEL", "DetectorConfig", "DetectorSettings", "LabelFilter",
+    "DEFAULT_MODEL", "TWO_WHEELER_MODEL", "ConfirmSettings", "DetectorConfig", "DetectorSettings",
+    "LabelFilter",
     "OnnxDetectorConfig", "OpenVinoDetectorConfig", "UltralyticsDetectorConfig", "camera_detector",
     "config_class_names", "create_detector", "parse_detector_config",
 ]
