@@ -18,6 +18,10 @@ def open_session(path: Path, threads: int, spin: bool = True) -> ort.InferenceSe
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    # spinning speeds up one inference (its threads wait for the next operator busily), but after the run the
+    # pool's threads would go on spinning and take the cores from the work between runs (decoding and
+    # the motion model in the read-ahead thread, the tracker): they stop when the run returns
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
     try:
