@@ -7,9 +7,11 @@ most of it lies in the (padded) boxes of tracks that are still good, and no watc
   within `keepalive_s`; a track the detector looked for and missed may be walking away from its stale box,
   so it explains nothing until it is found again;
 - a moving track of a label some rule watches, within REACH of its own sizes of a zone or line where that
-  rule watches it, is due again before it moves about 0.4 of its size (else the tracker cannot follow it);
-  one seen once has no known speed yet; any other track (a walker where only bicycles matter, or far from
-  every zone and line that counts walkers) is due every `refresh_s`: it cannot get there before then.
+  rule watches it, is due again before where it is may be about 0.4 of its size from where the tracker looks
+  for it (else the tracker cannot follow it): before it moves that far, or, when it kept its velocity over
+  its last two windows of SETTLE_S (`drift_rate`), before its predicted place may be off by that much; one
+  seen once has no known speed yet; any other track (a walker where only bicycles matter, or far from every
+  zone and line that counts walkers) is due every `refresh_s`: it cannot get there before then.
 
 (Letting a region the detector found nothing in explain its motion for a while was tried: it saves runs on a
 far figure or a door, but it lost a bicycle pushed among walkers on the Oxford street case.)
@@ -23,7 +25,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.boxes import covered
+from vision.boxes import bottom_centre, covered, size
+from vision.tracking import SETTLE_S
 
 # of its own size: how far a watched object may move between two detector runs. 0.7 made 10-20 % fewer runs
 # for the same dev F1, but zone membership needs `inertia` sightings, so entries were found later (a synthetic
@@ -32,6 +35,53 @@ STEP = 0.4
 
 
 REACH = 3.0  # sizes: a walker (under 2 sizes a second) this far from a zone or line is not there within 1 s
+
+# of its speed: how fast the place predicted for a steady track (ByteTrack's Kalman filter, the tracker's
+# links) may drift from where it is, per second unseen; a walker may slow, stop or turn while unseen
+DRIFT = 0.4
+JITTER = 0.05   # of its size: how far a box's bottom-centre wanders from one detection to the next
+
+
+def drift_rate(track: Any) -> float:
+    """Sizes a second by which where the track is may drift from where the tracker looks for it: its speed
+    (its place is not predicted: a young track, or one whose velocity changed), or for a track whose velocity
+    over its last two windows of SETTLE_S agrees (within its speed and the boxes' jitter), DRIFT of its speed
+    or that change, if larger. Infinite for a track seen once."""
+    hist = track.history
+    if len(hist) < 2:
+        return float("inf")
+    change = _velocity_change(hist)
+    if change is None:
+        return float(track.speed)
+    return float(min(track.speed, max(DRIFT * track.speed, change)))
+
+
+def _velocity_change(hist: Any) -> float | None:
+    """How much the velocity over the last SETTLE_S window (or more, sightings are sparse) differs from the
+    one over the window before it, in sizes a second, less what the boxes' jitter explains; None without two
+    such windows."""
+    t2, b2 = hist[-1]
+    k = _before(hist, len(hist) - 1)
+    j = None if k is None else _before(hist, k)
+    if k is None or j is None:
+        return None
+    (t1, b1), (t0, b0) = hist[k], hist[j]
+    p2, p1, p0 = bottom_centre(b2), bottom_centre(b1), bottom_centre(b0)
+    s = size(np.asarray(b2, np.float32))
+    dv = float(np.linalg.norm((p2 - p1) / (t2 - t1) - (p1 - p0) / (t1 - t0))) / s
+    return max(0.0, dv - JITTER * (2 / (t2 - t1) + 2 / (t1 - t0)))
+
+
+def _before(hist: Any, i: int) -> int | None:
+    """The latest sighting at least SETTLE_S before sighting `i`."""
+    return next((k for k in range(i - 1, -1, -1) if hist[k][0] <= hist[i][0] - SETTLE_S + 1e-6), None)
+
+
+def predicted_box(track: Any, t: float) -> np.ndarray | None:
+    """Where a steady moving track is at `t` (its box moved on by its velocity), or None for any other."""
+    if len(track.history) < 2 or track.speed <= 0 or drift_rate(track) >= track.speed:
+        return None
+    return np.asarray(track.box, np.float32) + np.tile(track.velocity(SETTLE_S), 2) * (t - track.last_t)
 
 
 class WatchedAreas:
@@ -44,7 +94,17 @@ class WatchedAreas:
     def __call__(self, label: str | None, box: np.ndarray) -> bool:
         if self.everywhere or label is None:
             return True
-        shapes = self.areas.get(label)
+        return self._near(self.areas.get(label, []), box)
+
+    def near_zone(self, label: str | None, box: np.ndarray) -> bool:
+        """Whether the box is within REACH of a zone polygon that watches its label (anywhere, with a
+        left_object rule): its membership needs sightings, not predictions."""
+        if self.everywhere or label is None:
+            return True
+        return self._near([s for s in self.areas.get(label, []) if s[1]], box)
+
+    @staticmethod
+    def _near(shapes: list[tuple[np.ndarray, bool]], box: np.ndarray) -> bool:
         if not shapes:
             return False
         reach = REACH * float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
@@ -81,10 +141,15 @@ def _polyline_distance(p: np.ndarray, pts: np.ndarray) -> float:
 
 
 class MotionExplainer:
-    def __init__(self, refresh_s: float, keepalive_s: float, watched: Callable[[Any], bool]) -> None:
+    def __init__(self, refresh_s: float, keepalive_s: float, watched: Callable[[Any], bool],
+                 predictable: Callable[[Any], bool] = lambda tr: True) -> None:
+        """`predictable`: whether a track may be left to where its motion predicts it (a walker near a
+        counting line, whose crossing is dated between two sightings), not one near a zone, whose membership
+        needs `inertia` sightings."""
         self.refresh_s = refresh_s
         self.keepalive_s = keepalive_s
         self.watched = watched
+        self.predictable = predictable
         self.last_run = -1e9
         self._missed: set[int] = set()   # looked for at the last run and not found
 
@@ -102,16 +167,35 @@ class MotionExplainer:
                 missed.add(tr.id)
         self._missed = missed
 
-    def explains(self, regions: list[Any], tracks: Iterable[Any], t: float) -> bool:
-        """Whether every motion region is explained and no watched track is due (so the detector may rest)."""
+    def explains(self, regions: list[Any], tracks: Iterable[Any], t: float,
+                 blobs: Iterable[Any] = ()) -> bool:
+        """Whether every motion region, and each of `blobs` on its own (a line camera's moving blobs near a
+        line: someone new there may be merged into one region with walkers the tracks explain), is explained
+        and no watched track is due (so the detector may rest)."""
         good = [tr for tr in tracks if tr.id not in self._missed and t - tr.last_t <= self.keepalive_s + 1e-6]
-        speeds = [tr.speed if len(tr.history) > 1 else float("inf") for tr in good
-                  if tr.last_t >= self.last_run - 1e-6 and self.watched(tr)]
-        refresh = min([self.refresh_s, *(STEP / v for v in speeds if v > 0)])
+        rates = [look_rate(tr, self.predictable(tr)) for tr in good
+                 if tr.last_t >= self.last_run - 1e-6 and self.watched(tr)]
+        refresh = min([self.refresh_s, *(STEP / v for v in rates if v > 0)])
         if t - self.last_run >= refresh - 1e-6:
             return False
-        boxes = np.array([tr.box for tr in good], dtype=np.float32).reshape(-1, 4)
-        return all(covered(np.asarray(r, dtype=np.float32), boxes) for r in regions)
+        boxes = known_boxes(good, t, self.predictable)
+        return all(covered(np.asarray(r, dtype=np.float32), boxes) for r in [*regions, *blobs])
+
+
+def look_rate(track: Any, predictable: bool) -> float:
+    """Sizes a second by which the track may get away from where the tracker looks for it: `drift_rate`
+    for a predictable one, its speed for any other (infinite while unknown)."""
+    if len(track.history) < 2:
+        return float("inf")
+    return drift_rate(track) if predictable else float(track.speed)
+
+
+def known_boxes(tracks: list[Any], t: float, predictable: Callable[[Any], bool]) -> np.ndarray:
+    """Where the tracks are: a predictable steady one where it is predicted now (its old box explains no
+    motion: what moves there is someone else), any other where it was last seen."""
+    boxes = [(predicted_box(tr, t) if predictable(tr) else None) for tr in tracks]
+    return np.array([tr.box if b is None else b for tr, b in zip(tracks, boxes, strict=True)],
+                    dtype=np.float32).reshape(-1, 4)
 
 
 class LineBurst:
@@ -123,11 +207,13 @@ class LineBurst:
     RECENT_S = 0.5
 
     def __init__(self, fps: float, analysis_fps: float, lines: list[np.ndarray],
-                 watched: Callable[[Any], bool]) -> None:
+                 watched: Callable[[Any], bool],
+                 predictable: Callable[[Any], bool] = lambda tr: True) -> None:
         self.cadence = Cadence(fps, analysis_fps)
         self.fast = STEP * fps   # sizes a second: faster moves more than STEP of its size between two looks
         self.lines = lines
         self.watched = watched   # a track of a label a line rule counts, within REACH of that line
+        self.predictable = predictable   # as MotionExplainer's
         self.active = False
 
     def base(self, t: float) -> bool:
@@ -139,9 +225,9 @@ class LineBurst:
         is looked at when one of them is far from every recent track (something new, or a track it left
         behind), or a track a line counts is near it and fast or of unknown speed."""
         recent = [tr for tr in tracks if t - tr.last_t <= self.RECENT_S]
-        boxes = np.array([tr.box for tr in recent], np.float32).reshape(-1, 4)
+        boxes = known_boxes(recent, t, self.predictable)
         new = any(not covered(np.asarray(r, np.float32), boxes, 0.5, 1.0, 0.0) for r in near)
-        self.active = new or any((len(tr.history) < 2 or tr.speed >= self.fast) and self.watched(tr)
+        self.active = new or any(look_rate(tr, self.predictable(tr)) >= self.fast and self.watched(tr)
                                  for tr in recent)
         return self.active
 

@@ -85,7 +85,9 @@ class CameraPipeline:
         self._areas = WatchedAreas({}, everywhere=True)
         self.burst: LineBurst | None = None   # frames between the detect-fps ones, near lines
         self._near: list[Any] = []             # this frame's motion regions near a line
-        self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched)
+        self._on_lines: WatchedAreas | None = None   # where a line rule counts each label
+        self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched,
+                                         self._predictable)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
         self._early: dict[int, Early] = {}  # frame index -> motion measured ahead
@@ -124,9 +126,9 @@ class CameraPipeline:
                     on_lines.setdefault(label, []).append(shape)
         self._areas = WatchedAreas(areas, any(isinstance(r, LeftObject) for _, _, r in self.rules))
         if self._lines and not self.naive:
-            near = WatchedAreas(on_lines)
+            near = self._on_lines = WatchedAreas(on_lines)
             self.burst = LineBurst(self.camera.detect.fps, self.camera.analysis_fps(), self._lines,
-                                   lambda tr: near(self._label(tr), tr.box))
+                                   lambda tr: near(self._label(tr), tr.box), self._predictable)
             self._cadence = Cadence(self.camera.detect.fps, self.camera.analysis_fps())
         self._lazy = [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = (
@@ -209,7 +211,8 @@ class CameraPipeline:
                             plan.motion_fraction)
             plan = Plan("regions", regions, plan.reason, plan.motion_fraction, plan.blobs)
         # motion that known tracks (or an empty look) explain needs no detector until a track is due
-        if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t):
+        blobs = [b for b in plan.blobs if near_line(b, [], self._lines)]
+        if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t, blobs):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
 
@@ -219,6 +222,13 @@ class CameraPipeline:
 
     def _watched(self, track: Any) -> bool:
         return self._areas(self._label(track), track.box)
+
+    def _predictable(self, track: Any) -> bool:
+        """Near a line that counts it and near no zone that watches it: where it crosses is dated between two
+        sightings, so its place may be left to its predicted motion (gating.drift_rate)."""
+        label = self._label(track)
+        return (self._on_lines is not None and self._on_lines(label, track.box)
+                and not self._areas.near_zone(label, track.box))
 
     def _settled(self) -> bool:
         """Whether motion in the stationary-only zones stopped at this frame (frame difference, small

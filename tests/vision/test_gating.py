@@ -19,7 +19,7 @@ class FakeTrack:
     last_t: float
     class_id: int = PERSON
     speed: float = 0.0
-    history: list[Any] = field(default_factory=lambda: [0, 1])
+    history: list[Any] = field(default_factory=lambda: [(-1.0, None), (0.0, None)])   # two sightings
 
 
 def explainer(watched: set[int]) -> MotionExplainer:
@@ -118,3 +118,76 @@ def test_line_burst_keeps_the_detect_fps_cadence_and_looks_between_only_at_new_o
                   FakeTrack(5, box(270, 200), last_t=1.0, speed=3.0, class_id=BICYCLE),   # not counted
                   FakeTrack(6, box(20, 200), last_t=1.0, speed=3.0)):   # far from the line
         assert not burst.update([], [quiet], 1.1), quiet
+
+
+def tracked(path: Any, until: float, every: float = 0.2) -> Any:
+    """The track of one walker (30x60 px, size 42 px) seen every `every` s from 0 to `until`, at path(t)."""
+    from vision.config import COCO_NAMES, TrackerSettings
+    from vision.detections import Detections
+    from vision.tracking import ObjectTracker
+
+    tracker = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    for k in range(int(round(until / every)) + 1):
+        x, y = path(k * every)
+        seen = Detections(xyxy=np.array([[x, y, x + 30, y + 60]], np.float32), confidence=np.array([0.9]),
+                          class_id=np.array([PERSON]))
+        tracker.update(seen, k * every)
+    (track,) = tracker.tracks.values()
+    return track
+
+
+SIZE = float(np.sqrt(30 * 60))
+
+
+def steady(t: float) -> tuple[float, float]:      # one size a second, to the right
+    return 100 + SIZE * t, 100.0
+
+
+def turning(t: float) -> tuple[float, float]:     # the same, then down from 0.6 s
+    return 100 + SIZE * min(t, 0.6), 100 + SIZE * max(0.0, t - 0.6)
+
+
+def test_a_steady_walker_is_due_when_its_predicted_place_may_be_off_by_step_others_as_before() -> None:
+    from vision.gating import DRIFT, STEP, drift_rate
+
+    walker = tracked(steady, 1.2)
+    assert abs(walker.speed - 1.0) < 0.05 and abs(drift_rate(walker) - DRIFT * walker.speed) < 0.05
+    ex = MotionExplainer(refresh_s=2.0, keepalive_s=3.0, watched=lambda tr: True)
+    ex.ran("full", [], [walker], 1.2)
+    due = 1.2 + STEP / (DRIFT * walker.speed)                      # 1.0 s on, not STEP / speed = 0.4 s on
+    for t in (1.7, due - 0.05):
+        x, y = steady(t)                                          # the motion is where it walked to
+        assert ex.explains([(x - 5, y - 5, x + 35, y + 65)], [walker], t), t
+    x, y = steady(due)
+    assert not ex.explains([(x - 5, y - 5, x + 35, y + 65)], [walker], due)
+    # motion where it was is not it any more, nor motion elsewhere; nor a blob of its own (someone new)
+    # inside a motion region the walker explains
+    assert not ex.explains([(85, 95, 135, 165)], [walker], 1.9)
+    assert not ex.explains([(100, 200, 140, 270)], [walker], 1.7)
+    x, y = steady(1.7)
+    region, mine = (x - 5, y - 5, x + 35, y + 135), (x, y, x + 30, y + 60)
+    other = (x, y + 75, x + 30, y + 135)
+    assert ex.explains([region], [walker], 1.7, [mine])
+    assert not ex.explains([region], [walker], 1.7, [mine, other])
+    for track, last in ((tracked(steady, 0.4), 0.4), (tracked(turning, 1.2), 1.2)):   # young / turned
+        assert drift_rate(track) == track.speed > 0.9
+        ex = MotionExplainer(refresh_s=2.0, keepalive_s=3.0, watched=lambda tr: True)
+        ex.ran("full", [], [track], last)
+        region = [tuple(track.box + np.array([-5, -5, 5, 5]))]
+        assert ex.explains(region, [track], last + STEP / track.speed - 0.05)
+        assert not ex.explains(region, [track], last + STEP / track.speed)
+
+
+def test_line_burst_leaves_a_fast_steady_walker_to_the_tracker() -> None:
+    from vision.gating import LineBurst
+
+    line = np.array([[600.0, 0.0], [600.0, 400.0]], np.float32)
+    burst = LineBurst(5.0, 15.0, [line], watched=lambda tr: True)
+
+    def fast(t: float) -> tuple[float, float]:                    # 3 sizes a second
+        return 300 + 3 * SIZE * t, 100.0
+
+    young, old = tracked(fast, 0.4, every=1 / 15), tracked(fast, 1.2, every=1 / 15)
+    assert young.speed > burst.fast and old.speed > burst.fast
+    assert burst.update([], [young], 0.4 + 1 / 15)
+    assert not burst.update([], [old], 1.2 + 1 / 15)

@@ -218,3 +218,26 @@ def test_one_of_two_people_abreast_seen_on_their_own_is_an_object() -> None:
     out = tr.update(dets([[x, 100, x + 30, 160], [x, 101, x + 14, 159]], [0, 0]), 2.0)
     assert len(pair) == 1 and int(out.tracker_id[0]) in pair
     assert int(out.tracker_id[1]) >= 0 and int(out.tracker_id[1]) not in pair
+
+
+def test_bytetrack_follows_a_steady_walker_across_the_gaps_gating_leaves_it() -> None:
+    """A walker seen at 15 fps for 1.2 s, then as rarely as gating.drift_rate lets a steady one go (its
+    predicted place off by STEP of its size): ByteTrack's own Kalman filter keeps it, no link needed; seen
+    that rarely from the start (its velocity unknown), ByteTrack loses it at each sighting."""
+    from vision.gating import DRIFT, STEP
+
+    for speed in (1.0, 3.0):   # sizes a second; size 42 px
+        gap = STEP / (DRIFT * speed)
+        for first in (1.2, 0.0):
+            tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+            times = [k / 15 for k in range(round(first * 15) + 1)]
+            times += [times[-1] + gap * k for k in range(1, 8)]
+            ids = set()
+            for t in times:
+                x = 20 + speed * 42.4 * t
+                ids |= {int(i) for i in tr.update(dets([[x, 100, x + 30, 160]], [0]), t).tracker_id}
+            links = sum(track.links for track in tr.tracks.values())
+            if first:
+                assert len(ids) == 1 and links == 0, (speed, ids, links)
+            else:   # ByteTrack alone loses it: a new id each time, linked or not
+                assert len(ids) > 1 or links > 0, (speed, ids, links)
