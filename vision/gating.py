@@ -77,13 +77,6 @@ def _before(hist: Any, i: int) -> int | None:
     return next((k for k in range(i - 1, -1, -1) if hist[k][0] <= hist[i][0] - SETTLE_S + 1e-6), None)
 
 
-def predicted_box(track: Any, t: float) -> np.ndarray | None:
-    """Where a steady moving track is at `t` (its box moved on by its velocity), or None for any other."""
-    if len(track.history) < 2 or track.speed <= 0 or drift_rate(track) >= track.speed:
-        return None
-    return np.asarray(track.box, np.float32) + np.tile(track.velocity(SETTLE_S), 2) * (t - track.last_t)
-
-
 class WatchedAreas:
     """Where each label is watched: zone polygons (closed) and lines (open), in frame pixels."""
 
@@ -149,7 +142,7 @@ class MotionExplainer:
         self.refresh_s = refresh_s
         self.keepalive_s = keepalive_s
         self.watched = watched
-        self.predictable = predictable
+        self.predict = Predictions(predictable)
         self.last_run = -1e9
         self._missed: set[int] = set()   # looked for at the last run and not found
 
@@ -173,13 +166,14 @@ class MotionExplainer:
         line: someone new there may be merged into one region with walkers the tracks explain), is explained
         and no watched track is due (so the detector may rest)."""
         good = [tr for tr in tracks if tr.id not in self._missed and t - tr.last_t <= self.keepalive_s + 1e-6]
-        rates = [look_rate(tr, self.predictable(tr)) for tr in good
+        rates = [self.predict.rate(tr) for tr in good
                  if tr.last_t >= self.last_run - 1e-6 and self.watched(tr)]
         refresh = min([self.refresh_s, *(STEP / v for v in rates if v > 0)])
         if t - self.last_run >= refresh - 1e-6:
             return False
-        boxes = known_boxes(good, t, self.predictable)
-        return all(covered(np.asarray(r, dtype=np.float32), boxes) for r in [*regions, *blobs])
+        boxes = self.predict.boxes(good, t)
+        return (all(covered(np.asarray(r, dtype=np.float32), boxes) for r in regions)
+                and all(covered(np.asarray(b, dtype=np.float32), boxes) for b in blobs))
 
 
 def look_rate(track: Any, predictable: bool) -> float:
@@ -190,12 +184,37 @@ def look_rate(track: Any, predictable: bool) -> float:
     return drift_rate(track) if predictable else float(track.speed)
 
 
-def known_boxes(tracks: list[Any], t: float, predictable: Callable[[Any], bool]) -> np.ndarray:
-    """Where the tracks are: a predictable steady one where it is predicted now (its old box explains no
-    motion: what moves there is someone else), any other where it was last seen."""
-    boxes = [(predicted_box(tr, t) if predictable(tr) else None) for tr in tracks]
-    return np.array([tr.box if b is None else b for tr, b in zip(tracks, boxes, strict=True)],
-                    dtype=np.float32).reshape(-1, 4)
+class Predictions:
+    """Per track, its look rate and (a predictable steady one) its velocity, worked out once per sighting:
+    planning asks on every frame."""
+
+    def __init__(self, predictable: Callable[[Any], bool]) -> None:
+        self.predictable = predictable
+        self._facts: dict[int, tuple[float, float, np.ndarray | None]] = {}   # id -> last_t, rate, velocity
+
+    def _of(self, track: Any) -> tuple[float, float, np.ndarray | None]:
+        facts = self._facts.get(track.id)
+        if facts is None or facts[0] != track.last_t:
+            if len(self._facts) > 256:   # bounded: drop what no longer moves on
+                self._facts.clear()
+            ok = self.predictable(track)
+            rate = look_rate(track, ok)
+            steady = ok and 0 < rate < track.speed
+            facts = self._facts[track.id] = (track.last_t, rate, track.velocity(SETTLE_S) if steady else None)
+        return facts
+
+    def rate(self, track: Any) -> float:
+        return self._of(track)[1]
+
+    def boxes(self, tracks: list[Any], t: float) -> np.ndarray:
+        """Where the tracks are: a predictable steady one where it is predicted now (its old box explains no
+        motion: what moves there is someone else), any other where it was last seen."""
+        out = np.array([tr.box for tr in tracks], dtype=np.float32).reshape(-1, 4)
+        for k, tr in enumerate(tracks):
+            v = self._of(tr)[2]
+            if v is not None:
+                out[k] += np.tile(v, 2) * (t - tr.last_t)
+        return out
 
 
 class LineBurst:
@@ -213,7 +232,7 @@ class LineBurst:
         self.fast = STEP * fps   # sizes a second: faster moves more than STEP of its size between two looks
         self.lines = lines
         self.watched = watched   # a track of a label a line rule counts, within REACH of that line
-        self.predictable = predictable   # as MotionExplainer's
+        self.predict = Predictions(predictable)   # as MotionExplainer's
         self.active = False
 
     def base(self, t: float) -> bool:
@@ -225,9 +244,9 @@ class LineBurst:
         is looked at when one of them is far from every recent track (something new, or a track it left
         behind), or a track a line counts is near it and fast or of unknown speed."""
         recent = [tr for tr in tracks if t - tr.last_t <= self.RECENT_S]
-        boxes = known_boxes(recent, t, self.predictable)
+        boxes = self.predict.boxes(recent, t)
         new = any(not covered(np.asarray(r, np.float32), boxes, 0.5, 1.0, 0.0) for r in near)
-        self.active = new or any(look_rate(tr, self.predictable(tr)) >= self.fast and self.watched(tr)
+        self.active = new or any(self.predict.rate(tr) >= self.fast and self.watched(tr)
                                  for tr in recent)
         return self.active
 

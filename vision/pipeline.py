@@ -211,7 +211,7 @@ class CameraPipeline:
                             plan.motion_fraction)
             plan = Plan("regions", regions, plan.reason, plan.motion_fraction, plan.blobs)
         # motion that known tracks (or an empty look) explain needs no detector until a track is due
-        blobs = [b for b in plan.blobs if near_line(b, [], self._lines)]
+        blobs = (b for b in plan.blobs if near_line(b, [], self._lines))   # looked at only if still explained
         if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t, blobs):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
