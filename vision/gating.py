@@ -8,9 +8,11 @@ most of it lies in the (padded) boxes of tracks that are still good, and no watc
   so it explains nothing until it is found again;
 - a moving track of a label some rule watches, within REACH of its own sizes of a zone or line where that
   rule watches it, is due again before where it is may be about 0.4 of its size from where the tracker looks
-  for it (else the tracker cannot follow it): before it moves that far, or, when it kept its velocity over
-  its last two windows of SETTLE_S (`drift_rate`), before its predicted place may be off by that much; one
-  seen once has no known speed yet; any other track (a walker where only bicycles matter, or far from every
+  for it (else the tracker cannot follow it): before it moves that far, or, near a line that counts it and
+  near no zone that watches it, when it kept its velocity over its last two windows of SETTLE_S
+  (`drift_rate`), before its predicted place may be off by that much (such a track then explains motion
+  where it is predicted, and each moving blob near a line must be explained on its own); one seen once
+  has no known speed yet; any other track (a walker where only bicycles matter, or far from every
   zone and line that counts walkers) is due every `refresh_s`: it cannot get there before then.
 
 (Letting a region the detector found nothing in explain its motion for a while was tried: it saves runs on a
