@@ -137,14 +137,13 @@ def _polyline_distance(p: np.ndarray, pts: np.ndarray) -> float:
 
 class MotionExplainer:
     def __init__(self, refresh_s: float, keepalive_s: float, watched: Callable[[Any], bool],
-                 predictable: Callable[[Any], bool] = lambda tr: True) -> None:
-        """`predictable`: whether a track may be left to where its motion predicts it (a walker near a
-        counting line, whose crossing is dated between two sightings), not one near a zone, whose membership
-        needs `inertia` sightings."""
+                 predict: Predictions | None = None) -> None:
+        """`predict`: the tracks' predictions, shared with the camera's LineBurst (default: every track may
+        be left to where its motion predicts it)."""
         self.refresh_s = refresh_s
         self.keepalive_s = keepalive_s
         self.watched = watched
-        self.predict = Predictions(predictable)
+        self.predict = predict or Predictions(lambda tr: True)
         self.last_run = -1e9
         self._missed: set[int] = set()   # looked for at the last run and not found
 
@@ -191,6 +190,9 @@ class Predictions:
     planning asks on every frame."""
 
     def __init__(self, predictable: Callable[[Any], bool]) -> None:
+        """`predictable`: whether a track may be left to where its motion predicts it (a walker near a
+        counting line, whose crossing is dated between two sightings), not one near a zone, whose membership
+        needs `inertia` sightings."""
         self.predictable = predictable
         self._facts: dict[int, tuple[float, float, np.ndarray | None]] = {}   # id -> last_t, rate, velocity
 
@@ -228,13 +230,12 @@ class LineBurst:
     RECENT_S = 0.5
 
     def __init__(self, fps: float, analysis_fps: float, lines: list[np.ndarray],
-                 watched: Callable[[Any], bool],
-                 predictable: Callable[[Any], bool] = lambda tr: True) -> None:
+                 watched: Callable[[Any], bool], predict: Predictions | None = None) -> None:
         self.cadence = Cadence(fps, analysis_fps)
         self.fast = STEP * fps   # sizes a second: faster moves more than STEP of its size between two looks
         self.lines = lines
         self.watched = watched   # a track of a label a line rule counts, within REACH of that line
-        self.predict = Predictions(predictable)   # as MotionExplainer's
+        self.predict = predict or Predictions(lambda tr: True)   # the camera's MotionExplainer's
         self.active = False
 
     def base(self, t: float) -> bool:

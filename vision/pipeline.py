@@ -25,7 +25,7 @@ from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.confirm import confirmer_for
 from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
-from vision.gating import Cadence, LineBurst, MotionExplainer, WatchedAreas, near_line
+from vision.gating import Cadence, LineBurst, MotionExplainer, Predictions, WatchedAreas, near_line
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -86,8 +86,9 @@ class CameraPipeline:
         self.burst: LineBurst | None = None   # frames between the detect-fps ones, near lines
         self._near: list[Any] = []             # this frame's motion regions near a line
         self._on_lines: WatchedAreas | None = None   # where a line rule counts each label
+        self._predictions = Predictions(self._predictable)   # one per camera: the explainer's and the burst's
         self.explainer = MotionExplainer(camera.detect.refresh_s, camera.motion.keepalive_s, self._watched,
-                                         self._predictable)
+                                         self._predictions)
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
         self._early: dict[int, Early] = {}  # frame index -> motion measured ahead
@@ -128,7 +129,7 @@ class CameraPipeline:
         if self._lines and not self.naive:
             near = self._on_lines = WatchedAreas(on_lines)
             self.burst = LineBurst(self.camera.detect.fps, self.camera.analysis_fps(), self._lines,
-                                   lambda tr: near(self._label(tr), tr.box), self._predictable)
+                                   lambda tr: near(self._label(tr), tr.box), self._predictions)
             self._cadence = Cadence(self.camera.detect.fps, self.camera.analysis_fps())
         self._lazy = [z.mask() for zname, z in self.zones.items() if zname in lazy]
         motion = (

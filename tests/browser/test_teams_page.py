@@ -5,7 +5,6 @@ operator sees the refusal, not a form that seems to work."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,6 @@ from tests.browser.harness import ApiServer
 from tests.browser.test_flow import DESK, _context, _errors, _login
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    srv = ApiServer(tmp_path_factory.mktemp("api"))
-    srv.prepare()
-    srv.start()
-    yield srv
-    srv.stop()
 
 
 def _team(server: ApiServer, key: str) -> dict[str, Any]:
