@@ -44,6 +44,8 @@ def test_admin_edits_a_team_and_the_server_judges_it(server: ApiServer, browser:
     page.wait_for_selector("#t-result:has-text('已保存')")
     row = page.wait_for_selector(f"#teams tbody tr[data-id='{t1['id']}']:has-text('钱多多')")
     assert "孙建国" in (row.text_content() or "")           # v_sun leads now
+    assert "1号楼单元门" in (row.text_content() or "")      # the base by its name on the site (b1_entrance)
+    assert page.locator("#places option[value='b1_entrance']").count() == 1
     page.screenshot(path=str(shots / "teams_edited.png"))
     now = _team(server, "t1")
     assert now["leader"] == "v_sun" and "v_new" in now["members"]

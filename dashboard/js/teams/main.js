@@ -3,7 +3,7 @@
 // (POST /api/teams, PATCH /api/teams/{id}). An ES module; signed in through the control room (its token).
 import { auth, get, post, request } from '../shared/api.js';
 import { el } from '../shared/format.js';
-import { $ } from '../shared/page.js';
+import { $, placesOf } from '../shared/page.js';
 
 const STATUS = { off_duty: '下班', available: '待命', on_patrol: '巡逻中', dispatched: '已派出', on_site: '到场' };
 let teams = [];
@@ -17,7 +17,7 @@ function row(tm) {
   return el('tr', { 'data-id': String(tm.id) },
     el('td', { text: `${tm.name} (${tm.key})` }), el('td', { text: nameOf(tm, tm.leader) }),
     el('td', { class: 'members', text: tm.members.map((m) => nameOf(tm, m)).join('、') }),
-    el('td', { text: tm.skills.join(' ') }), el('td', { text: tm.home_grid || '' }), el('td', { text: tm.base ? `${placeNames[tm.base] || tm.base}` : '' }),
+    el('td', { text: tm.skills.join(' ') }), el('td', { text: tm.home_grid || '' }), el('td', { text: tm.base ? placeNames[tm.base] || tm.base : '' }),
     el('td', { text: tm.roster.map(shiftText).join('；') }), el('td', { text: tm.timezone }),
     el('td', { text: STATUS[tm.status] || tm.status }),
     el('td', {}, el('button', { type: 'button', class: 'edit', text: '编辑', onclick: () => open(tm) })));
@@ -33,10 +33,9 @@ async function load() {
 
 async function loadPlaces() {
   try {
-    const site = await get('/api/site');
-    const places = Array.isArray(site.places) ? site.places : Object.values(site.places || {});
-    $('places').replaceChildren(...places.map((p) => el('option', { value: p.id, text: p.name || p.id })));
-    placeNames = Object.fromEntries(places.map((p) => [p.id, p.name || p.id]));
+    const places = Object.entries(placesOf(await get('/api/site')));
+    $('places').replaceChildren(...places.map(([id, p]) => el('option', { value: id, text: p.name || id })));
+    placeNames = Object.fromEntries(places.map(([id, p]) => [id, p.name || id]));
   } catch { /* the base stays a free text field, shown by its id */ }
 }
 
