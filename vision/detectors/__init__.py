@@ -71,7 +71,9 @@ class DetectorSettings(BaseModel):
                                      description="Only these labels are kept; none: all classes")
     filters: dict[str, LabelFilter] = Field(default_factory=dict, description="Per-label min/max area and "
                                             "score, by label name")
-    threads: int = Field(default=2, ge=1, le=64, description="CPU threads one inference may use")
+    threads: int = Field(default=2, ge=1, le=64, description="CPU threads one inference may use (ONNX "
+                         "Runtime: an input of at most a third of the model's, packed motion regions, "
+                         "uses one)")
     classes: list[str] | None = Field(default=None, min_length=1, description="The model's class names in "
                                       "order, for a model that carries none readable before it loads (a .pt "
                                       "file, an ONNX export without `names` "
