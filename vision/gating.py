@@ -21,6 +21,7 @@ far figure or a door, but it lost a bicycle pushed among walkers on the Oxford s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -102,11 +103,12 @@ class WatchedAreas:
     def _near(shapes: list[tuple[np.ndarray, bool]], box: np.ndarray) -> bool:
         if not shapes:
             return False
-        reach = REACH * float(np.sqrt(max(1.0, (box[2] - box[0]) * (box[3] - box[1]))))
-        p = np.array([(box[0] + box[2]) / 2, box[3]], np.float32)   # bottom-centre, as zones judge it
+        x1, y1, x2, y2 = (float(v) for v in box)
+        reach = REACH * math.sqrt(max(1.0, (x2 - x1) * (y2 - y1)))
+        p = ((x1 + x2) / 2, y2)   # bottom-centre, as zones judge it
         for pts, closed in shapes:
             if closed:
-                if cv2.pointPolygonTest(pts.reshape(-1, 1, 2), (float(p[0]), float(p[1])), True) >= -reach:
+                if cv2.pointPolygonTest(pts.reshape(-1, 1, 2), p, True) >= -reach:
                     return True
             elif _polyline_distance(p, pts) <= reach:
                 return True
@@ -121,18 +123,25 @@ def near_line(region: Any, blobs: list[Any], lines: list[np.ndarray]) -> bool:
     x0, y0, x9, y9 = region
     mine = [b for b in blobs if x0 <= (b[0] + b[2]) / 2 <= x9 and y0 <= (b[1] + b[3]) / 2 <= y9]
     for x1, y1, x2, y2 in mine or [region]:
-        reach = REACH * float(np.sqrt(max(1.0, (x2 - x1) * (y2 - y1))))
-        feet = np.array([(x1 + x2) / 2, y2], np.float32)
+        reach = REACH * math.sqrt(max(1.0, float((x2 - x1) * (y2 - y1))))
+        feet = ((x1 + x2) / 2, float(y2))
         if any(_polyline_distance(feet, line) <= reach for line in lines):
             return True
     return False
 
 
-def _polyline_distance(p: np.ndarray, pts: np.ndarray) -> float:
-    a, b = pts[:-1], pts[1:]
-    ab = b - a
-    u = np.clip(((p - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-9), 0.0, 1.0)
-    return float(np.sqrt((((a + u[:, None] * ab) - p) ** 2).sum(axis=1)).min())
+def _polyline_distance(p: tuple[float, float], pts: np.ndarray) -> float:
+    """Pixels from point p to the nearest point of the polyline `pts` (plain floats: called for every
+    blob and track of every planned frame, on lines of a few points, where numpy's per-call cost is most of
+    the time)."""
+    px, py = float(p[0]), float(p[1])
+    best = math.inf
+    q = pts.tolist()
+    for (ax, ay), (bx, by) in zip(q[:-1], q[1:], strict=True):
+        dx, dy = bx - ax, by - ay
+        u = min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / max(dx * dx + dy * dy, 1e-9)))
+        best = min(best, math.hypot(ax + u * dx - px, ay + u * dy - py))
+    return best
 
 
 class MotionExplainer:
