@@ -58,9 +58,13 @@ def covered(box: np.ndarray, others: np.ndarray, frac: float = 0.7, pad: float =
     others = _2d(others)
     if not len(others):
         return False
+    b = _2d(box)[0]
     grow = (others[:, 2:] - others[:, :2]) * pad + pad_px
-    padded = np.concatenate([others[:, :2] - grow, others[:, 2:] + grow], axis=1)
-    return bool(intersection(box, padded).sum() / max(1.0, float(area(box)[0])) >= frac)
+    # intersection(box, padded) and area(box) written out: the same numbers, a third of the calls (this runs
+    # for every motion region and blob of every planned frame)
+    wh = np.maximum(np.minimum(others[:, 2:] + grow, b[2:]) - np.maximum(others[:, :2] - grow, b[:2]), 0.0)
+    own = max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)
+    return bool((wh[:, 0] * wh[:, 1]).sum() / max(1.0, float(own)) >= frac)
 
 
 def size(box: np.ndarray) -> float:
