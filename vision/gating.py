@@ -15,6 +15,11 @@ most of it lies in the (padded) boxes of tracks that are still good, and no watc
   has no known speed yet; any other track (a walker where only bicycles matter, or far from every
   zone and line that counts walkers) is due every `refresh_s`: it cannot get there before then.
 
+On a line-only camera the same test also stands in for a whole-frame plan made only because the motion
+regions do not fit one input or cover most of the frame (on a small frame nearly every plan with motion is
+one), unless a track's feet stand within CROSSING of its size of a line (`at_line`): which track is which
+decides the line's next count there (vision/pipeline.py `_explained_whole`).
+
 (Letting a region the detector found nothing in explain its motion for a while was tried: it saves runs on a
 far figure or a door, but it lost a bicycle pushed among walkers on the Oxford street case.)
 """
@@ -37,6 +42,9 @@ from vision.tracking import SETTLE_S
 STEP = 0.4
 
 
+# sizes: a track whose feet are this near a line is detected, not predicted, on a line camera's whole-frame
+# plans (0.75 made a duplicate crossing on the fast small vtest clip; 1 and 1.25 none on the dev cases)
+CROSSING = 1.0
 REACH = 3.0  # sizes: a walker (under 2 sizes a second) this far from a zone or line is not there within 1 s
 
 # of its speed: how fast the place predicted for a steady track (ByteTrack's Kalman filter, the tracker's
@@ -126,6 +134,17 @@ def near_line(region: Any, blobs: list[Any], lines: list[np.ndarray]) -> bool:
         reach = REACH * math.sqrt(max(1.0, float((x2 - x1) * (y2 - y1))))
         feet = ((x1 + x2) / 2, float(y2))
         if any(_polyline_distance(feet, line) <= reach for line in lines):
+            return True
+    return False
+
+
+def at_line(tracks: Iterable[Any], lines: list[np.ndarray]) -> bool:
+    """Whether a track's feet stand within CROSSING of its size of a line: which track is which decides
+    that line's next count."""
+    for tr in tracks:
+        x1, y1, x2, y2 = (float(v) for v in tr.box)
+        reach = CROSSING * math.sqrt(max(1.0, (x2 - x1) * (y2 - y1)))
+        if any(_polyline_distance(((x1 + x2) / 2, y2), line) < reach for line in lines):
             return True
     return False
 

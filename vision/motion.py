@@ -281,6 +281,7 @@ class MotionGate:
         self.max_scale = config.region_scale if config.region_scale is not None else default
         self.motion = MotionDetector(config, frame_size, zones)
         self._last_full_t: float | None = None
+        self._full_before: float | None = None
         self._frames = 0
         self._warm_until = config.warmup_frames
         self.counts: dict[str, int] = {"skip": 0, "regions": 0, "full": 0}
@@ -323,9 +324,20 @@ class MotionGate:
         else:
             p = Plan("regions", regions, f"{len(regions)} motion region(s)", frac, list(self.motion.blobs))
         if p.mode == "full":
-            self._last_full_t = t
+            self._full_before, self._last_full_t = self._last_full_t, t
         self.counts[p.mode] += 1
         return p
+
+    @property
+    def rewarming(self) -> bool:
+        """Whether the warm-up now is one restarted by motion over most of the frame (not the first one)."""
+        return self.config.warmup_frames < self._frames <= self._warm_until
+
+    def undo_full(self) -> None:
+        """The full plan just made is not run (the caller skips it): the next keep-alive is due as before."""
+        self._last_full_t = self._full_before
+        self.counts["full"] -= 1
+        self.counts["skip"] += 1
 
     def full_now(self, t: float, reason: str) -> Plan:
         """A full-frame plan asked for by the caller; it counts as this period's keep-alive."""

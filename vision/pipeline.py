@@ -25,7 +25,7 @@ from vision.config import Camera, SharpEyesConfig, check_labels
 from vision.confirm import confirmer_for
 from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
-from vision.gating import Cadence, LineBurst, MotionExplainer, Predictions, WatchedAreas, near_line
+from vision.gating import Cadence, LineBurst, MotionExplainer, Predictions, WatchedAreas, at_line, near_line
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -35,6 +35,7 @@ from vision.tracking import ObjectTracker
 from vision.zones import PolygonZone
 
 log = logging.getLogger(__name__)
+UNFIT = ("motion regions do not fit one input at full-frame scale", "motion covers most of the frame")
 Early = MotionSample | tuple[np.ndarray, np.ndarray | None, np.ndarray | None]   # a sample, or 3 greys
 
 
@@ -186,6 +187,9 @@ class CameraPipeline:
         plan = self.gate.plan(image, t, early, between)
         settled = self._settled() if base else False
         self._near = []
+        if plan.mode == "full" and self._explained_whole(plan, t):
+            self.gate.undo_full()
+            return Plan("skip", [], "motion explained by tracks (a whole-frame plan)", plan.motion_fraction)
         if plan.mode == "full":
             self._last_lazy = t
         if plan.mode != "regions":
@@ -216,6 +220,21 @@ class CameraPipeline:
         if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t, blobs):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
+
+    def _explained_whole(self, plan: Plan, t: float) -> bool:
+        """A line-only camera's whole-frame plan made because its motion regions do not fit one input or
+        cover most of the frame (a small frame: nearly every plan with motion), or in the warm-up that
+        restarts: skipped as a regions plan is, when the tracks explain the motion and every moving blob
+        near a line, unless a track stands near a line (gating.CROSSING)."""
+        assert self.gate is not None
+        if (self.burst is None or self._interest or self._lazy
+                or not (plan.reason in UNFIT or self.gate.rewarming)):
+            return False
+        recent = self.tracker.current(t, 1.0)
+        if at_line(recent, self._lines):
+            return False
+        blobs = [b for b in self.gate.motion.blobs if near_line(b, [], self._lines)]
+        return self.explainer.explains(plan.regions, self.tracker.tracks.values(), t, blobs)
 
     def _label(self, track: Any) -> str | None:
         names, cid = self.class_names, track.class_id

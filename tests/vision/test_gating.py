@@ -191,3 +191,14 @@ def test_line_burst_leaves_a_fast_steady_walker_to_the_tracker() -> None:
     assert young.speed > burst.fast and old.speed > burst.fast
     assert burst.update([], [young], 0.4 + 1 / 15)
     assert not burst.update([], [old], 1.2 + 1 / 15)
+
+
+def test_a_track_whose_feet_are_within_its_size_of_a_line_is_near_a_crossing() -> None:
+    from vision.gating import at_line
+
+    line = np.array([[300, 0], [300, 400]], np.float32)
+    near = FakeTrack(1, box(200, 100), last_t=0.0)      # feet at x 220, y 200; size 63: 80 px from the line
+    nearer = FakeTrack(2, box(240, 100), last_t=0.0)    # feet 40 px from it
+    assert not at_line([near], [line])
+    assert at_line([near, nearer], [line])
+    assert not at_line([nearer], [])

@@ -162,6 +162,23 @@ def test_fast_walkers_on_a_line_need_the_frames_between_the_detect_fps_ones(tmp_
 
 
 @pytest.mark.slow
+def test_a_small_line_camera_leaves_explained_whole_frame_plans_to_its_tracks() -> None:
+    """vtest.avi at 3x speed and 256x192 (real footage): motion regions never fit one input there, so every
+    frame with motion was planned on the whole frame, explained or not (109 detector runs of 134 frames).
+    Such plans are skipped when the tracks explain the motion and no track stands near the line, and every
+    crossing is still found, each dated within the case's tolerance."""
+    from vision.analyze import analyze_clip
+    from vision.eval import case_clip, load_truth, match_events
+
+    case = Path(__file__).resolve().parents[2] / "sample_videos/cases/real_vtest_line_small_fast"
+    truth = load_truth(case)
+    result = analyze_clip(case / "camera.yaml", case_clip(case, truth), media=False)
+    found = match_events(result.records, truth, case.name)
+    assert (found.tp, found.fp, found.fn, found.duplicates) == (13, 0, 0, 0), found
+    assert result.stats.full + result.stats.regions <= 100, result.stats
+
+
+@pytest.mark.slow
 def test_small_two_wheelers_on_a_line_are_counted() -> None:
     """The Oxford street at 480x270 (real footage; bicycles 10-40 px wide, one pushed away from the camera
     and seen from behind): both crossings of the counting line are found, each dated within the case's
