@@ -93,6 +93,7 @@ class CameraPipeline:
         self._last_t = 0.0
         self._size: tuple[int, int] | None = None
         self._early: dict[int, Early] = {}  # frame index -> motion measured ahead
+        self._shrunk: dict[int, list[np.ndarray]] = {}  # frame index -> its left_object rules' small copies
         self._cadence: Cadence | None = None   # line cameras: the frames that feed the background model
         self._grey: np.ndarray | None = None   # line cameras: the last frame's small grey copy
         self._grey2: np.ndarray | None = None  # and the one before it
@@ -164,6 +165,9 @@ class CameraPipeline:
         assert self.gate is not None
         if self.gate.config.enabled:
             self._early[frame.index] = self._measure(frame.image, frame.t)
+        left = [rule for _, _, rule in self.rules if isinstance(rule, LeftObject)]
+        if left:   # the left_object background's downscale of the frame (1.3 ms at 768x576)
+            self._shrunk[frame.index] = [rule.background.shrink(frame.image) for rule in left]
 
     def _measure(self, image: np.ndarray, t: float) -> Early:
         """Every frame's motion work that needs no detection result, in frame order: the background model's
@@ -335,11 +339,13 @@ class CameraPipeline:
                     self._inside[zname].update({tr.id: bool(f) for tr, f in zip(observed, flags,
                                                                                 strict=True)})
         sod = seconds_of_day(frame.wall_time, self.camera.clip_start, t)
+        shrunk = iter(self._shrunk.pop(frame.index, []))   # made ahead, in the left_object rules' order
         for zname, idx, rule in self.rules:
             left = isinstance(rule, LeftObject)
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
                               seconds_of_day=sod, image=image,
-                              verify=partial(known_object_at, self.detector, image) if left else None)
+                              verify=partial(known_object_at, self.detector, image) if left else None,
+                              shrunk=next(shrunk, None) if left else None)
             episodes = rule.evaluate(ctx)
             if self.confirm is not None and not left and episodes:
                 episodes = self.confirm.keep(episodes, image, t, partial(self.events.is_open, zname, idx))

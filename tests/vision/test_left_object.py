@@ -1,8 +1,14 @@
 """The left-object background (vision/rules/left_object.py) on synthetic frames."""
 
 import numpy as np
+import pytest
 
+from vision.base import Frame
+from vision.config import parse_config
+from vision.pipeline import CameraPipeline
 from vision.rules.left_object import StaticForeground
+
+from .conftest import BlobDetector, scene
 
 
 def frame(t: float, walker: bool, bag: bool) -> np.ndarray:
@@ -32,3 +38,32 @@ def test_someone_walking_through_while_the_background_is_learnt_leaves_no_ghost(
     ys, xs = np.nonzero(mask)
     s = bg.scale
     assert len(xs) and 140 <= xs.min() * s and xs.max() * s <= 190 and 190 <= ys.min() * s, (xs, ys)
+
+
+def test_the_small_copy_made_ahead_is_the_one_the_rule_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-ahead thread runs `CameraPipeline.ahead` on each frame before `process`: the left_object
+    background's downscale is then made there, once a frame, and the rule finds the same bag at the same time
+    as a pipeline that makes it itself."""
+    made = []
+    shrink = StaticForeground.shrink
+    monkeypatch.setattr(StaticForeground, "shrink", lambda self, image: made.append(1) or shrink(self, image))
+    rule = {"kind": "left_object", "min_seconds": 2, "event": "left"}
+    cam = parse_config({"cameras": {"hall": {
+        "source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False},
+        "zones": {"floor": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "rules": [rule]}}}}}).cameras["hall"]
+    found = []
+    for read_ahead in (False, True):
+        pipe = CameraPipeline("hall", cam, BlobDetector())
+        made.clear()
+        events = []
+        for k in range(80):   # a dark bag (no detector class) put down at 8 s
+            f = scene(k / 5, [])
+            if k >= 40:
+                f.image[150:180, 100:140] = 100
+            f = Frame(index=k, t=k / 5, image=f.image)
+            if read_ahead:
+                pipe.ahead(f)
+            events += [(m.lifecycle, m.start_s, m.bbox) for m in pipe.process(f)]
+        assert len(made) == 80 and not pipe._shrunk
+        found.append(events)
+    assert found[0] == found[1] and found[0] and found[0][0][0] == "new"

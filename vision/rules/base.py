@@ -57,6 +57,8 @@ class RuleContext:
     image: np.ndarray | None = None
     # left_object: asks the detector whether an object it knows is in this box (crop at a larger scale)
     verify: Callable[[np.ndarray], bool] | None = None
+    # left_object: the frame's StaticForeground.shrink, made ahead (None: the rule makes it)
+    shrunk: np.ndarray | None = None
 
     def label(self, track: Track) -> str:
         cid = track.class_id

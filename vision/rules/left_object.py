@@ -32,13 +32,20 @@ class StaticForeground:
         self.scale = 1.0
         self._first: list[np.ndarray] | None = []   # the warm-up's frames, for a median background at its end
 
-    def apply(self, image: np.ndarray, t: float) -> np.ndarray:
+    def shrink(self, image: np.ndarray) -> np.ndarray:
+        """The frame's small blurred colour copy the model works on: it depends on the frame alone (no state),
+        so a source's read-ahead thread may make it (CameraPipeline.ahead); 1.3 of the 1.8 ms of `apply`."""
         h, w = image.shape[:2]
-        self.scale = w / self.width
-        small = cv2.resize(image, (self.width, max(1, int(round(h / self.scale)))),
+        small = cv2.resize(image, (self.width, max(1, int(round(h / (w / self.width))))),
                            interpolation=cv2.INTER_AREA)
         # colour, not grey: a yellow rag on light paving has nearly the paving's brightness
-        gray = cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
+        return cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
+
+    def apply(self, image: np.ndarray, t: float, small: np.ndarray | None = None) -> np.ndarray:
+        """Feed one frame (BGR; `small`: its `shrink`, if made already); returns the static foreground mask
+        (uint8, the model's size)."""
+        self.scale = image.shape[1] / self.width
+        gray = self.shrink(image) if small is None else small
         if self._short is None or self._long is None:
             self._short, self._long, self._t, self._t0 = gray.copy(), gray.copy(), t, t
             return np.zeros(gray.shape[:2], dtype=np.uint8)
@@ -106,7 +113,7 @@ class LeftObject(ZoneRule):
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         if ctx.image is None:
             return [ep for ep in self._regions.values() if ep.key in self._fired]
-        mask = self.background.apply(ctx.image, ctx.t)
+        mask = self.background.apply(ctx.image, ctx.t, ctx.shrunk)
         while self._stood and ctx.t - self._stood[0][0] > self.stood_memory_s:
             self._stood.popleft()
         for tr in ctx.tracks:
