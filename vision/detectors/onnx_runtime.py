@@ -45,8 +45,8 @@ SMALL_INPUT = 1 / 3
 class OnnxDetector(TensorDetector):
     def __init__(self, cfg: DetectorSettings, path: Path) -> None:
         self.session = open_session(path, cfg.threads, bool(getattr(cfg, "spin", True)))
-        self._path = path
-        self._small: ort.InferenceSession | None = None   # one thread, small inputs; made when first needed
+        # one thread, for small inputs; made now (50 ms), not at a live camera's first motion region
+        self._small = open_session(path, 1) if cfg.threads > 1 else None
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: expected one image input, the model has {len(inputs)}")
@@ -58,9 +58,7 @@ class OnnxDetector(TensorDetector):
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
         session = self.session
         iw, ih = self.input_size
-        if self.cfg.threads > 1 and batch.size <= SMALL_INPUT * 3 * iw * ih:   # all images of the batch
-            if self._small is None:
-                self._small = open_session(self._path, 1)
+        if self._small is not None and batch.size <= SMALL_INPUT * 3 * iw * ih:   # all images of the batch
             session = self._small
         return list(session.run(None, {self._input: batch}))
 
