@@ -261,7 +261,7 @@ class MotionGate:
     def __init__(self, config: MotionConfig, frame_size: tuple[int, int], input_size: tuple[int, int],
                  zones: Sequence[Sequence[tuple[float,
                                                 float]]] | None = None, free_size: bool = False,
-                 stretched: bool = False) -> None:
+                 stretched: bool = False, own_floor: bool = False) -> None:
         """`free_size`: the detector takes any input up to `input_size` (cost grows with its area), so the
         packed regions are not enlarged beyond their own size and the input is cut to what they cover.
         `stretched`: with `free_size`, a model that runs the whole frame stretched to its full input (PicoDet
@@ -279,6 +279,7 @@ class MotionGate:
             # their own size at least, enlarged 2x at most (as for a fixed input)
             default = min(2.0, max(1.0, input_size[0] / frame_size[0], input_size[1] / frame_size[1]))
         self.max_scale = config.region_scale if config.region_scale is not None else default
+        self.own_floor = own_floor and free_size and not stretched and self.full_scale > 1   # see pipeline
         self.motion = MotionDetector(config, frame_size, zones)
         self._last_full_t: float | None = None
         self._full_before: float | None = None
@@ -379,7 +380,7 @@ class MotionGate:
         iw, ih = self.input_size
         sizes = [(b[2] - b[0], b[3] - b[1]) for b in regions]
         scale = min(self.max_scale, min(iw / sw for sw, _ in sizes), min(ih / sh for _, sh in sizes))
-        floor = self.full_scale
+        floor = 1.0 if self.own_floor else self.full_scale
         # a free-size input costs its area: no more pixels than the whole frame at its own scale
         budget = float("inf")
         if self.free_size and not self.stretched:

@@ -143,9 +143,12 @@ class CameraPipeline:
             # a line camera looks for small fast things near its lines: regions enlarged up to 2x as for a
             # fixed input (at the size the whole frame shows them, a crossing of the dev cases was lost)
             motion = motion.model_copy(update={"region_scale": 2.0})
+        # a line-only camera's small frame (a free-size model runs it at its own size): motion regions are
+        # packed down to that scale, not the letterboxed one, so they fit one input as on a larger frame
+        line_only = bool(self._lines) and not (self._interest or self._lazy)
         self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)),
                                free_size=bool(getattr(self.detector, "dynamic_input", False)),
-                               stretched=stretched)
+                               stretched=stretched, own_floor=line_only)
         if self._lazy:
             union = np.zeros((height, width), np.uint8)
             for m in self._lazy:
@@ -191,6 +194,12 @@ class CameraPipeline:
         plan = self.gate.plan(image, t, early, between)
         settled = self._settled() if base else False
         self._near = []
+        # on a line-only camera's small frame (gate.own_floor) a track at a line is looked for on the whole
+        # frame (in regions, a crossing of a pair walking abreast was lost: real_campus_walkway_line_small)
+        if self.gate.own_floor and plan.mode == "regions" and at_line(
+                self.tracker.current(t, 1.0), self._lines):
+            self.gate.counts["regions"] -= 1
+            plan = self.gate.full_now(t, "a track at a line")
         if plan.mode == "full" and self._explained_whole(plan, t):
             self.gate.undo_full()
             return Plan("skip", [], "motion explained by tracks (a whole-frame plan)", plan.motion_fraction)

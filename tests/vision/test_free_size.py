@@ -102,6 +102,19 @@ def test_free_size_never_costs_more_pixels_than_the_whole_frame() -> None:
     assert MotionGate(MotionConfig(), (1920, 1080), (416,
                                                      416))._pack(quarters) is not None   # fixed: same cost
 
+def test_a_small_frame_packs_regions_at_the_scale_its_whole_frame_runs_at_with_own_floor() -> None:
+    """A 256x192 frame runs on a free-size model at its own size, not letterboxed up to 416: with
+    `own_floor` (a line-only camera) its motion regions fit one input at that scale; without it they must be
+    enlarged as far as the letterboxed frame, which never fits (the whole frame is planned)."""
+    cfg = MotionConfig(keepalive_s=1000, pad=0, pad_px=0, min_box=1)
+    two = [(0, 0, 60, 120), (150, 40, 210, 160)]
+    assert MotionGate(cfg, (256, 192), (416, 416), free_size=True)._pack(two) is None
+    own = MotionGate(cfg, (256, 192), (416, 416), free_size=True, own_floor=True)
+    scale, _ = own._pack(two) or (0.0, [])
+    assert own.own_floor and scale == pytest.approx(1.0)
+    assert not MotionGate(cfg, (1920, 1080), (416, 416), free_size=True, own_floor=True).own_floor
+
+
 def test_kindred_classes_on_one_object_keep_the_better_box(tmp_path) -> None:
     rows = [(100, 100, 80, 40, 2, 0.8), (101, 99, 82, 41, 7, 0.7),     # car and truck on one van
             (300, 100, 40, 40, 2, 0.6), (100, 300, 20, 40, 0, 0.9), (101, 301, 20, 40, 1, 0.5)]
