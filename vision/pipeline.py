@@ -150,9 +150,7 @@ class CameraPipeline:
                                free_size=bool(getattr(self.detector, "dynamic_input", False)),
                                stretched=stretched, own_floor=line_only)
         if self._lazy:
-            union = np.zeros((height, width), np.uint8)
-            for m in self._lazy:
-                union |= m
+            union = np.bitwise_or.reduce(self._lazy, axis=0)
             self._lazy_small = cv2.resize(union, self.gate.motion.small_size, interpolation=cv2.INTER_NEAREST)
             sw, sh = self.gate.motion.small_size
             self._settle_px = max(4, int(motion.min_area * sw * sh))
@@ -168,9 +166,8 @@ class CameraPipeline:
         assert self.gate is not None
         if self.gate.config.enabled:
             self._early[frame.index] = self._measure(frame.image, frame.t)
-        left = [rule for _, _, rule in self.rules if isinstance(rule, LeftObject)]
-        if left:   # the left_object background's downscale of the frame (1.3 ms at 768x576)
-            self._shrunk[frame.index] = [rule.background.shrink(frame.image) for rule in left]
+        if left := [r for _, _, r in self.rules if isinstance(r, LeftObject)]:   # 1.3 ms at 768x576
+            self._shrunk[frame.index] = [r.background.shrink(frame.image) for r in left]   # their downscale
 
     def _measure(self, image: np.ndarray, t: float) -> Early:
         """Every frame's motion work that needs no detection result, in frame order: the background model's
