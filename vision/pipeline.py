@@ -143,12 +143,10 @@ class CameraPipeline:
             # a line camera looks for small fast things near its lines: regions enlarged up to 2x as for a
             # fixed input (at the size the whole frame shows them, a crossing of the dev cases was lost)
             motion = motion.model_copy(update={"region_scale": 2.0})
-        # a line-only camera's small frame (a free-size model runs it at its own size): motion regions are
-        # packed down to that scale, not the letterboxed one, so they fit one input as on a larger frame
-        line_only = bool(self._lines) and not (self._interest or self._lazy)
-        self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)),
+        # own_floor: a line-only camera's small frame packs its motion regions at its own scale (MotionGate)
+        self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)), stretched=stretched,
                                free_size=bool(getattr(self.detector, "dynamic_input", False)),
-                               stretched=stretched, own_floor=line_only)
+                               own_floor=bool(self._lines) and not (self._interest or self._lazy))
         if self._lazy:
             union = np.bitwise_or.reduce(self._lazy, axis=0)
             self._lazy_small = cv2.resize(union, self.gate.motion.small_size, interpolation=cv2.INTER_NEAREST)
@@ -191,12 +189,10 @@ class CameraPipeline:
         plan = self.gate.plan(image, t, early, between)
         settled = self._settled() if base else False
         self._near = []
-        # on a line-only camera's small frame (gate.own_floor) a track at a line is looked for on the whole
-        # frame (in regions, a crossing of a pair walking abreast was lost: real_campus_walkway_line_small)
-        if self.gate.own_floor and plan.mode == "regions" and at_line(
-                self.tracker.current(t, 1.0), self._lines):
-            self.gate.counts["regions"] -= 1
-            plan = self.gate.full_now(t, "a track at a line")
+        if self.gate.own_floor and plan.mode == "regions" and at_line(self.tracker.current(t, 1.0),
+                                                                      self._lines):
+            self.gate.counts["regions"] -= 1   # in regions, a crossing of a pair walking abreast was lost
+            plan = self.gate.full_now(t, "a track at a line: the whole frame, not regions")
         if plan.mode == "full" and self._explained_whole(plan, t):
             self.gate.undo_full()
             return Plan("skip", [], "motion explained by tracks (a whole-frame plan)", plan.motion_fraction)
