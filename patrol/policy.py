@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from patrol.calendar import Calendar
-from patrol.errors import PatrolError
+from patrol.errors import PatrolError, first_error
 from patrol.yamlfile import read_yaml
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.yaml")
@@ -119,9 +119,8 @@ def policy_from_dict(data: Any, source: str = "<policy>") -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise PatrolError(f"{source}: {loc}: {str(err['msg']).removeprefix('Value error, ')}") from None
+        loc, msg = first_error(exc)
+        raise PatrolError(f"{source}: {loc}: {msg}") from None
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

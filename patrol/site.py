@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from patrol.errors import PatrolError
+from patrol.errors import PatrolError, first_error
 from patrol.yamlfile import read_yaml
 
 PlaceKind = Literal[
@@ -237,9 +237,8 @@ class Site:
 
 
 def _format_validation(source: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"{source}: {loc}: {str(err['msg']).removeprefix('Value error, ')}" + (
+    loc, msg = first_error(exc)
+    return f"{source}: {loc}: {msg}" + (
         f" ({len(exc.errors())} errors in all)" if len(exc.errors()) > 1 else ""
     )
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from patrol.errors import PatrolError
+from patrol.errors import PatrolError, first_error
 from patrol.yamlfile import read_yaml
 
 Role = Literal["grid_worker", "social_worker", "volunteer", "police", "property_staff"]
@@ -206,9 +206,8 @@ def team_statuses_after(action: str, before: T | None, after: T | None) -> dict[
 
 
 def _err(source: str, exc: ValidationError, prefix: str = "") -> PatrolError:
-    err = exc.errors()[0]
-    loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
-    msg = str(err["msg"]).removeprefix("Value error, ")
+    key, msg = first_error(exc)
+    loc = ".".join([prefix] * bool(prefix) + [key] * bool(key))
     return PatrolError(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
 
 

@@ -7,6 +7,7 @@ Every mistake is a `ConfigError` naming the file, the camera, the zone and the k
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -250,6 +251,12 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
+def _first_error(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The error to report: an unknown key before anything else, since a misspelt key (`labelz`) is also a
+    missing one (`labels`), and the unknown key is what the user has to change."""
+    return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+
+
 def _format_error(path: Path, err: dict[str, Any]) -> str:
     loc = tuple(err["loc"])
     where = _describe_loc(loc)
@@ -257,7 +264,9 @@ def _format_error(path: Path, err: dict[str, Any]) -> str:
     if etype == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = ", ".join(sorted(model.model_fields)) if model else "see ARCHITECTURE.md"
-        msg = f"unknown key (expected one of: {allowed})"
+        near = get_close_matches(str(loc[-1]), list(model.model_fields), n=1) if model else []
+        hint = f"did you mean '{near[0]}'? " if near else ""
+        msg = f"unknown key '{loc[-1]}' ({hint}expected one of: {allowed})"
     elif etype == "missing":
         model = _model_at(loc)
         desc = ""
@@ -328,7 +337,7 @@ def parse_config(data: Any, path: Path | str = "<config>") -> SharpEyesConfig:
             cameras[name] = raw
         config = SharpEyesConfig.model_validate({**data, "cameras": cameras})
     except ValidationError as exc:
-        raise ConfigError(_format_error(path, dict(exc.errors()[0]))) from None
+        raise ConfigError(_format_error(path, _first_error([dict(e) for e in exc.errors()]))) from None
     for name, det in detectors.items():  # each camera's labels against its own detector's classes
         names, model = config_class_names(det, path.resolve().parent)
         if names is None and det.type == "onnx":

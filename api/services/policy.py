@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import patrol
 from api.errors import ApiError
+from patrol.errors import first_error
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
 
@@ -103,6 +104,6 @@ def load_policy(path: Path | None = None, patrol_policy: patrol.Policy | None = 
     try:
         merge = MergeConfig.model_validate(data or {})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ApiError(f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from exc
+        loc, msg = first_error(exc)
+        raise ApiError(f"{path}: {loc}: {msg}") from exc
     return Policy(patrol_policy, merge, timezone)

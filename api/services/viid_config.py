@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from api.errors import ApiError
+from patrol.errors import first_error
 
 GAT_ID = re.compile(r"^\d{20}$")              # the standard's ids: region, trade, type, serial
 DEVICE_ID = re.compile(r"^[0-9A-Za-z_-]{1,20}$")   # what devices are found set to in the field (e.g. "001")
@@ -180,9 +181,8 @@ def load_viid_config(path: Path) -> ViidConfig:
     try:
         data = ViidFile.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ApiError(f"{path}: key '{where}': {str(err['msg']).removeprefix('Value error, ')}") from exc
+        where, msg = first_error(exc)
+        raise ApiError(f"{path}: key '{where}': {msg}") from exc
     cfg = ViidConfig(data)
     for name, cam in cfg.cameras.items():
         assert cam.viid is not None

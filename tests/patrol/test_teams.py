@@ -13,7 +13,7 @@ def _team(**over):
     d = {"name": "t", "leader": "a", "members": ["a", "b"],
          "roster": [{"days": ["mon"], "start": "08:00", "end": "16:00"}]}
     d.update(over)
-    return d
+    return {k: v for k, v in d.items() if v is not None}
 
 
 @pytest.mark.parametrize("over, message", [
@@ -25,6 +25,8 @@ def _team(**over):
      r"teams\.t9\.roster\.0: start: '8 am'"),
     ({"roster": [{"days": ["someday"], "start": "08:00", "end": "16:00"}]}, r"teams\.t9\.roster\.0\.days\.0"),
     ({"exceptions": [{"date": "2024-06-03", "start": "09:00", "end": "08:00"}]}, r"teams\.t9\.exceptions\.0"),
+    # a misspelt key is also a missing one: the error names the key to change
+    ({"leadr": "a", "leader": None}, r"teams\.t9\.leadr: unknown key 'leadr'"),
 ])
 def test_bad_team_errors_name_the_item(over, message):
     with pytest.raises(PatrolError, match=message):

@@ -39,7 +39,10 @@ def test_globals_are_camera_defaults(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mutate, expected", [
     (lambda d: _zone(d).update(foo=1),
-     "zone 'corridor', key 'foo': unknown key (expected one of: inertia, polygon, rules)"),
+     "zone 'corridor', key 'foo': unknown key 'foo' (expected one of: inertia, polygon, rules)"),
+    # a misspelt key is also a missing one: the error names the key to change, and what it may have meant
+    (lambda d: _zone(d)["rules"][0].update(labelz=_zone(d)["rules"][0].pop("labels")),
+     "key 'rules[0].labelz': unknown key 'labelz' (did you mean 'labels'? expected one of: actions, event,"),
     (lambda d: _zone(d).update(rules=[]), "zone 'corridor', key 'rules': a zone needs at least one rule"),
     (lambda d: _zone(d).update(polygon=[[0, 0], [1, 1]]), "key 'polygon': a polygon needs at least 3 points"),
     (lambda d: _zone(d).update(polygon=[[0, 0], [1, 1], [1.5, 0]]), "point [1.5, 0.0] is outside 0..1"),

@@ -72,8 +72,8 @@ def test_masks_judge_the_box_bottom_centre() -> None:
     ({"filters": {"person": {"min_ratio": 2, "max_ratio": 1}}},
      "key 'objects.filters.person': min_ratio 2.0 is above"),
     ({"filters": {"person": {"min_aera": 2}}},
-     "key 'objects.filters.person.min_aera': unknown key (expected one of: "
-     "mask, max_area, max_ratio, min_area, min_ratio, min_score)"),
+     "key 'objects.filters.person.min_aera': unknown key 'min_aera' (did you mean 'min_area'? "
+     "expected one of: mask, max_area, max_ratio, min_area, min_ratio, min_score)"),
     ({"mask": [[0, 0], [1, 0]]}, "key 'objects.mask': Value error, mask polygon 0 needs at least 3 points"),
     ({"mask": [[0, 0], [1, 0], [1, 1.5]]}, "point [1.0, 1.5] is outside 0..1"),
     ({"filters": {"ebike": {"min_area": 1}}},
