@@ -65,7 +65,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
         from vision.detectors import create_detector
 
         detector = create_detector(cam.detector_section(), base_dir=Path(config_path).resolve().parent)
-    source = str(clip) if clip is not None else resolve_source(config_path, cam.source)
+    source = str(clip) if clip is not None else resolve_source(config_path, cam.analysed_source())
     media_dir = None
     out = None
     if events_path is not None:

@@ -146,7 +146,20 @@ def _repeats(p: dict[str, Any], truth_event: dict[str, Any], tol: float) -> bool
 
 
 def case_clip(case: Path, truth: dict[str, Any]) -> Path | None:
-    """The clip a case names (None: the camera config's own source)."""
+    """The clip a case analyses: its camera's detect sub-stream when the config names one (what the camera's
+    pipeline watches; the truth's clip is then the main stream it was labelled on), else the clip the truth
+    names (None: the camera config's own source)."""
+    import yaml
+
+    from vision.config import resolve_source
+
+    try:   # only the key is read here: the config is validated when the case runs
+        cameras = yaml.safe_load((case / "camera.yaml").read_text(encoding="utf-8"))["cameras"]
+        sub = next(iter(cameras.values())).get("detect_source")
+    except (OSError, yaml.YAMLError, TypeError, KeyError, AttributeError, StopIteration):
+        sub = None
+    if isinstance(sub, str) and sub:
+        return Path(resolve_source(case / "camera.yaml", sub))
     return case / truth["clip"] if truth.get("clip") else None
 
 
@@ -167,7 +180,7 @@ def find_cases(root: str | Path, split: str | None = None, kind: str | None = No
             continue
         clip = case_clip(case, truth)
         if clip is not None and not clip.exists():
-            log.warning("case %s skipped: its clip %s is not here (%s)", case.name, truth["clip"],
+            log.warning("case %s skipped: its clip %s is not here (%s)", case.name, clip.name,
                         clip.resolve())
             continue
         out.append(case)

@@ -108,7 +108,7 @@ class LiveConfig:
                 self._stop_camera(name)     # its pipeline's finish() ends the running events cleanly
                 self.restarts[name] = self.restarts.get(name, 0) + 1
             cam = config.cameras[name]
-            run = CameraRun(name, cam, resolve_source(self.config_path, cam.source))
+            run = CameraRun(name, cam, resolve_source(self.config_path, cam.analysed_source()))
             self.runs = {**self.runs, name: run}
             self.retired.pop(name, None)
             self.revisions[name] = rev

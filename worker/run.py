@@ -102,9 +102,8 @@ class Worker(Delivery, LiveConfig):
                 raise WorkerError(
                     f"{config_path}: no camera {unknown[0]!r} (cameras: {', '.join(config.cameras)})"
                 )
-            self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(self.config_path,
-                                                                           config.cameras[n].source))
-                         for n in names}
+            self.runs = {n: CameraRun(n, config.cameras[n], resolve_source(
+                self.config_path, config.cameras[n].analysed_source())) for n in names}
         self.api = api.rstrip("/")
         headers = {"X-API-Key": key}
         if pool:

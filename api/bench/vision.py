@@ -210,7 +210,7 @@ def cmd_bench_vision(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     camera = args.camera or next(iter(config.cameras))
     cam = config.cameras[camera]
-    clip = args.clip or resolve_source(args.config, cam.source)
+    clip = args.clip or resolve_source(args.config, cam.analysed_source())
     detector = create_detector(cam.detector_section(), base_dir=Path(args.config).resolve().parent)
     print(f"bench vision: {clip} at detect fps {cam.detect.fps} on {os.cpu_count()} cores")
     load: dict[str, list[float]] = {"start": [round(v, 2) for v in os.getloadavg()]}
