@@ -40,8 +40,8 @@ CameraId = Annotated[str, Path(max_length=100)]
 PROBE_TIMEOUT_S = 8.0
 
 
-def probe(source: str) -> tuple[bytes, int, int]:
-    """The source's first frame as JPEG, or ConfigInvalid at `source` with the decoder's error."""
+def probe(source: str, field: str = "source") -> tuple[bytes, int, int]:
+    """The source's first frame as JPEG, or ConfigInvalid at `field` with the decoder's error."""
     import cv2  # not at import: the api app loads no OpenCV until a source is tried
 
     from vision.errors import SourceError
@@ -50,18 +50,24 @@ def probe(source: str) -> tuple[bytes, int, int]:
     try:
         img = first_frame(source, PROBE_TIMEOUT_S)
     except SourceError as exc:
-        raise ConfigInvalid("", [FieldError("source", str(exc))]) from None
+        raise ConfigInvalid("", [FieldError(field, str(exc))]) from None
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
-        raise ConfigInvalid("", [FieldError("source", "the first frame could not be encoded as JPEG")])
+        raise ConfigInvalid("", [FieldError(field, "the first frame could not be encoded as JPEG")])
     return buf.tobytes(), int(img.shape[1]), int(img.shape[0])
 
 
-def _probe_named(name: str, source: str) -> None:
-    try:
-        probe(source)
-    except ConfigInvalid as exc:
-        raise ConfigInvalid(name, exc.errors) from None
+def _probe_named(name: str, config: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+    """Try the camera's streams that are new or changed (`source`, and its `detect_source` sub-stream if it
+    has one); ConfigInvalid at the field of the one that does not open."""
+    for field in ("source", "detect_source"):
+        src = config.get(field)
+        if not src or (old is not None and old.get(field) == src):
+            continue
+        try:
+            probe(str(src), field)
+        except ConfigInvalid as exc:
+            raise ConfigInvalid(name, exc.errors) from None
 
 
 @router.get("", response_model=list[CameraRowOut], summary="Configured cameras with live state and storage")
@@ -143,7 +149,7 @@ def feed(_: Worker, ctx: CtxDep) -> dict[str, Any]:
 @router.post("", response_model=SavedOut, status_code=201, summary="Add a camera (its source is tried first)")
 def create(body: CameraConfigIn, user: Engineer, ctx: CtxDep) -> SavedOut:
     config = ctx.camera_configs.check(body.name, body.config)
-    _probe_named(body.name, str(config["source"]))
+    _probe_named(body.name, config)
     saved = ctx.camera_configs.save(body.name, body.config, user.name, create=True)
     ctx.audit(user.name, "camera_created", body.name)
     return SavedOut.model_validate(saved)
@@ -155,12 +161,11 @@ def get_one(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> CameraConfigOut:
 
 
 @router.put("/{camera_id}", response_model=SavedOut,
-            summary="Replace a camera's config (a changed source is tried first)")
+            summary="Replace a camera's config (a changed source or sub-stream is tried first)")
 def update(camera_id: CameraId, body: CameraConfigUpdate, user: Engineer, ctx: CtxDep) -> SavedOut:
     old = ctx.camera_configs.get(camera_id)
     config = ctx.camera_configs.check(camera_id, body.config)
-    if config.get("source") != old.config.get("source"):
-        _probe_named(camera_id, str(config["source"]))
+    _probe_named(camera_id, config, old.config)
     saved = ctx.camera_configs.save(camera_id, body.config, user.name, create=False)
     if saved.changed:
         ctx.audit(user.name, "camera_changed", camera_id, ", ".join(saved.changed))

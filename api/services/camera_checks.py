@@ -177,11 +177,14 @@ def fold_globals(doc: dict[str, object]) -> dict[str, dict[str, object]]:
 
 
 def absolute_source(raw: dict[str, object], base_dir: Path) -> dict[str, object]:
-    """A relative file source made absolute from `base_dir` (the YAML file's folder, or the server's)."""
-    src = raw.get("source")
-    try:
-        if isinstance(src, str) and src and "://" not in src and not Path(src).expanduser().is_absolute():
-            return {**raw, "source": str((base_dir / src).resolve())}
-    except (OSError, RuntimeError):     # a name the file system refuses: the source check says so
-        pass
-    return raw
+    """A relative file source (and detect sub-stream) made absolute from `base_dir` (the YAML file's folder,
+    or the server's)."""
+    out = dict(raw)
+    for key in ("source", "detect_source"):
+        src = raw.get(key)
+        try:
+            if isinstance(src, str) and src and "://" not in src and not Path(src).expanduser().is_absolute():
+                out[key] = str((base_dir / src).resolve())
+        except (OSError, RuntimeError):     # a name the file system refuses: the source check says so
+            pass
+    return out

@@ -106,6 +106,17 @@ def test_changes_keep_history_and_an_unchanged_save_is_no_change(api: Harness) -
     assert api.client.get("/api/camera-configs", headers=api.auth("op")).status_code == 403
 
 
+def test_a_changed_sub_stream_is_tried_before_it_is_saved(api: Harness) -> None:
+    eng = engineer(api)
+    body = {"name": "gate", "config": camera(detect_source=str(CLIP))}
+    assert api.client.post("/api/camera-configs", json=body, headers=eng).status_code == 201
+    broken = camera(detect_source="rtsp://127.0.0.1:9/sub")
+    r = api.client.put("/api/camera-configs/gate", json={"config": broken}, headers=eng)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "detect_source", r.text
+    cfg = api.client.get("/api/camera-configs/gate", headers=eng).json()
+    assert cfg["revision"] == 1 and cfg["config"]["detect_source"] == str(CLIP)   # nothing stored is lost
+
+
 def _zone(polygon: list[list[float]], labels: list[str] | None = None) -> dict[str, Any]:
     return {"path": {"polygon": polygon, "rules": [{"kind": "presence", "labels": labels or ["person"],
                                                     "min_seconds": 1, "event": "x"}]}}
@@ -117,6 +128,7 @@ SQUARE = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]
 @pytest.mark.parametrize(("config", "field", "words"), [
     (camera(source=str(ROOT / "no_such_clip.mp4")), "source", "does not exist"),
     (camera(source="rtsp://127.0.0.1:9/none"), "source", "could not open"),
+    (camera(detect_source=str(ROOT / "no_such_sub.mp4")), "detect_source", "does not exist"),
     (camera(zones=_zone([[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]])), "zones.path.polygon",
      "crosses itself"),
     (camera(zones=_zone([[0.1, 0.1], [1.3, 0.1], [0.9, 0.9]])), "zones.path.polygon", "outside 0..1"),

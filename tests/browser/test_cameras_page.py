@@ -100,6 +100,7 @@ def test_add_a_camera_draw_a_zone_and_mask_and_get_its_events(server: ApiServer,
     page.wait_for_selector("#probe-msg:has-text('768')")
     page.wait_for_selector("#still[src^='data:image/jpeg']")
     page.fill("#ed-fps", "3")
+    page.fill("#ed-detect-source", str(CLIP))   # its sub-stream (here the same clip): what the worker reads
 
     page.locator("#overlay").scroll_into_view_if_needed()
     box = page.locator("#overlay").bounding_box()
@@ -121,7 +122,7 @@ def test_add_a_camera_draw_a_zone_and_mask_and_get_its_events(server: ApiServer,
 
     admin = _token(server, ADMIN)
     cfg = httpx.get(f"{server.url}/api/camera-configs/lobby", headers=admin).json()
-    assert cfg["revision"] == 1
+    assert cfg["revision"] == 1 and cfg["config"]["detect_source"] == str(CLIP)
     zone = cfg["config"]["zones"]["zone1"]
     assert zone["rules"] == [{"kind": "presence", "event": "person_in_lobby", "labels": ["person"],
                               "min_seconds": 1.0}]
@@ -253,6 +254,9 @@ def test_a_camera_added_by_onvif_offers_its_streams(server: ApiServer, browser: 
         page.fill("#onvif-pass", "s3cret!")
         page.click("#onvif-read")
         page.wait_for_selector("#onvif-streams:not([hidden]) option[value*='video_main']", state="attached")
+        # the smaller of its two profiles is offered as the detect sub-stream
+        assert page.input_value("#ed-detect-source") == "rtsp://admin:s3cret%21@127.0.0.1:8554/video_sub"
+        assert page.input_value("#onvif-detect") == "rtsp://admin:s3cret%21@127.0.0.1:8554/video_sub"
         page.select_option("#onvif-streams", "rtsp://admin:s3cret%21@127.0.0.1:8554/video_main")
         assert page.input_value("#ed-source") == "rtsp://admin:s3cret%21@127.0.0.1:8554/video_main"
         # nothing streams there: trying the source shows the decoder's error at the source field

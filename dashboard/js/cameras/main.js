@@ -174,6 +174,7 @@ async function openEditor(name) {
   $('ed-name').value = name || '';
   $('ed-name').disabled = !!name;
   $('ed-source').value = cfg.source || '';
+  $('ed-detect-source').value = cfg.detect_source || '';
   $('ed-fps').value = (cfg.detect && cfg.detect.fps) || 5;
   $('ed-model').value = (cfg.detector && cfg.detector.model) || '';
   const place = $('ed-place');
@@ -208,7 +209,8 @@ async function probe() {
   }
 }
 
-// ONVIF: the camera's profiles and their stream URIs; picking one fills the source (then try it)
+// ONVIF: the camera's profiles and their stream URIs; picking one fills the source (then try it), and the
+// smallest of several is offered as the detect sub-stream (decoding a 1080p main stream costs ~5x more)
 async function readOnvif() {
   clearErrors($('editor'), $('ed-error'));
   const sel = $('onvif-streams');
@@ -216,9 +218,20 @@ async function readOnvif() {
     const streams = await request('POST', routes.cameraOnvif(), {
       host: $('onvif-host').value.trim(), port: Number($('onvif-port').value || 80),
       username: $('onvif-user').value, password: $('onvif-pass').value });
+    const label = (s) => `${s.name} ${s.width || '?'}×${s.height || '?'} · ${s.uri}`;
     sel.replaceChildren(el('option', { value: '' }, t('camcfg.onvif_pick')),
-      ...streams.map((s) => el('option', { value: s.source }, `${s.name} ${s.width || '?'}×${s.height || '?'} · ${s.uri}`)));
+      ...streams.map((s) => el('option', { value: s.source }, label(s))));
     sel.hidden = false;
+    const sub = $('onvif-detect');
+    sub.replaceChildren(el('option', { value: '' }, t('camcfg.onvif_pick_detect')),
+      ...streams.map((s) => el('option', { value: s.source }, label(s))));
+    sub.hidden = streams.length < 2;
+    const area = (s) => (s.width || 0) * (s.height || 0);
+    const smallest = streams.filter(area).sort((a, b) => area(a) - area(b))[0];
+    if (streams.length > 1 && smallest && !$('ed-detect-source').value) {
+      sub.value = smallest.source;
+      $('ed-detect-source').value = smallest.source;
+    }
   } catch (err) {
     showErrors($('editor'), (err.body && err.body.errors) || [{ field: 'host', message: err.message }], $('ed-error'));
   }
@@ -228,6 +241,8 @@ function buildConfig() {
   syncRules();
   const cfg = structuredClone(page.editing.config || {});
   cfg.source = $('ed-source').value.trim();
+  const sub = $('ed-detect-source').value.trim();
+  if (sub) cfg.detect_source = sub; else delete cfg.detect_source;
   const fps = $('ed-fps').value;
   if (fps !== '') cfg.detect = { ...(cfg.detect || {}), fps: Number(fps) };
   const node = $('ed-place').value;
@@ -286,6 +301,7 @@ function start() {
   $('ed-probe').onclick = probe;
   $('onvif-read').onclick = readOnvif;
   $('onvif-streams').onchange = (e) => { if (e.target.value) { $('ed-source').value = e.target.value; probe(); } };
+  $('onvif-detect').onchange = (e) => { $('ed-detect-source').value = e.target.value; };
   $('ed-save').onclick = save;
   $('tool-zone').onclick = () => startTool('zone');
   $('tool-objmask').onclick = () => startTool('objmask');
