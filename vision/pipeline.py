@@ -31,7 +31,7 @@ from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
 from vision.rules import LeftObject, Line, Occupancy, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.rules.occupancy import closer_look, look_bounds, take_samples
-from vision.tracking import ObjectTracker
+from vision.tracking import ObjectTracker, family_of
 from vision.zones import PolygonZone
 
 log = logging.getLogger(__name__)
@@ -189,8 +189,7 @@ class CameraPipeline:
         plan = self.gate.plan(image, t, early, between)
         settled = self._settled() if base else False
         self._near = []
-        if self.gate.own_floor and plan.mode == "regions" and at_line(self.tracker.current(t, 1.0),
-                                                                      self._lines):
+        if self.gate.own_floor and plan.mode == "regions" and self._at_line(t):
             self.gate.counts["regions"] -= 1   # in regions, a crossing of a pair walking abreast was lost
             plan = self.gate.full_now(t, "a track at a line: the whole frame, not regions")
         if plan.mode == "full" and self._explained_whole(plan, t):
@@ -234,13 +233,17 @@ class CameraPipeline:
         near a line, unless a track stands near a line (gating.CROSSING)."""
         assert self.gate is not None
         if (self.burst is None or self._interest or self._lazy
-                or not (plan.reason in UNFIT or self.gate.rewarming)):
-            return False
-        recent = self.tracker.current(t, 1.0)
-        if at_line(recent, self._lines):
+                or not (plan.reason in UNFIT or self.gate.rewarming)) or self._at_line(t):
             return False
         blobs = [b for b in self.gate.motion.blobs if near_line(b, [], self._lines)]
         return self.explainer.explains(plan.regions, self.tracker.tracks.values(), t, blobs)
+
+    def _at_line(self, t: float) -> bool:
+        """Whether a recent track that may decide a line's count stands at it (gating.at_line): one of a label
+        the line counts, or of an odd class (family 0: a walker was boxed as a dog at the campus line)."""
+        near = self._on_lines
+        return near is not None and at_line([tr for tr in self.tracker.current(t, 1.0) if near(
+            self._label(tr), tr.box) or not family_of(tr.class_id, self.class_names)], self._lines)
 
     def _label(self, track: Any) -> str | None:
         names, cid = self.class_names, track.class_id

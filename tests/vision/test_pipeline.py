@@ -267,3 +267,39 @@ def test_a_crossing_pending_when_the_clip_ends_is_counted() -> None:
     new = [m for m in pipe.finish() if m.lifecycle == "new"]
     assert len(new) == 1 and new[0].event == "crossed" and new[0].count == 1, new
     assert 4.8 <= new[0].first_seen_s <= 5.4 and new[0].start_s == pytest.approx(6.9)
+
+
+BIKE_LINE_CFG = {"cameras": {"street": {
+    "source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False},
+    "zones": {"road": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
+                       "rules": [{"kind": "line", "labels": ["bicycle"], "line": [[0.0, 0.6], [1.0, 0.6]],
+                                  "direction": "any", "event": "cycle"}]}},
+}}}
+
+
+@pytest.mark.parametrize("label,decides", [("person", False), ("car", False), ("bicycle", True)])
+def test_only_a_track_that_may_decide_a_count_holds_whole_frames_at_a_line(label: str, decides: bool) -> None:
+    """A line camera looks at the whole frame while a track stands at a line (which track is which decides
+    the next count): not for a walker or a car at a line that counts only bicycles, which the tracker keeps
+    apart from bicycles (another family of classes), so it never becomes one the line counts."""
+    pipe = CameraPipeline("street", parse_config(BIKE_LINE_CFG).cameras["street"], BlobDetector())
+    for k in range(3):   # the warm-up: whole frames, so the object is tracked
+        pipe.process(scene(k * 0.2, [(label, (150, 120, 170, 146))]))   # feet 2 px from the line (y 144)
+    assert len(pipe.tracker.tracks) == 1
+    assert pipe._at_line(0.4) is decides
+
+
+@pytest.mark.slow
+def test_walkers_at_a_bicycle_line_leave_explained_whole_frames_to_the_tracks() -> None:
+    """The Oxford street at 2x speed and 320x180 (real footage): walkers stand at the bicycles' counting line
+    most of the time; explained whole-frame plans are no longer run for them (28 detector runs of 76 frames
+    before), and both crossings are still found."""
+    from vision.analyze import analyze_clip
+    from vision.eval import case_clip, load_truth, match_events
+
+    case = Path(__file__).resolve().parents[2] / "sample_videos/cases/real_street_bicycles_line_fast"
+    truth = load_truth(case)
+    result = analyze_clip(case / "camera.yaml", case_clip(case, truth), media=False)
+    found = match_events(result.records, truth, case.name)
+    assert (found.tp, found.fp, found.fn, found.duplicates) == (2, 0, 0, 0), found
+    assert result.stats.full + result.stats.regions <= 26, result.stats
