@@ -35,7 +35,7 @@ from pathlib import Path
 
 from vision.errors import SourceError
 from vision.sources_base import Backoff, FrameSource, SourceState, StateCallback, Status
-from vision.sources_file import IMAGE_EXTS, READ_AHEAD, FileSource, ImageDirSource, Timeline
+from vision.sources_file import IMAGE_EXTS, FileSource, ImageDirSource, Timeline
 from vision.sources_stream import StreamSource
 
 __all__ = ["Backoff", "DecodeStats", "FileSource", "FrameSource", "IMAGE_EXTS", "ImageDirSource",
@@ -53,7 +53,7 @@ def is_stream(uri: str | os.PathLike[str]) -> bool:
 def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realtime: bool = False,
                 loop: bool = False, on_state: StateCallback | None = None, backoff: Backoff | None = None,
                 base_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0,
-                read_ahead: int = READ_AHEAD) -> FrameSource:
+                read_ahead: int | None = None) -> FrameSource:
     """Open a video file, an image folder or a live stream, delivering frames at about `fps` per second.
 
     - `uri`: a path (relative paths are taken from `base_dir`, e.g. the camera config's folder),
@@ -65,7 +65,8 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
       REPORT_S seconds while frames flow (delivered fps, last frame time).
     - `backoff`: reconnect policy of live streams.
     - `read_ahead` (files played as fast as they decode): frames decoded ahead in a thread of their own,
-      so decoding and analysis use two cores; 0 decodes in the caller's thread. The frames are the same.
+      so decoding and analysis use two cores; 0 decodes in the caller's thread; None: by the frame's size
+      (vision/sources_file.py READ_AHEAD_BYTES). The frames are the same.
 
     Raises SourceError when the file or folder does not exist or cannot be opened.
     """

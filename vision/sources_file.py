@@ -25,7 +25,14 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_HINT = "mp4, avi, mkv, mov or any container FFmpeg decodes"
 VFR_DRIFT_S = 0.1  # event times are good to ~0.3 s: a smaller drift from the header's rate goes unreported
 MAX_GAP_S = 10.0  # a forward jump of a frame's timestamp beyond this is a broken timestamp, not a pause
-READ_AHEAD = 3  # frames a clip played as fast as it decodes is decoded ahead, in its own thread
+# a clip played as fast as it decodes is decoded ahead in its own thread, up to READ_AHEAD_BYTES of frames but
+# READ_AHEAD frames at least (1080p: 3) and MAX_READ_AHEAD at most (768x576: 12). The analysis comes in bursts
+# (a detector run of 20-40 ms, then frames skipped in 0.1 ms): 3 frames of decoding and motion work ahead were
+# used up within one skipped stretch, and the thread then idled while the next run held the other core (a
+# replay of vtest_line's per-frame CPU on two free cores: 2.54 s at 3 frames, 2.23 s at 12, 2.22 s unbounded)
+READ_AHEAD = 3
+MAX_READ_AHEAD = 12
+READ_AHEAD_BYTES = 16 << 20
 
 
 class Timeline:
@@ -74,17 +81,17 @@ class FileSource(FrameSource):
     """A video file. `fps` picks frames at that rate by the frames' timestamps (None: every frame).
 
     Played as fast as it decodes (not `realtime`), the clip is decoded `read_ahead` frames ahead in a thread
-    of its own (0: in the consumer's thread); the frames are the same either way.
+    of its own (0: in the consumer's thread; None: as many as READ_AHEAD_BYTES hold, within READ_AHEAD and
+    MAX_READ_AHEAD); the frames are the same either way.
     """
 
     def __init__(self, path: Path, fps: float | None, realtime: bool = False, loop: bool = False,
-                 on_state: StateCallback | None = None, read_ahead: int = READ_AHEAD) -> None:
+                 on_state: StateCallback | None = None, read_ahead: int | None = None) -> None:
         super().__init__(str(path), on_state)
         self.path = path
         self.fps = fps
         self.realtime = realtime
         self.loop = loop
-        self.read_ahead = 0 if realtime else max(0, read_ahead)
         self._ahead: ReadAhead | None = None
         self._work: Callable[[Frame], None] | None = None
         cap = self._open()
@@ -92,6 +99,10 @@ class FileSource(FrameSource):
         self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # the header's claim: a hint
         self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         cap.release()
+        if read_ahead is None:
+            frame_bytes = max(1, self.size[0] * self.size[1] * 3)
+            read_ahead = min(MAX_READ_AHEAD, max(READ_AHEAD, READ_AHEAD_BYTES // frame_bytes))
+        self.read_ahead = 0 if realtime else max(0, read_ahead)
         self.warnings: list[str] = []  # what differed from the header, as warned (at most one line)
         self._timeline = Timeline(self.native_fps)
         self._undecodable: list[int] = []

@@ -161,6 +161,34 @@ def test_read_ahead_decodes_in_its_own_thread_and_ends_with_the_consumer(tmp_pat
     assert not mine[0].is_alive()  # closing ends the thread (and releases the file)
 
 
+def _worked_ahead(clip: Path) -> int:
+    """Frames the read-ahead thread has decoded (and done `work` on) while the consumer holds the first."""
+    src = open_source(clip, None)
+    worked: list[int] = []
+    src.work_ahead(lambda f: worked.append(f.index))
+    frames = iter(src)
+    next(frames)
+    deadline, last = time.monotonic() + 10, -1
+    while time.monotonic() < deadline and (not src.idle() or len(worked) != last):
+        last = len(worked)
+        time.sleep(0.1)
+    src.close()
+    return len(worked)
+
+
+def test_read_ahead_holds_more_frames_of_a_small_clip(tmp_path: Path) -> None:
+    """As many frames ahead as 16 MB hold, 3 to 12: a detector run (20-40 ms) takes one core in bursts, and
+    3 small frames ahead were used up in one skipped stretch, leaving the read-ahead core idle during the next
+    run. A 160x120 clip: 12 queued and one in hand; a 1920x1080 one: 3 (6 MB a frame)."""
+    assert _worked_ahead(write_clip(tmp_path / "small.avi", 40)) == 1 + 12 + 1
+    big = tmp_path / "big.avi"
+    vw = cv2.VideoWriter(str(big), cv2.VideoWriter.fourcc(*"MJPG"), 10, (1920, 1080))
+    for i in range(10):
+        vw.write(numbered(i, (1920, 1080)))
+    vw.release()
+    assert _worked_ahead(big) == 1 + 3 + 1
+
+
 def test_read_ahead_off_for_realtime_and_for_read_ahead_0(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "c.avi", 10, fps=10)
     before = set(threading.enumerate())
