@@ -59,14 +59,13 @@ class CameraPipeline:
     def __init__(self, name: str, camera: Camera, detector: Detector, *, media_dir: str | Path | None = None,
                  naive: bool = False, config_path: str | Path = "<config>", confirm: Any = None) -> None:
         """`confirm`: a vision.confirm.Confirmer (default: the one `detector.confirm` names, if any)."""
-        self.name = name
-        self.camera = camera
-        self.detector = detector
-        self.naive = naive
+        self.name, self.camera = name, camera
+        self.detector, self.naive = detector, naive
         self.class_names = list(detector.class_names)
         model = str(getattr(detector, "path", "the detector"))
         check_labels(config_path, _single(name, camera), self.class_names, model)
         self.tracker = ObjectTracker(camera.tracker, self.class_names)
+        self._solo: Detector | None = None   # the detector while a read-ahead thread works beside (ahead)
         self.confirm = confirm if confirm is not None else confirmer_for(camera.detector_section(),
                                                                          Path(config_path).resolve().parent)
         self.events = EventManager(name, camera.events, media_dir, camera.analysis_fps())
@@ -161,6 +160,8 @@ class CameraPipeline:
         on the core decoding uses, while `process` works on an earlier frame (see `_measure`)."""
         if self._size is None:
             self._setup(frame.image.shape[1], frame.image.shape[0])
+        if self._solo is None and not self.naive:   # the naive loop, the baseline, keeps its detector as set
+            self._solo = getattr(self.detector, "beside", lambda: self.detector)()
         assert self.gate is not None
         if self.gate.config.enabled:
             self._early[frame.index] = self._measure(frame.image, frame.t)
@@ -271,12 +272,11 @@ class CameraPipeline:
 
     def _detect(self, image: np.ndarray, plan: Plan) -> Detections:
         assert self.gate is not None
-        batch = self.gate.prepare(image, plan)
-        images = batch.images
-        dets = batch.to_frame(self.detector.detect_batch(images, own_size=True) if batch.own_size
-                              else self.detector.detect_batch(images))
+        batch, det = self.gate.prepare(image, plan), self._solo or self.detector
+        dets = batch.to_frame(det.detect_batch(batch.images, own_size=True) if batch.own_size
+                              else det.detect_batch(batch.images))
         if plan.mode == "full":   # parking zones: a closer look at each (vision/rules/occupancy.py)
-            dets = closer_look(self.detector, image, dets, self._parking)
+            dets = closer_look(det, image, dets, self._parking)
         if self.objects is not None:  # object masks and per-label filters, before the tracker
             dets = self.objects(dets)
         if plan.mode != "regions" or not len(dets):
@@ -343,13 +343,13 @@ class CameraPipeline:
                     flags = zone.trigger([tr.id for tr in observed], np.stack([tr.anchor for tr in observed]))
                     self._inside[zname].update({tr.id: bool(f) for tr, f in zip(observed, flags,
                                                                                 strict=True)})
-        sod = seconds_of_day(frame.wall_time, self.camera.clip_start, t)
+        sod, det = seconds_of_day(frame.wall_time, self.camera.clip_start, t), self._solo or self.detector
         shrunk = iter(self._shrunk.pop(frame.index, []))   # made ahead, in the left_object rules' order
         for zname, idx, rule in self.rules:
             left = isinstance(rule, LeftObject)
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
                               seconds_of_day=sod, image=image,
-                              verify=partial(known_object_at, self.detector, image) if left else None,
+                              verify=partial(known_object_at, det, image) if left else None,
                               shrunk=next(shrunk, None) if left else None)
             episodes = rule.evaluate(ctx)
             if self.confirm is not None and not left and episodes:

@@ -303,3 +303,34 @@ def test_walkers_at_a_bicycle_line_leave_explained_whole_frames_to_the_tracks() 
     found = match_events(result.records, truth, case.name)
     assert (found.tp, found.fp, found.fn, found.duplicates) == (2, 0, 0, 0), found
     assert result.stats.full + result.stats.regions <= 26, result.stats
+
+
+class Solo(BlobDetector):
+    """What `beside` gives (one inference thread); counts its calls apart from the configured one's."""
+
+
+class Besides(BlobDetector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.solo = Solo()
+
+    def beside(self) -> BlobDetector:
+        return self.solo
+
+
+@pytest.mark.parametrize("naive", [False, True])
+def test_with_a_read_ahead_thread_the_pipeline_detects_on_the_detector_beside_it(naive: bool) -> None:
+    """A source's read-ahead thread doing the motion work (`ahead`) takes a core: the pipeline runs its
+    detector as `beside` gives it (one thread, the same outputs); the naive loop, the bench's baseline,
+    keeps the detector as configured; without a read-ahead thread nothing changes."""
+    cam = parse_config(CFG).cameras["lot"]
+    for ahead in (False, True):
+        det = Besides()
+        pipe = CameraPipeline("lot", cam, det, naive=naive)
+        for k in range(50):
+            frame = scene(k * 0.2, script(k * 0.2))
+            if ahead:
+                pipe.ahead(frame)
+            pipe.process(frame)
+        beside = ahead and not naive
+        assert (det.solo.calls > 0, det.calls == 0) == (beside, beside)

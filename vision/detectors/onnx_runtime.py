@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import os
 from pathlib import Path
 
 import numpy as np
@@ -61,4 +63,17 @@ class OnnxDetector(TensorDetector):
         if self._small is not None and batch.size <= SMALL_INPUT * 3 * iw * ih:   # all images of the batch
             session = self._small
         return list(session.run(None, {self._input: batch}))
+
+    def beside(self, busy: int = 1) -> OnnxDetector:
+        """This detector for a caller that keeps `busy` threads of its own working while it detects (a
+        pipeline whose source's read-ahead thread decodes and measures motion): every input on one thread
+        when the cores cannot hold those and the detector's threads too. There a second inference thread only
+        contends with that work: while the read-ahead thread holds a core, the pool's two threads wait on
+        each other, spinning (the pipeline's CPU on the 1920x1080 street clip, all 49 runs whole-input:
+        3.8-4.0 -> 2.7-2.8 s a pass). The same outputs, bit for bit (one model, two sessions)."""
+        if self._small is None or (os.cpu_count() or 1) >= self.cfg.threads + busy:
+            return self
+        solo = copy.copy(self)
+        solo.session = self._small
+        return solo
 
