@@ -215,9 +215,12 @@ def _warm(detector: Any, clip: str) -> None:
     if not ok:
         return
     h, w = first.shape[:2]
-    for _ in range(2):
-        detector.detect_batch([first])
-        detector.detect_batch([first[: max(1, h // 3), : max(1, w // 3)].copy()], own_size=True)
+    # and the detector the pipeline runs beside its read-ahead thread (OnnxDetector.beside: one thread)
+    solo = getattr(detector, "beside", lambda: detector)()
+    for det in (detector, solo) if solo is not detector else (detector,):
+        for _ in range(2):
+            det.detect_batch([first])
+            det.detect_batch([first[: max(1, h // 3), : max(1, w // 3)].copy()], own_size=True)
 
 
 def cmd_bench_vision(args: argparse.Namespace) -> int:

@@ -92,3 +92,35 @@ def test_the_detector_is_warmed_before_either_side_is_timed(tmp_path: Path,
     interleaved_fps(str(CONFIG), str(clip), next(iter(load_config(CONFIG).cameras)), Spy(), chunk_s=1.0)
     first = log.index(("process", False))
     assert log[:first] == [("768x576", False), ("256x192", True)] * 2
+
+
+def test_the_detector_the_pipeline_runs_beside_its_read_ahead_is_warmed_too(tmp_path: Path) -> None:
+    """With a read-ahead thread the pipeline detects on `beside` (OnnxDetector: every input on the
+    one-thread session); its first runs are start-up too, so it is warmed as the detector is."""
+    import numpy as np
+
+    from vision.config import COCO_NAMES
+    from vision.detections import Detections
+
+    log: list[tuple[str, str]] = []
+
+    class Spy:
+        class_names = list(COCO_NAMES)
+        input_size = (416, 416)
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def detect_batch(self, images: list[np.ndarray], own_size: bool = False) -> list[Detections]:
+            log.append((self.name, f"{images[0].shape[1]}x{images[0].shape[0]}"))
+            return [Detections.empty() for _ in images]
+
+    class Configured(Spy):
+        def beside(self) -> Spy:
+            return Spy("solo")
+
+    from api.bench.vision import _warm
+
+    _warm(Configured("configured"), str(cut(tmp_path / "short.avi", 2)))
+    assert log == [("configured", "768x576"), ("configured", "256x192")] * 2 + [("solo", "768x576"),
+                                                                                ("solo", "256x192")] * 2
