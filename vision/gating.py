@@ -111,9 +111,7 @@ class WatchedAreas:
     def _near(shapes: list[tuple[np.ndarray, bool]], box: np.ndarray) -> bool:
         if not shapes:
             return False
-        x1, y1, x2, y2 = (float(v) for v in box)
-        reach = REACH * math.sqrt(max(1.0, (x2 - x1) * (y2 - y1)))
-        p = ((x1 + x2) / 2, y2)   # bottom-centre, as zones judge it
+        p, reach = _feet_reach(box, REACH)   # bottom-centre, as zones judge it
         for pts, closed in shapes:
             if closed:
                 if cv2.pointPolygonTest(pts.reshape(-1, 1, 2), p, True) >= -reach:
@@ -130,9 +128,8 @@ def near_line(region: Any, blobs: list[Any], lines: list[np.ndarray]) -> bool:
         return False
     x0, y0, x9, y9 = region
     mine = [b for b in blobs if x0 <= (b[0] + b[2]) / 2 <= x9 and y0 <= (b[1] + b[3]) / 2 <= y9]
-    for x1, y1, x2, y2 in mine or [region]:
-        reach = REACH * math.sqrt(max(1.0, float((x2 - x1) * (y2 - y1))))
-        feet = ((x1 + x2) / 2, float(y2))
+    for box in mine or [region]:
+        feet, reach = _feet_reach(box, REACH)
         if any(_polyline_distance(feet, line) <= reach for line in lines):
             return True
     return False
@@ -145,11 +142,16 @@ def at_line(tracks: Iterable[Any], lines: list[np.ndarray]) -> bool:
     keeps each family of classes apart (on the Oxford street at 320 px, 2 of 28 whole frames were looked at
     only for walkers at the bicycles' line)."""
     for tr in tracks:
-        x1, y1, x2, y2 = (float(v) for v in tr.box)
-        reach = CROSSING * math.sqrt(max(1.0, (x2 - x1) * (y2 - y1)))
-        if any(_polyline_distance(((x1 + x2) / 2, y2), line) < reach for line in lines):
+        feet, reach = _feet_reach(tr.box, CROSSING)
+        if any(_polyline_distance(feet, line) < reach for line in lines):
             return True
     return False
+
+
+def _feet_reach(box: Any, sizes: float) -> tuple[tuple[float, float], float]:
+    """A box's bottom-centre (feet, wheels) and `sizes` of its size (the root of its area), plain floats."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return ((x1 + x2) / 2, y2), sizes * math.sqrt(max(1.0, (x2 - x1) * (y2 - y1)))
 
 
 def _polyline_distance(p: tuple[float, float], pts: np.ndarray) -> float:
