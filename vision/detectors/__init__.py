@@ -73,7 +73,8 @@ class DetectorSettings(BaseModel):
                                             "score, by label name")
     threads: int = Field(default=2, ge=1, le=64, description="CPU threads one inference may use (ONNX "
                          "Runtime: an input of at most a third of the model's, packed motion regions, "
-                         "uses one)")
+                         "uses one; so does every input of a clip analysed with its read-ahead thread "
+                         "beside, where the cores cannot hold that thread and these)")
     classes: list[str] | None = Field(default=None, min_length=1, description="The model's class names in "
                                       "order, for a model that carries none readable before it loads (a .pt "
                                       "file, an ONNX export without `names` "
