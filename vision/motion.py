@@ -66,15 +66,10 @@ class MotionConfig(BaseModel):
                          description="smallest crop side in frame pixels (context for the detector)")
     keepalive_s: float = Field(default=10.0, gt=0,
                                description="a full-frame detection at least this often, in seconds")
-    full_fraction: float = Field(
-        default=0.5,
-        gt=0,
-        le=1,
-        description="motion boxes covering more than this fraction of the frame: full frame",
-    )
-    warmup_frames: int = Field(
-        default=3, ge=0, description="frames after start (or a full-frame change) run on the full frame"
-    )
+    full_fraction: float = Field(default=0.5, gt=0, le=1, description="motion boxes covering more than this "
+                                 "fraction of the frame: full frame")
+    warmup_frames: int = Field(default=3, ge=0, description="frames after start (or a full-frame change) run "
+                               "on the full frame")
     region_scale: float | None = Field(
         default=None,
         gt=0,
@@ -87,7 +82,6 @@ class MotionConfig(BaseModel):
         default_factory=list, description="Motion masks: polygons (relative 0..1 points) the motion detector "
         "ignores, e.g. a timestamp overlay or a swaying tree; "
         "objects there are still detected on full frames")
-
 
 
 @dataclass
@@ -340,10 +334,13 @@ class MotionGate:
         self.counts["full"] -= 1
         self.counts["skip"] += 1
 
-    def full_now(self, t: float, reason: str) -> Plan:
-        """A full-frame plan asked for by the caller; it counts as this period's keep-alive."""
+    def full_now(self, t: float, reason: str, replaces: str | None = None) -> Plan:
+        """A full-frame plan asked for by the caller; it counts as this period's keep-alive. `replaces`: the
+        mode of the plan just made for this frame, which it takes the place of (not run, not counted)."""
         self._last_full_t = t
         self.counts["full"] += 1
+        if replaces is not None:
+            self.counts[replaces] -= 1
         return Plan("full", [], reason, 1.0)
 
     def prepare(self, image: np.ndarray, plan: Plan) -> DetectorBatch:

@@ -109,6 +109,7 @@ class CameraPipeline:
                 self.rules.append((zname, i, build_rule(rcfg, zone)))
         self._parking = [look_bounds(self.zones[z], width, height) for z, _, r in self.rules
                          if isinstance(r, Occupancy)]
+        self._left = [r for _, _, r in self.rules if isinstance(r, LeftObject)]   # downscaled ahead
         # only motion in zones matters, and near lines (a line rule ignores its zone's polygon)
         self._lines = [rule.line for _, _, rule in self.rules if isinstance(rule, Line)]
         # in a zone whose rules are all `stationary`, what moves does not matter until it stops: motion there
@@ -165,8 +166,8 @@ class CameraPipeline:
         assert self.gate is not None
         if self.gate.config.enabled:
             self._early[frame.index] = self._measure(frame.image, frame.t)
-        if left := [r for _, _, r in self.rules if isinstance(r, LeftObject)]:   # 1.3 ms at 768x576
-            self._shrunk[frame.index] = [r.background.shrink(frame.image) for r in left]   # their downscale
+        if self._left:   # the left_object rules' downscale: 1.3 ms at 768x576
+            self._shrunk[frame.index] = [r.background.shrink(frame.image) for r in self._left]
 
     def _measure(self, image: np.ndarray, t: float) -> Early:
         """Every frame's motion work that needs no detection result, in frame order: the background model's
@@ -191,8 +192,8 @@ class CameraPipeline:
         settled = self._settled() if base else False
         self._near = []
         if self.gate.own_floor and plan.mode == "regions" and self._at_line(t):
-            self.gate.counts["regions"] -= 1   # in regions, a crossing of a pair walking abreast was lost
-            plan = self.gate.full_now(t, "a track at a line: the whole frame, not regions")
+            # in regions, a crossing of a pair walking abreast was lost
+            plan = self.gate.full_now(t, "a track at a line: the whole frame, not regions", "regions")
         if plan.mode == "full" and self._explained_whole(plan, t):
             self.gate.undo_full()
             return Plan("skip", [], "motion explained by tracks (a whole-frame plan)", plan.motion_fraction)
@@ -212,8 +213,7 @@ class CameraPipeline:
             if lazy and settled:
                 # the whole frame: a stopped object's motion box may hold only the part that moved last
                 self._last_lazy = t
-                self.gate.counts["regions"] -= 1
-                return self.gate.full_now(t, "motion stopped in a stationary-only zone")
+                return self.gate.full_now(t, "motion stopped in a stationary-only zone", "regions")
             if lazy and t - self._last_lazy >= self.camera.detect.stationary_s - 1e-6:
                 regions += lazy
                 self._last_lazy = t
