@@ -66,6 +66,7 @@ class CameraPipeline:
         check_labels(config_path, _single(name, camera), self.class_names, model)
         self.tracker = ObjectTracker(camera.tracker, self.class_names)
         self._solo: Detector | None = None   # the detector while a read-ahead thread works beside (ahead)
+        self._runner: Detector = detector     # the one this pipeline runs: _solo once a read-ahead began
         self.confirm = confirm if confirm is not None else confirmer_for(camera.detector_section(),
                                                                          Path(config_path).resolve().parent)
         self.events = EventManager(name, camera.events, media_dir, camera.analysis_fps())
@@ -162,7 +163,7 @@ class CameraPipeline:
         if self._size is None:
             self._setup(frame.image.shape[1], frame.image.shape[0])
         if self._solo is None and not self.naive:   # the naive loop, the baseline, keeps its detector as set
-            self._solo = getattr(self.detector, "beside", lambda: self.detector)()
+            self._solo = self._runner = getattr(self.detector, "beside", lambda: self.detector)()
         assert self.gate is not None
         if self.gate.config.enabled:
             self._early[frame.index] = self._measure(frame.image, frame.t)
@@ -192,9 +193,9 @@ class CameraPipeline:
         settled = self._settled() if base else False
         self._near = []
         if self.gate.own_floor and plan.mode == "regions" and self._at_line(t):
-            # in regions, a crossing of a pair walking abreast was lost
+            # in regions, a crossing of a pair walking abreast was lost (never skipped below)
             plan = self.gate.full_now(t, "a track at a line: the whole frame, not regions", "regions")
-        if plan.mode == "full" and self._explained_whole(plan, t):
+        elif plan.mode == "full" and self._explained_whole(plan, t):
             self.gate.undo_full()
             return Plan("skip", [], "motion explained by tracks (a whole-frame plan)", plan.motion_fraction)
         if plan.mode == "full":
@@ -272,7 +273,7 @@ class CameraPipeline:
 
     def _detect(self, image: np.ndarray, plan: Plan) -> Detections:
         assert self.gate is not None
-        batch, det = self.gate.prepare(image, plan), self._solo or self.detector
+        batch, det = self.gate.prepare(image, plan), self._runner
         dets = batch.to_frame(det.detect_batch(batch.images, own_size=True) if batch.own_size
                               else det.detect_batch(batch.images))
         if plan.mode == "full":   # parking zones: a closer look at each (vision/rules/occupancy.py)
@@ -343,7 +344,7 @@ class CameraPipeline:
                     flags = zone.trigger([tr.id for tr in observed], np.stack([tr.anchor for tr in observed]))
                     self._inside[zname].update({tr.id: bool(f) for tr, f in zip(observed, flags,
                                                                                 strict=True)})
-        sod, det = seconds_of_day(frame.wall_time, self.camera.clip_start, t), self._solo or self.detector
+        sod, det = seconds_of_day(frame.wall_time, self.camera.clip_start, t), self._runner
         shrunk = iter(self._shrunk.pop(frame.index, []))   # made ahead, in the left_object rules' order
         for zname, idx, rule in self.rules:
             left = isinstance(rule, LeftObject)
