@@ -79,6 +79,15 @@ def last_rise(series: Series) -> datetime | None:
     return None
 
 
+def used_lately(recent: Series, now: datetime, rules: CareRules) -> bool:
+    """Whether `recent` (the readings of about the last `silence_active_hours`) shows a rise no older than
+    that: then `check_silence` cannot find anything (fewer whole hours since the rise than the active hours
+    it needs, each expected at most once), and the periodic sweep need not read the meter's weeks of history.
+    """
+    rise = last_rise(recent)
+    return rise is not None and now - rise <= timedelta(hours=rules.silence_active_hours)
+
+
 def check_silence(series: Series, tz: ZoneInfo, now: datetime, rules: CareRules) -> Finding | None:
     if not series or (now - series[0][0]) < timedelta(days=rules.min_history_days):
         return None

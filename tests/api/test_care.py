@@ -71,3 +71,21 @@ def test_evidence_is_the_last_48_hours() -> None:
     hours = ev["hours"]
     assert isinstance(hours, list) and 48 <= len(hours) <= 50
     assert sum(h["litres"] for h in hours) > 0 and {h["usual"] for h in hours} >= {0.0, 1.0}
+
+
+def test_used_lately_means_no_silence_to_find() -> None:
+    """The sweep's shortcut (sensor_rules: a meter whose last hours show use is not read in full) never hides
+    a silence: wherever it says "used lately", check_silence on the whole history finds nothing."""
+    shortcut = 0
+    for local_hour in range(0, 24, 3):
+        tz = zone_with_local_hour(NOW, local_hour)
+        for silent in (0, 1, 4, 7, 7.9, 8, 8.1, 9, 12):
+            for step in (15, 60):
+                series = history(NOW, tz, silent_hours=silent, step_min=step)
+                recent = [p for p in series if p[0] >= NOW - timedelta(hours=RULES.silence_active_hours)]
+                if care.used_lately(recent, NOW, RULES):
+                    shortcut += 1
+                    assert care.check_silence(series, ZoneInfo(tz), NOW, RULES) is None, (local_hour, silent)
+    assert shortcut > 20   # the shortcut is taken often, not only where there was nothing to find
+    assert not care.used_lately([], NOW, RULES)
+    assert not care.used_lately([(NOW - timedelta(hours=2), 5.0), (NOW, 5.0)], NOW, RULES)

@@ -122,6 +122,25 @@ def test_care_silence_opens_an_elderly_care_incident_with_contact_and_evidence(a
     assert sensor_rules.sweep(api.ctx, now + timedelta(minutes=1)) == []     # one incident per silence
 
 
+@pytest.mark.parametrize(("silent_hours", "opened", "read_weeks"), [(2, 0, False), (12, 1, True)])
+def test_sweep_reads_weeks_of_history_only_for_a_quiet_meter(api: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                             silent_hours: int, opened: int, read_weeks: bool
+                                                             ) -> None:
+    """Every minute the sweep looks at every 关爱 meter: one that rose in the last hours cannot be silent, so
+    its weeks of history are not read; a quiet one's are, and its silence opens an incident."""
+    now = datetime.now(UTC)
+    tz = zone_with_local_hour(now, 20)
+    setup(api, tz)
+    for at, v in history(now, tz, silent_hours=silent_hours):
+        assert post(api, "wm1", "reading", {"time": at.isoformat(), "value": v}).status_code == 202
+    spans: list[timedelta] = []
+    real = sensor_rules.water_series
+    monkeypatch.setattr(sensor_rules, "water_series", lambda s, d, since, until: (
+        spans.append(until - since), real(s, d, since, until))[1])
+    assert len(sensor_rules.sweep(api.ctx, now)) == opened
+    assert spans and (max(spans) >= timedelta(weeks=4)) is read_weeks, spans
+
+
 def test_silent_device_makes_one_maintenance_incident(api: Harness) -> None:
     setup(api)
     now = datetime.now(UTC)
