@@ -21,7 +21,9 @@ one), unless a track's feet stand within CROSSING of its size of a line (`at_lin
 decides the line's next count there (vision/pipeline.py `_explained_whole`).
 
 (Letting a region the detector found nothing in explain its motion for a while was tried: it saves runs on a
-far figure or a door, but it lost a bicycle pushed among walkers on the Oxford street case.)
+far figure or a door, but it lost a bicycle pushed among walkers on the Oxford street case.) A left_object
+camera lets it do so only while the region's blobs keep their pixels (`EmptyLooks`): a thing put down, or
+taken away, stays foreground of the background model for seconds, and what moves there changes its pixels.
 """
 
 from __future__ import annotations
@@ -179,11 +181,20 @@ class MotionExplainer:
         self.predict = predict or Predictions(lambda tr: True)
         self.last_run = -1e9
         self._missed: set[int] = set()   # looked for at the last run and not found
+        self.empty: EmptyLooks | None = None
 
-    def ran(self, mode: str, regions: list[Any], tracks: Iterable[Any], t: float) -> None:
+    def watch_empty(self, scale: float) -> None:
+        """Let regions looked at in vain explain their motion while it stays unchanged (EmptyLooks; `scale`:
+        frame pixels to the motion model's small grey copy)."""
+        self.empty = EmptyLooks(self.refresh_s, scale)
+
+    def ran(self, mode: str, regions: list[Any], tracks: Iterable[Any], t: float,
+            look: tuple[np.ndarray, np.ndarray | None] | None = None) -> None:
         """After a detector run on the whole frame (`mode` "full") or on `regions`, with the tracks
-        updated."""
+        updated; `look`: the run's boxes (before any filter) and the frame's small grey copy."""
         self.last_run = t
+        if self.empty is not None and look is not None and mode == "regions":
+            self.empty.looked(regions, look[0], look[1], t)
         boxes = np.asarray(regions, np.float32).reshape(-1, 4)
         missed = set()
         for tr in tracks:  # missed until found again
@@ -194,11 +205,14 @@ class MotionExplainer:
                 missed.add(tr.id)
         self._missed = missed
 
-    def explains(self, regions: list[Any], tracks: Iterable[Any], t: float,
-                 blobs: Iterable[Any] = ()) -> bool:
+    def explains(self, regions: list[Any], tracks: Iterable[Any], t: float, blobs: Iterable[Any] = (),
+                 motion: tuple[list[Any], np.ndarray | None] | None = None) -> bool:
         """Whether every motion region, and each of `blobs` on its own (a line camera's moving blobs near a
         line: someone new there may be merged into one region with walkers the tracks explain), is explained
-        and no watched track is due (so the detector may rest)."""
+        and no watched track is due (so the detector may rest). `motion`: the frame's moving blobs and small
+        grey copy, for `watch_empty`."""
+        if self.empty is not None and motion is not None:
+            regions = [r for r in regions if not self.empty.explains(r, motion[0], motion[1], t)]
         good = [tr for tr in tracks if tr.id not in self._missed and t - tr.last_t <= self.keepalive_s + 1e-6]
         rates = [self.predict.rate(tr) for tr in good
                  if tr.last_t >= self.last_run - 1e-6 and self.watched(tr)]
@@ -305,3 +319,50 @@ class Cadence:
         if self.next_base <= t:
             self.next_base = t + self.step
         return True
+
+
+class EmptyLooks:
+    """Motion the detector looked at and found nothing in, and that has not changed since: a thing put down
+    (or taken away) stays foreground of the background model for seconds after it stopped moving, and is no
+    object the detector knows, so every frame's plan would look at it again. A region whose every blob is
+    such is explained for `valid_s` after the look; anything that moves there changes its pixels."""
+
+    def __init__(self, valid_s: float, scale: float) -> None:
+        self.valid_s, self.scale = valid_s, scale   # scale: frame pixels -> the small grey copy's
+        self._looks: list[tuple[float, np.ndarray, np.ndarray]] = []   # t, region (frame px), small grey
+
+    def looked(self, regions: list[Any], found: np.ndarray, grey: np.ndarray | None, t: float) -> None:
+        """After a detector run on `regions` that found the boxes `found` (N,4): regions with no box are
+        remembered with the frame's small grey copy."""
+        self._looks = [lk for lk in self._looks if t - lk[0] < self.valid_s - 1e-6]
+        if grey is None:
+            return
+        for r in regions:
+            x1, y1, x2, y2 = r
+            if not len(found) or not ((found[:, 0] < x2) & (found[:, 2] > x1) & (found[:, 1] < y2)
+                                      & (found[:, 3] > y1)).any():
+                self._looks.append((t, np.asarray(r, np.float32), grey))
+
+    def explains(self, region: Any, blobs: list[Any], grey: np.ndarray | None, t: float) -> bool:
+        """Whether every blob of `region` lies in a region looked at in vain within `valid_s`, and its pixels
+        changed by no more than CHANGE since (a few pixels' noise allowed)."""
+        looks = [lk for lk in self._looks if t - lk[0] < self.valid_s - 1e-6]
+        x0, y0, x9, y9 = region
+        mine = [b for b in blobs if x0 <= (b[0] + b[2]) / 2 <= x9 and y0 <= (b[1] + b[3]) / 2 <= y9]
+        if not looks or not mine or grey is None:
+            return False
+        return all(any(self._static(b, lk, grey) for lk in looks) for b in mine)
+
+    def _static(self, blob: Any, look: tuple[float, np.ndarray, np.ndarray], grey: np.ndarray) -> bool:
+        r = look[1]
+        if not (r[0] <= blob[0] and r[1] <= blob[1] and blob[2] <= r[2] and blob[3] <= r[3]):
+            return False
+        s = self.scale
+        x1, y1 = int(blob[0] * s), int(blob[1] * s)
+        x2, y2 = int(math.ceil(blob[2] * s)), int(math.ceil(blob[3] * s))
+        diff = cv2.absdiff(grey[y1:y2, x1:x2], look[2][y1:y2, x1:x2])
+        return int(np.count_nonzero(diff > CHANGE_PX)) <= STATIC_NOISE * diff.size
+
+
+CHANGE_PX = 12       # grey levels (vision.motion.CHANGE)
+STATIC_NOISE = 0.01  # of a blob's pixels that may change while it stands still

@@ -68,6 +68,22 @@ class DetectorBatch:
         return merged[nms(merged, iou)] if len(merged) else merged
 
 
+def drop_cut(dets: Detections, regions: Sequence[Box], width: int, height: int) -> Detections:
+    """The detections of a regions run less each box cut by a region's edge (inside the frame): part of an
+    object, it would drag its track off the object; the object is seen whole at the next keep-alive or larger
+    region."""
+    if not len(dets):
+        return dets
+    cut = np.zeros(len(dets), dtype=bool)
+    b = dets.xyxy
+    for x1, y1, x2, y2 in regions:
+        inside = (b[:, 0] >= x1 - 1) & (b[:, 2] <= x2 + 1) & (b[:, 1] >= y1 - 1) & (b[:, 3] <= y2 + 1)
+        edge = (((b[:, 0] <= x1 + 2) & (x1 > 0)) | ((b[:, 2] >= x2 - 2) & (x2 < width))
+                | ((b[:, 1] <= y1 + 2) & (y1 > 0)) | ((b[:, 3] >= y2 - 2) & (y2 < height)))
+        cut |= inside & edge
+    return dets[~cut]
+
+
 def nms(dets: Detections, iou: float = 0.6) -> np.ndarray:
     """Indices kept by class-wise non-maximum suppression, best first."""
     keep: list[int] = []

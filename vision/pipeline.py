@@ -29,6 +29,7 @@ from vision.gating import Cadence, LineBurst, MotionExplainer, Predictions, Watc
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
+from vision.packing import drop_cut
 from vision.rules import LeftObject, Line, Occupancy, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.rules.occupancy import closer_look, look_bounds, take_samples
 from vision.tracking import ObjectTracker, family_of
@@ -98,6 +99,7 @@ class CameraPipeline:
         self._grey: np.ndarray | None = None   # line cameras: the last frame's small grey copy
         self._grey2: np.ndarray | None = None  # and the one before it
         self.last_mode = "none"
+        self._look: tuple[np.ndarray, np.ndarray | None] | None = None   # the last run's boxes, its grey
 
     def _setup(self, width: int, height: int) -> None:
         self._size = (width, height)
@@ -148,6 +150,8 @@ class CameraPipeline:
         self.gate = MotionGate(motion, (width, height), (int(iw), int(ih)), stretched=stretched,
                                free_size=bool(getattr(self.detector, "dynamic_input", False)),
                                own_floor=bool(self._lines) and not (self._interest or self._lazy))
+        if self._left:   # a thing put down stays foreground for seconds: looked at once a refresh_s
+            self.explainer.watch_empty(self.gate.motion.scale)
         if self._lazy:
             union = np.bitwise_or.reduce(self._lazy, axis=0)
             self._lazy_small = cv2.resize(union, self.gate.motion.small_size, interpolation=cv2.INTER_NEAREST)
@@ -224,7 +228,8 @@ class CameraPipeline:
             plan = Plan("regions", regions, plan.reason, plan.motion_fraction, plan.blobs)
         # motion that known tracks (or an empty look) explain needs no detector until a track is due
         blobs = (b for b in plan.blobs if near_line(b, [], self._lines))   # looked at only if still explained
-        if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t, blobs):
+        if self.explainer.explains(plan.regions, self.tracker.tracks.values(), t, blobs,
+                                   (plan.blobs, self.gate.motion.grey)):
             return Plan("skip", [], "motion explained by tracks", plan.motion_fraction)
         return plan
 
@@ -276,23 +281,13 @@ class CameraPipeline:
         batch, det = self.gate.prepare(image, plan), self._runner
         dets = batch.to_frame(det.detect_batch(batch.images, own_size=True) if batch.own_size
                               else det.detect_batch(batch.images))
+        self._look = (dets.xyxy, self.gate.motion.grey)   # the boxes before any filter: what is there
         if plan.mode == "full":   # parking zones: a closer look at each (vision/rules/occupancy.py)
             dets = closer_look(det, image, dets, self._parking)
         if self.objects is not None:  # object masks and per-label filters, before the tracker
             dets = self.objects(dets)
-        if plan.mode != "regions" or not len(dets):
-            return dets
-        # a box cut by a region's edge (inside the frame) is part of an object: it would drag its track
-        # off the object, so it is dropped; the object is seen whole at the next keep-alive or larger region
         h, w = image.shape[:2]
-        cut = np.zeros(len(dets), dtype=bool)
-        b = dets.xyxy
-        for x1, y1, x2, y2 in plan.regions:
-            inside = (b[:, 0] >= x1 - 1) & (b[:, 2] <= x2 + 1) & (b[:, 1] >= y1 - 1) & (b[:, 3] <= y2 + 1)
-            edge = (((b[:, 0] <= x1 + 2) & (x1 > 0)) | ((b[:, 2] >= x2 - 2) & (x2 < w))
-                    | ((b[:, 1] <= y1 + 2) & (y1 > 0)) | ((b[:, 3] >= y2 - 2) & (y2 < h)))
-            cut |= inside & edge
-        return dets[~cut]
+        return drop_cut(dets, plan.regions, w, h) if plan.mode == "regions" else dets
 
     # ------------------------------------------------------------------ per frame
 
@@ -325,7 +320,7 @@ class CameraPipeline:
                 self.stats.regions += 1
                 self.stats.crops += len(plan.regions)
             self.tracker.update(dets, t, image)
-            self.explainer.ran(mode, plan.regions, self.tracker.tracks.values(), t)
+            self.explainer.ran(mode, plan.regions, self.tracker.tracks.values(), t, self._look)
             ended = {tr.id for tr in self.tracker.ended}
             if self.confirm is not None:
                 self.confirm.forget(ended)

@@ -202,3 +202,29 @@ def test_a_track_whose_feet_are_within_its_size_of_a_line_is_near_a_crossing() -
     assert not at_line([near], [line])
     assert at_line([near, nearer], [line])
     assert not at_line([nearer], [])
+
+
+def test_a_region_looked_at_in_vain_explains_its_motion_while_its_pixels_stay_the_same() -> None:
+    """A left_object camera (watch_empty): a thing put down stays foreground of the background model for
+    seconds, and no detector class knows it; once a run found nothing in its region, it is not looked at again
+    until its pixels change, a refresh_s has passed since that look, or the camera does not watch for it."""
+    grey = np.random.default_rng(0).integers(0, 200, (240, 320), dtype=np.uint8)
+    region, blob, none = (100, 100, 200, 200), (120, 120, 180, 180), np.zeros((0, 4), np.float32)
+    ex = explainer({PERSON})
+    ex.watch_empty(scale=0.5)   # frame pixels -> the small grey copy's
+    ex.ran("regions", [region], [], 0.0, (none, grey))
+    assert ex.explains([region], [], 0.2, motion=([blob], grey.copy()))
+    moved = grey.copy()
+    moved[70:80, 70:80] += 50    # someone steps onto it
+    assert not ex.explains([region], [], 0.2, motion=([blob], moved))
+    assert not ex.explains([region], [], 0.2, motion=([(300, 300, 340, 340)], grey))   # a blob elsewhere
+    ex.ran("regions", [(400, 100, 500, 200)], [], 0.6, (none, grey))   # another run: the look stays...
+    assert ex.explains([region], [], 0.8, motion=([blob], grey))
+    assert not ex.explains([region], [], 1.0, motion=([blob], grey))   # ... for refresh_s
+    found = explainer({PERSON})
+    found.watch_empty(scale=0.5)
+    found.ran("regions", [region], [], 0.0, (np.array([[130, 130, 150, 190]], np.float32), grey))
+    assert not found.explains([region], [], 0.2, motion=([blob], grey))   # the run found something there
+    plain = explainer({PERSON})
+    plain.ran("regions", [region], [], 0.0, (none, grey))
+    assert not plain.explains([region], [], 0.2, motion=([blob], grey))
