@@ -30,18 +30,20 @@ class AnalyzeResult:
     clip_seconds: float     # clip time covered
     source_frames: int      # frames of the clip covered (at its native rate)
     occupancy: dict[str, list[tuple[float, int]]] = field(default_factory=dict)   # zone -> (t, count)
+    first_t: float = 0.0    # the first frame's time (later than 0 where skip_frames left frames out)
 
 
 def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, camera: str | None = None,
                  events_path: str | Path | None = None, annotated: str | Path | None = None,
                  detector: Detector | None = None, naive: bool = False, media: bool = True,
                  progress: bool = False, max_seconds: float | None = None,
-                 confirm_model: str | Path | None = None) -> AnalyzeResult:
+                 confirm_model: str | Path | None = None, skip_frames: int = 0) -> AnalyzeResult:
     """Run one camera of a config on a recorded clip (ARCHITECTURE.md, `sharpeyes analyze`).
 
     Events are written as JSON Lines when they end (or when the clip ends), snapshots and clips into
     `<events stem>_media/` beside the events file. `naive` decodes every frame and detects on each.
     `confirm_model`: a second model confirms each new object (as `detector.confirm` would name it).
+    `skip_frames` (a file): its first frames left out, their times kept (another sampling phase).
     """
     import json
     import time
@@ -85,7 +87,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
     # A recording session on a live stream gives up after a few failed attempts instead of waiting forever
     # (a worker's camera retries forever; an engineer at the console wants an answer).
     src = open_source(source, None if naive else cam.analysis_fps(),
-                      backoff=Backoff(max_attempts=STREAM_ATTEMPTS) if stream else None)
+                      backoff=Backoff(max_attempts=STREAM_ATTEMPTS) if stream else None, skip=skip_frames)
     src.work_ahead(pipe.ahead)  # motion work in the read-ahead thread (a file played as fast as it decodes)
     total = getattr(src, "frame_count", 0) or None
     native = float(getattr(src, "native_fps", 0.0) or cam.detect.fps)
@@ -108,7 +110,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
                     out.flush()
 
     t0 = time.perf_counter()
-    last_index, last_t = 0, 0.0
+    last_index, last_t, first_t = 0, 0.0, 0.0
     seen = False
     try:
         with src:
@@ -125,6 +127,7 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
                     if bar is not None:
                         first = last_index == 0 and frame.index == 0
                         bar.update(frame.index - last_index + (1 if first else 0))
+                    first_t = first_t if seen else frame.t
                     last_index, last_t, seen = frame.index, frame.t, True
             except SourceError as e:
                 if not (stream and seen):
@@ -141,4 +144,5 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
             bar.close()
     seconds = time.perf_counter() - t0
     occupancy = {z: list(r.frames) for z, _, r in pipe.rules if isinstance(r, Occupancy)}
-    return AnalyzeResult(records, pipe.stats, seconds, last_t + 1.0 / native, last_index + 1, occupancy)
+    return AnalyzeResult(records, pipe.stats, seconds, last_t + 1.0 / native, last_index + 1, occupancy,
+                         first_t)

@@ -220,7 +220,9 @@ def case_detector(case: Path, model: str | Path, **settings: Any) -> Detector:
 
 def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
              events_path: Path | None = None, model: str | Path | None = None,
-             confirm: str | Path | None = None) -> tuple[CaseResult, list[dict[str, Any]]]:
+             confirm: str | Path | None = None, phase: int = 0) -> tuple[CaseResult, list[dict[str, Any]]]:
+    """One case; `phase`: the clip's first `phase` source frames left out, their times kept (its truth still
+    holds), so the camera samples the scene at another phase (vision/eval_phases.py)."""
     from vision.analyze import analyze_clip
 
     if detector is None and model is not None:
@@ -230,7 +232,11 @@ def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
     limit = truth.get("max_seconds")  # a case may label only the first part of a clip
     result = analyze_clip(case / "camera.yaml", clip, detector=detector, naive=naive, events_path=events_path,
                           media=False, max_seconds=float(limit) if limit is not None else None,
-                          confirm_model=Path(confirm).resolve() if confirm is not None else None)
+                          confirm_model=Path(confirm).resolve() if confirm is not None else None,
+                          skip_frames=phase)
+    if result.first_t > 0:   # what began before the first frame looked at cannot be seen to begin: hard
+        truth = {**truth, "events": [{**ev, "hard": True} if ev["first_seen_s"] <= result.first_t else ev
+                                     for ev in truth.get("events", [])]}
     res = match_events(result.records, truth, case.name)
     res.kind, res.split = truth["kind"], truth["split"]
     res.seconds = result.seconds

@@ -304,15 +304,18 @@ class LineBurst:
 class Cadence:
     """Which frames of a line camera's `line_fps` stream are on the `detect.fps` cadence: decided by the
     frames' times alone, so the read-ahead thread (which feeds those frames to the background model) and the
-    pipeline agree frame by frame."""
+    pipeline agree frame by frame. It starts at the first frame: a clip started later, or a camera whose
+    frames fall at another phase, has its first frame on it."""
 
     def __init__(self, fps: float, analysis_fps: float) -> None:
         self.step = 1.0 / fps
         self.eps = 0.25 / analysis_fps
-        self.next_base = 0.0
+        self.next_base: float | None = None
 
     def base(self, t: float) -> bool:
         """Whether `t` is on the detect-fps cadence (and moves it on)."""
+        if self.next_base is None:
+            self.next_base = t
         if t + self.eps < self.next_base:
             return False
         self.next_base += self.step

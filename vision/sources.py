@@ -53,7 +53,7 @@ def is_stream(uri: str | os.PathLike[str]) -> bool:
 def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realtime: bool = False,
                 loop: bool = False, on_state: StateCallback | None = None, backoff: Backoff | None = None,
                 base_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0,
-                read_ahead: int | None = None) -> FrameSource:
+                read_ahead: int | None = None, skip: int = 0) -> FrameSource:
     """Open a video file, an image folder or a live stream, delivering frames at about `fps` per second.
 
     - `uri`: a path (relative paths are taken from `base_dir`, e.g. the camera config's folder),
@@ -67,6 +67,8 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
     - `read_ahead` (files played as fast as they decode): frames decoded ahead in a thread of their own,
       so decoding and analysis use two cores; 0 decodes in the caller's thread; None: by the frame's size
       (vision/sources_file.py READ_AHEAD_BYTES). The frames are the same.
+    - `skip` (video files): source frames left out at the start, their times kept; the `fps` grid starts at
+      the first frame taken (another sampling phase of the same clip: `sharpeyes eval --phases`).
 
     Raises SourceError when the file or folder does not exist or cannot be opened.
     """
@@ -89,7 +91,8 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
         return ImageDirSource(path, fps, realtime=realtime, loop=loop, on_state=on_state)
     if path.stat().st_size == 0:
         raise SourceError(f"clip {path} is empty (0 bytes); copy the file again")
-    return FileSource(path, fps, realtime=realtime, loop=loop, on_state=on_state, read_ahead=read_ahead)
+    return FileSource(path, fps, realtime=realtime, loop=loop, on_state=on_state, read_ahead=read_ahead,
+                      skip=skip)
 
 
 @dataclass

@@ -82,16 +82,19 @@ class FileSource(FrameSource):
 
     Played as fast as it decodes (not `realtime`), the clip is decoded `read_ahead` frames ahead in a thread
     of its own (0: in the consumer's thread; None: as many as READ_AHEAD_BYTES hold, within READ_AHEAD and
-    MAX_READ_AHEAD); the frames are the same either way.
+    MAX_READ_AHEAD); the frames are the same either way. `skip`: source frames left out at the clip's start
+    (their times stay: the first frame delivered is at frame `skip`'s time), so the `fps` grid starts there,
+    as a camera whose frames fall at another phase would sample the scene (`sharpeyes eval --phases`).
     """
 
     def __init__(self, path: Path, fps: float | None, realtime: bool = False, loop: bool = False,
-                 on_state: StateCallback | None = None, read_ahead: int | None = None) -> None:
+                 on_state: StateCallback | None = None, read_ahead: int | None = None, skip: int = 0) -> None:
         super().__init__(str(path), on_state)
         self.path = path
         self.fps = fps
         self.realtime = realtime
         self.loop = loop
+        self.skip = max(0, skip)
         self._ahead: ReadAhead | None = None
         self._work: Callable[[Frame], None] | None = None
         cap = self._open()
@@ -159,6 +162,10 @@ class FileSource(FrameSource):
                             break
                         i += 1
                         t = base_t + timeline.time(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+                        if base_index == 0 and i < self.skip:
+                            continue
+                        if base_index == 0 and i == self.skip:
+                            next_t = t   # the grid starts at the first frame taken
                         if self.realtime:
                             # live emulation: skip frames whose time has passed, wait for the frame's time
                             if t + 1.0 / self.native_fps < time.monotonic() - start:

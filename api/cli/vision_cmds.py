@@ -29,6 +29,10 @@ def register(sub: Any, bench_sub: Any) -> None:
                    "(e.g. models/yolox_nano_416.onnx); the rest of its detector section stays")
     e.add_argument("--confirm", help="a second model confirms each new object before its event fires, in "
                    "every case (as detector.confirm.model would; vision/confirm.py)")
+    e.add_argument("--phases", type=int, metavar="K",
+                   help="run each case K times, the k-th with the clip's first k frames left out (times "
+                   "kept), so it is sampled at K phases; reports sums over the phases and each case's worst "
+                   "phase (vision/eval_phases.py)")
     e.set_defaults(func=cmd_eval)
 
     b = bench_sub.add_parser("vision", help="decode / pipeline / naive fps, realtime streams, event F1")
@@ -83,6 +87,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for flag, value in (("--model", args.model), ("--confirm", args.confirm)):
         if value and not Path(value).is_file():
             raise ConfigError(f"{flag} {value}: no such model file (the shipped ones are in models/)")
+    if args.phases is not None:
+        return _eval_phases(args)
     results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind,
                                model=args.model, confirm=args.confirm)
     print("\n".join(report_lines(results, totals)))
@@ -90,6 +96,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = {"cases": [r.as_dict() for r in results], "groups": [g.as_dict() for g in totals],
                   "overall": totals[-1].as_dict()}
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+def _eval_phases(args: argparse.Namespace) -> int:
+    from vision import eval_phases
+
+    results, totals = eval_phases.evaluate_phases(args.cases, args.phases, naive=args.naive, progress=True,
+                                                  split=args.split, kind=args.kind, model=args.model,
+                                                  confirm=args.confirm)
+    print("\n".join(eval_phases.report_lines(results, totals)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(eval_phases.report_json(results, totals), indent=2),
+                                   encoding="utf-8")
     return 0
 
 
