@@ -225,3 +225,55 @@ def test_a_step_onto_the_line_and_back_is_no_crossing() -> None:
         eps += rule.evaluate(ctx(k * 0.2, [track(1, [x - 5, 40, x + 5, 80], k * 0.2, "person")]))
     eps += rule.evaluate(ctx(9.0, []))
     assert eps == [] and rule.counts == {}
+
+
+def walker(tid, sightings, label="person"):
+    """A track with its sightings (t, box), the last one its box now."""
+    t, box = sightings[-1]
+    tr = track(tid, box, t, label)
+    tr.history.extend((s, np.array(b, dtype=np.float32)) for s, b in sightings)
+    return tr
+
+
+def test_a_pair_that_parted_between_two_sightings_counts_twice() -> None:
+    """Two people abreast are one box (track 1) heading west at 33 px/s; looked at again 0.6 s later (motion
+    gating), track 1 is one of them and the other is a new track standing where the pair was heading, past
+    the line: both count. A new track far from where the pair was heading does not."""
+    rule = _line_rule()
+    pair = [(0.0, [80, 40, 100, 80]), (0.3, [70, 40, 90, 80]), (0.6, [60, 40, 80, 80])]
+    for k in range(3):
+        assert rule.evaluate(ctx(pair[k][0], [walker(1, pair[: k + 1])])) == []
+    eps = rule.evaluate(ctx(1.2, [walker(1, [*pair, (1.2, [36, 40, 44, 80])]),
+                                  walker(2, [(1.2, [42, 40, 50, 80])]),
+                                  walker(3, [(1.2, [10, 40, 18, 80])])]))
+    assert sorted(e.track_id for e in eps) == [1, 2]
+    assert rule.counts["person"] == {"left_to_right": 2, "right_to_left": 0}
+
+
+def test_a_walker_hidden_behind_another_as_they_cross_counts_too() -> None:
+    """Two walkers one behind the other (tracks 1 and 2) are seen as one box (track 1) from 1.2 s; as that box
+    crosses, track 2, unseen since 0.6 s, is where its own motion was heading, inside the box and past the
+    line: it crossed too, dated by its own motion. Seen again past the line, it does not count again."""
+    rule = _line_rule()
+    a = [(0.0, [84, 20, 96, 60]), (0.6, [68, 20, 80, 60])]
+    b = [(0.0, [90, 45, 102, 85]), (0.6, [74, 45, 86, 85])]
+    for k in range(2):
+        rule.evaluate(ctx(a[k][0], [walker(1, a[: k + 1]), walker(2, b[: k + 1])]))
+    assert rule.evaluate(ctx(1.2, [walker(1, [*a, (1.2, [50, 20, 72, 87])]), walker(2, b)])) == []
+    eps = rule.evaluate(ctx(1.8, [walker(1, [*a, (1.2, [50, 20, 72, 87]), (1.8, [30, 20, 52, 88])]),
+                                  walker(2, b)]))
+    assert sorted(e.track_id for e in eps) == [1, 2]
+    hidden = next(e for e in eps if e.track_id == 2)
+    assert hidden.first_seen == pytest.approx(0.6 + 1.2 * 30 / 32)   # from x 80 at 0.6 s towards 48 at 1.8 s
+    assert rule.evaluate(ctx(2.4, [walker(2, [*b, (2.4, [30, 45, 42, 85])])])) == []
+    assert rule.counts["person"] == {"left_to_right": 2, "right_to_left": 0}
+
+
+def test_a_track_seen_in_this_frame_did_not_vanish_for_a_new_one() -> None:
+    """A new track (2) listed before track 1 in the same frame, on top of it past the line, is not track 1
+    continued under a new id (track 1 is seen): one crossing, not two."""
+    rule = _line_rule()
+    rule.evaluate(ctx(0.0, [walker(1, [(0.0, [55, 40, 65, 80])])]))
+    eps = rule.evaluate(ctx(0.2, [walker(2, [(0.2, [40, 40, 50, 80])]),
+                                  walker(1, [(0.0, [55, 40, 65, 80]), (0.2, [36, 40, 46, 80])])]))
+    assert [e.track_id for e in eps] == [1]

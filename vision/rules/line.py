@@ -5,6 +5,12 @@ height away from it): two people walking side by side make boxes that swap and j
 track whose feet are on the line can step over it and back several times in a second; it crossed once. A track
 that ends while its feet are past the line but still within the band crossed too (counted when it ends, or
 when the source ends while it is still tracked).
+
+Under motion gating a track near a line may be looked at 0.2-1 s apart, and the tracker may then give a
+person's box to another id: a track that comes out of another seen in the same frame (a pair's box that
+parted, boxes swapped) starts from where that one was on its side (`_split`), and a track that went into
+another's box as it crossed (one walker hidden behind another) crosses with it (`_carried`), so each person
+counts once whatever frames the camera happens to take (`sharpeyes eval --phases`).
 """
 
 from __future__ import annotations
@@ -13,12 +19,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vision.boxes import bottom_centre, iou
 from vision.config import LineRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
-from vision.tracking import Track, beside
+from vision.tracking import DOUBLE_IOU, SETTLE_S, Track, beside
 from vision.zones import PolygonZone, to_pixels
 
 BAND = 0.08   # of the object's box height: how far past the line its feet must be for the crossing to count
+# of a new track's box height: a new track whose feet stand this near where another track seen in the same
+# frame was heading (from its sighting before) came out of it: the two were one box (a pair abreast, or one
+# walker behind another), or the boxes swapped between two sightings (a walker, predicted between sightings
+# under motion gating, seen again as one of the two)
+FROM_GROUP = 0.5
 
 
 def _side(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -79,12 +91,13 @@ class Line(ZoneRule):
         out: list[Episode] = []
         # where each track was last on its side of the line before this frame (see _split)
         before = {tid: (s.ref_t, s.ref) for tid, s in self._seen.items()}
+        crossers: list[Track] = []
         for tr in ctx.tracks:
             seen = self._seen.get(tr.id)
             if seen is not None and seen.t == tr.last_t:
                 continue
             if seen is None:
-                seen = self._continued(tr) or self._split(tr, ctx, before)
+                seen = self._continued(tr, ctx) or self._split(tr, ctx, before)
             anchor = tr.anchor
             label = ctx.label(tr)
             if seen is None:
@@ -106,6 +119,9 @@ class Line(ZoneRule):
             ep = self._count(seen, tr.id, crossed, start=tr.last_t)
             if ep is not None:
                 out.append(ep)
+            crossers.append(tr)
+        for g in crossers:   # after every track of the frame: a new one may have continued a vanished one
+            out += self._carried(g, ctx)
         live = {tr.id for tr in ctx.tracks}
         out += self._settle([k for k in self._seen if k not in live], ctx.t)
         self._taken &= live
@@ -153,13 +169,41 @@ class Line(ZoneRule):
         return Episode(key=self._key(), label=seen.label, first_seen=at, start=start, last_t=seen.t,
                        box=seen.box, score=seen.score, track_id=track_id, count=sum(per.values()), done=True)
 
-    def _continued(self, tr: Track) -> _Seen | None:
+    def _carried(self, g: Track, ctx: RuleContext) -> list[Episode]:
+        """Tracks that went into `g`'s box as it crossed: one not seen since before this frame (within
+        1.5 s) whose box, moved to where its own motion was heading, is mostly (0.6) inside `g`'s box now,
+        with its feet past the line (a walker behind another, both seen as one box from there on), crossed
+        with it, dated by its own motion; its place is taken to be that one, so it does not count again when
+        it is seen there."""
+        out: list[Episode] = []
+        label = ctx.label(g)
+        for other in ctx.tracks:
+            seen = self._seen.get(other.id)
+            if other.id == g.id or seen is None or other.id in self._taken or seen.label != label \
+                    or not 0 < g.last_t - other.last_t <= 1.5:
+                continue   # (a taken one continues as another track)
+            heading = _heading(other, g.last_t)
+            if not _mostly_inside(seen.box + np.tile(heading - seen.anchor, 2), g.box):
+                continue
+            crossed = self._crossing(seen.ref, heading)
+            if crossed is None:
+                continue
+            moved = _Seen(g.last_t, heading, seen.ref_t, seen.ref, seen.box, seen.label, seen.score)
+            ep = self._count(moved, other.id, crossed, start=g.last_t)
+            seen.ref_t, seen.ref, seen.anchor, seen.past_t, seen.past = g.last_t, heading, heading, None, None
+            if ep is not None:
+                out.append(ep)
+        return out
+
+    def _continued(self, tr: Track, ctx: RuleContext) -> _Seen | None:
         """The state of a track that vanished just before this new one appeared near it: under motion gating
-        a walker can get a new id between two sightings, and the crossing is between them."""
+        a walker can get a new id between two sightings, and the crossing is between them. A track seen in
+        this frame did not vanish (whether or not this rule has looked at it yet in this frame)."""
         h = float(tr.box[3] - tr.box[1])
         best, best_d = None, max(h, 16.0) * 1.2
+        now = {g.id for g in ctx.tracks if g.last_t == tr.last_t}
         for tid, seen in self._seen.items():
-            if tid == tr.id or tid in self._taken or not 0 < tr.last_t - seen.t <= 1.5:
+            if tid == tr.id or tid in self._taken or tid in now or not 0 < tr.last_t - seen.t <= 1.5:
                 continue
             d = float(np.linalg.norm(seen.anchor - tr.anchor))
             if d < best_d:
@@ -173,15 +217,16 @@ class Line(ZoneRule):
 
     def _split(self, tr: Track, ctx: RuleContext,
                before: dict[int, tuple[float, np.ndarray]]) -> _Seen | None:
-        """A new track that comes out of the box of a group seen in the same frame (two people abreast seen
-        as one, then apart) starts where the group was last on its side of the line: each counts once."""
+        """A new track that comes out of a track seen in the same frame starts where that one was last on its
+        side of the line: each counts once. It comes out of it when it is inside its box, a group's (two
+        people abreast seen as one, then apart), or stands where that track was heading (FROM_GROUP) while
+        that track is seen elsewhere: the group split, or the two swapped, between two sightings (under
+        motion gating they may be most of a second apart, and the group's box is then one of them)."""
         for g in ctx.tracks:
             ref = before.get(g.id)
-            if g.id == tr.id or ref is None or g.last_t != tr.last_t or not beside(tr.box, g.box) \
-                    or ctx.label(g) != ctx.label(tr):
+            if g.id == tr.id or ref is None or g.last_t != tr.last_t or ctx.label(g) != ctx.label(tr):
                 continue
-            inner = np.clip(np.minimum(tr.box[2:], g.box[2:]) - np.maximum(tr.box[:2], g.box[:2]), 0, None)
-            if float(inner.prod()) < 0.6 * float(np.prod(tr.box[2:] - tr.box[:2])):
+            if not (_inside_group(tr.box, g.box) or _came_from(tr, g)):
                 continue
             return _Seen(tr.last_t, tr.anchor, ref[0], ref[1].copy(), tr.box.copy(), ctx.label(tr),
                          tr.max_score)
@@ -189,3 +234,38 @@ class Line(ZoneRule):
 
     def state_size(self) -> int:
         return len(self._seen) + len(self._taken)
+
+
+def _inside_group(box: np.ndarray, group: np.ndarray) -> bool:
+    """The box is one of two objects side by side seen as one `group` box, and mostly inside it."""
+    return beside(box, group) and _mostly_inside(box, group)
+
+
+def _mostly_inside(box: np.ndarray, group: np.ndarray) -> bool:
+    """At least 0.6 of the box lies inside the `group` box."""
+    inner = np.clip(np.minimum(box[2:], group[2:]) - np.maximum(box[:2], group[:2]), 0, None)
+    return float(inner.prod()) >= 0.6 * float(np.prod(box[2:] - box[:2]))
+
+
+def _came_from(tr: Track, g: Track) -> bool:
+    """A new track stands where `g` was heading from its sighting before this frame (within FROM_GROUP of the
+    new box's height), while `g` is seen now somewhere else (boxes that overlap less than DOUBLE_IOU)."""
+    hist = [t for t, _ in g.history if t < g.last_t - 1e-9]
+    if not hist or g.last_t - hist[-1] > 1.5 or iou(tr.box, g.box) >= DOUBLE_IOU:
+        return False
+    heading = _heading(g, g.last_t, before=g.last_t)
+    return float(np.linalg.norm(tr.anchor - heading)) <= FROM_GROUP * float(tr.box[3] - tr.box[1])
+
+
+def _heading(track: Track, t: float, before: float | None = None) -> np.ndarray:
+    """Where the track's feet were heading at `t`: from its last sighting before `before` (default: its
+    last), moving as it did over the SETTLE_S (or more) before that sighting."""
+    hist = [(s, b) for s, b in track.history if before is None or s < before - 1e-9]
+    t1, b1 = hist[-1]
+    p1 = bottom_centre(b1)
+    older = [(s, b) for s, b in hist if s <= t1 - SETTLE_S + 1e-6]
+    if not older:
+        return p1
+    t0, b0 = older[-1]
+    return p1 + (p1 - bottom_centre(b0)) / (t1 - t0) * (t - t1)
+
