@@ -277,3 +277,18 @@ def test_a_track_seen_in_this_frame_did_not_vanish_for_a_new_one() -> None:
     eps = rule.evaluate(ctx(0.2, [walker(2, [(0.2, [40, 40, 50, 80])]),
                                   walker(1, [(0.0, [55, 40, 65, 80]), (0.2, [36, 40, 46, 80])])]))
     assert [e.track_id for e in eps] == [1]
+
+
+def test_a_track_put_on_another_walkers_box_carries_that_walkers_crossing() -> None:
+    """Walker 1 heads west towards the line (x 80 -> 62); walker 2 walks west far beyond it (x 30 -> 24). At
+    the next look walker 1 is not seen and track 2 is on a box where walker 1 was heading, past the line, 26
+    px from where walker 2 was heading: the tracker gave track 2 walker 1's box. It is walker 1's crossing
+    westward, not walker 2 crossing back east."""
+    rule = _line_rule()
+    one = [(0.0, [76, 60, 84, 80]), (0.6, [58, 60, 66, 80])]
+    two = [(0.0, [26, 60, 34, 80]), (0.6, [20, 60, 28, 80])]
+    for k in range(2):
+        assert rule.evaluate(ctx(one[k][0], [walker(1, one[: k + 1]), walker(2, two[: k + 1])])) == []
+    eps = rule.evaluate(ctx(1.2, [walker(1, one), walker(2, [*two, (1.2, [40, 60, 48, 80])])]))
+    assert [e.track_id for e in eps] == [2]
+    assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0}

@@ -9,8 +9,9 @@ when the source ends while it is still tracked).
 Under motion gating a track near a line may be looked at 0.2-1 s apart, and the tracker may then give a
 person's box to another id: a track that comes out of another seen in the same frame (a pair's box that
 parted, boxes swapped) starts from where that one was on its side (`_split`), and a track that went into
-another's box as it crossed (one walker hidden behind another) crosses with it (`_carried`), so each person
-counts once whatever frames the camera happens to take (`sharpeyes eval --phases`).
+another's box as it crossed (one walker hidden behind another) crosses with it (`_carried`), and a track seen
+again where another lost one was heading, far from its own way, carries that one's state (`_swapped`), so each
+person counts once whatever frames the camera happens to take (`sharpeyes eval --phases`).
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class Line(ZoneRule):
                 continue
             if seen is None:
                 seen = self._continued(tr, ctx) or self._split(tr, ctx, before)
+            else:
+                seen = self._swapped(tr, ctx) or seen
             anchor = tr.anchor
             label = ctx.label(tr)
             if seen is None:
@@ -194,6 +197,32 @@ class Line(ZoneRule):
             if ep is not None:
                 out.append(ep)
         return out
+
+    def _swapped(self, tr: Track, ctx: RuleContext) -> _Seen | None:
+        """The state of a track not seen in this frame (within 1.5 s) when this one, seen again, stands where
+        that one was heading (within FROM_GROUP of its height) and more than its height from where it was
+        heading itself, three times as far: the tracker gave this id the other object's box (on
+        campus_line_fast a girl's track, heading west, was put on the next girl 100 px back east as she
+        crossed; her crossing was lost)."""
+        h = float(tr.box[3] - tr.box[1])
+        if not any(t < tr.last_t - 1e-9 for t, _ in tr.history):
+            return None
+        own = float(np.linalg.norm(tr.anchor - _heading(tr, tr.last_t, before=tr.last_t)))
+        if own <= h:
+            return None
+        now = {g.id for g in ctx.tracks if g.last_t == tr.last_t}
+        label = ctx.label(tr)
+        for other in ctx.tracks:
+            seen = self._seen.get(other.id)
+            if other.id == tr.id or other.id in now or seen is None or other.id in self._taken \
+                    or seen.label != label or not 0 < tr.last_t - other.last_t <= 1.5:
+                continue
+            d = float(np.linalg.norm(tr.anchor - _heading(other, tr.last_t)))
+            if d <= FROM_GROUP * h and 3 * d < own:
+                self._taken.add(other.id)
+                return _Seen(seen.t, seen.anchor, seen.ref_t, seen.ref, seen.box, seen.label, seen.score,
+                             seen.past_t, seen.past)
+        return None
 
     def _continued(self, tr: Track, ctx: RuleContext) -> _Seen | None:
         """The state of a track that vanished just before this new one appeared near it: under motion gating
