@@ -292,3 +292,20 @@ def test_a_track_put_on_another_walkers_box_carries_that_walkers_crossing() -> N
     eps = rule.evaluate(ctx(1.2, [walker(1, one), walker(2, [*two, (1.2, [40, 60, 48, 80])])]))
     assert [e.track_id for e in eps] == [2]
     assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0}
+
+
+@pytest.mark.parametrize("together, visits", [(False, 1), (True, 2)])
+def test_a_lost_track_found_again_under_a_new_id_keeps_its_visit(together: bool, visits: int) -> None:
+    """A bicycle's track is lost (the tracker still keeps it) and a new track appears on its place: the same
+    visit, taken over by the new track. A track seen while the other one was still seen is another object."""
+    rule = Presence(PresenceRule(kind="presence", labels=["bicycle"], min_seconds=1, event="e"), ZONE)
+    box = [10, 60, 30, 90]
+    keys = set()
+    for k in range(40):
+        t = k * 0.2
+        old = track(1, box, min(t, 3.0), "bicycle", first_t=0.0)
+        tracks = [old]
+        if t >= 4.0 - 1e-9:
+            tracks.append(track(2, [11, 61, 31, 91], t, "bicycle", first_t=2.0 if together else 4.0))
+        keys |= {ep.key for ep in rule.evaluate(ctx(t, tracks))}
+    assert len(keys) == visits

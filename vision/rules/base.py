@@ -148,6 +148,7 @@ class TrackRule(ZoneRule):
         self.revisit_s = float(getattr(cfg, "revisit_s", 0.0))
         self._by_track: dict[int, str] = {}  # track id -> episode key
         self._adopted: dict[str, float] = {}  # episode key -> when a new track took it over
+        self._handed: dict[int, str] = {}  # lost track id -> the episode a new track took over from it
 
     def qualifies(self, track: Track, ctx: RuleContext) -> tuple[bool, float]:
         """(condition holds now, when the object's condition began)."""
@@ -190,8 +191,11 @@ class TrackRule(ZoneRule):
         # 2. new qualifying tracks: adopt an orphaned episode at the same place, or start one
         owned = set(self._by_track)
         orphans = [ep for ep in self._episodes.values() if not ep.done and ep.track_id not in owned]
+        # an episode whose track is lost (not seen now, kept by the tracker a while) is open to a track first
+        # seen after it was lost, at its place: the same object found again under a new id
+        lost = {key: tracks[tid] for tid, key in self._by_track.items() if tracks[tid].last_t < t}
         for tr in ctx.tracks:
-            if tr.id in owned or not ctx.inside.get(tr.id, False):
+            if tr.id in owned or tr.id in self._handed or not ctx.inside.get(tr.id, False):
                 continue
             label = ctx.label(tr)
             if not self.accepts(label, tr.max_score):
@@ -200,6 +204,15 @@ class TrackRule(ZoneRule):
             match = next((ep for ep in orphans if self._same_kind(ep.label, label) and iou(ep.box,
                                                                                            tr.box) >= 0.4),
                          None)
+            if match is None:
+                match = next((self._episodes[k] for k, old in lost.items() if old.last_t < tr.first_t
+                              and self._same_kind(self._episodes[k].label, label)
+                              and iou(self._episodes[k].box, tr.box) >= 0.4), None)
+                if match is not None and self._adoptable(tr):
+                    old_id = lost.pop(match.key).id
+                    del self._by_track[old_id]
+                    self._handed[old_id] = match.key   # it cannot start the same visit again
+                    orphans.append(match)
             if match is not None and self._adoptable(tr):
                 orphans.remove(match)
                 match.track_id, match.last_t, match.box = tr.id, tr.last_t, tr.box
@@ -224,6 +237,7 @@ class TrackRule(ZoneRule):
         active = list(self._episodes.values())
         self._episodes = {k: ep for k, ep in self._episodes.items() if not ep.done}
         self._adopted = {k: v for k, v in self._adopted.items() if k in self._episodes}
+        self._handed = {k: v for k, v in self._handed.items() if k in tracks}
         return active
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
@@ -252,9 +266,10 @@ class TrackRule(ZoneRule):
         super().reset()
         self._by_track.clear()
         self._adopted.clear()
+        self._handed.clear()
 
     def _adoptable(self, tr: Track) -> bool:
         return True
 
     def state_size(self) -> int:
-        return len(self._episodes) + len(self._by_track)
+        return len(self._episodes) + len(self._by_track) + len(self._handed)
