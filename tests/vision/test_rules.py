@@ -309,3 +309,21 @@ def test_a_lost_track_found_again_under_a_new_id_keeps_its_visit(together: bool,
             tracks.append(track(2, [11, 61, 31, 91], t, "bicycle", first_t=2.0 if together else 4.0))
         keys |= {ep.key for ep in rule.evaluate(ctx(t, tracks))}
     assert len(keys) == visits
+
+
+def test_a_lost_track_is_matched_where_the_new_track_first_appeared() -> None:
+    """The new track appears where the lost one was, but is first inside the zone (inertia) after it has
+    walked on: it is matched by where it appeared."""
+    rule = Presence(PresenceRule(kind="presence", labels=["person"], min_seconds=1, event="e"), ZONE)
+    keys = set()
+    for k in range(40):
+        t = k * 0.2
+        tracks = [track(1, [10, 60, 30, 90], min(t, 3.0), "person", first_t=0.0)]
+        inside = {1: True}
+        if t >= 4.0 - 1e-9:
+            new = track(2, [10, 60, 30, 90] if t < 5.0 - 1e-9 else [34, 60, 54, 90], t, "person", first_t=4.0)
+            new.history.append((4.0, np.array([10, 60, 30, 90], dtype=np.float32)))
+            tracks.append(new)
+            inside[2] = t >= 5.0 - 1e-9
+        keys |= {ep.key for ep in rule.evaluate(ctx(t, tracks, inside))}
+    assert len(keys) == 1

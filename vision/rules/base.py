@@ -137,6 +137,12 @@ STILL_DRIFT = 0.3   # box sizes moved over the still window below which an objec
 SAME_LOOK = 0.25    # appearance distance below which an unseen still object's place looks just like it
 
 
+def _first_and_now(tr: Track) -> list[np.ndarray]:
+    """A track's box now and, while its history holds it, where it first appeared."""
+    first = [tr.history[0][1]] if tr.history and tr.history[0][0] == tr.first_t else []
+    return [tr.box, *first]
+
+
 class TrackRule(ZoneRule):
     """Rules on one tracked object at a time, with episodes held through short track gaps."""
 
@@ -192,7 +198,8 @@ class TrackRule(ZoneRule):
         owned = set(self._by_track)
         orphans = [ep for ep in self._episodes.values() if not ep.done and ep.track_id not in owned]
         # an episode whose track is lost (not seen now, kept by the tracker a while) is open to a track first
-        # seen after it was lost, at its place: the same object found again under a new id
+        # seen after it was lost, at its place (where the new track appeared, or where it is now): the same
+        # object found again under a new id
         lost = {key: tracks[tid] for tid, key in self._by_track.items() if tracks[tid].last_t < t}
         for tr in ctx.tracks:
             if tr.id in owned or tr.id in self._handed or not ctx.inside.get(tr.id, False):
@@ -207,7 +214,8 @@ class TrackRule(ZoneRule):
             if match is None:
                 match = next((self._episodes[k] for k, old in lost.items() if old.last_t < tr.first_t
                               and self._same_kind(self._episodes[k].label, label)
-                              and iou(self._episodes[k].box, tr.box) >= 0.4), None)
+                              and max(iou(self._episodes[k].box, b) for b in _first_and_now(tr)) >= 0.4),
+                             None)
                 if match is not None and self._adoptable(tr):
                     old_id = lost.pop(match.key).id
                     del self._by_track[old_id]
