@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from vision.boxes import bottom_centre, covered, size
+from vision.motion import CHANGE
 from vision.tracking import SETTLE_S
 
 # of its own size: how far a watched object may move between two detector runs. 0.7 made 10-20 % fewer runs
@@ -364,8 +365,7 @@ class EmptyLooks:
         x1, y1 = int(blob[0] * s), int(blob[1] * s)
         x2, y2 = int(math.ceil(blob[2] * s)), int(math.ceil(blob[3] * s))
         diff = cv2.absdiff(grey[y1:y2, x1:x2], look[2][y1:y2, x1:x2])
-        return int(np.count_nonzero(diff > CHANGE_PX)) <= STATIC_NOISE * diff.size
+        return int(np.count_nonzero(diff > CHANGE)) <= STATIC_NOISE * diff.size
 
 
-CHANGE_PX = 12       # grey levels (vision.motion.CHANGE)
 STATIC_NOISE = 0.01  # of a blob's pixels that may change while it stands still
