@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from vision.annotate import FONT, draw_view
+from vision.rules.crowd import present
 
 if TYPE_CHECKING:
     from vision.base import Frame
@@ -26,7 +27,7 @@ class RuleCount:
     zone: str
     kind: str
     event: str
-    counting: int          # objects in the zone the rule counts now (labels, scores, recently seen)
+    counting: int          # objects in the zone the rule counts now (labels, scores, present: rules.crowd)
     active: int            # its running events
 
 
@@ -41,7 +42,7 @@ def rule_counts(pipe: CameraPipeline, t: float) -> list[RuleCount]:
     out = []
     for zname, _idx, rule in pipe.rules:
         inside = pipe._inside.get(zname, {})   # noqa: SLF001 - read-only look at the zone membership
-        counted = [tr for tr in tracks if inside.get(tr.id, False) and t - tr.last_t <= 1.0
+        counted = [tr for tr in tracks if inside.get(tr.id, False) and present(tr, t, pipe.explainer.misses)
                    and rule.accepts(label(tr.class_id), tr.max_score)]
         running = sum(1 for m in pipe.events.active if m.zone == zname and m.event == rule.event)
         out.append(RuleCount(zname, rule.kind, rule.event, len(counted), running))

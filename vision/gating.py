@@ -181,7 +181,8 @@ class MotionExplainer:
         self.watched = watched
         self.predict = predict or Predictions(lambda tr: True)
         self.last_run = -1e9
-        self._missed: set[int] = set()   # looked for at the last run and not found
+        # track id -> detector runs in a row that looked for it and did not find it (kept while unlooked-at)
+        self.misses: dict[int, int] = {}
         self.empty: EmptyLooks | None = None
 
     def watch_empty(self, scale: float) -> None:
@@ -197,14 +198,15 @@ class MotionExplainer:
         if self.empty is not None and look is not None and mode == "regions":
             self.empty.looked(regions, look[0], look[1], t)
         boxes = np.asarray(regions, np.float32).reshape(-1, 4)
-        missed = set()
+        misses = {}
         for tr in tracks:  # missed until found again
             if tr.last_t >= t - 1e-6:
                 continue
-            if tr.id in self._missed or mode == "full" or any(covered(tr.box, b[None], 0.5, 0.0,
-                                                                      0.0) for b in boxes):
-                missed.add(tr.id)
-        self._missed = missed
+            if mode == "full" or any(covered(tr.box, b[None], 0.5, 0.0, 0.0) for b in boxes):
+                misses[tr.id] = self.misses.get(tr.id, 0) + 1
+            elif tr.id in self.misses:
+                misses[tr.id] = self.misses[tr.id]
+        self.misses = misses
 
     def explains(self, regions: list[Any], tracks: Iterable[Any], t: float, blobs: Iterable[Any] = (),
                  motion: tuple[list[Any], np.ndarray | None] | None = None) -> bool:
@@ -214,7 +216,7 @@ class MotionExplainer:
         grey copy, for `watch_empty`."""
         if self.empty is not None and motion is not None:
             regions = [r for r in regions if not self.empty.explains(r, motion[0], motion[1], t)]
-        good = [tr for tr in tracks if tr.id not in self._missed and t - tr.last_t <= self.keepalive_s + 1e-6]
+        good = [tr for tr in tracks if tr.id not in self.misses and t - tr.last_t <= self.keepalive_s + 1e-6]
         rates = [self.predict.rate(tr) for tr in good
                  if tr.last_t >= self.last_run - 1e-6 and self.watched(tr)]
         refresh = min([self.refresh_s, *(STEP / v for v in rates if v > 0)])

@@ -346,7 +346,7 @@ class CameraPipeline:
             ctx = RuleContext(t=t, tracks=tracks, inside=self._inside[zname], class_names=self.class_names,
                               seconds_of_day=sod, image=image,
                               verify=partial(known_object_at, det, image) if left else None,
-                              shrunk=next(shrunk, None) if left else None)
+                              shrunk=next(shrunk, None) if left else None, misses=self.explainer.misses)
             episodes = rule.evaluate(ctx)
             if self.confirm is not None and not left and episodes:
                 episodes = self.confirm.keep(episodes, image, t, partial(self.events.is_open, zname, idx))

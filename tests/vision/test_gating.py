@@ -228,3 +228,20 @@ def test_a_region_looked_at_in_vain_explains_its_motion_while_its_pixels_stay_th
     plain = explainer({PERSON})
     plain.ran("regions", [region], [], 0.0, (none, grey))
     assert not plain.explains([region], [], 0.2, motion=([blob], grey))
+
+
+def test_the_explainer_counts_the_runs_in_a_row_that_looked_for_a_track_in_vain() -> None:
+    """The crowd rule's "present" (vision/rules/crowd.py): only runs that looked where the track was count."""
+    ex = explainer({PERSON})
+    a, b = FakeTrack(1, box(100, 100), 0.0), FakeTrack(2, box(400, 100), 0.0)
+    ex.ran("full", [], [a, b], 0.0)
+    assert ex.misses == {}
+    ex.ran("regions", [(80, 80, 160, 220)], [a, b], 0.2)    # looked for `a` only
+    assert ex.misses == {1: 1}
+    ex.ran("regions", [(600, 80, 660, 220)], [a, b], 0.4)   # looked at neither: the count stays
+    assert ex.misses == {1: 1}
+    ex.ran("full", [], [a, b], 0.6)
+    assert ex.misses == {1: 2, 2: 1}
+    b.last_t = 0.8
+    ex.ran("full", [], [a, b], 0.8)                         # `b` found again
+    assert ex.misses == {1: 3}

@@ -102,6 +102,42 @@ def test_crowd() -> None:
     assert eps == [] or eps[0].done
 
 
+def test_a_crowd_counts_people_present_now_not_those_looked_for_in_vain() -> None:
+    """An unseen track counts while no detector run looked for it in vain twice (gating may leave it
+    unlooked-at up to 1 s); one missed twice is gone, so four people and a box that came and went are not a
+    crowd of five (real_campus_walkway at phase 2)."""
+    cfg = CrowdRule(kind="crowd", labels=["person"], min_count=5, min_seconds=1, event="crowd")
+    for misses, crowd in (({}, True), ({5: 1}, True), ({5: 2}, False)):
+        rule = Crowd(cfg, ZONE)
+        people = [track(i, [10 * i, 60, 10 * i + 8, 90], 0, "person") for i in range(1, 6)]
+        for k in range(8):
+            t = k * 0.2
+            for p in people[:4]:
+                p.last_t = t
+            eps = rule.evaluate(RuleContext(t=t, tracks=people, inside=dict.fromkeys(range(1, 6), True),
+                                            class_names=COCO_NAMES, misses=misses if t > 0 else {}))
+        assert bool(eps) == crowd, misses
+
+
+def test_a_crowd_event_begins_only_while_the_crowd_is_there() -> None:
+    """Three people for 0.6 s, then two: the count may dip for hold_s without the crowd's time starting
+    again, but an event does not begin min_seconds after its start once it has thinned out."""
+    rule = Crowd(CrowdRule(kind="crowd", labels=["person"], min_count=3, min_seconds=1, event="crowd"), ZONE)
+    people = [track(i, [10 * i, 60, 10 * i + 8, 90], 0, "person") for i in range(1, 4)]
+    for k in range(12):
+        t = k * 0.2
+        for p in people[:3 if t < 0.7 else 2]:
+            p.last_t = t
+        eps = rule.evaluate(ctx(t, people if t < 0.7 else people[:2]))
+        assert eps == [], t
+    for k in range(12, 15):   # the third is back: the crowd, there since 0 s, is an event now
+        t = k * 0.2
+        for p in people:
+            p.last_t = t
+        eps = rule.evaluate(ctx(t, people))
+    assert len(eps) == 1 and eps[0].first_seen == 0.0 and eps[0].start == pytest.approx(2.4)
+
+
 def test_line_direction_and_counts() -> None:
     zone = PolygonZone("z", [(0, 0), (1, 0), (1, 1), (0, 1)], 100, 100)
     rule = Line(LineRule(kind="line", labels=["person"], line=[(0.5, 0.0), (0.5, 1.0)], event="cross",

@@ -10,8 +10,8 @@ place continue the same episode, so a parked car raises one event, not one per b
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,6 +59,8 @@ class RuleContext:
     verify: Callable[[np.ndarray], bool] | None = None
     # left_object: the frame's StaticForeground.shrink, made ahead (None: the rule makes it)
     shrunk: np.ndarray | None = None
+    # track id -> detector runs in a row that looked for it where it was and did not find it (unseen tracks)
+    misses: Mapping[int, int] = field(default_factory=dict)
 
     def label(self, track: Track) -> str:
         cid = track.class_id
