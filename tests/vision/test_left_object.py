@@ -67,3 +67,54 @@ def test_the_small_copy_made_ahead_is_the_one_the_rule_uses(monkeypatch: pytest.
         assert len(made) == 80 and not pipe._shrunk
         found.append(events)
     assert found[0] == found[1] and found[0] and found[0][0][0] == "new"
+
+
+class _Still:
+    """A background that finds one still region, a 20 px square at (40, 40)-(60, 60) of a 100 px frame."""
+
+    scale = 1.0
+
+    def apply(self, image: np.ndarray, t: float, small: np.ndarray | None = None) -> np.ndarray:
+        mask = np.zeros((100, 100), np.uint8)
+        mask[40:60, 40:60] = 255
+        return mask
+
+    def warming(self, t: float) -> bool:
+        return False
+
+    def absorb(self, box: np.ndarray) -> None:
+        pass
+
+
+def test_someone_walking_past_a_left_thing_does_not_start_its_time_again_someone_staying_does() -> None:
+    """A walker over the region at one look (slow enough to count as staying then: turning by it) leaves
+    its time running; someone who stays by it for LeftObject.attend_s starts it again (left_objects at
+    sampling phase 2)."""
+    from vision.config import COCO_NAMES, LeftObjectRule
+    from vision.rules import RuleContext
+    from vision.rules.left_object import LeftObject
+    from vision.tracking import Track
+    from vision.zones import PolygonZone
+
+    zone = PolygonZone("z", [(0, 0), (1, 0), (1, 1), (0, 1)], 100, 100)
+    image = np.zeros((100, 100, 3), np.uint8)
+    starts = []
+    for stay_s in (0.0, 2.0):
+        rule = LeftObject(LeftObjectRule(kind="left_object", min_seconds=10, event="left"), zone)
+        rule.background = _Still()   # type: ignore[assignment]
+        person = Track(id=7, first_t=4.0, box=np.array([35, 20, 65, 62], np.float32), last_t=0.0, score=0.9,
+                       max_score=0.9, speed=0.1)
+        person.vote(COCO_NAMES.index("person"), 0.9)
+        start = None
+        for k in range(100):
+            t = k * 0.2
+            by = 5.0 <= t <= 5.0 + stay_s + 1e-6
+            if by:   # moving on the spot at each look (turning, fidgeting): never still for stood_s
+                person.last_t = person.still_since = t
+            eps = rule.evaluate(RuleContext(t=t, tracks=[person] if by else [], inside={7: True},
+                                            class_names=COCO_NAMES, image=image))
+            if eps and start is None:
+                start = (eps[0].first_seen, eps[0].start)
+        starts.append(start)
+    assert starts[0] == (0.0, pytest.approx(10.0))
+    assert starts[1] is not None and starts[1][0] >= 6.0 - 1e-6
