@@ -241,3 +241,19 @@ def test_bytetrack_follows_a_steady_walker_across_the_gaps_gating_leaves_it() ->
                 assert len(ids) == 1 and links == 0, (speed, ids, links)
             else:   # ByteTrack alone loses it: a new id each time, linked or not
                 assert len(ids) > 1 or links > 0, (speed, ids, links)
+
+
+def test_a_bicycle_box_inside_a_wider_bicycle_box_is_that_bicycle() -> None:
+    """A pushed bicycle is one box 160 px wide and 190 tall; in one frame the detector also gives a box 92 px
+    wide inside it, as tall (real_pedestrian_street: [841,504,933,671] in [838,482,1000,672]). People are seen
+    two abreast as such a box, bicycles are not: no second bicycle."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    ids = set()
+    for k in range(5):
+        x = 840 - 5 * k
+        out = tr.update(dets([[x, 482, x + 162, 672]], [1]), k * 0.2)
+        ids.update(int(i) for i in out.tracker_id if i >= 0)
+    x = 840 - 5 * 5
+    out = tr.update(dets([[x, 482, x + 162, 672], [x + 3, 504, x + 95, 671]], [1, 1]), 1.0)
+    assert len(ids) == 1 and int(out.tracker_id[0]) in ids
+    assert int(out.tracker_id[1]) == -1
