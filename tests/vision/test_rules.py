@@ -363,3 +363,50 @@ def test_a_lost_track_is_matched_where_the_new_track_first_appeared() -> None:
             inside[2] = t >= 5.0 - 1e-9
         keys |= {ep.key for ep in rule.evaluate(ctx(t, tracks, inside))}
     assert len(keys) == 1
+
+
+def test_a_new_walker_continues_a_vanished_walker_not_another_kind_of_track() -> None:
+    """Walker 1 heads west to the line (x 80 -> 66) and is lost; a box of another family (a 'horse': the
+    detector's name for his legs on real_campus_walkway_line) is seen where he went, then a new person track
+    on it, past the line: it is walker 1 under a new id and crosses, not the horse's track continued."""
+    rule = _line_rule()
+    a, b = 1_000_001, 1_000_002
+    one = [(0.0, [76, 40, 84, 80]), (0.6, [62, 40, 70, 80])]
+    for k in range(2):
+        rule.evaluate(ctx(one[k][0], [walker(a, one[: k + 1])]))
+    rule.evaluate(ctx(1.0, [walker(a, one), walker(7, [(1.0, [34, 40, 46, 80])], "horse")]))
+    eps = rule.evaluate(ctx(1.2, [walker(a, one), walker(7, [(1.0, [34, 40, 46, 80])], "horse"),
+                                  walker(b, [(1.2, [36, 40, 44, 80])])]))
+    assert [e.track_id for e in eps] == [b]
+
+
+def test_a_new_walker_continues_the_vanished_walker_heading_to_it() -> None:
+    """Walkers 1 (x 80 -> 66, short of the line) and 2 (x 30 -> 24, past it) head west and are lost; a new
+    track appears at x 44, nearer where walker 2 was than walker 1 but where walker 1 was heading: it is
+    walker 1, and crossed."""
+    rule = _line_rule()
+    a, b, n = 1_000_001, 1_000_002, 1_000_003
+    one = [(0.0, [76, 40, 84, 80]), (0.6, [62, 40, 70, 80])]
+    two = [(0.0, [26, 40, 34, 80]), (0.6, [20, 40, 28, 80])]
+    for k in range(2):
+        rule.evaluate(ctx(one[k][0], [walker(a, one[: k + 1]), walker(b, two[: k + 1])]))
+    eps = rule.evaluate(ctx(1.2, [walker(a, one), walker(b, two), walker(n, [(1.2, [40, 40, 48, 80])])]))
+    assert [e.track_id for e in eps] == [n]
+
+
+def test_a_vanished_track_seen_again_on_another_walker_does_not_cross_again() -> None:
+    """Walker 1 (x 80 -> 66) is lost and continued by a new track (3) where it was heading; walker 2 crosses
+    (x 58 -> 46) and is lost. Track 1 seen again where walker 2 was heading is walker 2 under track 1's id
+    (real_campus_walkway_line, phase 3): no crossing of its own from where walker 1 was."""
+    rule = _line_rule()
+    a, b, n = 1_000_001, 1_000_002, 1_000_003
+    one = [(0.0, [76, 40, 84, 80]), (0.6, [62, 40, 70, 80])]
+    two = [(0.0, [66, 40, 74, 80]), (0.6, [54, 40, 62, 80]), (1.2, [42, 40, 50, 80])]
+    new = [(1.2, [56, 40, 64, 80])]
+    for k in range(2):
+        rule.evaluate(ctx(one[k][0], [walker(a, one[: k + 1]), walker(b, two[: k + 1])]))
+    eps = rule.evaluate(ctx(1.2, [walker(a, one), walker(b, two), walker(n, new)]))
+    assert [e.track_id for e in eps] == [b]
+    eps = rule.evaluate(ctx(1.8, [walker(a, [*one, (1.8, [36, 40, 44, 80])]), walker(b, two),
+                                  walker(n, [*new, (1.8, [50, 40, 58, 80])])]))
+    assert eps == []

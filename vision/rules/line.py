@@ -9,9 +9,10 @@ when the source ends while it is still tracked).
 Under motion gating a track near a line may be looked at 0.2-1 s apart, and the tracker may then give a
 person's box to another id: a track that comes out of another seen in the same frame (a pair's box that
 parted, boxes swapped) starts from where that one was on its side (`_split`), and a track that went into
-another's box as it crossed (one walker hidden behind another) crosses with it (`_carried`), and a track seen
-again where another lost one was heading, far from its own way, carries that one's state (`_swapped`), so each
-person counts once whatever frames the camera happens to take (`sharpeyes eval --phases`).
+another's box as it crossed (one walker hidden behind another) crosses with it (`_carried`), a track seen
+again where another lost one was heading, far from its own way, carries that one's state (`_swapped`), and a
+track whose state a new one took, seen again where another vanished one was heading, takes that one's state,
+so each person counts once whatever frames the camera happens to take (`sharpeyes eval --phases`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from vision.boxes import bottom_centre, iou
 from vision.config import LineRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
-from vision.tracking import DOUBLE_IOU, SETTLE_S, Track, beside
+from vision.tracking import DOUBLE_IOU, ID_STRIDE, SETTLE_S, Track, beside
 from vision.zones import PolygonZone, to_pixels
 
 BAND = 0.08   # of the object's box height: how far past the line its feet must be for the crossing to count
@@ -97,6 +98,15 @@ class Line(ZoneRule):
             seen = self._seen.get(tr.id)
             if seen is not None and seen.t == tr.last_t:
                 continue
+            if seen is not None and tr.id in self._taken:
+                # another track took its state (it had vanished): seen again where another vanished track
+                # was heading, the tracker put its id on that one's object (`_continued`), and it does not
+                # cross again from where its own object was (real_campus_walkway_line, phase 3: a walker's
+                # track, put on his torso, then on the man beside him, counted that man a second time)
+                other = self._continued(tr, ctx)
+                if other is not None:
+                    self._taken.discard(tr.id)
+                    seen = other
             if seen is None:
                 seen = self._continued(tr, ctx) or self._split(tr, ctx, before)
             else:
@@ -225,16 +235,24 @@ class Line(ZoneRule):
         return None
 
     def _continued(self, tr: Track, ctx: RuleContext) -> _Seen | None:
-        """The state of a track that vanished just before this new one appeared near it: under motion gating
-        a walker can get a new id between two sightings, and the crossing is between them. A track seen in
-        this frame did not vanish (whether or not this rule has looked at it yet in this frame)."""
+        """The state of a track that vanished just before this new one appeared near where it was heading:
+        under motion gating a walker can get a new id between two sightings, and the crossing is between
+        them. A track seen in this frame did not vanish (whether or not this rule has looked at it yet in
+        this frame). Only a track of the same family (as the tracker links): a 'horse' box of a walker's
+        legs is no walker. Near where it was heading, not where it was: a walker seen again 60 px behind
+        where another walker, who had crossed, was last seen is not that one (real_campus_walkway_line_small,
+        phase 3, lost a crossing so)."""
         h = float(tr.box[3] - tr.box[1])
         best, best_d = None, max(h, 16.0) * 1.2
         now = {g.id for g in ctx.tracks if g.last_t == tr.last_t}
+        tracks = {g.id: g for g in ctx.tracks}
         for tid, seen in self._seen.items():
-            if tid == tr.id or tid in self._taken or tid in now or not 0 < tr.last_t - seen.t <= 1.5:
+            if tid == tr.id or tid in self._taken or tid in now or not 0 < tr.last_t - seen.t <= 1.5 \
+                    or tid // ID_STRIDE != tr.id // ID_STRIDE:
                 continue
-            d = float(np.linalg.norm(seen.anchor - tr.anchor))
+            other = tracks.get(tid)
+            was = seen.anchor if other is None else _heading(other, tr.last_t)
+            d = float(np.linalg.norm(was - tr.anchor))
             if d < best_d:
                 best, best_d = tid, d
         if best is None:
