@@ -176,7 +176,7 @@ class ObjectTracker:
         for fam in set(fams.tolist()) | set(self._bts):
             idx = np.nonzero(fams == fam)[0]
             sub = detections[idx]
-            bt = self._bts.setdefault(fam, self._new_bytetrack())
+            bt = self._bts.get(fam) or self._bts.setdefault(fam, self._new_bytetrack())   # made once a family
             sv_dets = sv.Detections(
                 xyxy=sub.xyxy.astype(np.float32), confidence=sub.confidence.astype(np.float32),
                 class_id=sub.class_id.astype(int), data={"_row": idx},
@@ -336,25 +336,31 @@ class ObjectTracker:
         ODD_S apart; drift: how far it is now from where it was still_window_s ago, in sizes."""
         s = self.settings
         path = np.array(track.path, dtype=np.float64)
-        times, xy, sizes = path[:, 0], path[:, 1:3], path[:, 3]
-        ref, ref_size = np.median(xy[-3:], axis=0), float(np.median(sizes[-3:]))
-        dist = np.linalg.norm(xy - ref, axis=1)
-        near = (dist <= s.still_radius * ref_size + 1.0) & (np.abs(np.log(sizes / ref_size)) <= np.log(1.35))
-        back = times <= t - s.still_window_s
-        k = int(np.nonzero(back)[0][-1]) if back.any() else 0
+        xy, sizes = path[:, 1:3], path[:, 3]
+        # the median of the last three boxes: the middle one, sorted (np.median's own answer, without its
+        # overhead on three numbers; it runs for every box of every detector run)
+        last = path[-3:, 1:] if len(path) < 3 else np.sort(path[-3:, 1:], axis=0)[1:2]
+        mid = np.median(last, axis=0) if len(path) < 3 else last[0]
+        ref, ref_size = mid[:2], float(mid[2])
+        d = xy - ref
+        dist = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])   # np.linalg.norm(d, axis=1), term for term
+        near = ((dist <= s.still_radius * ref_size + 1.0)
+                & (np.abs(np.log(sizes / ref_size)) <= np.log(1.35))).tolist()
+        tl: list[float] = path[:, 0].tolist()
+        limit = t - s.still_window_s
+        k = next((i for i in range(len(tl) - 1, -1, -1) if tl[i] <= limit), 0)
         track.drift = float(dist[k] / ref_size)
-        track.odd = not bool(near[-1])
-        n = len(times)
-        j, since = n - 1, float(times[-1])
+        track.odd = not near[-1]
+        j, since = len(tl) - 1, tl[-1]   # the walk back, in plain floats and bools
         while j >= 0:
             if near[j]:
-                since = float(times[j])
+                since = tl[j]
                 j -= 1
                 continue
             k = j
             while k >= 0 and not near[k]:
                 k -= 1
-            if k < 0 or not (j - k <= 1 or times[j] - times[k + 1] < ODD_S):
+            if k < 0 or not (j - k <= 1 or tl[j] - tl[k + 1] < ODD_S):
                 break
             j = k
         if j < 0 and len(track.path) == track.path.maxlen:

@@ -214,13 +214,15 @@ def preprocess(image: np.ndarray, fmt: ModelFormat, enlarge: bool = False,
 def _blob(resized: np.ndarray, fmt: ModelFormat) -> np.ndarray:
     """An image of the input's size -> the input tensor (1 x ...): colour order, mean, std, layout."""
     normalise = any(fmt.mean) or any(s != 1.0 for s in fmt.std)
-    if fmt.layout == "NCHW":  # OpenCV's blob: channel swap, mean and HWC->CHW in one C++ pass
+    if fmt.layout == "NCHW":  # OpenCV's blob: channel swap, mean, 1 / std and HWC->CHW in one C++ pass
         th, tw = resized.shape[:2]
-        mean = (float(fmt.mean[0]), float(fmt.mean[1]), float(fmt.mean[2]))
-        blob = np.asarray(cv2.dnn.blobFromImage(resized, 1.0, (tw, th), mean, fmt.color == "RGB"), np.float32)
-        if any(s != 1.0 for s in fmt.std):
-            blob *= (1.0 / np.asarray(fmt.std, np.float32))[None, :, None, None]
-        return blob
+        params = cv2.dnn.Image2BlobParams()
+        params.size, params.swapRB, params.ddepth = (tw, th), fmt.color == "RGB", cv2.CV_32F
+        params.mean = (float(fmt.mean[0]), float(fmt.mean[1]), float(fmt.mean[2]))
+        # float32 1 / std, each channel: the same numbers as multiplying the blob by it after (a second pass
+        # over a 416x416 PicoDet input, 0.1-0.25 ms)
+        params.scalefactor = tuple(float(v) for v in 1.0 / np.asarray(fmt.std, np.float32))
+        return np.asarray(cv2.dnn.blobFromImageWithParams(resized, params), np.float32)
     if fmt.color == "RGB":
         resized = resized[:, :, ::-1]
     x: np.ndarray = resized.astype(np.float32)
@@ -254,6 +256,14 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, class_id: np.ndarray, iou: float) 
     return np.asarray(keep, dtype=np.int64)
 
 
+def _rows_reaching(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Rows of a [N, C] score map with a score >= threshold, ascending: what `np.nonzero(scores.max(axis=1) >=
+    threshold)` finds, from one comparison over the flat map (a max along rows of 80 classes took 0.43 of the
+    0.56 ms of a PicoDet-S decode; nearly every row is below the threshold)."""
+    hits = np.flatnonzero(scores >= threshold) // scores.shape[1]   # ascending: the flat order is row-major
+    return hits[np.r_[True, hits[1:] != hits[:-1]]] if len(hits) else hits
+
+
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -283,7 +293,7 @@ def decode_nanodet(outputs: list[np.ndarray], fmt: ModelFormat, score_threshold:
         if cls is None or box_map is None:
             raise ModelError(f"NanoDet outputs lack the {gh}x{gw} maps of stride {stride} "
                              f"(have {sorted(o.shape[0] for o in outputs)} cells)")
-        idx = np.nonzero(cls.max(axis=1) >= score_threshold)[0]
+        idx = _rows_reaching(cls, score_threshold)
         if not len(idx):
             continue
         best = cls[idx].argmax(axis=1)
@@ -333,14 +343,20 @@ def decode_yolox(output: np.ndarray, fmt: ModelFormat, score_threshold: float,
             f"YOLOX output has {len(output)} rows; strides {list(fmt.strides)} of a {tw}x{th} input "
             f"give {len(grid)}"
         )
-    cls = output[:, 5:] * output[:, 4:5]
+    # a score is objectness x class score, both sigmoids: no more than the objectness when no class score
+    # exceeds 1, so only the rows whose objectness reaches the threshold are multiplied out (all 80 classes of
+    # every row took half the decode's time)
+    rows = (np.nonzero(output[:, 4] >= score_threshold)[0] if float(output[:, 5:].max(initial=0.0)) <= 1.0
+            else np.arange(len(output)))
+    cls = output[rows, 5:] * output[rows, 4:5]
     best = cls.argmax(axis=1)
     score = cls[np.arange(len(cls)), best]
-    keep = np.nonzero(score >= score_threshold)[0]
+    kept = np.nonzero(score >= score_threshold)[0]
+    keep = rows[kept]
     pred, s = output[keep], stride_of[keep, None]
     cxy = (pred[:, :2] + grid[keep]) * s
     half = np.exp(pred[:, 2:4]) * s / 2
-    return np.concatenate([cxy - half, cxy + half], axis=1), score[keep], best[keep]
+    return np.concatenate([cxy - half, cxy + half], axis=1), score[kept], best[kept]
 
 
 def decode_rows(output: np.ndarray, score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
