@@ -286,6 +286,18 @@ def test_a_pair_that_parted_between_two_sightings_counts_twice() -> None:
     assert rule.counts["person"] == {"left_to_right": 2, "right_to_left": 0}
 
 
+def test_a_lost_track_back_on_a_pairs_box_as_they_cross_is_no_third_walker() -> None:
+    """Two girls (tracks 1, 2) walk west across the line; track 3, a double of them lost since 0.0 s, comes
+    back on the box that holds both as they cross (campus_line_fast at phase 1): two crossings, not three."""
+    rule = _line_rule()
+    a, b = [(0.0, [80, 40, 88, 80])], [(0.0, [90, 40, 98, 80])]
+    rule.evaluate(ctx(0.0, [walker(1, a), walker(2, b), walker(3, [(0.0, [78, 38, 100, 82])])]))
+    a, b = [*a, (0.6, [30, 40, 38, 80])], [*b, (0.6, [40, 40, 48, 80])]
+    eps = rule.evaluate(ctx(0.6, [walker(1, a), walker(2, b),
+                                  walker(3, [(0.0, [78, 38, 100, 82]), (0.6, [28, 38, 50, 82])])]))
+    assert sorted(e.track_id for e in eps) == [1, 2]
+
+
 def test_a_walker_hidden_behind_another_as_they_cross_counts_too() -> None:
     """Two walkers one behind the other (tracks 1 and 2) are seen as one box (track 1) from 1.2 s; as that box
     crosses, track 2, unseen since 0.6 s, is where its own motion was heading, inside the box and past the
