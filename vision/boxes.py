@@ -77,6 +77,11 @@ def bottom_centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, box[3]], dtype=np.float32)
 
 
+def top_centre(box: np.ndarray) -> np.ndarray:
+    """The middle of the box's top edge (a walker's head: where a box cut short at the legs still is)."""
+    return np.array([(box[0] + box[2]) / 2.0, box[1]], dtype=np.float32)
+
+
 def centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float32)
 

@@ -7,9 +7,10 @@ the best and last score, a bounded box history, speed, an appearance embedding a
 
 One object, one track: when ByteTrack starts a new id (the object was missed for a few detections, turned, or
 passed someone), the new box is linked to a lost track of the same family of classes if it is where that
-object was heading (its own motion, allowing more room the longer it was lost) and looks like it (colour
-histogram); the track, and so its event, continues under its first id. A track ByteTrack has dropped is
-dropped here too, so state stays bounded however long the stream runs.
+object was heading (its own motion, allowing more room the longer it was lost; by its head where its latest
+box was cut short) and looks like it (colour histogram); the track, and so its event, continues under its
+first id. A track ByteTrack has dropped is dropped here too, so state stays bounded however long the stream
+runs.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from vision import appearance
-from vision.boxes import bottom_centre, centre, iou, size
+from vision.boxes import bottom_centre, centre, iou, size, top_centre
 from vision.config import TrackerSettings
 from vision.detections import Detections
 
@@ -34,6 +35,7 @@ ODD_S = 2.5           # a run of out-of-place boxes shorter than this (or one bo
 DOUBLE_IOU = 0.35     # a new box overlapping a known object's box this much in the same frame is that object
 MAX_APPEARANCE = 0.55  # appearance distance above which two boxes are not the same object
 BESIDE_WIDTH = 1.6    # a box this many times as wide as a new one as tall holds it and another beside it
+CUT_SHORT = 0.8      # a box this much shorter than the track's boxes before it is part of its object
 SETTLE_S = 0.5        # a track's motion measured over less time than this is damped where it predicts a place
 
 
@@ -76,11 +78,11 @@ class Track:
         """Bottom-centre of the box, the point tested against zones."""
         return bottom_centre(self.box)
 
-    def velocity(self, settle_s: float = 0.0) -> np.ndarray:
-        """Pixels per second of the bottom-centre, against the latest sighting at least half a second old
-        (or the oldest there is): sightings are sparse under motion gating. Measured over less than
-        `settle_s` it is scaled down in proportion: two sightings of a young track 0.07 s apart, one box
-        cut short, make a speed that points far from where the object goes."""
+    def velocity(self, settle_s: float = 0.0, head: bool = False) -> np.ndarray:
+        """Pixels per second of the bottom-centre (of the top-centre: `head`), against the latest sighting at
+        least half a second old (or the oldest there is): sightings are sparse under motion gating. Measured
+        over less than `settle_s` it is scaled down in proportion: two sightings of a young track 0.07 s
+        apart, one box cut short, make a speed that points far from where the object goes."""
         t, box = self.history[-1]
         old_t, old_box = self.history[0]
         for ht, hb in reversed(self.history):
@@ -90,7 +92,8 @@ class Track:
         if t <= old_t:
             return np.zeros(2, dtype=np.float32)
         damp = min(1.0, (t - old_t) / settle_s) if settle_s > 0 else 1.0
-        step = bottom_centre(box) - bottom_centre(old_box)
+        at = top_centre if head else bottom_centre
+        step = at(box) - at(old_box)
         return np.asarray(damp * step / (t - old_t), dtype=np.float32)
 
 
@@ -120,6 +123,11 @@ def link_cost(track: Track, box: np.ndarray, embedding: np.ndarray | None, t: fl
         return None
     reach = min(0.6 + 0.6 * dt, 2.5)  # box sizes; a walker may stop or turn while unseen
     d = float(np.linalg.norm(bottom_centre(box) - predicted)) / s_old
+    if cut_short(track):
+        # its feet, and the speed measured from them, moved by the part cut off (the legs hidden, or not
+        # found), not by where it went: it is also looked for where its head was heading
+        head = top_centre(track.box) + track.velocity(SETTLE_S, head=True) * dt
+        d = min(d, float(np.linalg.norm(top_centre(box) - head)) / s_old)
     # a still object is also looked for where it stood
     d = min(
         d,
@@ -130,6 +138,13 @@ def link_cost(track: Track, box: np.ndarray, embedding: np.ndarray | None, t: fl
     if d > reach:
         return None
     return d / reach + look
+
+
+def cut_short(track: Track) -> bool:
+    """The track's latest box is CUT_SHORT of the height of its boxes before (their median): part of the
+    object, its top where the object is."""
+    heights = [float(b[3] - b[1]) for _, b in track.history]
+    return len(heights) >= 2 and heights[-1] < CUT_SHORT * float(np.median(heights[:-1]))
 
 
 def beside(box: np.ndarray, other: np.ndarray) -> bool:

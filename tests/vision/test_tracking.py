@@ -257,3 +257,16 @@ def test_a_bicycle_box_inside_a_wider_bicycle_box_is_that_bicycle() -> None:
     out = tr.update(dets([[x, 482, x + 162, 672], [x + 3, 504, x + 95, 671]], [1, 1]), 1.0)
     assert len(ids) == 1 and int(out.tracker_id[0]) in ids
     assert int(out.tracker_id[1]) == -1
+
+
+def test_a_track_whose_last_box_was_cut_short_is_linked_by_its_head() -> None:
+    """A walker heads right; at 1.2 s only his upper body is found (the box's bottom 30 px up, its top where
+    it was), so his feet seem to rise at 50 px/s. At 1.6 s his whole box is found again where his head was
+    heading (real_vtest_road_and_path, phase 1, 14.1 s): the same walker, though far from where the feet
+    pointed."""
+    boxes = [(0.0, [100, 100, 124, 170]), (0.6, [110, 100, 134, 170]), (1.2, [120, 100, 144, 140])]
+    tr = Track(id=1, first_t=0.0, box=np.array(boxes[-1][1], np.float32), last_t=1.2, score=0.9,
+               max_score=0.9)
+    tr.history.extend((t, np.array(b, np.float32)) for t, b in boxes)
+    assert link_cost(tr, np.array([127, 99, 151, 169], np.float32), None, 1.6) is not None
+    assert link_cost(tr, np.array([167, 99, 191, 169], np.float32), None, 1.6) is None   # 40 px further on
