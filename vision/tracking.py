@@ -191,7 +191,9 @@ class ObjectTracker:
         for fam in set(fams.tolist()) | set(self._bts):
             idx = np.nonzero(fams == fam)[0]
             sub = detections[idx]
-            bt = self._bts.get(fam) or self._bts.setdefault(fam, self._new_bytetrack())   # made once a family
+            bt = self._bts.get(fam)
+            if bt is None:   # made once a family
+                bt = self._bts[fam] = self._new_bytetrack()
             sv_dets = sv.Detections(
                 xyxy=sub.xyxy.astype(np.float32), confidence=sub.confidence.astype(np.float32),
                 class_id=sub.class_id.astype(int), data={"_row": idx},
@@ -354,8 +356,7 @@ class ObjectTracker:
         xy, sizes = path[:, 1:3], path[:, 3]
         # the median of the last three boxes: the middle one, sorted (np.median's own answer, without its
         # overhead on three numbers; it runs for every box of every detector run)
-        last = path[-3:, 1:] if len(path) < 3 else np.sort(path[-3:, 1:], axis=0)[1:2]
-        mid = np.median(last, axis=0) if len(path) < 3 else last[0]
+        mid = np.sort(path[-3:, 1:], axis=0)[1] if len(path) >= 3 else np.median(path[:, 1:], axis=0)
         ref, ref_size = mid[:2], float(mid[2])
         d = xy - ref
         dist = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])   # np.linalg.norm(d, axis=1), term for term

@@ -16,19 +16,20 @@ where min_seconds after its start have passed while it has already thinned out.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
 from vision.config import CrowdRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
+from vision.tracking import Track
 from vision.zones import PolygonZone
 
 RECENT_S = 1.0   # an unseen track no detector run has looked for in vain counts this long
 MISSES = 2       # detector runs in a row that looked for an unseen track in vain: it no longer counts
 
 
-def present(track: Any, t: float, misses: Any) -> bool:
+def present(track: Track, t: float, misses: Mapping[int, int]) -> bool:
     """Whether a track counts as there now: seen now, or unseen for at most RECENT_S and looked for in vain
     fewer than MISSES times in a row (`misses`: track id -> such runs, RuleContext.misses)."""
     return bool(track.last_t >= t - 1e-6 or (t - track.last_t <= RECENT_S
