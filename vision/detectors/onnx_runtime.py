@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +45,30 @@ def session_metadata(session: ort.InferenceSession) -> dict[str, str]:
 SMALL_INPUT = 1 / 3
 
 
+class _OneThread:
+    """The one-thread session of a multi-thread detector, opened when first asked for (50 ms and a second copy
+    of the model's weights in memory): a detector that never runs a small input nor runs beside a read-ahead
+    thread (the naive loop, a bench's whole frames, a 16-core machine) never opens it. Shared by the
+    detector's copies (`OnnxDetector.beside`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.session: ort.InferenceSession | None = None
+        self._lock = threading.Lock()   # a read-ahead thread (beside) and the detecting one may both ask
+
+    def get(self) -> ort.InferenceSession:
+        if self.session is None:
+            with self._lock:
+                if self.session is None:
+                    self.session = open_session(self.path, 1)
+        return self.session
+
+
 class OnnxDetector(TensorDetector):
     def __init__(self, cfg: DetectorSettings, path: Path) -> None:
         self.session = open_session(path, cfg.threads, bool(getattr(cfg, "spin", True)))
-        # one thread, for small inputs; made now (50 ms), not at a live camera's first motion region
-        self._small = open_session(path, 1) if cfg.threads > 1 else None
+        # one thread, for small inputs: opened at the first (a live camera's first motion region pays 50 ms)
+        self._one = _OneThread(path) if cfg.threads > 1 else None
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{path}: expected one image input, the model has {len(inputs)}")
@@ -60,8 +80,8 @@ class OnnxDetector(TensorDetector):
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
         session = self.session
         iw, ih = self.input_size
-        if self._small is not None and batch.size <= SMALL_INPUT * 3 * iw * ih:   # all images of the batch
-            session = self._small
+        if self._one is not None and batch.size <= SMALL_INPUT * 3 * iw * ih:   # all images of the batch
+            session = self._one.get()
         return list(session.run(None, {self._input: batch}))
 
     def beside(self, busy: int = 1) -> OnnxDetector:
@@ -71,9 +91,9 @@ class OnnxDetector(TensorDetector):
         contends with that work: while the read-ahead thread holds a core, the pool's two threads wait on
         each other, spinning (the pipeline's CPU on the 1920x1080 street clip, all 49 runs whole-input:
         3.8-4.0 -> 2.7-2.8 s a pass). The same outputs, bit for bit (one model, two sessions)."""
-        if self._small is None or (os.cpu_count() or 1) >= self.cfg.threads + busy:
+        if self._one is None or (os.cpu_count() or 1) >= self.cfg.threads + busy:
             return self
         solo = copy.copy(self)
-        solo.session = self._small
+        solo.session = self._one.get()
         return solo
 
