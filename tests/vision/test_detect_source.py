@@ -8,13 +8,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 
 from tests.api.servers import FakePipeline
 from tests.vision.conftest import BlobDetector
 from vision.analyze import analyze_clip
 from vision.config import load_config
-from vision.eval import case_clip
+from vision.errors import ConfigError
+from vision.eval import case_clip, find_cases
 from worker.run import Worker
 
 ZONE = {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]],
@@ -78,3 +80,18 @@ def test_a_case_is_measured_on_the_stream_its_camera_analyses(tmp_path: Path) ->
     assert case_clip(tmp_path, {"clip": "main.mp4"}) == tmp_path / "main.mp4"
     _config(tmp_path, source="main.mp4", detect_source="sub.mp4").rename(tmp_path / "camera.yaml")
     assert case_clip(tmp_path, {"clip": "main.mp4"}) == tmp_path / "sub.mp4"
+
+
+def test_a_case_config_with_a_mistake_is_refused_naming_the_key(tmp_path: Path) -> None:
+    """The case's camera.yaml is read as the pipeline reads it: a misspelt detect_source is an error naming
+    the file and the key, not a case quietly measured on the main stream (what reading the raw YAML gave)."""
+    (tmp_path / "truth.json").write_text(json.dumps({"clip": "main.mp4", "events": []}))
+    (tmp_path / "main.mp4").write_bytes(b"")
+    _config(tmp_path, source="main.mp4", detect_sorce="sub.mp4").rename(tmp_path / "camera.yaml")
+    with pytest.raises(ConfigError, match=r"camera\.yaml.*detect_sorce"):
+        case_clip(tmp_path, {"clip": "main.mp4"})
+    with pytest.raises(ConfigError, match=r"camera\.yaml.*detect_sorce"):
+        find_cases(tmp_path)   # before any case has run, not minutes into an eval
+    _config(tmp_path, source="main.mp4", detect_source=7).rename(tmp_path / "camera.yaml")
+    with pytest.raises(ConfigError, match="detect_source"):
+        case_clip(tmp_path, {"clip": "main.mp4"})

@@ -6,6 +6,16 @@ import pytest
 from vision.errors import ConfigError
 from vision.eval import CaseResult, find_cases, groups, match_events, report_lines, temporal_iou
 
+# a case's camera.yaml: one camera, valid (the eval reads it with vision.config.load_config)
+CAMERA_YAML = """cameras:
+  c:
+    source: clip.mp4
+    zones:
+      z:
+        polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]
+        rules: [{kind: presence, labels: [person], min_seconds: 1, event: e}]
+"""
+
 
 def p(zone="z", event="e", label="car", a=0.0, b=10.0):
     return {"zone": zone, "event": event, "label": label, "first_seen_s": a, "end_s": b}
@@ -52,7 +62,7 @@ def test_duplicates_per_visit() -> None:
 def _case(root, name, kind, split, clip="clip.mp4", events=()) -> None:
     d = root / name
     d.mkdir()
-    (d / "camera.yaml").write_text("cameras: {}\n")
+    (d / "camera.yaml").write_text(CAMERA_YAML)
     (d / "truth.json").write_text(json.dumps({"clip": clip, "kind": kind, "split": split,
                                               "events": list(events)}))
     if clip == "clip.mp4":

@@ -16,6 +16,7 @@ from vision.gating import Cadence
 from vision.pipeline import PipelineStats
 from vision.sources import FileSource
 
+from .test_eval import CAMERA_YAML
 from .test_sources_files import encode, number_of
 
 
@@ -44,6 +45,7 @@ def test_a_truth_event_before_the_first_frame_taken_is_hard(tmp_path: Path, monk
     5 s still is."""
     case = tmp_path / "c"
     case.mkdir()
+    (case / "camera.yaml").write_text(CAMERA_YAML)
     (case / "truth.json").write_text(json.dumps({"kind": "real", "split": "dev", "events": [
         {"zone": "z", "event": "e", "label": "person", "first_seen_s": 0.1, "end_s": 0.1},
         {"zone": "z", "event": "e", "label": "person", "first_seen_s": 5.0, "end_s": 5.0}]}))
@@ -68,7 +70,7 @@ def test_evaluate_phases_sums_and_worst_phase(tmp_path: Path, monkeypatch: Any, 
     for name, kind in (("line", "real"), ("comp", "composed")):
         d = tmp_path / name
         d.mkdir()
-        (d / "camera.yaml").write_text("cameras: {}\n")
+        (d / "camera.yaml").write_text(CAMERA_YAML)
         (d / "truth.json").write_text(json.dumps({"kind": kind, "split": "dev", "events": []}))
     runs = {"line": _results([(12, 0, 0), (10, 0, 2), (12, 1, 0)], "line"),
             "comp": _results([(3, 0, 0), (3, 0, 0), (2, 0, 1)], "comp", "composed")}
