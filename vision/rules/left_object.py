@@ -9,7 +9,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from vision.boxes import box_iou, inside_fractions
+from vision.boxes import box_iou, inside_fractions, overlap
 from vision.config import LeftObjectRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
 from vision.zones import PolygonZone
@@ -210,15 +210,12 @@ class LeftObject(ZoneRule):
 
 def _best_match(box: np.ndarray, eps: list[Episode]) -> Episode | None:
     """The candidate region `box` continues: of those it overlaps by IoU >= 0.3 or lies (or holds one) over
-    0.6 inside, the first of the highest IoU. Plain floats, the same float64 arithmetic as vision.boxes (iou,
-    inside_fraction), without numpy's per-call cost on single boxes (every region, every frame)."""
-    bx1, by1, bx2, by2 = box.tolist()
-    b_area = max(bx2 - bx1, 0.0) * max(by2 - by1, 0.0)
+    0.6 inside, the first of the highest IoU. Plain floats (vision.boxes.overlap), without numpy's per-call
+    cost on single boxes (every region, every frame)."""
+    b = box.tolist()
     best, best_iou = None, -1.0
     for ep in eps:
-        ex1, ey1, ex2, ey2 = np.asarray(ep.box, np.float64).tolist()
-        e_area = max(ex2 - ex1, 0.0) * max(ey2 - ey1, 0.0)
-        inter = max(min(ex2, bx2) - max(ex1, bx1), 0.0) * max(min(ey2, by2) - max(ey1, by1), 0.0)
+        inter, b_area, e_area = overlap(b, np.asarray(ep.box, np.float64).tolist())
         union = e_area + b_area - inter
         o = inter / max(union, 1e-9) if union > 0 else 0.0
         inside = ((inter / b_area if b_area > 0 else 0.0) > 0.6

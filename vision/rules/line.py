@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vision.boxes import bottom_centre, iou
+from vision.boxes import bottom_centre, iou, overlap
 from vision.config import LineRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
 from vision.tracking import DOUBLE_IOU, ID_STRIDE, SETTLE_S, Track, beside
@@ -303,9 +303,9 @@ def _inside_group(box: np.ndarray, group: np.ndarray) -> bool:
 
 
 def _mostly_inside(box: np.ndarray, group: np.ndarray) -> bool:
-    """At least 0.6 of the box lies inside the `group` box."""
-    inner = np.clip(np.minimum(box[2:], group[2:]) - np.maximum(box[:2], group[:2]), 0, None)
-    return float(inner.prod()) >= 0.6 * float(np.prod(box[2:] - box[:2]))
+    """At least 0.6 of the box lies inside the `group` box (plain floats: vision.boxes.overlap)."""
+    inter, own, _ = overlap(box.tolist(), group.tolist())
+    return inter >= 0.6 * own
 
 
 def _came_from(tr: Track, g: Track) -> bool:
