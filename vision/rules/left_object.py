@@ -134,8 +134,11 @@ class LeftObject(ZoneRule):
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
         boxes: list[tuple[np.ndarray, bool]] = []
         # what could explain a region: objects that stay where they are; where people stood (box arrays, so a
-        # region is checked against all of them at once: the stood list holds up to 2000 boxes)
-        staying = np.array([tr.box for tr in ctx.tracks if ctx.t - tr.last_t <= 1.5 and tr.speed < 0.3],
+        # region is checked against all of them at once: the stood list holds up to 2000 boxes). A track seen
+        # once has no speed yet (its 0 is no measure): whether it stays is known only once it is seen again
+        # (a walker seen at one look and then lost would stay by the region for the 1.5 s, over attend_s)
+        staying = np.array([tr.box for tr in ctx.tracks
+                            if ctx.t - tr.last_t <= 1.5 and len(tr.history) > 1 and tr.speed < 0.3],
                            np.float32).reshape(-1, 4)
         stood_boxes: np.ndarray | None = None
         for i in range(1, n):
