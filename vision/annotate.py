@@ -13,7 +13,7 @@ from vision.detections import Detections
 
 if TYPE_CHECKING:
     from vision.events import EventMessage
-    from vision.tracking import Track
+    from vision.track import Track
     from vision.zones import PolygonZone
 
 RED = (0, 0, 255)

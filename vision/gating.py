@@ -37,7 +37,7 @@ import numpy as np
 
 from vision.boxes import bottom_centre, covered, size
 from vision.motion import CHANGE
-from vision.tracking import SETTLE_S
+from vision.track import SETTLE_S
 
 # of its own size: how far a watched object may move between two detector runs. 0.7 made 10-20 % fewer runs
 # for the same dev F1, but zone membership needs `inertia` sightings, so entries were found later (a synthetic

@@ -2,8 +2,8 @@
 
 ByteTrack is class-agnostic and only sees the frames the detector ran on; it is given each frame's
 timestamp, so its Kalman filter and lost-track budget count seconds, not frames, and the gaps left by
-motion gating and a low detect rate do not end tracks. Per track this module keeps a majority-vote label,
-the best and last score, a bounded box history, speed, an appearance embedding and the time it has been still.
+motion gating and a low detect rate do not end tracks. Each of our tracks is a `Track` (vision.track), which
+keeps what the rules need of the object from the boxes given it here.
 
 One object, one track: when ByteTrack starts a new id (the object was missed for a few detections, turned, or
 passed someone), the new box is linked to a lost track of the same family of classes if it is where that
@@ -15,8 +15,6 @@ runs.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,77 +22,15 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from vision import appearance
-from vision.boxes import bottom_centre, centre, iou, size, top_centre
+from vision.boxes import bottom_centre, iou, size, top_centre
 from vision.config import TrackerSettings
 from vision.detections import Detections
+from vision.track import SETTLE_S, Track
 
-HISTORY = 32          # boxes kept per track
-PATH = 160            # sightings kept for stillness, at least PATH_STEP_S apart
-PATH_STEP_S = 0.4
-ODD_S = 2.5           # a run of out-of-place boxes shorter than this (or one box) is an occlusion, not a move
 DOUBLE_IOU = 0.35     # a new box overlapping a known object's box this much in the same frame is that object
 MAX_APPEARANCE = 0.55  # appearance distance above which two boxes are not the same object
 BESIDE_WIDTH = 1.6    # a box this many times as wide as a new one as tall holds it and another beside it
 CUT_SHORT = 0.8      # a box this much shorter than the track's boxes before it is part of its object
-SETTLE_S = 0.5        # a track's motion measured over less time than this is damped where it predicts a place
-
-
-@dataclass
-class Track:
-    """One tracked object. Coordinates in source pixels, times in seconds from the source start."""
-
-    id: int
-    first_t: float
-    box: np.ndarray
-    last_t: float
-    score: float
-    max_score: float
-    votes: dict[int, float] = field(default_factory=dict)   # class id -> summed score of its detections
-    history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=HISTORY))
-    path: deque[tuple[float, float, float, float]] = field(default_factory=lambda: deque(maxlen=PATH))
-    still_since: float = 0.0     # since when it has stayed where it is now
-    odd: bool = False            # the latest box is out of place (an occlusion, or the start of a move)
-    drift: float = 0.0           # how far it moved over the still window, in box sizes
-    speed: float = 0.0           # box sizes per second, of the bottom-centre
-    best_box: np.ndarray | None = None
-    best_t: float = 0.0
-    embedding: np.ndarray | None = None
-    links: int = 0               # new ByteTrack tracks linked into this one
-
-    def vote(self, class_id: int, score: float) -> None:
-        self.votes[class_id] = self.votes.get(class_id, 0.0) + score
-
-    @property
-    def class_id(self) -> int:
-        """Majority vote over the track's detections, weighted by score."""
-        return max(self.votes, key=lambda c: self.votes[c]) if self.votes else -1
-
-    def still_seconds(self, t: float) -> float:
-        """Seconds the object has stayed where it is (0 while its latest box is out of place)."""
-        return 0.0 if self.odd else max(0.0, t - self.still_since)
-
-    @property
-    def anchor(self) -> np.ndarray:
-        """Bottom-centre of the box, the point tested against zones."""
-        return bottom_centre(self.box)
-
-    def velocity(self, settle_s: float = 0.0, head: bool = False) -> np.ndarray:
-        """Pixels per second of the bottom-centre (of the top-centre: `head`), against the latest sighting at
-        least half a second old (or the oldest there is): sightings are sparse under motion gating. Measured
-        over less than `settle_s` it is scaled down in proportion: two sightings of a young track 0.07 s
-        apart, one box cut short, make a speed that points far from where the object goes."""
-        t, box = self.history[-1]
-        old_t, old_box = self.history[0]
-        for ht, hb in reversed(self.history):
-            if t - ht >= 0.5:
-                old_t, old_box = ht, hb
-                break
-        if t <= old_t:
-            return np.zeros(2, dtype=np.float32)
-        damp = min(1.0, (t - old_t) / settle_s) if settle_s > 0 else 1.0
-        at = top_centre if head else bottom_centre
-        step = at(box) - at(old_box)
-        return np.asarray(damp * step / (t - old_t), dtype=np.float32)
 
 
 # ByteTrack matches boxes by overlap alone; one tracker per family of classes keeps a person walking past a
@@ -327,61 +263,7 @@ class ObjectTracker:
             track = Track(id=tid, first_t=t, box=box, last_t=t, score=score, max_score=score,
                           still_since=t, best_box=box, best_t=t)
             self.tracks[tid] = track
-        track.vote(class_id, score)
-        track.history.append((t, box))
-        track.box, track.last_t, track.score = box, t, score
-        track.embedding = appearance.blend(track.embedding, look)
-        if score >= track.max_score:
-            track.max_score, track.best_box, track.best_t = score, box, t
-        self._motion(track, t)
-
-    def _motion(self, track: Track, t: float) -> None:
-        size_px = size(track.box)
-        # speed against the latest sighting at least half a second old (sightings are sparse under gating)
-        track.speed = float(np.linalg.norm(track.velocity())) / size_px
-        p = centre(track.box)  # steadier than the feet of someone standing and talking
-        point = (t, float(p[0]), float(p[1]), size_px)
-        if len(track.path) >= 2 and track.path[-1][0] - track.path[-2][0] < PATH_STEP_S:
-            track.path[-1] = point
-        else:
-            track.path.append(point)
-        self._stillness(track, t)
-
-    def _stillness(self, track: Track, t: float) -> None:
-        """still_since: the earliest sighting from which on every box centre is within still_radius of the
-        object's size of where it is now (the median of its last three boxes), runs of odd boxes shorter than
-        ODD_S apart; drift: how far it is now from where it was still_window_s ago, in sizes."""
-        s = self.settings
-        path = np.array(track.path, dtype=np.float64)
-        xy, sizes = path[:, 1:3], path[:, 3]
-        # the median of the last three boxes: the middle one, sorted (np.median's own answer, without its
-        # overhead on three numbers; it runs for every box of every detector run)
-        mid = np.sort(path[-3:, 1:], axis=0)[1] if len(path) >= 3 else np.median(path[:, 1:], axis=0)
-        ref, ref_size = mid[:2], float(mid[2])
-        d = xy - ref
-        dist = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])   # np.linalg.norm(d, axis=1), term for term
-        near = ((dist <= s.still_radius * ref_size + 1.0)
-                & (np.abs(np.log(sizes / ref_size)) <= np.log(1.35))).tolist()
-        tl: list[float] = path[:, 0].tolist()
-        limit = t - s.still_window_s
-        k = next((i for i in range(len(tl) - 1, -1, -1) if tl[i] <= limit), 0)
-        track.drift = float(dist[k] / ref_size)
-        track.odd = not near[-1]
-        j, since = len(tl) - 1, tl[-1]   # the walk back, in plain floats and bools
-        while j >= 0:
-            if near[j]:
-                since = tl[j]
-                j -= 1
-                continue
-            k = j
-            while k >= 0 and not near[k]:
-                k -= 1
-            if k < 0 or not (j - k <= 1 or tl[j] - tl[k + 1] < ODD_S):
-                break
-            j = k
-        if j < 0 and len(track.path) == track.path.maxlen:
-            since = min(since, track.still_since)  # still for longer than the path holds
-        track.still_since = since
+        track.observe(box, score, class_id, t, look, self.settings)
 
     def current(self, t: float, max_age_s: float | None = None) -> list[Track]:
         """Tracks seen within `max_age_s` (default: the lost budget) of `t`."""

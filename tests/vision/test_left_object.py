@@ -8,7 +8,7 @@ from vision.config import COCO_NAMES, LeftObjectRule, parse_config
 from vision.pipeline import CameraPipeline
 from vision.rules import RuleContext
 from vision.rules.left_object import LeftObject, StaticForeground
-from vision.tracking import Track
+from vision.track import Track
 from vision.zones import PolygonZone
 
 from .conftest import BlobDetector, scene

@@ -13,7 +13,7 @@ from vision.errors import ConfigError
 from vision.rule_config import OccupancyRule
 from vision.rules import Occupancy, RuleContext
 from vision.rules.occupancy import closer_look, look_bounds, take_samples
-from vision.tracking import Track
+from vision.track import Track
 from vision.zones import PolygonZone
 
 ZONE = PolygonZone("lot", [(0, 0.5), (1, 0.5), (1, 1), (0, 1)], 100, 100, inertia=1)

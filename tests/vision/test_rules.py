@@ -3,7 +3,7 @@ import pytest
 
 from vision.config import COCO_NAMES, CrowdRule, LineRule, PresenceRule, StationaryRule
 from vision.rules import Crowd, Line, Presence, RuleContext, Stationary, schedule_active
-from vision.tracking import Track
+from vision.track import Track
 from vision.zones import PolygonZone
 
 ZONE = PolygonZone("z", [(0, 0.5), (1, 0.5), (1, 1), (0, 1)], 100, 100, inertia=1)

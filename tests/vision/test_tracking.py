@@ -2,7 +2,8 @@ import numpy as np
 
 from vision.config import COCO_NAMES, TrackerSettings
 from vision.detections import Detections
-from vision.tracking import ObjectTracker, Track, link_cost
+from vision.track import Track
+from vision.tracking import ObjectTracker, link_cost
 
 
 def dets(boxes, cls, score=0.9):

@@ -1,4 +1,4 @@
-"""`ObjectTracker._stillness` in fewer numpy calls (it runs for every box of every detector run) gives the
+"""`Track.update_stillness` in fewer numpy calls (it runs for every box of every detector run) gives the
 numbers of the plain formulas: np.median of the last three boxes, np.linalg.norm, numpy scalars in the
 walk back."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from vision.config import TrackerSettings
-from vision.tracking import ODD_S, ObjectTracker, Track
+from vision.track import ODD_S, Track
 
 
 def _reference(track: Track, t: float, s: TrackerSettings) -> tuple[float, bool, float]:
@@ -38,7 +38,7 @@ def _reference(track: Track, t: float, s: TrackerSettings) -> tuple[float, bool,
 
 def test_stillness_matches_the_plain_formulas() -> None:
     rng = np.random.default_rng(11)
-    tracker = ObjectTracker(TrackerSettings())
+    settings = TrackerSettings()
     for n in [*range(1, 12), *[60] * 20, *[400] * 20]:   # up to a full path (it keeps the latest PATH)
         track = Track(id=1, first_t=0.0, box=np.zeros(4, np.float32), last_t=0.0, score=0.5, max_score=0.5,
                       still_since=0.0, best_box=np.zeros(4, np.float32), best_t=0.0)
@@ -49,6 +49,6 @@ def test_stillness_matches_the_plain_formulas() -> None:
                 x, y = x + float(rng.normal()) * 20, y + float(rng.normal()) * 5
             track.path.append((t, x, y, 30.0 + float(rng.random()) * (20 if rng.random() < 0.2 else 3)))
         track.still_since = float(rng.random()) * t
-        want = _reference(track, t, tracker.settings)
-        tracker._stillness(track, t)
+        want = _reference(track, t, settings)
+        track.update_stillness(t, settings)
         assert (track.drift, track.odd, track.still_since) == want

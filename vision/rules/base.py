@@ -18,7 +18,7 @@ import numpy as np
 from vision import appearance
 from vision.boxes import iou
 from vision.config import RuleBase
-from vision.tracking import Track
+from vision.track import Track
 from vision.zones import PolygonZone
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from vision.config import CrowdRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
-from vision.tracking import Track
+from vision.track import Track
 from vision.zones import PolygonZone
 
 RECENT_S = 1.0   # an unseen track no detector run has looked for in vain counts this long

@@ -24,7 +24,8 @@ import numpy as np
 from vision.boxes import bottom_centre, iou, overlap
 from vision.config import LineRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
-from vision.tracking import DOUBLE_IOU, ID_STRIDE, SETTLE_S, Track, beside
+from vision.track import SETTLE_S, Track
+from vision.tracking import DOUBLE_IOU, ID_STRIDE, beside
 from vision.zones import PolygonZone, to_pixels
 
 BAND = 0.08   # of the object's box height: how far past the line its feet must be for the crossing to count

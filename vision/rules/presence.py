@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vision.config import PresenceRule
 from vision.rules.base import Episode, RuleContext, TrackRule
-from vision.tracking import Track
+from vision.track import Track
 from vision.zones import PolygonZone
 
 

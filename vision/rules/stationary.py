@@ -5,7 +5,7 @@ from __future__ import annotations
 from vision import appearance
 from vision.config import StationaryRule
 from vision.rules.base import Episode, RuleContext, TrackRule
-from vision.tracking import Track
+from vision.track import Track
 from vision.zones import PolygonZone
 
 EMPTY_LOOK = 0.5  # appearance distance above which a place no longer looks like the object that stood there
@@ -24,7 +24,7 @@ class Stationary(TrackRule):
         self.min_seconds = cfg.min_seconds
 
     def qualifies(self, track: Track, ctx: RuleContext) -> tuple[bool, float]:
-        # still_since is judged against the object's size over seconds (tracking.py): a slow mover's earlier
+        # still_since is judged against the object's size over seconds (track.py): a slow mover's earlier
         # boxes are too far from where it is now, however close each one is to the last
         return track.still_seconds(ctx.t) >= self.min_seconds, track.still_since
 
