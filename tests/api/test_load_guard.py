@@ -63,15 +63,15 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Harness]]:
     proc = subprocess.Popen([sys.executable, "-c", SERVER, db_url, str(tmp_path / "media"), str(port)])
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-        time.sleep(0.2)
-    try:
+    try:   # a server that did not start in time is killed too, not left behind
+        while True:
+            try:
+                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+            time.sleep(0.2)
         yield url, h
     finally:
         proc.kill()   # queued sign-ins would hold a graceful shutdown for a while
