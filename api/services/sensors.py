@@ -235,12 +235,13 @@ class Sensors:
                                             battery=p.battery, received_at=utcnow())
                         .on_conflict_do_nothing(index_elements=["device_id", "at", "kind"])
                         .returning(Reading.id)).first()
+        # heard from now, even when it sends what it measured before or resends a message (a QoS 1 redelivery)
+        dev.last_seen_at = utcnow()
         if row is None:
             return False
         dev.readings += 1
         later = s.scalar(select(Reading.at).where(Reading.device_id == dev.id, Reading.at > at).limit(1))
         newest = later is None
-        dev.last_seen_at = utcnow()     # heard from now, even when it sends what it measured before
         if newest:
             if p.battery is not None:
                 dev.battery = p.battery
