@@ -34,9 +34,13 @@ def post(api: Harness, device: str, kind: str, body: Any, key: str | None = KEY)
                            json=None if isinstance(body, bytes | str) else body)
 
 
-def last_seen(api: Harness) -> datetime:
-    devs = {d["id"]: d for d in api.client.get("/api/sensors/devices", headers=api.auth("op")).json()}
-    seen = datetime.fromisoformat(devs["wm1"]["last_seen_at"].replace("Z", "+00:00"))
+def devices(api: Harness) -> dict[str, Any]:
+    """GET /api/sensors/devices, by device id."""
+    return {d["id"]: d for d in api.client.get("/api/sensors/devices", headers=api.auth("op")).json()}
+
+
+def seen_at(dev: dict[str, Any]) -> datetime:
+    seen = datetime.fromisoformat(dev["last_seen_at"].replace("Z", "+00:00"))
     return seen if seen.tzinfo else seen.replace(tzinfo=UTC)
 
 
@@ -46,15 +50,15 @@ def test_readings_stored_once_and_device_health(api: Harness) -> None:
     body = {"time": now.isoformat(), "value": 1.25, "unit": "m3", "battery": 81}
     r = post(api, "wm1", "reading", body)
     assert r.status_code == 202 and r.json()["stored"] is True
-    first = last_seen(api)
+    first = seen_at(devices(api)["wm1"])
     resent = datetime.now(UTC)
     assert post(api, "wm1", "reading", body).json()["stored"] is False      # a resent message
     heard = datetime.now(UTC)
-    devs = {d["id"]: d for d in api.client.get("/api/sensors/devices", headers=api.auth("op")).json()}
+    devs = devices(api)
     assert devs["wm1"]["last_value"] == 1250.0 and devs["wm1"]["battery"] == 81
     # last seen is when the server last heard the device (the resent message too: it is alive), not the
     # time the device wrote in it
-    assert devs["wm1"]["readings"] == 1 and first < resent <= last_seen(api) <= heard
+    assert devs["wm1"]["readings"] == 1 and first < resent <= seen_at(devs["wm1"]) <= heard
     assert api.count("readings") == 1
 
 
@@ -97,7 +101,7 @@ def test_meter_index_running_backwards_is_refused(api: Harness) -> None:
                 ).status_code == 202
     r = post(api, "wm1", "reading", {"time": now.isoformat(), "value": 90})
     assert r.status_code == 422 and "below the earlier" in r.json()["detail"]
-    devs = {d["id"]: d for d in api.client.get("/api/sensors/devices", headers=api.auth("op")).json()}
+    devs = devices(api)
     assert devs["wm1"]["refused"] == 1
 
 
