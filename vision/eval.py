@@ -292,8 +292,14 @@ def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = F
     return results, groups(results)
 
 
-def report_lines(results: list[CaseResult], totals: list[CaseResult]) -> list[str]:
-    """The table `sharpeyes eval` prints: one row per case (with its false positives and misses), then the
+HELDOUT_HIDDEN = ("    held-out: which events were missed or false is not listed (they are only measured; "
+                  "--show-heldout lists them)")
+
+
+def report_lines(results: list[CaseResult], totals: list[CaseResult],
+                 show_heldout: bool = False) -> list[str]:
+    """The table `sharpeyes eval` prints: one row per case (with its false positives and misses; for a
+    held-out case only with `show_heldout`, so measuring it does not show what to tune on it), then the
     group totals."""
     head = (
         f"{'case':<28} {'kind':<8} {'split':<7} {'tp':>3} {'fp':>3} "
@@ -314,14 +320,14 @@ def report_lines(results: list[CaseResult], totals: list[CaseResult]) -> list[st
                      f"{d['precision']:>6.3f} {d['recall']:>6.3f} "
                      f"{d['f1']:>6.3f} {d['duplicates_per_visit']:>9.3f} "
                      f"{start:>9} {end:>8}")
-        for p in r.false_positives:
-            lines.append(
-                f"    false positive: {p['zone']}/{p['event']} {p['label']} {p['first_seen_s']}-{p['end_s']}s"
-            )
-        for m in r.misses:
-            lines.append(
-                f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s"
-            )
+        if split == "heldout" and not show_heldout:
+            if r.false_positives or r.misses:
+                lines.append(HELDOUT_HIDDEN)
+        else:
+            lines += [f"    false positive: {p['zone']}/{p['event']} {p['label']} "
+                      f"{p['first_seen_s']}-{p['end_s']}s" for p in r.false_positives]
+            lines += [f"    missed: {m['zone']}/{m['event']} {m['label']} {m['first_seen_s']}-{m['end_s']}s"
+                      for m in r.misses]
         if r.occupancy:
             zones = ", ".join(f"{z.split('/', 1)[1] if id(r) in cases else z} {occupancy.mae(e):.2f} "
                               f"({len(e)})" for z, e in r.occupancy.items())

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vision.errors import ConfigError
-from vision.eval import CaseResult, find_cases, groups, overall, run_case
+from vision.eval import HELDOUT_HIDDEN, CaseResult, find_cases, groups, overall, run_case
 
 Groups = list[tuple[str, CaseResult, CaseResult]]   # name, sums over the phases, the worst phases together
 
@@ -86,9 +86,10 @@ def evaluate_phases(root: str | Path, phases: int, naive: bool = False, progress
     return out, [(s.name, s, w) for s, w in zip(sums, worsts, strict=True)]
 
 
-def report_lines(results: list[PhaseResult], totals: Groups) -> list[str]:
+def report_lines(results: list[PhaseResult], totals: Groups, show_heldout: bool = False) -> list[str]:
     """The table `sharpeyes eval --phases K` prints: per case the sums over its phases, the worst phase and
-    how many phases erred (with each such phase's misses and false positives), then the groups."""
+    how many phases erred (with each such phase's misses and false positives; for a held-out case only with
+    `show_heldout`), then the groups."""
     k = len(results[0].runs) if results else 0
     head = (f"{'case':<32} {'kind':<8} {'split':<7} {'tp':>4} {'fp':>4} {'fn':>4} {'dup':>4} "
             f"{'F1':>6}  {'worst phase: tp/fp/fn/dup':<26} {'phases with errors':>18}")
@@ -103,6 +104,9 @@ def report_lines(results: list[PhaseResult], totals: Groups) -> list[str]:
     for p in results:
         bad = [j for j, r in enumerate(p.runs) if r.fp or r.fn]
         lines.append(row(p.name, p.kind, p.split, p.total, p.worst, f"{p.worst_phase}: ", f"{len(bad)}/{k}"))
+        if bad and p.split == "heldout" and not show_heldout:
+            lines.append(HELDOUT_HIDDEN)
+            continue
         for j in bad:
             r = p.runs[j]
             what = [f"missed {m['event']} {m['label']} {m['first_seen_s']}s" for m in r.misses]

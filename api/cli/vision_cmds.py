@@ -33,6 +33,9 @@ def register(sub: Any, bench_sub: Any) -> None:
                    help="run each case K times, the k-th with the clip's first k frames left out (times "
                    "kept), so it is sampled at K phases; reports sums over the phases and each case's worst "
                    "phase (vision/eval_phases.py)")
+    e.add_argument("--show-heldout", action="store_true",
+                   help="also list which events of the held-out cases were missed or false (they are "
+                   "measured, never tuned on, so the table gives only their counts; --json always has them)")
     e.set_defaults(func=cmd_eval)
 
     b = bench_sub.add_parser("vision", help="decode / pipeline / naive fps, realtime streams, event F1")
@@ -91,7 +94,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_phases(args)
     results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind,
                                model=args.model, confirm=args.confirm)
-    print("\n".join(report_lines(results, totals)))
+    print("\n".join(report_lines(results, totals, show_heldout=args.show_heldout)))
     if args.json:
         report = {"cases": [r.as_dict() for r in results], "groups": [g.as_dict() for g in totals],
                   "overall": totals[-1].as_dict()}
@@ -105,7 +108,7 @@ def _eval_phases(args: argparse.Namespace) -> int:
     results, totals = eval_phases.evaluate_phases(args.cases, args.phases, naive=args.naive, progress=True,
                                                   split=args.split, kind=args.kind, model=args.model,
                                                   confirm=args.confirm)
-    print("\n".join(eval_phases.report_lines(results, totals)))
+    print("\n".join(eval_phases.report_lines(results, totals, show_heldout=args.show_heldout)))
     if args.json:
         Path(args.json).write_text(json.dumps(eval_phases.report_json(results, totals), indent=2),
                                    encoding="utf-8")

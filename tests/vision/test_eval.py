@@ -4,7 +4,15 @@ import logging
 import pytest
 
 from vision.errors import ConfigError
-from vision.eval import CaseResult, find_cases, groups, match_events, report_lines, temporal_iou
+from vision.eval import (
+    HELDOUT_HIDDEN,
+    CaseResult,
+    find_cases,
+    groups,
+    match_events,
+    report_lines,
+    temporal_iou,
+)
 
 # a case's camera.yaml: one camera, valid (the eval reads it with vision.config.load_config)
 CAMERA_YAML = """cameras:
@@ -99,6 +107,23 @@ def test_groups() -> None:
     assert g["all"].duplicates_per_visit == pytest.approx(1 / 6)
     lines = report_lines(results, groups(results))
     assert lines[-1].startswith("all") and any(line.startswith("real heldout") for line in lines)
+
+
+def test_the_table_does_not_list_a_heldout_cases_errors_unless_asked() -> None:
+    """A held-out case is measured, never tuned on: the table gives its counts, and which events it missed or
+    made up only with show_heldout (--show-heldout); a dev case's are always listed."""
+    miss = {"zone": "road", "event": "bike_up", "label": "motorcycle", "first_seen_s": 2.35, "end_s": 2.35}
+    false = {**miss, "event": "bike_down", "first_seen_s": 7.0, "end_s": 7.0}
+    results = [CaseResult("d", "real", "dev", tp=1, fn=1, misses=[miss]),
+               CaseResult("h", "real", "heldout", tp=1, fn=1, fp=1, misses=[miss], false_positives=[false])]
+    hidden = report_lines(results, groups(results))
+    assert sum("missed: road/bike_up" in line for line in hidden) == 1     # the dev case's
+    assert not any("bike_down" in line for line in hidden)
+    assert sum(line == HELDOUT_HIDDEN for line in hidden) == 1
+    shown = report_lines(results, groups(results), show_heldout=True)
+    assert sum("missed: road/bike_up" in line for line in shown) == 2
+    assert any("false positive: road/bike_down motorcycle 7.0-7.0s" in line for line in shown)
+    assert HELDOUT_HIDDEN not in shown
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 from vision import eval_phases
 from vision.analyze import AnalyzeResult
-from vision.eval import CaseResult, run_case
+from vision.eval import HELDOUT_HIDDEN, CaseResult, run_case
 from vision.gating import Cadence
 from vision.pipeline import PipelineStats
 from vision.sources import FileSource
@@ -114,3 +114,30 @@ def test_phases_must_be_at_least_one(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="--phases 0"):
         eval_phases.evaluate_phases(tmp_path, 0)
+
+
+def test_a_heldout_cases_erring_phases_are_listed_only_when_asked(tmp_path: Path, monkeypatch: Any,
+                                                                  capsys: Any) -> None:
+    """`eval --phases` lists the misses of each erring phase of a dev case; of a held-out case (measured,
+    never tuned on) only its counts, unless --show-heldout."""
+    for name, split in (("d", "dev"), ("h", "heldout")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "camera.yaml").write_text(CAMERA_YAML)
+        truth = {"kind": "real", "split": split, "events": []}
+        (tmp_path / name / "truth.json").write_text(json.dumps(truth))
+    miss = {"zone": "road", "event": "bike_up", "label": "motorcycle", "first_seen_s": 2.35, "end_s": 2.35}
+
+    def fake(case: Path, detector: Any = None, naive: bool = False, model: Any = None, confirm: Any = None,
+             phase: int = 0) -> tuple[CaseResult, list[Any]]:
+        split = "heldout" if case.name == "h" else "dev"
+        return CaseResult(case.name, "real", split, tp=1, fn=phase, misses=[miss] * phase), []
+
+    monkeypatch.setattr(eval_phases, "run_case", fake)
+    from api.cli.main import main
+
+    assert main(["eval", str(tmp_path), "--phases", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("phase 1: missed bike_up motorcycle 2.35s") == 1 and out.count(HELDOUT_HIDDEN) == 1
+    assert main(["eval", str(tmp_path), "--phases", "2", "--show-heldout"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("phase 1: missed bike_up motorcycle 2.35s") == 2 and HELDOUT_HIDDEN not in out
