@@ -177,7 +177,10 @@ class Camera(VisionModel):
         (`vision.detectors.camera_detector`)."""
         from vision.detectors import camera_detector
 
-        return camera_detector(self.detector, self.watched_labels())
+        rules = [r for z in self.zones.values() for r in z.rules]
+        other = {label for r in rules if r.kind != "line" for label in r.label_list()}
+        line_only = {label for r in rules if r.kind == "line" for label in r.label_list()} - other
+        return camera_detector(self.detector, self.watched_labels(), line_only)
 
     def analysis_fps(self) -> float:
         """Frames a second the source delivers: `detect.fps`, or `detect.line_fps` with a line rule."""

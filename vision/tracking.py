@@ -144,8 +144,10 @@ class ObjectTracker:
                 ids = np.asarray(out.tracker_id, dtype=np.int64)
                 tids[rows] = np.where(ids >= 0, ids + fam * ID_STRIDE, -1)
         # a box ByteTrack left without an id (too weak to start a track, and too far from where its Kalman
-        # filter put a track to continue it) may still continue a track lost just before (_link)
-        weak = [int(r) for r in np.nonzero((tids < 0) & (fams > 0))[0]]
+        # filter put a track to continue it) may still continue a track lost just before (_link); one under
+        # the activation score (two-wheelers on a line are kept from 0.2) only where ByteTrack matched it
+        strong = detections.confidence >= self.settings.activation_score
+        weak = [int(r) for r in np.nonzero((tids < 0) & (fams > 0) & strong)[0]]
         rows = np.nonzero(tids >= 0)[0]
         looks = {int(r): appearance.embed(image, detections.xyxy[r]) if image is not None else None
                  for r in [*rows, *weak]}

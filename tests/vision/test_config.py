@@ -108,3 +108,32 @@ def test_the_default_model_is_chosen_by_the_labels_the_rules_watch() -> None:
     other = copy.deepcopy(BASE)
     other["cameras"]["lobby"]["detector"] = {"type": "openvino"}
     assert parse_config(other).cameras["lobby"].detector_section() == {"type": "openvino"}
+
+
+def test_two_wheelers_only_lines_watch_are_kept_from_a_lower_score() -> None:
+    """A bicycle or motorbike ridden away from the camera scores 0.2-0.35 where it crosses a line: where only
+    line rules watch a two-wheeler label, its boxes are kept from LINE_TWO_WHEELER_SCORE (ByteTrack continues
+    a track with them; they start none). Not where another rule watches it too (a presence rule's visit
+    broke on such boxes), and not over a min_score the config gives."""
+    from vision.detectors import LINE_TWO_WHEELER_SCORE, TWO_WHEELER_MODEL
+
+    line = {"kind": "line", "labels": ["motorcycle", "bicycle", "person"], "line": [[0.5, 0], [0.5, 1]],
+            "event": "crossing"}
+    lines = copy.deepcopy(BASE)
+    _zone(lines)["rules"] = [line]
+    low = {"min_score": LINE_TWO_WHEELER_SCORE}
+    assert parse_config(lines).cameras["lobby"].detector_section() == {
+        "model": str(TWO_WHEELER_MODEL), "filters": {"bicycle": low, "motorcycle": low}}
+    both = copy.deepcopy(BASE)    # the presence rule watches bicycles too
+    _zone(both)["rules"].append(line)
+    assert parse_config(both).cameras["lobby"].detector_section() == {
+        "model": str(TWO_WHEELER_MODEL), "filters": {"motorcycle": low}}
+    own = copy.deepcopy(lines)
+    own["cameras"]["lobby"]["detector"] = {"score_threshold": 0.1,
+                                           "filters": {"motorcycle": {"min_score": 0.5, "min_area": 40}}}
+    assert parse_config(own).cameras["lobby"].detector_section() == {
+        "model": str(TWO_WHEELER_MODEL), "score_threshold": 0.1,
+        "filters": {"bicycle": {"min_score": 0.1}, "motorcycle": {"min_score": 0.5, "min_area": 40}}}
+    ov = copy.deepcopy(lines)
+    ov["cameras"]["lobby"]["detector"] = {"type": "openvino"}
+    assert parse_config(ov).cameras["lobby"].detector_section() == {"type": "openvino"}

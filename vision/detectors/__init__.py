@@ -26,6 +26,10 @@ DEFAULT_MODEL = MODELS_DIR / "yolox_nano_416.onnx"
 # PP-PicoDet-S than by YOLOX-Nano, at about four times the cost of a run (docs/benchmarks.md, round 6)
 TWO_WHEELER_MODEL = MODELS_DIR / "picodet_s_416.onnx"
 TWO_WHEELERS = frozenset({"bicycle", "motorcycle"})
+# a two-wheeler that only line rules watch is kept from this score: ByteTrack continues a track with such a
+# box (its second, low-score stage; it starts none), and a bicycle or motorbike ridden away from the camera
+# scores 0.2-0.35 just where it crosses a line (docs/benchmarks.md, round 15)
+LINE_TWO_WHEELER_SCORE = 0.2
 
 
 class LabelFilter(BaseModel):
@@ -148,14 +152,28 @@ def parse_detector_config(data: dict[str, Any] | None, where: str = "detector") 
         raise ConfigError(f"{where}: {msg}") from None
 
 
-def camera_detector(section: dict[str, Any] | None, watched: Iterable[str]) -> dict[str, Any] | None:
+def camera_detector(section: dict[str, Any] | None, watched: Iterable[str],
+                    line_only: Iterable[str] = ()) -> dict[str, Any] | None:
     """A camera's detector section, with the default model chosen by the labels its rules watch: where no
-    model (nor another backend) is named and a rule watches bicycles or motorcycles, TWO_WHEELER_MODEL."""
-    if section and ("model" in section or section.get("type", "onnx") != "onnx"):
+    model (nor another backend) is named and a rule watches bicycles or motorcycles, TWO_WHEELER_MODEL. A
+    two-wheeler label that only line rules watch (`line_only`) and that `filters` gives no min_score is kept
+    from LINE_TWO_WHEELER_SCORE."""
+    if section and section.get("type", "onnx") != "onnx":
         return section
-    if TWO_WHEELERS & set(watched):
-        return {**(section or {}), "model": str(TWO_WHEELER_MODEL)}
-    return section
+    out = dict(section or {})
+    if "model" not in out and TWO_WHEELERS & set(watched):
+        out["model"] = str(TWO_WHEELER_MODEL)
+    filters = out.get("filters")
+    filters = dict(filters) if isinstance(filters, dict) else {}
+    for label in sorted(TWO_WHEELERS & set(line_only)):
+        own = filters.get(label)
+        own = dict(own) if isinstance(own, dict) else {}
+        if own.get("min_score") is None:
+            floor = min(float(out.get("score_threshold", 1.0)), LINE_TWO_WHEELER_SCORE)
+            filters[label] = {**own, "min_score": floor}
+    if filters:
+        out["filters"] = filters
+    return out or section
 
 
 def resolve_model(cfg: DetectorSettings, base_dir: Path | str | None) -> Path:
