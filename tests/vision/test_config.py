@@ -111,7 +111,7 @@ def test_the_default_model_is_chosen_by_the_labels_the_rules_watch() -> None:
 
 
 def test_two_wheelers_only_lines_watch_are_kept_from_a_lower_score() -> None:
-    """A bicycle or motorbike ridden away from the camera scores 0.2-0.35 where it crosses a line: where only
+    """A bicycle or motorbike ridden away from the camera often scores under 0.35 near a line: where only
     line rules watch a two-wheeler label, its boxes are kept from LINE_TWO_WHEELER_SCORE (ByteTrack continues
     a track with them; they start none). Not where another rule watches it too (a presence rule's visit
     broke on such boxes), and not over a min_score the config gives."""

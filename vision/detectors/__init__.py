@@ -28,7 +28,7 @@ TWO_WHEELER_MODEL = MODELS_DIR / "picodet_s_416.onnx"
 TWO_WHEELERS = frozenset({"bicycle", "motorcycle"})
 # a two-wheeler that only line rules watch is kept from this score: ByteTrack continues a track with such a
 # box (its second, low-score stage; it starts none), and a bicycle or motorbike ridden away from the camera
-# scores 0.2-0.35 just where it crosses a line (docs/benchmarks.md, round 15)
+# often scores under 0.35 as it nears a line (docs/benchmarks.md, round 15)
 LINE_TWO_WHEELER_SCORE = 0.2
 
 
