@@ -136,3 +136,79 @@ def test_a_track_seen_once_does_not_stay_by_a_left_thing() -> None:
     assert starts[0] == (0.0, pytest.approx(10.0))
     # seen twice, not moving: someone who stays (over it from 5.2 s, held until 6.7 s) starts its time again
     assert starts[1] is not None and starts[1][0] == pytest.approx(6.6)
+
+
+@pytest.mark.parametrize("gain", [1.3, 0.7, 0.5])
+def test_a_light_switched_on_or_off_leaves_the_bag_found_and_nothing_else(gain: float) -> None:
+    """Every pixel changes at once when a light is switched on or off (or a cloud passes, or the camera's
+    auto exposure steps): the frame is brought to the long-term background's exposure first, so the bag put
+    down before the change is still the one static region after it, and the paving around it is none (before,
+    the whole frame became static foreground for good and the bag was lost in it)."""
+    bg = StaticForeground()
+    t, step = 0.0, 0.2
+    while t < 30.0:
+        img = frame(t, walker=False, bag=t >= 10.0)
+        if t >= 14.0:
+            img = np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+        mask = bg.apply(img, t)
+        t += step
+    ys, xs = np.nonzero(mask)
+    s = bg.scale
+    assert len(xs), "the bag was lost"
+    assert 140 <= xs.min() * s and xs.max() * s <= 190 and 190 <= ys.min() * s, (xs.min(), xs.max(), ys.min())
+
+
+def test_a_bright_patch_clipped_at_white_by_a_brighter_light_is_no_left_thing() -> None:
+    """A pale sign in the scene (240) clips at 255 once the light is 25 % brighter: brought back to the
+    background's exposure it would read 204, a difference of 36; a clipped pixel says only that it is at least
+    that bright, so it is not static foreground."""
+    bg = StaticForeground()
+    t, step = 0.0, 0.2
+    while t < 25.0:
+        img = frame(t, walker=False, bag=False)
+        img[40:100, 200:280] = 240
+        if t >= 10.0:
+            img = np.clip(img.astype(np.float32) * 1.25, 0, 255).astype(np.uint8)
+        mask = bg.apply(img, t)
+        t += step
+    assert not mask.any(), np.argwhere(mask)[:5]
+
+
+class _Parting:
+    """A background whose one still region (a thing and someone beside it, 20-80 px wide) parts at 14 s into
+    two pieces, the thing (20-45) and where the other stood (55-80), in a 100 px frame."""
+
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def apply(self, image: np.ndarray, t: float, small: np.ndarray | None = None) -> np.ndarray:
+        mask = np.zeros((100, 100), np.uint8)
+        if t < 14.0:
+            mask[40:60, 20:80] = 255
+        else:
+            mask[40:60, 20:45] = 255
+            mask[40:60, 55:80] = 255
+        return mask
+
+    def warming(self, t: float) -> bool:
+        return False
+
+    def absorb(self, box: np.ndarray) -> None:
+        pass
+
+
+def test_a_reported_region_that_comes_apart_is_still_the_one_thing() -> None:
+    """Once a region is reported, its pieces (it came apart when part of it matched the ground again) are that
+    thing still there: one event to the end, not a second one 10 s after it parted (composed left_objects at
+    sampling phase 0, once the light correction found the bag's region with a neighbour's)."""
+    zone = PolygonZone("z", [(0, 0), (1, 0), (1, 1), (0, 1)], 100, 100)
+    image = np.zeros((100, 100, 3), np.uint8)
+    rule = LeftObject(LeftObjectRule(kind="left_object", min_seconds=10, event="left"), zone)
+    rule.background = _Parting()   # type: ignore[assignment]
+    keys: set[str] = set()
+    for k in range(200):
+        eps = rule.evaluate(RuleContext(t=k * 0.2, tracks=[], inside={}, class_names=COCO_NAMES, image=image))
+        keys |= {ep.key for ep in eps}
+    assert len(keys) == 1 and len(eps) == 1 and not eps[0].done

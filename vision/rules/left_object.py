@@ -14,6 +14,11 @@ from vision.config import LeftObjectRule
 from vision.rules.base import Episode, RuleContext, ZoneRule
 from vision.zones import PolygonZone
 
+GAIN_DARK, GAIN_BRIGHT = 12.0, 245.0   # grey levels: pixels whose ratio says little (noise, clipping)
+GAIN_MIN_PIXELS = 200                  # of the 900-1200 sampled: fewer, and the exposure is left as it is
+GAIN_MAX = 3.0
+GAIN_STEP = 4                          # every 4th pixel of every 4th row of the small copy
+
 
 class StaticForeground:
     """Dual background at low resolution: pixels that differ from the long-term background but have
@@ -46,6 +51,17 @@ class StaticForeground:
         (uint8, the model's size)."""
         self.scale = image.shape[1] / self.width
         gray = self.shrink(image) if small is None else small
+        if self._long is not None:
+            # to the long-term background's exposure: a light switched on, a cloud, the camera's auto exposure
+            # change every pixel at once, and would otherwise leave the whole frame "static foreground" (the
+            # long-term background never learns where static foreground is), burying what was left in it
+            g = self.gain(gray)
+            raw, gray = gray, gray * g
+            if (g < 1).any():
+                # brighter now: a pixel clipped at white says only that it is at least 255 / gain, which the
+                # background may well be (a yellow rag in the sun) -- not a difference
+                clipped = (raw >= GAIN_BRIGHT) & (g < 1)
+                gray = np.where(clipped, np.maximum(gray, self._long), gray)
         if self._short is None or self._long is None:
             self._short, self._long, self._t, self._t0 = gray.copy(), gray.copy(), t, t
             return np.zeros(gray.shape[:2], dtype=np.uint8)
@@ -73,6 +89,21 @@ class StaticForeground:
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
         return mask
+
+    def gain(self, small: np.ndarray) -> np.ndarray:
+        """Per-channel factor that brings `small` to the long-term background's exposure: the median, over
+        every 4th pixel, of background / frame where neither is nearly black or saturated. A median, so
+        whatever moves or was left (under half the frame) does not move it."""
+        assert self._long is not None
+        now = small[::GAIN_STEP, ::GAIN_STEP].reshape(-1, 3)
+        then = self._long[::GAIN_STEP, ::GAIN_STEP].reshape(-1, 3)
+        g = np.ones(3, np.float32)
+        for c in range(3):
+            a, b = now[:, c], then[:, c]
+            ok = (a > GAIN_DARK) & (a < GAIN_BRIGHT) & (b > GAIN_DARK) & (b < GAIN_BRIGHT)
+            if np.count_nonzero(ok) >= GAIN_MIN_PIXELS:
+                g[c] = float(np.median(b[ok] / a[ok]))
+        return np.clip(g, 1 / GAIN_MAX, GAIN_MAX)
 
     def warming(self, t: float) -> bool:
         """Whether the long-term background is still being learnt fast and everywhere (the first seconds)."""
@@ -173,6 +204,11 @@ class LeftObject(ZoneRule):
                         match.first_seen = ctx.t
                 match.last_t = ctx.t
                 seen.add(match.key)
+            elif (whole := next((ep for ep in self._regions.values()
+                                 if ep.key in self._fired and _holds(ep.box, box)), None)) is not None:
+                # a piece of a reported thing whose region came apart (someone beside it walked off, part of
+                # it looks like the ground again): that thing, still there, not a new one; it keeps its box
+                whole.last_t = ctx.t
             elif not explained:
                 key = self._key()
                 self._regions[key] = Episode(key=key, label="unknown", first_seen=ctx.t, start=ctx.t,
@@ -226,6 +262,12 @@ def _best_match(box: np.ndarray, eps: list[Episode]) -> Episode | None:
         if (o >= 0.3 or inside) and o > best_iou:
             best, best_iou = ep, o
     return best
+
+
+def _holds(outer: np.ndarray, box: np.ndarray, min_inside: float = 0.6) -> bool:
+    """Whether `box` lies over `min_inside` of its area inside `outer`."""
+    inter, b_area, _ = overlap(np.asarray(box, np.float64).tolist(), np.asarray(outer, np.float64).tolist())
+    return b_area > 0 and inter / b_area > min_inside
 
 
 def _overlaps(box: np.ndarray, others: np.ndarray, min_iou: float, min_inside: float) -> bool:
