@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vision.base import Detector
 from vision.events import EventMessage
 from vision.pipeline import CameraPipeline, PipelineStats
 from vision.rules import Occupancy
+
+if TYPE_CHECKING:
+    from vision.perturb import Perturb
 
 log = logging.getLogger(__name__)
 # `analyze` on a live stream: failed connection attempts in a row before it gives up (about 20 s with the
@@ -37,13 +40,15 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
                  events_path: str | Path | None = None, annotated: str | Path | None = None,
                  detector: Detector | None = None, naive: bool = False, media: bool = True,
                  progress: bool = False, max_seconds: float | None = None,
-                 confirm_model: str | Path | None = None, skip_frames: int = 0) -> AnalyzeResult:
+                 confirm_model: str | Path | None = None, skip_frames: int = 0,
+                 perturb: Perturb | None = None) -> AnalyzeResult:
     """Run one camera of a config on a recorded clip (ARCHITECTURE.md, `sharpeyes analyze`).
 
     Events are written as JSON Lines when they end (or when the clip ends), snapshots and clips into
     `<events stem>_media/` beside the events file. `naive` decodes every frame and detects on each.
     `confirm_model`: a second model confirms each new object (as `detector.confirm` would name it).
     `skip_frames` (a file): its first frames left out, their times kept (another sampling phase).
+    `perturb` (a file): its frames as another camera would deliver them (vision/perturb.py, times resolved).
     """
     import json
     import time
@@ -87,7 +92,8 @@ def analyze_clip(config_path: str | Path, clip: str | Path | None = None, *, cam
     # A recording session on a live stream gives up after a few failed attempts instead of waiting forever
     # (a worker's camera retries forever; an engineer at the console wants an answer).
     src = open_source(source, None if naive else cam.analysis_fps(),
-                      backoff=Backoff(max_attempts=STREAM_ATTEMPTS) if stream else None, skip=skip_frames)
+                      backoff=Backoff(max_attempts=STREAM_ATTEMPTS) if stream else None, skip=skip_frames,
+                      perturb=perturb)
     src.work_ahead(pipe.ahead)  # motion work in the read-ahead thread (a file played as fast as it decodes)
     total = getattr(src, "frame_count", 0) or None
     native = float(getattr(src, "native_fps", 0.0) or cam.detect.fps)

@@ -28,6 +28,7 @@ from typing import Any
 from vision import eval_occupancy as occupancy
 from vision.base import Detector
 from vision.errors import ConfigError
+from vision.perturb import Perturb
 
 MIN_TIOU = 0.3
 KINDS = ("real", "composed")
@@ -215,9 +216,11 @@ def case_detector(case: Path, model: str | Path, **settings: Any) -> Detector:
 
 def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
              events_path: Path | None = None, model: str | Path | None = None,
-             confirm: str | Path | None = None, phase: int = 0) -> tuple[CaseResult, list[dict[str, Any]]]:
+             confirm: str | Path | None = None, phase: int = 0,
+             perturb: Perturb | None = None) -> tuple[CaseResult, list[dict[str, Any]]]:
     """One case; `phase`: the clip's first `phase` source frames left out, their times kept (its truth still
-    holds), so the camera samples the scene at another phase (vision/eval_phases.py)."""
+    holds), so the camera samples the scene at another phase (vision/eval_phases.py); `perturb`: its frames
+    as another camera would deliver them (vision/perturb.py; a time in % is of the truth's duration_s)."""
     from vision.analyze import analyze_clip
 
     if detector is None and model is not None:
@@ -228,7 +231,8 @@ def run_case(case: Path, detector: Detector | None = None, naive: bool = False,
     result = analyze_clip(case / "camera.yaml", clip, detector=detector, naive=naive, events_path=events_path,
                           media=False, max_seconds=float(limit) if limit is not None else None,
                           confirm_model=Path(confirm).resolve() if confirm is not None else None,
-                          skip_frames=phase)
+                          skip_frames=phase,
+                          perturb=perturb.resolved(truth.get("duration_s")) if perturb is not None else None)
     if result.first_t > 0:   # what began before the first frame looked at cannot be seen to begin: hard
         truth = {**truth, "events": [{**ev, "hard": True} if ev["first_seen_s"] <= result.first_t else ev
                                      for ev in truth.get("events", [])]}
@@ -273,11 +277,11 @@ def groups(results: list[CaseResult]) -> list[CaseResult]:
 
 def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = False, progress: bool = False,
              split: str | None = None, kind: str | None = None,
-             model: str | Path | None = None,
-             confirm: str | Path | None = None) -> tuple[list[CaseResult], list[CaseResult]]:
+             model: str | Path | None = None, confirm: str | Path | None = None,
+             perturb: Perturb | None = None) -> tuple[list[CaseResult], list[CaseResult]]:
     """Runs the cases (of the split and kind, when named); returns per-case results and the group totals
     (the last one: all of them). `model` replaces the model file of each case's detector section; `confirm`
-    adds a confirming model to each."""
+    adds a confirming model to each; `perturb` changes every case's frames (vision/perturb.py)."""
     cases = find_cases(root, split=split, kind=kind)
     if not cases:
         raise ConfigError(
@@ -288,7 +292,8 @@ def evaluate(root: str | Path, detector: Detector | None = None, naive: bool = F
         from tqdm import tqdm
 
         iterator = tqdm(cases, desc="eval" + (" (naive)" if naive else ""), unit="case", leave=False)
-    results = [run_case(case, detector, naive, model=model, confirm=confirm)[0] for case in iterator]
+    results = [run_case(case, detector, naive, model=model, confirm=confirm, perturb=perturb)[0]
+               for case in iterator]
     return results, groups(results)
 
 

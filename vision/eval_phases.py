@@ -18,6 +18,7 @@ from typing import Any
 
 from vision.errors import ConfigError
 from vision.eval import HELDOUT_HIDDEN, CaseResult, find_cases, groups, overall, run_case
+from vision.perturb import Perturb
 
 Groups = list[tuple[str, CaseResult, CaseResult]]   # name, sums over the phases, the worst phases together
 
@@ -62,7 +63,8 @@ def _counts(r: CaseResult) -> dict[str, Any]:
 
 def evaluate_phases(root: str | Path, phases: int, naive: bool = False, progress: bool = False,
                     split: str | None = None, kind: str | None = None, model: str | Path | None = None,
-                    confirm: str | Path | None = None) -> tuple[list[PhaseResult], Groups]:
+                    confirm: str | Path | None = None,
+                    perturb: Perturb | None = None) -> tuple[list[PhaseResult], Groups]:
     """Runs the cases (as `vision.eval.evaluate` picks them) at `phases` phases each; returns per-case results
     and per group (name, sums over the phases, the worst phases together), the last one all of them."""
     if phases < 1:
@@ -78,7 +80,7 @@ def evaluate_phases(root: str | Path, phases: int, naive: bool = False, progress
         jobs = tqdm(jobs, desc=f"eval x{phases} phases", unit="run", leave=False)
     results: dict[Path, PhaseResult] = {}
     for case, k in jobs:
-        res = run_case(case, naive=naive, model=model, confirm=confirm, phase=k)[0]
+        res = run_case(case, naive=naive, model=model, confirm=confirm, phase=k, perturb=perturb)[0]
         pr = results.setdefault(case, PhaseResult(case.name, res.kind, res.split))
         pr.runs.append(res)
     out = list(results.values())

@@ -32,11 +32,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vision.errors import SourceError
 from vision.sources_base import Backoff, FrameSource, SourceState, StateCallback, Status
 from vision.sources_file import IMAGE_EXTS, FileSource, ImageDirSource, Timeline
 from vision.sources_stream import StreamSource
+
+if TYPE_CHECKING:
+    from vision.perturb import Perturb
 
 __all__ = ["Backoff", "DecodeStats", "FileSource", "FrameSource", "IMAGE_EXTS", "ImageDirSource",
            "SourceState",
@@ -53,7 +57,7 @@ def is_stream(uri: str | os.PathLike[str]) -> bool:
 def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realtime: bool = False,
                 loop: bool = False, on_state: StateCallback | None = None, backoff: Backoff | None = None,
                 base_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0,
-                read_ahead: int | None = None, skip: int = 0) -> FrameSource:
+                read_ahead: int | None = None, skip: int = 0, perturb: Perturb | None = None) -> FrameSource:
     """Open a video file, an image folder or a live stream, delivering frames at about `fps` per second.
 
     - `uri`: a path (relative paths are taken from `base_dir`, e.g. the camera config's folder),
@@ -69,6 +73,8 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
       (vision/sources_file.py READ_AHEAD_BYTES). The frames are the same.
     - `skip` (video files): source frames left out at the start, their times kept; the `fps` grid starts at
       the first frame taken (another sampling phase of the same clip: `sharpeyes eval --phases`).
+    - `perturb` (video files): the frames as another camera would deliver them (`sharpeyes eval --perturb`,
+      vision/perturb.py).
 
     Raises SourceError when the file or folder does not exist or cannot be opened.
     """
@@ -77,6 +83,8 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
             f"source {uri}: detect fps must be > 0, got {fps}; set detect.fps in the camera config"
         )
     text = str(uri)
+    if perturb is not None and is_stream(text):
+        raise SourceError(f"{uri}: --perturb applies to a recorded clip, not a live stream")
     if is_stream(text):
         return StreamSource(text, fps, backoff=backoff, on_state=on_state, timeout_s=timeout_s)
     if text.startswith("file://"):
@@ -87,12 +95,14 @@ def open_source(uri: str | os.PathLike[str], fps: float | None = None, *, realti
     if not path.exists():
         raise SourceError(f"clip {path} does not exist; check the source path "
                           "(relative paths are from the camera config's folder)")
+    if perturb is not None and path.is_dir():
+        raise SourceError(f"{path}: --perturb applies to a video file, not an image folder")
     if path.is_dir():
         return ImageDirSource(path, fps, realtime=realtime, loop=loop, on_state=on_state)
     if path.stat().st_size == 0:
         raise SourceError(f"clip {path} is empty (0 bytes); copy the file again")
     return FileSource(path, fps, realtime=realtime, loop=loop, on_state=on_state, read_ahead=read_ahead,
-                      skip=skip)
+                      skip=skip, perturb=perturb)
 
 
 @dataclass

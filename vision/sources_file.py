@@ -12,12 +12,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 
 from vision.base import Frame
 from vision.errors import SourceError
 from vision.sources_base import FrameSource, ReadAhead, StateCallback
+
+if TYPE_CHECKING:
+    from vision.perturb import Perturb
 
 log = logging.getLogger("vision.sources")
 
@@ -85,20 +89,25 @@ class FileSource(FrameSource):
     MAX_READ_AHEAD); the frames are the same either way. `skip`: source frames left out at the clip's start
     (their times stay: the first frame delivered is at frame `skip`'s time), so the `fps` grid starts there,
     as a camera whose frames fall at another phase would sample the scene (`sharpeyes eval --phases`).
+    `perturb`: the frames as another camera would deliver them (vision/perturb.py: light, every N-th frame,
+    scale, JPEG); with `every`, `native_fps` is the thinned rate (the clip's own stays `source_fps`).
     """
 
     def __init__(self, path: Path, fps: float | None, realtime: bool = False, loop: bool = False,
-                 on_state: StateCallback | None = None, read_ahead: int | None = None, skip: int = 0) -> None:
+                 on_state: StateCallback | None = None, read_ahead: int | None = None, skip: int = 0,
+                 perturb: Perturb | None = None) -> None:
         super().__init__(str(path), on_state)
         self.path = path
         self.fps = fps
         self.realtime = realtime
         self.loop = loop
         self.skip = max(0, skip)
+        self.perturb = perturb
         self._ahead: ReadAhead | None = None
         self._work: Callable[[Frame], None] | None = None
         cap = self._open()
-        self.native_fps = native_fps(cap)
+        self.source_fps = native_fps(cap)
+        self.native_fps = self.source_fps / (perturb.every if perturb else 1)   # the rate frames come at
         self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # the header's claim: a hint
         self.size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         cap.release()
@@ -107,7 +116,7 @@ class FileSource(FrameSource):
             read_ahead = min(MAX_READ_AHEAD, max(READ_AHEAD, READ_AHEAD_BYTES // frame_bytes))
         self.read_ahead = 0 if realtime else max(0, read_ahead)
         self.warnings: list[str] = []  # what differed from the header, as warned (at most one line)
-        self._timeline = Timeline(self.native_fps)
+        self._timeline = Timeline(self.source_fps)
         self._undecodable: list[int] = []
         self._decoded: int | None = None  # frames in one full pass, once known
 
@@ -146,12 +155,13 @@ class FileSource(FrameSource):
 
     def _frames(self) -> Iterator[Frame]:
         step = 1.0 / self.fps if self.fps else 0.0
+        every = self.perturb.every if self.perturb is not None else 1
         start = time.monotonic()
         base_index, base_t, next_t = 0, 0.0, 0.0
         self._set(status="online")
         try:
             while not self._closed.is_set():
-                timeline = Timeline(self.native_fps)
+                timeline = Timeline(self.source_fps)
                 if base_index == 0:
                     self._timeline = timeline
                 cap = self._open()
@@ -166,9 +176,11 @@ class FileSource(FrameSource):
                             continue
                         if base_index == 0 and i == self.skip:
                             next_t = t   # the grid starts at the first frame taken
+                        if every > 1 and (i - self.skip) % every:
+                            continue
                         if self.realtime:
                             # live emulation: skip frames whose time has passed, wait for the frame's time
-                            if t + 1.0 / self.native_fps < time.monotonic() - start:
+                            if t + 1.0 / self.source_fps < time.monotonic() - start:
                                 continue
                         if t + 1e-6 < next_t:
                             continue
@@ -177,6 +189,8 @@ class FileSource(FrameSource):
                             if base_index == 0:
                                 self._undecodable.append(i)
                             continue  # a frame that does not decode is skipped; the next may
+                        if self.perturb is not None and self.perturb.changes_images:
+                            image = self.perturb.apply(image, t)
                         if self.realtime:
                             wait = t - (time.monotonic() - start)
                             if wait > 0 and self._closed.wait(wait):
@@ -202,7 +216,7 @@ class FileSource(FrameSource):
                 if not self.loop:
                     break
                 base_index += read
-                base_t += timeline.last + 1.0 / self.native_fps
+                base_t += timeline.last + 1.0 / self.source_fps
             self._set(status="ended")
         finally:
             self._warn()  # a consumer that stopped early still hears what was seen so far
@@ -214,14 +228,14 @@ class FileSource(FrameSource):
         tl, notes = self._timeline, []
         if self._decoded is not None and self.frame_count > 0 and abs(self._decoded - self.frame_count) > 1:
             notes.append(
-                f"its header says {self.frame_count} frames ({self.frame_count / self.native_fps:.1f} s) "
-                f"but {self._decoded} decoded ({tl.last + 1.0 / self.native_fps:.1f} s)"
+                f"its header says {self.frame_count} frames ({self.frame_count / self.source_fps:.1f} s) "
+                f"but {self._decoded} decoded ({tl.last + 1.0 / self.source_fps:.1f} s)"
                 + (": truncated, or a broken last GOP" if self._decoded < self.frame_count else "")
             )
         if tl.n > 1 and tl.variable:
             notes.append(
                 f"variable frame rate (frame intervals {tl.min_dt * 1000:.0f}-{tl.max_dt * 1000:.0f} ms, "
-                f"header {self.native_fps:.2f} fps; times drift up "
+                f"header {self.source_fps:.2f} fps; times drift up "
                 f"to {tl.max_drift:.2f} s from it): "
                 "event times follow the frames' own timestamps"
             )

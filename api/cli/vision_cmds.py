@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vision.perturb import Perturb
 
 
 def register(sub: Any, bench_sub: Any) -> None:
@@ -33,6 +36,11 @@ def register(sub: Any, bench_sub: Any) -> None:
                    help="run each case K times, the k-th with the clip's first k frames left out (times "
                    "kept), so it is sampled at K phases; reports sums over the phases and each case's worst "
                    "phase (vision/eval_phases.py)")
+    e.add_argument("--perturb", metavar="SPEC",
+                   help="run the cases as another camera would see the same scene, the truth unchanged: "
+                   "light=G[@AT|@FROM..TO] (a light switched on or off, or a ramp; times in s or %% of the "
+                   "case), every=N (every N-th frame), scale=S, jpeg=Q, comma-separated "
+                   "(vision/perturb.py)")
     e.add_argument("--show-heldout", action="store_true",
                    help="also list which events of the held-out cases were missed or false (they are "
                    "measured, never tuned on, so the table gives only their counts; --json always has them)")
@@ -86,32 +94,39 @@ def _report(results: list[Any], total: Any) -> dict[str, Any]:
 def cmd_eval(args: argparse.Namespace) -> int:
     from vision.errors import ConfigError
     from vision.eval import evaluate, report_lines
+    from vision.perturb import parse as parse_perturb
 
     for flag, value in (("--model", args.model), ("--confirm", args.confirm)):
         if value and not Path(value).is_file():
             raise ConfigError(f"{flag} {value}: no such model file (the shipped ones are in models/)")
+    perturb = parse_perturb(args.perturb) if args.perturb else None
     if args.phases is not None:
-        return _eval_phases(args)
+        return _eval_phases(args, perturb)
     results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind,
-                               model=args.model, confirm=args.confirm)
+                               model=args.model, confirm=args.confirm, perturb=perturb)
+    if perturb is not None:
+        print(f"perturbed: {perturb.spec} (every case's frames changed, its truth not)")
     print("\n".join(report_lines(results, totals, show_heldout=args.show_heldout)))
     if args.json:
         report = {"cases": [r.as_dict() for r in results], "groups": [g.as_dict() for g in totals],
-                  "overall": totals[-1].as_dict()}
+                  "overall": totals[-1].as_dict(), "perturb": perturb.as_dict() if perturb else None}
         Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
 
 
-def _eval_phases(args: argparse.Namespace) -> int:
+def _eval_phases(args: argparse.Namespace, perturb: Perturb | None) -> int:
     from vision import eval_phases
 
     results, totals = eval_phases.evaluate_phases(args.cases, args.phases, naive=args.naive, progress=True,
                                                   split=args.split, kind=args.kind, model=args.model,
-                                                  confirm=args.confirm)
+                                                  confirm=args.confirm, perturb=perturb)
+    if perturb is not None:
+        print(f"perturbed: {perturb.spec} (every case's frames changed, its truth not)")
     print("\n".join(eval_phases.report_lines(results, totals, show_heldout=args.show_heldout)))
     if args.json:
-        Path(args.json).write_text(json.dumps(eval_phases.report_json(results, totals), indent=2),
-                                   encoding="utf-8")
+        report = eval_phases.report_json(results, totals)
+        report["perturb"] = perturb.as_dict() if perturb else None
+        Path(args.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0
 
 

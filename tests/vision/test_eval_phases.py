@@ -77,7 +77,7 @@ def test_evaluate_phases_sums_and_worst_phase(tmp_path: Path, monkeypatch: Any, 
     calls: list[tuple[str, int]] = []
 
     def fake(case: Path, detector: Any = None, naive: bool = False, model: Any = None, confirm: Any = None,
-             phase: int = 0) -> tuple[CaseResult, list[Any]]:
+             phase: int = 0, perturb: Any = None) -> tuple[CaseResult, list[Any]]:
         calls.append((case.name, phase))
         return runs[case.name][phase], []
 
@@ -128,7 +128,7 @@ def test_a_heldout_cases_erring_phases_are_listed_only_when_asked(tmp_path: Path
     miss = {"zone": "road", "event": "bike_up", "label": "motorcycle", "first_seen_s": 2.35, "end_s": 2.35}
 
     def fake(case: Path, detector: Any = None, naive: bool = False, model: Any = None, confirm: Any = None,
-             phase: int = 0) -> tuple[CaseResult, list[Any]]:
+             phase: int = 0, perturb: Any = None) -> tuple[CaseResult, list[Any]]:
         split = "heldout" if case.name == "h" else "dev"
         return CaseResult(case.name, "real", split, tp=1, fn=phase, misses=[miss] * phase), []
 
