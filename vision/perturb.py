@@ -48,7 +48,10 @@ class Perturb:
     spec: str = ""
 
     def resolved(self, duration_s: float | None) -> Perturb:
-        """Fractions of the duration made seconds (a case's truth gives its duration)."""
+        """Fractions of the duration made seconds (a case's truth gives its duration); no light change, no
+        time to resolve."""
+        if self.light == 1.0:
+            return replace(self, light_from=0.0, light_to=None)
         def sec(v: float | str | None) -> float | None:
             if not isinstance(v, str):
                 return v

@@ -58,6 +58,7 @@ def test_a_time_in_percent_needs_the_cases_duration() -> None:
     with pytest.raises(ConfigError, match="duration_s"):
         parse("light=1.3@40%").resolved(None)
     assert parse("light=1.3@4").resolved(None).light_from == 4.0
+    assert parse("every=2,scale=0.5").resolved(None).every == 2   # no light change: no time needed
 
 
 def test_light_steps_or_ramps_and_clips_at_white() -> None:
