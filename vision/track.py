@@ -41,6 +41,9 @@ class Track:
     best_t: float = 0.0
     embedding: np.ndarray | None = None
     links: int = 0               # new ByteTrack tracks linked into this one
+    # two-wheeler tracks whose box held this one's, or lay in it (NESTED), in a frame where both were seen:
+    # the same object seen twice (a bicycle, and the bicycle with the man pushing it)
+    doubles: set[int] = field(default_factory=set)
 
     def vote(self, class_id: int, score: float) -> None:
         self.votes[class_id] = self.votes.get(class_id, 0.0) + score

@@ -201,7 +201,7 @@ class TrackRule(ZoneRule):
         orphans = [ep for ep in self._episodes.values() if not ep.done and ep.track_id not in owned]
         # an episode whose track is lost (not seen now, kept by the tracker a while) is open to a track first
         # seen after it was lost, at its place (where the new track appeared, or where it is now): the same
-        # object found again under a new id
+        # object found again under a new id; and to a track that was that object seen twice (Track.doubles)
         lost = {key: tracks[tid] for tid, key in self._by_track.items() if tracks[tid].last_t < t}
         for tr in ctx.tracks:
             if tr.id in owned or tr.id in self._handed or not ctx.inside.get(tr.id, False):
@@ -210,13 +210,18 @@ class TrackRule(ZoneRule):
             if not self.accepts(label, tr.max_score):
                 continue
             ok, since = self.qualifies(tr, ctx)
-            match = next((ep for ep in orphans if self._same_kind(ep.label, label) and iou(ep.box,
-                                                                                           tr.box) >= 0.4),
-                         None)
+            if any(tid in tr.doubles and tracks[tid].last_t == t
+                   and self._same_kind(self._episodes[key].label, label)
+                   for tid, key in self._by_track.items()):
+                continue   # the same object seen twice (Track.doubles), its other track here now: one visit
+            match = next((ep for ep in orphans if self._same_kind(ep.label, label)
+                          and (iou(ep.box, tr.box) >= 0.4 or ep.track_id in tr.doubles)), None)
             if match is None:
-                match = next((self._episodes[k] for k, old in lost.items() if old.last_t < tr.first_t
+                match = next((self._episodes[k] for k, old in lost.items()
+                              if (old.last_t < tr.first_t or old.id in tr.doubles)
                               and self._same_kind(self._episodes[k].label, label)
-                              and max(iou(self._episodes[k].box, b) for b in _first_and_now(tr)) >= 0.4),
+                              and (max(iou(self._episodes[k].box, b) for b in _first_and_now(tr)) >= 0.4
+                                   or old.id in tr.doubles)),
                              None)
                 if match is not None and self._adoptable(tr):
                     old_id = lost.pop(match.key).id
