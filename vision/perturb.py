@@ -11,6 +11,9 @@ harder compression is measured by running the same cases, with the same truth, o
 - ``every=N``: only every N-th source frame (a 25 fps camera set to 12.5 fps: ``every=2``).
 - ``scale=S``: frames resized by S (0.5: 1280x720 becomes 640x360), after the light.
 - ``jpeg=Q``: each frame encoded as JPEG at quality Q (1-100) and decoded again (compression artefacts).
+- ``mono``: each frame grey in all three channels (a camera in its infrared night mode).
+- ``noise=S``: Gaussian noise of S grey levels added to each frame (a dark scene's sensor noise), the same for
+  the same frame time on every run.
 
 Several are given comma-separated (``light=1.3,every=2``). The first frames left out by ``--phases`` count
 before ``every`` thins what is left, so each phase is still a different sampling of the clip.
@@ -29,7 +32,7 @@ from vision.errors import ConfigError
 
 LIGHT_AT = 0.4   # default start of a light change: this fraction of the case's duration
 HELP = ("give comma-separated key=value: light=G[@AT|@FROM..TO] (times in s, or % of the case's duration), "
-        "every=N, scale=S, jpeg=Q; e.g. light=1.3@40%,every=2")
+        "every=N, scale=S, jpeg=Q, noise=S, or mono; e.g. light=1.3@40%,every=2")
 _TIME = r"(\d+(?:\.\d*)?%?)"
 _LIGHT = re.compile(rf"^(\d+(?:\.\d*)?)(?:@{_TIME}(?:\.\.{_TIME})?)?$")
 
@@ -45,6 +48,8 @@ class Perturb:
     every: int = 1
     scale: float = 1.0
     jpeg: int | None = None
+    mono: bool = False
+    noise: float = 0.0
     spec: str = ""
 
     def resolved(self, duration_s: float | None) -> Perturb:
@@ -84,6 +89,12 @@ class Perturb:
             size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
             how = cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR
             image = cv2.resize(image, size, interpolation=how)
+        if self.mono:
+            image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        if self.noise > 0:
+            rng = np.random.default_rng(int(round(t * 1000)))   # the same noise for the same frame, every run
+            noisy = image.astype(np.float32) + rng.normal(0.0, self.noise, image.shape).astype(np.float32)
+            image = np.clip(noisy, 0, 255).astype(np.uint8)
         if self.jpeg is not None:
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg])
             decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
@@ -93,11 +104,12 @@ class Perturb:
 
     @property
     def changes_images(self) -> bool:
-        return self.light != 1.0 or self.scale != 1.0 or self.jpeg is not None
+        return self.light != 1.0 or self.scale != 1.0 or self.jpeg is not None or self.mono or self.noise > 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"spec": self.spec, "light": self.light, "light_from": self.light_from,
-                "light_to": self.light_to, "every": self.every, "scale": self.scale, "jpeg": self.jpeg}
+                "light_to": self.light_to, "every": self.every, "scale": self.scale, "jpeg": self.jpeg,
+                "mono": self.mono, "noise": self.noise}
 
 
 def parse(spec: str) -> Perturb:
@@ -111,12 +123,25 @@ def parse(spec: str) -> Perturb:
         key, eq, value = part.partition("=")
         key = key.strip()
         value = value.strip()
-        if not eq or not value:
-            raise bad(part, "is not key=value")
         if key in seen:
             raise bad(part, "is given twice")
         seen.add(key)
-        if key == "light":
+        if key == "mono":
+            if eq:
+                raise bad(part, "takes no value (give mono)")
+            fields["mono"] = True
+            continue
+        if not eq or not value:
+            raise bad(part, "is not key=value")
+        if key == "noise":
+            try:
+                n = float(value)
+            except ValueError:
+                raise bad(part, "needs a number") from None
+            if not 0 < n <= 100:
+                raise bad(part, "needs grey levels between 0 and 100")
+            fields["noise"] = n
+        elif key == "light":
             m = _LIGHT.match(value)
             if not m:
                 raise bad(part, "is not G, G@AT or G@FROM..TO")
@@ -150,7 +175,7 @@ def parse(spec: str) -> Perturb:
                 raise bad(part, "needs a quality from 1 to 100")
             fields["jpeg"] = int(value)
         else:
-            raise bad(part, "is no perturbation (light, every, scale, jpeg)")
+            raise bad(part, "is no perturbation (light, every, scale, jpeg, noise, mono)")
     return Perturb(spec=spec, **fields)
 
 

@@ -39,7 +39,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     e.add_argument("--perturb", metavar="SPEC",
                    help="run the cases as another camera would see the same scene, the truth unchanged: "
                    "light=G[@AT|@FROM..TO] (a light switched on or off, or a ramp; times in s or %% of the "
-                   "case), every=N (every N-th frame), scale=S, jpeg=Q, comma-separated "
+                   "case), every=N (every N-th frame), scale=S, jpeg=Q, noise=S, mono (infrared night), "
+                   "comma-separated "
                    "(vision/perturb.py)")
     e.add_argument("--show-heldout", action="store_true",
                    help="also list which events of the held-out cases were missed or false (they are "

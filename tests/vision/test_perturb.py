@@ -47,6 +47,9 @@ def test_parse_reads_each_kind_and_their_times() -> None:
     ("jpeg=101", "from 1 to 100"),
     ("blur=3", "is no perturbation"),
     ("every=2,every=3", "is given twice"),
+    ("noise=0", "between 0 and 100"),
+    ("noise=lots", "needs a number"),
+    ("mono=1", "takes no value"),
 ])
 def test_a_bad_spec_names_the_part_and_says_what_to_give(spec: str, says: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -78,6 +81,19 @@ def test_scale_and_jpeg_change_the_image_not_its_meaning() -> None:
     out = parse("jpeg=10").apply(img, 0.0)
     assert out.shape == img.shape and not np.array_equal(out, img)
     assert Perturb().changes_images is False and parse("every=2").changes_images is False
+
+
+def test_mono_is_grey_and_noise_is_the_same_for_the_same_frame() -> None:
+    img = np.zeros((40, 60, 3), np.uint8)
+    img[:, :, 2] = 200   # red
+    grey = parse("mono").apply(img, 0.0)
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all() and grey.max() > 0
+    noisy = parse("noise=8")
+    a, b, c = noisy.apply(img, 1.2), noisy.apply(img, 1.2), noisy.apply(img, 1.4)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    spread = (a.astype(np.int16) - img)[..., 0]   # a dark channel: noise clipped below 0 on half of it
+    assert 2.0 < float(spread.std()) < 8.0
+    assert parse("mono,noise=3").changes_images
 
 
 def test_the_source_delivers_every_nth_frame_at_their_own_times_after_the_phase(tmp_path: Path) -> None:
