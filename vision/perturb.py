@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -61,8 +62,8 @@ class Perturb:
             if not isinstance(v, str):
                 return v
             if duration_s is None:
-                raise ConfigError(f"--perturb {self.spec}: a time in % needs the case's duration_s in "
-                                  "truth.json; give the time in seconds instead")
+                raise ConfigError(f"--perturb {self.spec}: a time in % needs the duration (a case's "
+                                  "duration_s in truth.json, a clip's in its header); give seconds instead")
             return float(v[:-1]) / 100.0 * duration_s
         start = sec(self.light_from)
         return replace(self, light_from=0.0 if start is None else start, light_to=sec(self.light_to))
@@ -101,6 +102,11 @@ class Perturb:
             if decoded is not None:
                 image = decoded
         return image
+
+    @property
+    def needs_duration(self) -> bool:
+        """A light change with a time given in % (of a case's or clip's duration)."""
+        return self.light != 1.0 and any(isinstance(v, str) for v in (self.light_from, self.light_to))
 
     @property
     def changes_images(self) -> bool:
@@ -177,6 +183,17 @@ def parse(spec: str) -> Perturb:
         else:
             raise bad(part, "is no perturbation (light, every, scale, jpeg, noise, mono)")
     return Perturb(spec=spec, **fields)
+
+
+def clip_duration(path: str | Path) -> float | None:
+    """A clip's duration by its header (frames / fps): a hint, enough to place a light change; None when the
+    header does not say."""
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        frames, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
+    finally:
+        cap.release()
+    return float(frames / fps) if frames > 0 and fps > 0 else None
 
 
 def _time(text: str) -> float | str:

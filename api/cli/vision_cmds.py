@@ -18,6 +18,10 @@ def register(sub: Any, bench_sub: Any) -> None:
     p.add_argument("--events", required=True, help="output events file (JSON Lines); snapshots go beside it")
     p.add_argument("--annotated", help="also write an annotated H.264 MP4 (zones, boxes, track ids, events)")
     p.add_argument("--camera", help="camera name, when the config has several")
+    p.add_argument("--perturb", metavar="SPEC",
+                   help="the clip as another camera would deliver it, as `eval --perturb` (light, every, "
+                   "scale, jpeg, noise, mono; a time in %% is of the clip's duration by its header); the "
+                   "annotated video shows the changed frames")
     p.set_defaults(func=cmd_analyze)
 
     e = sub.add_parser("eval", help="event precision / recall / F1 of the rules on labelled cases")
@@ -73,9 +77,14 @@ def _print_events(records: list[dict[str, Any]]) -> None:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from vision.analyze import analyze_clip
+    from vision.perturb import clip_duration, parse
 
+    perturb = None
+    if args.perturb:
+        perturb = parse(args.perturb)
+        perturb = perturb.resolved(clip_duration(args.clip) if perturb.needs_duration else None)
     res = analyze_clip(args.config, args.clip, camera=args.camera, events_path=args.events,
-                       annotated=args.annotated, progress=True)
+                       annotated=args.annotated, progress=True, perturb=perturb)
     _print_events(res.records)
     speed = res.source_frames / res.seconds if res.seconds else 0.0
     print(

@@ -161,3 +161,37 @@ def test_eval_gives_each_case_the_perturbation_in_its_own_seconds(tmp_path: Path
     assert json.loads(out.read_text())["perturb"]["spec"] == "jpeg=40"
     assert main(["eval", str(tmp_path), "--perturb", "fog=1"]) == 2
     assert "'fog=1' is no perturbation" in capsys.readouterr().err
+
+
+def test_analyze_takes_a_perturbation_with_times_in_percent_of_the_clip(tmp_path: Path, capsys: Any) -> None:
+    """`sharpeyes analyze --perturb`: the composed e-bike clip (75 s, its header says) at half its frame rate
+    with the light switched on at 40 % (30 s) still gives its three visits; the annotated video has the
+    changed frames; a bad spec is an error that says what to give, and no events file is written."""
+    import cv2
+
+    from api.cli.main import main
+
+    root = Path(__file__).resolve().parents[2]
+    clip = root / "sample_videos/composed_ebike_visits.mp4"
+    cfg = root / "sample_videos/cases/ebike_visits/camera.yaml"
+    events = tmp_path / "ev.jsonl"
+    ann = tmp_path / "ann.mp4"
+    assert main(["analyze", str(clip), "--config", str(cfg), "--events", str(events), "--annotated", str(ann),
+                 "--perturb", "every=2,light=1.6@40%"]) == 0
+    recs = [json.loads(line) for line in events.read_text().splitlines()]
+    assert len(recs) == 3 and all(r["event"] == "ebike_in_corridor" for r in recs)
+    cap = cv2.VideoCapture(str(ann))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    means = []
+    for t in (10.0, 50.0):
+        cap.set(cv2.CAP_PROP_POS_MSEC, t * 1000)
+        ok, frame = cap.read()
+        assert ok
+        means.append(float(frame.mean()))
+    cap.release()
+    assert fps == pytest.approx(5.0, abs=0.5)          # every other frame of the 10 fps clip
+    assert means[1] > 1.3 * means[0]                  # brighter after 30 s
+    bad = tmp_path / "bad.jsonl"
+    assert main(["analyze", str(clip), "--config", str(cfg), "--events", str(bad),
+                 "--perturb", "light=2@x"]) == 2
+    assert "light=G" in capsys.readouterr().err and not bad.exists()
