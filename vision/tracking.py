@@ -85,6 +85,11 @@ def cut_short(track: Track) -> bool:
     return len(heights) >= 2 and heights[-1] < CUT_SHORT * float(np.median(heights[:-1]))
 
 
+def nested_in(a: np.ndarray, b: np.ndarray) -> bool:
+    """One box lies in the other by NESTED (either way): for two-wheelers, one object seen twice."""
+    return max(inside_fraction(a, b), inside_fraction(b, a)) >= NESTED
+
+
 def beside(box: np.ndarray, other: np.ndarray) -> bool:
     """`other` is as tall as `box` and much wider: two objects side by side seen as one (two people walking
     abreast), not one object seen twice (a bicycle, and the bicycle with its rider, is taller)."""
@@ -252,8 +257,7 @@ class ObjectTracker:
                 people = tid // ID_STRIDE == PEOPLE
                 abreast = people and beside(dets.xyxy[r], dets.xyxy[k])
                 a, b = dets.xyxy[r], dets.xyxy[k]
-                nested = (tid // ID_STRIDE == TWO_WHEELERS
-                          and max(inside_fraction(a, b), inside_fraction(b, a)) >= NESTED)
+                nested = tid // ID_STRIDE == TWO_WHEELERS and nested_in(a, b)
                 if same_family and (iou(a, b) >= DOUBLE_IOU or nested) and not abreast:
                     tids[r] = -1
                     break
@@ -271,8 +275,7 @@ class ObjectTracker:
                 ta, tb = int(tids[a]), int(tids[b])
                 if ta == tb:
                     continue
-                ba, bb = dets.xyxy[a], dets.xyxy[b]
-                if max(inside_fraction(ba, bb), inside_fraction(bb, ba)) >= NESTED:
+                if nested_in(dets.xyxy[a], dets.xyxy[b]):
                     self.tracks[ta].doubles.add(tb)
                     self.tracks[tb].doubles.add(ta)
 

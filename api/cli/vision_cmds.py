@@ -110,12 +110,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if value and not Path(value).is_file():
             raise ConfigError(f"{flag} {value}: no such model file (the shipped ones are in models/)")
     perturb = parse_perturb(args.perturb) if args.perturb else None
+    if perturb is not None:
+        print(f"perturbed: {perturb.spec} (every case's frames changed, its truth not)")
     if args.phases is not None:
         return _eval_phases(args, perturb)
     results, totals = evaluate(args.cases, naive=args.naive, progress=True, split=args.split, kind=args.kind,
                                model=args.model, confirm=args.confirm, perturb=perturb)
-    if perturb is not None:
-        print(f"perturbed: {perturb.spec} (every case's frames changed, its truth not)")
     print("\n".join(report_lines(results, totals, show_heldout=args.show_heldout)))
     if args.json:
         report = {"cases": [r.as_dict() for r in results], "groups": [g.as_dict() for g in totals],
@@ -130,8 +130,6 @@ def _eval_phases(args: argparse.Namespace, perturb: Perturb | None) -> int:
     results, totals = eval_phases.evaluate_phases(args.cases, args.phases, naive=args.naive, progress=True,
                                                   split=args.split, kind=args.kind, model=args.model,
                                                   confirm=args.confirm, perturb=perturb)
-    if perturb is not None:
-        print(f"perturbed: {perturb.spec} (every case's frames changed, its truth not)")
     print("\n".join(eval_phases.report_lines(results, totals, show_heldout=args.show_heldout)))
     if args.json:
         report = eval_phases.report_json(results, totals)

@@ -210,18 +210,19 @@ class TrackRule(ZoneRule):
             if not self.accepts(label, tr.max_score):
                 continue
             ok, since = self.qualifies(tr, ctx)
-            if any(tid in tr.doubles and tracks[tid].last_t == t
-                   and self._same_kind(self._episodes[key].label, label)
-                   for tid, key in self._by_track.items()):
+            if tr.doubles and any(tid in tr.doubles and tracks[tid].last_t == t
+                                  and self._same_kind(self._episodes[key].label, label)
+                                  for tid, key in self._by_track.items()):
                 continue   # the same object seen twice (Track.doubles), its other track here now: one visit
             match = next((ep for ep in orphans if self._same_kind(ep.label, label)
                           and (iou(ep.box, tr.box) >= 0.4 or ep.track_id in tr.doubles)), None)
             if match is None:
                 match = next((self._episodes[k] for k, old in lost.items()
-                              if (old.last_t < tr.first_t or old.id in tr.doubles)
-                              and self._same_kind(self._episodes[k].label, label)
-                              and (max(iou(self._episodes[k].box, b) for b in _first_and_now(tr)) >= 0.4
-                                   or old.id in tr.doubles)),
+                              if self._same_kind(self._episodes[k].label, label)
+                              and (old.id in tr.doubles
+                                   or (old.last_t < tr.first_t
+                                       and max(iou(self._episodes[k].box, b)
+                                               for b in _first_and_now(tr)) >= 0.4))),
                              None)
                 if match is not None and self._adoptable(tr):
                     old_id = lost.pop(match.key).id
