@@ -319,7 +319,7 @@ class CameraPipeline:
             else:
                 self.stats.regions += 1
                 self.stats.crops += len(plan.regions)
-            self.tracker.update(dets, t, image)
+            self.tracker.update(dets, t, image, self.explainer.misses)
             self.explainer.ran(mode, plan.regions, self.tracker.tracks.values(), t, self._look)
             ended = {tr.id for tr in self.tracker.ended}
             if self.confirm is not None:

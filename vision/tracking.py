@@ -15,6 +15,7 @@ runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ MAX_APPEARANCE = 0.55  # appearance distance above which two boxes are not the s
 NESTED = 0.8          # a new two-wheeler box this much inside a known one, or holding it this much: the same
 BESIDE_WIDTH = 1.6    # a box this many times as wide as a new one as tall holds it and another beside it
 CUT_SHORT = 0.8      # a box this much shorter than the track's boxes before it is part of its object
+FLICKER_MISSES = 2   # a track looked for in vain this often in a row, and as often as it was seen, flickered
 
 
 # ByteTrack matches boxes by overlap alone; one tracker per family of classes keeps a person walking past a
@@ -78,6 +80,13 @@ def link_cost(track: Track, box: np.ndarray, embedding: np.ndarray | None, t: fl
     return d / reach + look
 
 
+def flickered(track: Track, missed: int) -> bool:
+    """Detector runs looked for the lost track in vain (`missed` times in a row) at least FLICKER_MISSES times
+    and as many times as it was ever seen: a false detection (a tree trunk seen as a person at night), or an
+    object gone, not one hidden for a moment; a new box elsewhere is something else."""
+    return missed >= max(FLICKER_MISSES, len(track.history))
+
+
 def cut_short(track: Track) -> bool:
     """The track's latest box is CUT_SHORT of the height of its boxes before (their median): part of the
     object, its top where the object is."""
@@ -88,6 +97,14 @@ def cut_short(track: Track) -> bool:
 def nested_in(a: np.ndarray, b: np.ndarray) -> bool:
     """One box lies in the other by NESTED (either way): for two-wheelers, one object seen twice."""
     return max(inside_fraction(a, b), inside_fraction(b, a)) >= NESTED
+
+
+def seen_twice(box: np.ndarray, other: np.ndarray, family: int) -> bool:
+    """`box` is the detector seeing the object of `other` (the same family, in the same frame) a second time
+    (ObjectTracker._drop_doubles says when)."""
+    abreast = family == PEOPLE and beside(box, other)
+    nested = family == TWO_WHEELERS and nested_in(box, other)
+    return (iou(box, other) >= DOUBLE_IOU or nested) and not abreast
 
 
 def beside(box: np.ndarray, other: np.ndarray) -> bool:
@@ -126,8 +143,13 @@ class ObjectTracker:
     def _bt_tracks(self) -> list[tuple[int, Any]]:
         return [(fam, tr) for fam, bt in self._bts.items() for tr in bt.tracks]
 
-    def update(self, detections: Detections, t: float, image: np.ndarray | None = None) -> Detections:
-        """Associate this frame's detections; returns them with `tracker_id` (-1: not yet a track)."""
+    def update(self, detections: Detections, t: float, image: np.ndarray | None = None,
+               misses: Mapping[int, int] | None = None) -> Detections:
+        """Associate this frame's detections; returns them with `tracker_id` (-1: not yet a track). `misses`:
+        track id -> detector runs in a row that looked for the unseen track in vain (gating.Explainer): a
+        track that `flickered` is not continued by a new box (on real_campus_walkway_line at night a tree
+        trunk was a person at two or three looks, missed at six whole-frame looks, and 3 s later continued
+        by a girl walking past, who then crossed the line twice)."""
         self.ended = []
         fams = np.array([family_of(int(c), self.class_names) for c in detections.class_id], dtype=int)
         tids = np.full(len(detections), -1, dtype=np.int64)
@@ -156,7 +178,7 @@ class ObjectTracker:
         rows = np.nonzero(tids >= 0)[0]
         looks = {int(r): appearance.embed(image, detections.xyxy[r]) if image is not None else None
                  for r in [*rows, *weak]}
-        self._link(tids, detections, looks, t, {r: int(fams[r]) for r in weak})
+        self._link(tids, detections, looks, t, {r: int(fams[r]) for r in weak}, misses or {})
         self._drop_doubles(tids, detections)
         for row in np.nonzero(tids >= 0)[0]:
             self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
@@ -190,34 +212,47 @@ class ObjectTracker:
         out.tracker_id = ids
 
     def _link(self, tids: np.ndarray, dets: Detections, looks: dict[int, np.ndarray | None],
-              t: float, weak: dict[int, int] | None = None) -> None:
+              t: float, weak: dict[int, int] | None = None, misses: Mapping[int, int] | None = None) -> None:
         """Map ByteTrack ids to ours (in place); a new ByteTrack id continues a lost track it fits (best pairs
         first), and that track's old ByteTrack tracklet is dropped so it cannot come back as a second copy.
         `weak`: rows ByteTrack gave no id (row -> family); one that fits a lost track continues it, as
         ByteTrack continues a track with a low-score box, but by the object's motion and look instead of box
         overlap (under motion gating and at detect fps a fast object has moved off its predicted box)."""
         weak = weak or {}
+        misses = misses or {}
         fresh: list[int] = []
         seen: set[int] = set()
         for k in np.nonzero(tids >= 0)[0]:
             bt_id = int(tids[k])
             if bt_id in self._alias or bt_id in self.tracks:
-                tids[k] = self._alias.get(bt_id, bt_id)
-                seen.add(int(tids[k]))
+                tid = self._alias.get(bt_id, bt_id)
+                tids[k] = tid
+                seen.add(tid)
             else:
                 fresh.append(int(k))
         if not fresh and not weak:
             return
         s = self.settings
+        # a box that is someone seen in this frame seen a second time (their legs) is nobody of their own
+        # until they stand apart (_drop_doubles): it does not continue a lost walker either (at night on
+        # real_campus_walkway_line the legs of a girl in the group continued a girl lost behind her 1.6 s
+        # before, who crossed the line a second time). A two-wheeler box that doubles another may: the two
+        # are noted as one object (Track.doubles) and give one visit.
+        going = [k for k in np.nonzero(tids >= 0)[0]
+                 if int(tids[k]) in seen and tids[k] // ID_STRIDE == PEOPLE]
+        candidates = []
+        for row in [*fresh, *weak]:
+            fam = weak[row] if row in weak else int(tids[row]) // ID_STRIDE
+            if fam != PEOPLE or not any(seen_twice(dets.xyxy[row], dets.xyxy[k], fam) for k in going):
+                candidates.append((row, fam))
         pairs = []
         for tr in self.tracks.values():
             if tr.id in seen or tr.last_t >= t:
                 continue
             window = s.link_s if tr.speed >= 0.2 or tr.drift > s.still_radius else s.lost_s
-            if t - tr.last_t > window:
+            if t - tr.last_t > window or flickered(tr, misses.get(tr.id, 0)):
                 continue
-            for row in [*fresh, *weak]:
-                fam = weak[row] if row in weak else int(tids[row]) // ID_STRIDE
+            for row, fam in candidates:
                 if fam != tr.id // ID_STRIDE:
                     continue
                 cost = link_cost(tr, dets.xyxy[row], looks[row], t)
@@ -229,7 +264,9 @@ class ObjectTracker:
                 continue
             used_rows.add(row)
             seen.add(tid)
-            if row not in weak:  # a weak box has no tracklet: the lost one keeps the track alive meanwhile
+            if row in weak:
+                self._follow(tid, dets.xyxy[row])
+            else:
                 self._drop_tracklets_of(tid)
                 self._alias[int(tids[row])] = tid
                 self.tracks[tid].links += 1
@@ -252,15 +289,9 @@ class ObjectTracker:
             tid = int(tids[r])
             if tid in self.tracks:
                 continue
-            for k in known:
-                same_family = int(tids[k]) // ID_STRIDE == tid // ID_STRIDE
-                people = tid // ID_STRIDE == PEOPLE
-                abreast = people and beside(dets.xyxy[r], dets.xyxy[k])
-                a, b = dets.xyxy[r], dets.xyxy[k]
-                nested = tid // ID_STRIDE == TWO_WHEELERS and nested_in(a, b)
-                if same_family and (iou(a, b) >= DOUBLE_IOU or nested) and not abreast:
-                    tids[r] = -1
-                    break
+            if any(int(tids[k]) // ID_STRIDE == tid // ID_STRIDE
+                   and seen_twice(dets.xyxy[r], dets.xyxy[k], tid // ID_STRIDE) for k in known):
+                tids[r] = -1
 
     def _note_doubles(self, tids: np.ndarray, dets: Detections) -> None:
         """Two two-wheeler tracks seen in this frame, one box lying in the other's by NESTED: the same object
@@ -278,6 +309,23 @@ class ObjectTracker:
                 if nested_in(dets.xyxy[a], dets.xyxy[b]):
                     self.tracks[ta].doubles.add(tb)
                     self.tracks[tb].doubles.add(ta)
+
+    def _follow(self, tid: int, box: np.ndarray) -> None:
+        """A weak box (no tracklet of its own) continued a lost track: the track's ByteTrack tracklet starts
+        again from it, so that its Kalman filter follows the object, as after ByteTrack's own low-score stage.
+        Left where it lost the object, it went on guessing from there, and took someone else passing that
+        place as this object (real_campus_walkway_line_fast: a walker's tracklet, lost for 4 s while boxes
+        90 px away continued the walker, matched a girl of the group there; the walker crossed again)."""
+        fam = tid // ID_STRIDE
+        bt = self._bts.get(fam)
+        for tr in bt.tracks if bt is not None else []:
+            b = int(tr.tracker_id) + fam * ID_STRIDE
+            if tr.tracker_id >= 0 and self._alias.get(b, b) == tid:
+                # started again there, not updated: a Kalman update from a guess far off would read the jump
+                # as the object's speed
+                tr.state_estimator = type(tr.state_estimator)(np.asarray(box, dtype=np.float32))
+                tr._configure_noise()   # noqa: SLF001 - as the tracklet configures a new filter
+                tr.time_since_update, tr.time_since_update_seconds = 0, 0.0
 
     def _drop_tracklets_of(self, tid: int) -> None:
         fam = tid // ID_STRIDE

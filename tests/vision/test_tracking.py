@@ -319,3 +319,65 @@ def test_a_box_too_weak_to_start_a_track_continues_one_only_where_bytetrack_puts
         tid = ride(tr)
         out = tr.update(dets([[150, 100, 180, 160]], [1], score=score), 2.2)   # where it stood, 1.2 s on
         assert (int(out.tracker_id[0]) == tid) is continued, score
+
+
+def test_a_detection_that_flickered_is_not_continued_by_someone_elsewhere() -> None:
+    """A tree trunk is a person at two looks (grey night frames), then whole-frame looks miss it six times in
+    a row; 3 s later a girl walks past two of its sizes away. She is someone new, not the trunk walking off
+    (she would have crossed a counting line twice). Had no look been at the trunk's place (no misses), she
+    might be it: a still person who walked off while unseen."""
+    def girl_after(missed: int) -> tuple[int, int]:
+        tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+        ids = {int(i) for t in (0.0, 0.07) for i in tr.update(dets([[163, 1, 207, 81]], [0]), t).tracker_id}
+        (trunk,) = ids
+        for k in range(6):
+            tr.update(dets([], []), 0.2 * (k + 1))
+        out = tr.update(dets([[257, 78, 284, 169]], [0]), 3.0, misses={trunk: missed} if missed else {})
+        return trunk, int(out.tracker_id[0])
+
+    trunk, girl = girl_after(6)
+    assert girl >= 0 and girl != trunk
+    trunk, girl = girl_after(0)
+    assert girl == trunk
+
+
+def test_someones_legs_do_not_continue_a_walker_lost_behind_them() -> None:
+    """A man stands; a woman walks towards him and is lost behind him (slowing down), and where she is
+    heading the detector also sees the man's legs alone (IoU 0.39 with his box): that box is the man seen
+    twice, not the woman seen again (who would have crossed a line with it)."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    man = [232, 137, 273, 265]
+    woman: set[int] = set()
+    for k in range(19):
+        t = 0.2 * k
+        boxes = [man]
+        if t <= 2.0 + 1e-9:
+            x = 400 - 60 * t
+            boxes.append([x, 144, x + 42, 270])
+        out = tr.update(dets(boxes, [0] * len(boxes)), t)
+        if len(boxes) == 2:
+            woman.add(int(out.tracker_id[1]))
+    (her,) = woman
+    out = tr.update(dets([man, [237, 210, 274, 265]], [0, 0]), 3.8)
+    assert int(out.tracker_id[0]) != her
+    assert int(out.tracker_id[1]) != her and int(out.tracker_id[1]) == -1
+    assert tr.tracks[her].last_t == 2.0
+
+
+def test_a_lost_tracklet_follows_the_weak_boxes_that_continue_its_track() -> None:
+    """A walker seen well until 2 s, then only weakly (0.4), 30 px/s slower than before (ByteTrack's Kalman
+    filter guesses too far, the weak boxes continue the track by motion). At 4 s someone else, seen well,
+    passes where the filter would have put the walker by then: they get a new track, and the walker's weak
+    box stays the walker's. (Before, the walker's tracklet, still guessing from 2 s, took the passer-by as
+    the walker: a jump of 60 px, and the walker's own box was dropped.)"""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    (walker,) = set(walk(tr, 0.0, 2.2, pace))
+    for t in (3.2, 3.4, 3.6, 3.8):
+        out = tr.update(dets([[pace(t), 100, pace(t) + 30, 160]], [0], 0.4), t)
+        assert int(out.tracker_id[0]) == walker
+    both = Detections(xyxy=np.array([[pace(4.0), 100, pace(4.0) + 30, 160], [260, 100, 290, 160]], np.float32),
+                      confidence=np.array([0.4, 0.9]), class_id=np.array([0, 0]))
+    out = tr.update(both, 4.0)
+    assert int(out.tracker_id[0]) == walker
+    assert int(out.tracker_id[1]) >= 0 and int(out.tracker_id[1]) != walker
+    assert tr.tracks[walker].box[0] == pace(4.0)
