@@ -233,18 +233,8 @@ class ObjectTracker:
         if not fresh and not weak:
             return
         s = self.settings
-        # a box that is someone seen in this frame seen a second time (their legs) is nobody of their own
-        # until they stand apart (_drop_doubles): it does not continue a lost walker either (at night on
-        # real_campus_walkway_line the legs of a girl in the group continued a girl lost behind her 1.6 s
-        # before, who crossed the line a second time). A two-wheeler box that doubles another may: the two
-        # are noted as one object (Track.doubles) and give one visit.
-        going = [k for k in np.nonzero(tids >= 0)[0]
-                 if int(tids[k]) in seen and tids[k] // ID_STRIDE == PEOPLE]
-        candidates = []
-        for row in [*fresh, *weak]:
-            fam = weak[row] if row in weak else int(tids[row]) // ID_STRIDE
-            if fam != PEOPLE or not any(seen_twice(dets.xyxy[row], dets.xyxy[k], fam) for k in going):
-                candidates.append((row, fam))
+        candidates = [(row, weak[row] if row in weak else int(tids[row]) // ID_STRIDE)
+                      for row in [*fresh, *weak]]
         pairs = []
         for tr in self.tracks.values():
             if tr.id in seen or tr.last_t >= t:
