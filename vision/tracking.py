@@ -178,7 +178,7 @@ class ObjectTracker:
         rows = np.nonzero(tids >= 0)[0]
         looks = {int(r): appearance.embed(image, detections.xyxy[r]) if image is not None else None
                  for r in [*rows, *weak]}
-        self._link(tids, detections, looks, t, {r: int(fams[r]) for r in weak}, misses or {})
+        self._link(tids, detections, looks, t, {r: int(fams[r]) for r in weak}, misses)
         self._drop_doubles(tids, detections)
         for row in np.nonzero(tids >= 0)[0]:
             self._observe(int(tids[row]), detections.xyxy[row], float(detections.confidence[row]),
@@ -225,9 +225,8 @@ class ObjectTracker:
         for k in np.nonzero(tids >= 0)[0]:
             bt_id = int(tids[k])
             if bt_id in self._alias or bt_id in self.tracks:
-                tid = self._alias.get(bt_id, bt_id)
-                tids[k] = tid
-                seen.add(tid)
+                tids[k] = self._alias.get(bt_id, bt_id)
+                seen.add(int(tids[k]))
             else:
                 fresh.append(int(k))
         if not fresh and not weak:
@@ -306,24 +305,27 @@ class ObjectTracker:
         Left where it lost the object, it went on guessing from there, and took someone else passing that
         place as this object (real_campus_walkway_line_fast: a walker's tracklet, lost for 4 s while boxes
         90 px away continued the walker, matched a girl of the group there; the walker crossed again)."""
-        fam = tid // ID_STRIDE
-        bt = self._bts.get(fam)
-        for tr in bt.tracks if bt is not None else []:
-            b = int(tr.tracker_id) + fam * ID_STRIDE
-            if tr.tracker_id >= 0 and self._alias.get(b, b) == tid:
-                # started again there, not updated: a Kalman update from a guess far off would read the jump
-                # as the object's speed
-                tr.state_estimator = type(tr.state_estimator)(np.asarray(box, dtype=np.float32))
-                tr._configure_noise()   # noqa: SLF001 - as the tracklet configures a new filter
-                tr.time_since_update, tr.time_since_update_seconds = 0, 0.0
+        for tr in self._tracklets_of(tid):
+            # started again there, not updated: a Kalman update from a guess far off would read the jump
+            # as the object's speed
+            tr.state_estimator = type(tr.state_estimator)(np.asarray(box, dtype=np.float32))
+            tr._configure_noise()   # noqa: SLF001 - as the tracklet configures a new filter
+            tr.time_since_update, tr.time_since_update_seconds = 0, 0.0
 
-    def _drop_tracklets_of(self, tid: int) -> None:
+    def _tracklets_of(self, tid: int) -> list[Any]:
+        """The ByteTrack tracklets of our track `tid`: its own, and those aliased to it."""
         fam = tid // ID_STRIDE
         bt = self._bts.get(fam)
         if bt is None:
-            return
-        old = {b for b, v in self._alias.items() if v == tid} | {tid}
-        bt.tracks = [tr for tr in bt.tracks if int(tr.tracker_id) + fam * ID_STRIDE not in old]
+            return []
+        ids = {b for b, v in self._alias.items() if v == tid} | {tid}
+        return [tr for tr in bt.tracks if int(tr.tracker_id) + fam * ID_STRIDE in ids]
+
+    def _drop_tracklets_of(self, tid: int) -> None:
+        old = {id(tr) for tr in self._tracklets_of(tid)}
+        if old:
+            bt = self._bts[tid // ID_STRIDE]
+            bt.tracks = [tr for tr in bt.tracks if id(tr) not in old]
         self._alias = {k: v for k, v in self._alias.items() if v != tid}
 
     def _observe(self, tid: int, box: np.ndarray, score: float, class_id: int, t: float,

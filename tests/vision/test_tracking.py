@@ -332,7 +332,7 @@ def test_a_detection_that_flickered_is_not_continued_by_someone_elsewhere() -> N
         (trunk,) = ids
         for k in range(6):
             tr.update(dets([], []), 0.2 * (k + 1))
-        out = tr.update(dets([[257, 78, 284, 169]], [0]), 3.0, misses={trunk: missed} if missed else {})
+        out = tr.update(dets([[257, 78, 284, 169]], [0]), 3.0, misses={trunk: missed})
         return trunk, int(out.tracker_id[0])
 
     trunk, girl = girl_after(6)
