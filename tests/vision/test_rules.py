@@ -422,3 +422,25 @@ def test_a_vanished_track_seen_again_on_another_walker_does_not_cross_again() ->
     eps = rule.evaluate(ctx(1.8, [walker(a, [*one, (1.8, [36, 40, 44, 80])]), walker(b, two),
                                   walker(n, [*new, (1.8, [50, 40, 58, 80])])]))
     assert eps == []
+
+
+def test_a_track_found_again_on_its_own_way_keeps_its_state_later() -> None:
+    """Walker 1 is lost at x 90 and a new track (3) continues it there; walker 2 crosses west (x 60 -> 34).
+    Walker 1 is seen again on its own way (x 78), then walks on west as it did (x 70), still east of the line,
+    near where walker 2 (lost) was heading. Found again where no other track vanished, it is itself, and
+    walking on as it did it stays so: no crossing east from where walker 2 was (vtest_line under noise,
+    phase 3, counted one so)."""
+    rule = _line_rule()
+    a, b, n = 1_000_001, 1_000_002, 1_000_003
+    one = [(0.0, [86, 40, 94, 80])]
+    two = [(0.0, [56, 40, 64, 80]), (0.6, [40, 40, 48, 80]), (1.2, [30, 40, 38, 80])]
+    rule.evaluate(ctx(0.0, [walker(a, one), walker(b, two[:1])]))
+    eps = rule.evaluate(ctx(0.6, [walker(a, one), walker(b, two[:2]), walker(n, [(0.6, [80, 40, 88, 80])])]))
+    assert [e.track_id for e in eps] == [b]
+    one = [*one, (1.2, [74, 40, 82, 80])]
+    stay = walker(n, [(1.2, [80, 40, 88, 80])])
+    assert rule.evaluate(ctx(1.2, [walker(a, one), walker(b, two), stay])) == []
+    one = [*one, (1.8, [66, 40, 74, 80])]
+    stay = walker(n, [(1.8, [80, 40, 88, 80])])
+    assert rule.evaluate(ctx(1.8, [walker(a, one), walker(b, two), stay])) == []
+    assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0}
