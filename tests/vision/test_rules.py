@@ -444,3 +444,21 @@ def test_a_track_found_again_on_its_own_way_keeps_its_state_later() -> None:
     stay = walker(n, [(1.8, [80, 40, 88, 80])])
     assert rule.evaluate(ctx(1.8, [walker(a, one), walker(b, two), stay])) == []
     assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0}
+
+
+def test_a_track_found_again_and_lost_again_is_continued_where_it_was_heading() -> None:
+    """Walker 1 is lost at x 90 and a new track (3) continues it there; walker 1 is seen again on its own way
+    (x 78, an object of its own again), then lost once more, and a new track (4) comes up past the line where
+    it was heading: that is walker 1 under a new id, and it crosses (vtest_line_exposure at night: a walker
+    found again, then lost as he crossed, was not counted while his track stayed marked as continued)."""
+    rule = _line_rule()
+    a, n, m = 1_000_001, 1_000_003, 1_000_004
+    one = [(0.0, [86, 40, 94, 80])]
+    rule.evaluate(ctx(0.0, [walker(a, one)]))
+    assert rule.evaluate(ctx(0.6, [walker(a, one), walker(n, [(0.6, [80, 40, 88, 80])])])) == []
+    one = [*one, (1.2, [74, 40, 82, 80])]
+    assert rule.evaluate(ctx(1.2, [walker(a, one), walker(n, [(1.2, [80, 40, 88, 80])])])) == []
+    eps = rule.evaluate(ctx(1.8, [walker(a, one), walker(n, [(1.8, [80, 40, 88, 80])]),
+                                  walker(m, [(1.8, [40, 40, 48, 80])])]))
+    assert [e.track_id for e in eps] == [m]
+    assert rule.counts["person"] == {"left_to_right": 1, "right_to_left": 0}

@@ -76,7 +76,9 @@ class Line(ZoneRule):
         self.direction = cfg.direction
         self._seen: dict[int, _Seen] = {}
         self._taken: set[int] = set()  # vanished tracks a new one continued (each continues once)
-        self._back: set[int] = set()   # taken tracks seen again on their own way (see _evaluate)
+        # taken tracks seen again on their own way (see _evaluate): objects of their own again, so one may
+        # vanish again and be continued, or cross as it ends
+        self._back: set[int] = set()
         self.counts: dict[str, dict[str, int]] = {}
 
     def _crossing(self, p: np.ndarray, q: np.ndarray) -> tuple[str, float] | None:
@@ -167,7 +169,7 @@ class Line(ZoneRule):
         out = []
         for tid in ended:
             seen = self._seen.pop(tid)
-            if tid in self._taken:
+            if self._spent(tid):
                 continue
             crossed = self._crossing(seen.ref, seen.anchor)
             if crossed is not None:
@@ -207,7 +209,7 @@ class Line(ZoneRule):
         label = ctx.label(g)
         for other in ctx.tracks:
             seen = self._seen.get(other.id)
-            if other.id == g.id or seen is None or other.id in self._taken or seen.label != label \
+            if other.id == g.id or seen is None or self._spent(other.id) or seen.label != label \
                     or not 0 < g.last_t - other.last_t <= 1.5:
                 continue   # (a taken one continues as another track)
             heading = _heading(other, g.last_t)
@@ -239,12 +241,13 @@ class Line(ZoneRule):
         label = ctx.label(tr)
         for other in ctx.tracks:
             seen = self._seen.get(other.id)
-            if other.id == tr.id or other.id in now or seen is None or other.id in self._taken \
+            if other.id == tr.id or other.id in now or seen is None or self._spent(other.id) \
                     or seen.label != label or not 0 < tr.last_t - other.last_t <= 1.5:
                 continue
             d = float(np.linalg.norm(tr.anchor - _heading(other, tr.last_t)))
             if d <= FROM_GROUP * h and 3 * d < own:
                 self._taken.add(other.id)
+                self._back.discard(other.id)
                 return replace(seen)
         return None
 
@@ -261,7 +264,7 @@ class Line(ZoneRule):
         now = {g.id for g in ctx.tracks if g.last_t == tr.last_t}
         tracks = {g.id: g for g in ctx.tracks}
         for tid, seen in self._seen.items():
-            if tid == tr.id or tid in self._taken or tid in now or not 0 < tr.last_t - seen.t <= 1.5 \
+            if tid == tr.id or self._spent(tid) or tid in now or not 0 < tr.last_t - seen.t <= 1.5 \
                     or tid // ID_STRIDE != tr.id // ID_STRIDE:
                 continue
             other = tracks.get(tid)
@@ -272,6 +275,7 @@ class Line(ZoneRule):
         if best is None:
             return None
         self._taken.add(best)
+        self._back.discard(best)
         return replace(self._seen[best])
 
     def _split(self, tr: Track, ctx: RuleContext,
@@ -290,6 +294,10 @@ class Line(ZoneRule):
             return _Seen(tr.last_t, tr.anchor, ref[0], ref[1].copy(), tr.box.copy(), ctx.label(tr),
                          tr.max_score)
         return None
+
+    def _spent(self, tid: int) -> bool:
+        """Another track took this vanished track's state and it was not seen again on its own way."""
+        return tid in self._taken and tid not in self._back
 
     def state_size(self) -> int:
         return len(self._seen) + len(self._taken)
