@@ -109,8 +109,9 @@ def realtime_streams(config: str, camera: str, clip: str, seconds: float, max_st
     return best, trials
 
 
-def _eval_job(case: str, naive: bool) -> Any:
-    """One case in a worker process (one detector thread, no spinning: two workers share two cores)."""
+def _eval_job(case: str, naive: bool, perturb: str | None = None) -> Any:
+    """One case in a worker process (one detector thread, no spinning: two workers share two cores); as
+    another camera would see it with `perturb` (`eval --perturb`)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
@@ -118,14 +119,15 @@ def _eval_job(case: str, naive: bool) -> Any:
     from vision.config import load_config
     from vision.detectors import create_detector
     from vision.eval import run_case
+    from vision.perturb import parse
 
     cam = next(iter(load_config(Path(case) / "camera.yaml").cameras.values()))
     det = create_detector({**(cam.detector_section() or {}), "threads": 1, "spin": False}, base_dir=case)
-    return run_case(Path(case), det, naive)[0]
+    return run_case(Path(case), det, naive, perturb=parse(perturb) if perturb else None)[0]
 
 
-def eval_parallel(root: str, workers: int = 2,
-                  split: str | None = "dev") -> dict[bool, tuple[list[Any], Any]]:
+def eval_parallel(root: str, workers: int = 2, split: str | None = "dev",
+                  perturb: str | None = None) -> dict[bool, tuple[list[Any], Any]]:
     """Pipeline and naive event F1 on the cases of `split` (None: every case; held-out cases are for
     measuring once, not for every bench run), the 2 x cases runs spread over `workers` processes (longest
     first). Returns {naive: (per-case results in case order, overall)}."""
@@ -138,7 +140,7 @@ def eval_parallel(root: str, workers: int = 2,
     jobs = [(str(c), naive) for naive in (True, False) for c in cases]
     jobs.sort(key=lambda j: -float(load_truth(Path(j[0])).get("duration_s", 0)) * (2.5 if j[1] else 1.0))
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {job: pool.submit(_eval_job, *job) for job in jobs}
+        futures = {job: pool.submit(_eval_job, *job, perturb) for job in jobs}
         done = {job: f.result() for job, f in futures.items()}
     out: dict[bool, tuple[list[Any], Any]] = {}
     for naive in (False, True):
@@ -223,7 +225,50 @@ def _warm(detector: Any, clip: str) -> None:
             det.detect_batch([first[: max(1, h // 3), : max(1, w // 3)].copy()], own_size=True)
 
 
+def render_perturbed(clip: str, spec: str, out_dir: Path) -> tuple[Path, Any]:
+    """The clip as another camera would deliver it (`eval --perturb SPEC`: light, every N-th frame, scale,
+    JPEG, noise, infrared night), encoded as a camera encodes its stream (H.264, libx264 at CRF 18, 4:2:0, so
+    its sides are cut to even numbers) at the rate its frames come at. `bench vision` then measures it as any
+    clip, its decoding included: a noisy night picture costs the decoder what a real camera's stream of it
+    does, and the perturbation's own work (the noise drawn for each frame) is not counted as the camera's.
+    Returns the file and the perturbation (its times resolved)."""
+    import imageio_ffmpeg
+    import numpy as np
+
+    from vision.errors import SourceError
+    from vision.perturb import clip_duration, parse
+    from vision.sources import open_source
+
+    perturb = parse(spec)
+    perturb = perturb.resolved(clip_duration(clip) if perturb.needs_duration else None)
+    out = out_dir / f"{Path(clip).stem}_perturbed.mp4"
+    src = open_source(clip, None, perturb=perturb)
+    fps = float(getattr(src, "native_fps", 0.0) or 25.0)   # a file's: the rate its frames come at
+    writer: Any = None
+    with src:
+        for frame in src:
+            h, w = frame.image.shape[:2]
+            image = np.ascontiguousarray(frame.image[: h - h % 2, : w - w % 2])
+            if writer is None:
+                writer = imageio_ffmpeg.write_frames(
+                    str(out), (image.shape[1], image.shape[0]), fps=fps, codec="libx264",
+                    pix_fmt_in="bgr24", quality=None, macro_block_size=1, output_params=["-crf", "18"])
+                writer.send(None)   # starts the encoder
+            writer.send(image)
+    if writer is None:
+        raise SourceError(f"{clip}: no frame decoded to perturb; check the file plays")
+    writer.close()
+    return out, perturb
+
+
 def cmd_bench_vision(args: argparse.Namespace) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sharpeyes-bench-") as tmp:
+        return _bench_vision(args, Path(tmp))
+
+
+def _bench_vision(args: argparse.Namespace, tmp: Path) -> int:
     from vision.config import load_config, resolve_source
     from vision.detectors import create_detector
     from vision.sources import decode_stats
@@ -232,6 +277,16 @@ def cmd_bench_vision(args: argparse.Namespace) -> int:
     camera = args.camera or next(iter(config.cameras))
     cam = config.cameras[camera]
     clip = args.clip or resolve_source(args.config, cam.analysed_source())
+    perturbed: dict[str, Any] | None = None
+    spec = getattr(args, "perturb", None)
+    if spec:
+        source = clip
+        path, perturb = render_perturbed(str(clip), spec, tmp)
+        clip = str(path)
+        perturbed = {**perturb.as_dict(), "source_clip": str(source),
+                     "measured_on": "the perturbed clip encoded to H.264 (libx264, CRF 18, yuv420p) at the "
+                                    "rate its frames come at, in a temporary file removed after the run"}
+        print(f"bench vision: {source} as another camera would deliver it ({spec}), encoded to {clip}")
     detector = create_detector(cam.detector_section(), base_dir=Path(args.config).resolve().parent)
     print(f"bench vision: {clip} at detect fps {cam.detect.fps} on {os.cpu_count()} cores")
     load: dict[str, list[float]] = {"start": [round(v, 2) for v in os.getloadavg()]}
@@ -260,10 +315,13 @@ def cmd_bench_vision(args: argparse.Namespace) -> int:
         "naive_detector_runs": both["naive"]["detector_runs"],
         "load_avg": load,
     }
+    if perturbed is not None:
+        report["clip"], report["perturb"] = perturbed["source_clip"], perturbed
     if args.cases:
         t0 = time.perf_counter()
         split = None if args.split == "all" else args.split
-        ev = eval_parallel(args.cases, workers=max(1, min(2, os.cpu_count() or 1)), split=split)
+        ev = eval_parallel(args.cases, workers=max(1, min(2, os.cpu_count() or 1)), split=split,
+                           perturb=spec or None)
         report["eval_split"] = args.split
         (results, total), (n_results, n_total) = ev[False], ev[True]
         load["after_eval"] = [round(v, 2) for v in os.getloadavg()]

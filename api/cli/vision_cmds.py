@@ -63,6 +63,10 @@ def register(sub: Any, bench_sub: Any) -> None:
     b.add_argument("--stream-seconds", type=float, default=20.0,
                    help="how long each realtime-streams trial runs")
     b.add_argument("--max-streams", type=int, default=32, help="most cameras tried at once")
+    b.add_argument("--perturb", metavar="SPEC",
+                   help="measure the clip as another camera would deliver it, as `eval --perturb` (light, "
+                   "every, scale, jpeg, noise, mono; comma-separated), encoded to H.264 first; the event F1 "
+                   "cases too")
     b.set_defaults(func=cmd_bench_vision)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from api.bench.vision import interleaved_fps
@@ -69,7 +70,6 @@ def test_the_detector_is_warmed_before_either_side_is_timed(tmp_path: Path,
     """ONNX Runtime's first runs of a session cost more (memory planning); the pipeline runs first, so it
     paid them alone. Both sessions (a whole frame, a small crop at its own size) run twice on the clip's
     first frame before the first frame of either side is timed."""
-    import numpy as np
 
     from vision.config import COCO_NAMES
     from vision.detections import Detections
@@ -97,7 +97,6 @@ def test_the_detector_is_warmed_before_either_side_is_timed(tmp_path: Path,
 def test_the_detector_the_pipeline_runs_beside_its_read_ahead_is_warmed_too(tmp_path: Path) -> None:
     """With a read-ahead thread the pipeline detects on `beside` (OnnxDetector: every input on the
     one-thread session); its first runs are start-up too, so it is warmed as the detector is."""
-    import numpy as np
 
     from vision.config import COCO_NAMES
     from vision.detections import Detections
@@ -124,3 +123,44 @@ def test_the_detector_the_pipeline_runs_beside_its_read_ahead_is_warmed_too(tmp_
     _warm(Configured("configured"), str(cut(tmp_path / "short.avi", 2)))
     assert log == [("configured", "768x576"), ("configured", "256x192")] * 2 + [("solo", "768x576"),
                                                                                 ("solo", "256x192")] * 2
+
+
+@pytest.mark.slow
+def test_a_perturbed_clip_is_rendered_as_a_camera_would_deliver_it(tmp_path: Path) -> None:
+    """`bench vision --perturb`: the clip as another camera would deliver it, encoded to H.264 at the rate its
+    frames come at; every 2nd frame at half size (odd sides cut to even), grey (infrared night)."""
+    import imageio_ffmpeg
+
+    from api.bench.vision import render_perturbed
+
+    clip = cut(tmp_path / "short.avi", 21)   # 2.1 s at 10 fps, 768x576
+    out, perturb = render_perturbed(str(clip), "every=2,scale=0.49,mono", tmp_path)
+    assert perturb.every == 2 and perturb.mono
+    cap = cv2.VideoCapture(str(out))
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert len(frames) == 11 and abs(fps - 5.0) < 0.01   # frames 0, 2, ..., 20 of the 10 fps clip
+    assert frames[0].shape == (282, 376, 3)   # 768 x 576 at 0.49: 376 x 282 (both even already)
+    b, g, r = (frames[3][:, :, k].astype(int) for k in range(3))
+    # grey: the channels differ by a constant at most (the codec's colour range), not from pixel to pixel as
+    # in the colour clip (standard deviations of 31 and 19 there)
+    assert max(float(np.std(b - g)), float(np.std(g - r))) < 1.5
+    codec = imageio_ffmpeg.read_frames(str(out))
+    meta = next(codec)
+    codec.close()
+    assert meta["codec"] == "h264"
+
+
+def test_a_bad_perturbation_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from api.bench.vision import render_perturbed
+    from vision.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--perturb"):
+        render_perturbed(str(ROOT / "sample_videos/vtest.avi"), "blur=3", tmp_path)
+    assert list(tmp_path.iterdir()) == []
