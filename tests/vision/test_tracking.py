@@ -359,3 +359,21 @@ def test_a_lost_tracklet_follows_the_weak_boxes_that_continue_its_track() -> Non
     assert int(out.tracker_id[0]) == walker
     assert int(out.tracker_id[1]) >= 0 and int(out.tracker_id[1]) != walker
     assert tr.tracks[walker].box[0] == x
+
+
+def test_a_track_kept_only_by_weak_boxes_outlives_its_last_strong_box() -> None:
+    """A walker seen well until 2 s, walking at 60 px/s, then only weakly (0.4), standing where it stopped,
+    for 7 s: longer than the lost budget (5 s) counted from the last strong box. ByteTrack's Kalman filter
+    goes on walking it away, and its low-score stage finds nothing there; each weak box that continues the
+    track by motion starts its tracklet again at the box (`_follow`), so ByteTrack does not drop it as lost
+    (without `_follow`, at 8.2 s), and the walker stays one track to the end."""
+    settings = TrackerSettings()
+    tr = ObjectTracker(settings, list(COCO_NAMES))
+    (walker,) = set(walk(tr, 0.0, 2.2, pace))
+    x = pace(2.0)
+    t = 2.8
+    while t < 2.0 + settings.lost_s + 2.0:
+        out = tr.update(dets([[x, 100, x + 30, 160]], [0], 0.4), t)
+        assert int(out.tracker_id[0]) == walker, t
+        t = round(t + 0.6, 3)
+    assert list(tr.tracks) == [walker] and tr.tracks[walker].last_t > 2.0 + settings.lost_s
