@@ -278,7 +278,7 @@ def _bench_vision(args: argparse.Namespace, tmp: Path) -> int:
     cam = config.cameras[camera]
     clip = args.clip or resolve_source(args.config, cam.analysed_source())
     perturbed: dict[str, Any] | None = None
-    spec = getattr(args, "perturb", None)
+    spec = args.perturb
     if spec:
         source = clip
         path, perturb = render_perturbed(str(clip), spec, tmp)

@@ -111,7 +111,7 @@ class Line(ZoneRule):
                 # under noise: a walker found again at his own place, walking on as he was, took a vanished
                 # walker's state 1.8 s later, from the other side of the line, and crossed back)
                 other = None
-                if tr.id not in self._back or _strayed(tr, ctx.t):
+                if tr.id not in self._back or _strayed(tr):
                     other = self._continued(tr, ctx)
                 if other is not None:
                     self._taken.discard(tr.id)
@@ -232,10 +232,8 @@ class Line(ZoneRule):
         campus_line_fast a girl's track, heading west, was put on the next girl 100 px back east as she
         crossed; her crossing was lost)."""
         h = float(tr.box[3] - tr.box[1])
-        if not any(t < tr.last_t - 1e-9 for t, _ in tr.history):
-            return None
-        own = float(np.linalg.norm(tr.anchor - _heading(tr, tr.last_t, before=tr.last_t)))
-        if own <= h:
+        own = _off_own_way(tr)
+        if own is None or own <= h:
             return None
         now = {g.id for g in ctx.tracks if g.last_t == tr.last_t}
         label = ctx.label(tr)
@@ -335,16 +333,22 @@ def _came_from(tr: Track, g: Track) -> bool:
     return float(np.linalg.norm(tr.anchor - heading)) <= FROM_GROUP * float(tr.box[3] - tr.box[1])
 
 
-def _strayed(tr: Track, t: float) -> bool:
+def _off_own_way(tr: Track) -> float | None:
+    """Pixels from the track's feet now to where its own motion was heading (from its sightings before this
+    one); None when it has none before."""
+    if not any(s < tr.last_t - 1e-9 for s, _ in tr.history):
+        return None
+    return float(np.linalg.norm(tr.anchor - _heading(tr, tr.last_t, before=tr.last_t)))
+
+
+def _strayed(tr: Track) -> bool:
     """The tracker may have put the track's id on another object: it was not seen for over a second before
     this sighting (on campus_line_small at night a walker's track lost 2.4 s came back on the next walker,
     0.46 of a height from its last place), or its feet now stand more than FROM_GROUP of its height from where
     its own motion was heading."""
-    before = [s for s, _ in tr.history if s < t - 1e-9]
-    if not before or t - before[-1] > 1.0:
-        return True
-    heading = _heading(tr, tr.last_t, before=tr.last_t)
-    return float(np.linalg.norm(tr.anchor - heading)) > FROM_GROUP * float(tr.box[3] - tr.box[1])
+    before = [s for s, _ in tr.history if s < tr.last_t - 1e-9]
+    off = _off_own_way(tr)
+    return off is None or tr.last_t - before[-1] > 1.0 or off > FROM_GROUP * float(tr.box[3] - tr.box[1])
 
 
 def _heading(track: Track, t: float, before: float | None = None) -> np.ndarray:
