@@ -23,7 +23,7 @@ import supervision as sv
 from trackers import ByteTrackTracker
 
 from vision import appearance
-from vision.boxes import bottom_centre, inside_fraction, iou, size, top_centre
+from vision.boxes import bottom_centre, inside_fraction, inside_fractions, iou, size, top_centre
 from vision.config import TrackerSettings
 from vision.detections import Detections
 from vision.track import SETTLE_S, Track
@@ -33,6 +33,8 @@ MAX_APPEARANCE = 0.55  # appearance distance above which two boxes are not the s
 NESTED = 0.8          # a new two-wheeler box this much inside a known one, or holding it this much: the same
 BESIDE_WIDTH = 1.6    # a box this many times as wide as a new one as tall holds it and another beside it
 CUT_SHORT = 0.8      # a box this much shorter than the track's boxes before it is part of its object
+STRADDLE = 0.9       # a new person's box this much in two known people's boxes together is the gap between
+STRADDLE_PART = 0.2  # them (each holding at least this much of it)
 FLICKER_MISSES = 2   # a track looked for in vain this often in a row, and as often as it was seen, flickered
 
 
@@ -105,6 +107,27 @@ def seen_twice(box: np.ndarray, other: np.ndarray, family: int) -> bool:
     abreast = family == PEOPLE and beside(box, other)
     nested = family == TWO_WHEELERS and nested_in(box, other)
     return (iou(box, other) >= DOUBLE_IOU or nested) and not abreast
+
+
+def straddles(box: np.ndarray, others: np.ndarray) -> bool:
+    """`box` lies (STRADDLE) in two of `others` together, each holding a good part of it: the detector seeing
+    the gap between two people side by side as a third."""
+    if len(others) < 2:
+        return False
+    a = float((box[2] - box[0]) * (box[3] - box[1]))
+    if a <= 0:
+        return False
+    parts = inside_fractions(box, others)
+    for i in range(len(others)):
+        for j in range(i + 1, len(others)):
+            if min(parts[i], parts[j]) < STRADDLE_PART:
+                continue
+            both = np.array([max(others[i][0], others[j][0]), max(others[i][1], others[j][1]),
+                             min(others[i][2], others[j][2]), min(others[i][3], others[j][3])])
+            shared = inside_fraction(box, both) if both[2] > both[0] and both[3] > both[1] else 0.0
+            if parts[i] + parts[j] - shared >= STRADDLE:
+                return True
+    return False
 
 
 def beside(box: np.ndarray, other: np.ndarray) -> bool:
@@ -278,8 +301,9 @@ class ObjectTracker:
             tid = int(tids[r])
             if tid in self.tracks:
                 continue
-            if any(int(tids[k]) // ID_STRIDE == tid // ID_STRIDE
-                   and seen_twice(dets.xyxy[r], dets.xyxy[k], tid // ID_STRIDE) for k in known):
+            kin = [k for k in known if int(tids[k]) // ID_STRIDE == tid // ID_STRIDE]
+            if any(seen_twice(dets.xyxy[r], dets.xyxy[k], tid // ID_STRIDE) for k in kin) or (
+                    tid // ID_STRIDE == PEOPLE and straddles(dets.xyxy[r], dets.xyxy[kin])):
                 tids[r] = -1
 
     def _note_doubles(self, tids: np.ndarray, dets: Detections) -> None:

@@ -221,6 +221,30 @@ def test_one_of_two_people_abreast_seen_on_their_own_is_an_object() -> None:
     assert int(out.tracker_id[1]) >= 0 and int(out.tracker_id[1]) not in pair
 
 
+def test_a_box_in_the_gap_between_two_walkers_is_not_a_third() -> None:
+    """Two people walking side by side, their boxes touching; in one frame the detector also gives a box
+    straddling the two (a third of it in one, two thirds in the other; IoU under DOUBLE_IOU with each): no
+    third object. A third person beside them, overlapping one of the two, is one."""
+    from vision.tracking import straddles
+
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    pair = set()
+    for k in range(10):
+        x = 200 + 5 * k
+        out = tr.update(dets([[x, 100, x + 22, 160], [x + 22, 101, x + 44, 161]], [0, 0]), k * 0.2)
+        pair.update(int(i) for i in out.tracker_id if i >= 0)
+    x = 200 + 5 * 10
+    gap = [x + 14, 100, x + 32, 160]
+    out = tr.update(dets([[x, 100, x + 22, 160], [x + 22, 101, x + 44, 161], gap], [0, 0, 0]), 2.0)
+    assert len(pair) == 2 and {int(i) for i in out.tracker_id[:2]} == pair
+    assert int(out.tracker_id[2]) == -1 and not tr.tracks.keys() - pair
+    beside = [x + 40, 100, x + 62, 160]
+    assert not straddles(np.array(beside, np.float32), np.array([[x, 100, x + 22, 160],
+                                                                  [x + 22, 101, x + 44, 161]], np.float32))
+    out = tr.update(dets([[x + 5, 100, x + 27, 160], [x + 27, 101, x + 49, 161], beside], [0, 0, 0]), 2.2)
+    assert int(out.tracker_id[2]) >= 0 and int(out.tracker_id[2]) not in pair
+
+
 def test_bytetrack_follows_a_steady_walker_across_the_gaps_gating_leaves_it() -> None:
     """A walker seen at 15 fps for 1.2 s, then as rarely as gating.drift_rate lets a steady one go (its
     predicted place off by STEP of its size): ByteTrack's own Kalman filter keeps it, no link needed; seen
