@@ -162,3 +162,93 @@ def test_two_bicycles_side_by_side_are_two_visits() -> None:
                + ([] if 10 <= k < 14 else [("bicycle", [240, 100, 300, 160])])) for k in range(30)]
     seen = run(rule, frames)
     assert len(seen) == 2
+
+
+def _seen_then_looked_for(misses_from: float | None, seen_until: float = 0.4, min_s: float = 1.0):
+    """A bicycle seen at 0.2 s steps to `seen_until`, then unseen; from `misses_from` detector runs look for
+    it where it was, in vain, one more each frame (None: nobody looks: motion gating left it be). Returns when
+    each presence event started."""
+    rule = Presence(PresenceRule(kind="presence", labels=["bicycle", "motorcycle"], min_seconds=min_s,
+                                 event="e"), ZONE)
+    tracker = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    started = []
+    for k in range(30):
+        t = round(k * 0.2, 1)
+        boxes = [[300, 100, 360, 160]] if t <= seen_until + 1e-6 else []
+        tracker.update(Detections(xyxy=np.array(boxes, np.float32).reshape(-1, 4),
+                                  confidence=np.full(len(boxes), 0.8),
+                                  class_id=np.full(len(boxes), CLS["bicycle"])), t)
+        tracks = tracker.current(t)
+        inside = {tr.id: bool(ZONE.contains(tr.anchor[None])[0]) for tr in tracks}
+        misses = ({tr.id: k - round(misses_from / 0.2) + 1 for tr in tracks if tr.last_t < t}
+                  if misses_from is not None and t >= misses_from else {})
+        ctx = RuleContext(t=t, tracks=tracks, inside=inside, class_names=COCO_NAMES, misses=misses)
+        started += [(ep.key, t) for ep in rule.evaluate(ctx)]
+    first: dict[str, float] = {}
+    for key, t in started:
+        first.setdefault(key, t)
+    return first
+
+
+def test_a_presence_event_does_not_start_on_a_track_looked_for_in_vain() -> None:
+    """Seen three times (0-0.4 s), then looked for in vain from 0.6 s (misses 1, 2, 3 by 1 s: as often as it
+    was seen): it flickered; no event. Nobody looking (a still object motion gating leaves be), it starts at
+    1 s. Seen for 3 s and lost at the moment its time is up (looked for in vain twice), it starts."""
+    assert _seen_then_looked_for(0.6) == {}
+    (start,) = _seen_then_looked_for(None).values()
+    assert start == pytest.approx(1.0)
+    (start,) = _seen_then_looked_for(3.2, seen_until=3.0, min_s=3.4).values()
+    assert start == pytest.approx(3.4)
+
+
+def test_one_bicycle_seen_twice_crosses_a_line_once() -> None:
+    """A pushed bicycle seen twice from the first frame (its box, and a smaller one inside it) walks down over
+    a line at y 148.8: the big box's feet cross once; the small box's feet cross down, step back up over the
+    line and down again (box jitter): one crossing, not four."""
+    from vision.config import LineRule
+    from vision.rules import Line
+
+    rule = Line(LineRule(kind="line", labels=["bicycle", "motorcycle"], line=[(0.0, 0.62), (1.0, 0.62)],
+                         direction="any", event="cross"), ZONE)
+    small_feet = [140, 143, 146, 155, 143, 157, 160, 163, 166, 169]
+    frames = [(round(k * 0.2, 1), [("bicycle", [300, 90 + 4 * k, 360, 140 + 4 * k]),
+                                   ("bicycle", [312, small_feet[k] - 40, 348, small_feet[k]])])
+              for k in range(10)]
+    tracker = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    crossings = []
+    for t, objs in frames:
+        boxes = np.array([b for _, b in objs], dtype=np.float32).reshape(-1, 4)
+        tracker.update(Detections(xyxy=boxes, confidence=np.full(len(objs), 0.8),
+                                  class_id=np.array([CLS[n] for n, _ in objs])), t)
+        tracks = tracker.current(t)
+        inside = {tr.id: True for tr in tracks}
+        crossings += rule.evaluate(RuleContext(t=t, tracks=tracks, inside=inside, class_names=COCO_NAMES))
+    assert len(tracker.tracks) == 2 and all(tr.doubles for tr in tracker.tracks.values())
+    assert len(crossings) == 1
+
+
+def test_a_double_that_flickered_does_not_take_the_visit_over() -> None:
+    """A pushed bicycle and, in the first three frames, a second box of it inside its own (its double); the
+    double is then looked for in vain at every frame. Where the bicycle itself is not seen for a frame (every
+    fifth from 1.6 s), its visit stays with it: the double flickered and takes nothing over."""
+    rule = Presence(PresenceRule(kind="presence", labels=["bicycle", "motorcycle"], min_seconds=1, event="e"),
+                    ZONE)
+    tracker = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    holders = set()
+    for k in range(25):
+        t = round(k * 0.2, 1)
+        boxes = [] if k >= 8 and k % 5 == 3 else [[300 + 2 * k, 100, 372 + 2 * k, 170]]
+        if k < 3:
+            boxes.append([312, 110, 352, 168])
+        tracker.update(Detections(xyxy=np.array(boxes, np.float32).reshape(-1, 4),
+                                  confidence=np.full(len(boxes), 0.8),
+                                  class_id=np.full(len(boxes), CLS["bicycle"])), t)
+        tracks = tracker.current(t)
+        inside = {tr.id: bool(ZONE.contains(tr.anchor[None])[0]) for tr in tracks}
+        misses = {tr.id: k - 2 for tr in tracks if tr.last_t < t and k >= 3 and tr.last_t <= 0.4}
+        eps = rule.evaluate(RuleContext(t=t, tracks=tracks, inside=inside, class_names=COCO_NAMES,
+                                        misses=misses))
+        holders |= {ep.track_id for ep in eps}
+    bicycle, double = sorted(tracker.tracks)
+    assert tracker.tracks[bicycle].doubles == {double}
+    assert holders == {bicycle}

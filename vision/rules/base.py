@@ -207,7 +207,7 @@ class TrackRule(ZoneRule):
             if tr.id in owned or tr.id in self._handed or not ctx.inside.get(tr.id, False):
                 continue
             label = ctx.label(tr)
-            if not self.accepts(label, tr.max_score):
+            if not self.accepts(label, tr.max_score) or not self._may_take(tr, ctx):
                 continue
             ok, since = self.qualifies(tr, ctx)
             if tr.doubles and any(tid in tr.doubles and tracks[tid].last_t == t
@@ -258,6 +258,10 @@ class TrackRule(ZoneRule):
 
     def _holds(self, ep: Episode, tr: Track, ctx: RuleContext) -> bool:
         return False
+
+    def _may_take(self, tr: Track, ctx: RuleContext) -> bool:
+        """Whether a track without an event may start one now, or take over one (a rule may ask more)."""
+        return True
 
     @staticmethod
     def _looks_there(ep: Episode, ctx: RuleContext) -> bool:

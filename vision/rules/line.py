@@ -34,6 +34,9 @@ BAND = 0.08   # of the object's box height: how far past the line its feet must 
 # walker behind another), or the boxes swapped between two sightings (a walker, predicted between sightings
 # under motion gating, seen again as one of the two)
 FROM_GROUP = 0.5
+# seconds: a crossing within this of one its twin counted (the same two-wheeler seen twice: the bicycle, and
+# the bicycle with the man pushing it) is that crossing again, or its box's feet stepping back over the line
+TWIN_S = 2.0
 
 
 def _side(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -62,6 +65,7 @@ class _Seen:
     score: float
     past_t: float | None = None         # its first sighting past the line, within the band (pending)
     past: np.ndarray | None = None
+    twins: frozenset[int] = frozenset()  # tracks of the same object seen twice (Track.doubles)
 
 
 class Line(ZoneRule):
@@ -79,6 +83,8 @@ class Line(ZoneRule):
         # taken tracks seen again on their own way (see _evaluate): objects of their own again, so one may
         # vanish again and be continued, or cross as it ends
         self._back: set[int] = set()
+        # track id -> when it last crossed (counted, or its twin's crossing again: _twin_crossed), for TWIN_S
+        self._crossed: dict[int, float] = {}
         self.counts: dict[str, dict[str, int]] = {}
 
     def _crossing(self, p: np.ndarray, q: np.ndarray) -> tuple[str, float] | None:
@@ -130,7 +136,7 @@ class Line(ZoneRule):
                                           tr.max_score)
                 continue
             seen.t, seen.anchor, seen.box = tr.last_t, anchor, tr.box.copy()
-            seen.label, seen.score = label, tr.max_score
+            seen.label, seen.score, seen.twins = label, tr.max_score, frozenset(tr.doubles)
             self._seen[tr.id] = seen
             crossed = self._crossing(seen.ref, anchor)
             if crossed is None:
@@ -154,6 +160,7 @@ class Line(ZoneRule):
         out += self._settle([k for k in self._seen if k not in live], ctx.t)
         self._taken &= live
         self._back &= self._taken
+        self._crossed = {k: v for k, v in self._crossed.items() if ctx.t - v <= 2 * TWIN_S}
         return out
 
     def finish(self, t: float) -> list[Episode]:
@@ -162,6 +169,7 @@ class Line(ZoneRule):
         out = self._settle(list(self._seen), t)
         self._taken.clear()
         self._back.clear()
+        self._crossed.clear()
         return out
 
     def _settle(self, ended: list[int], t: float) -> list[Episode]:
@@ -192,12 +200,23 @@ class Line(ZoneRule):
         seen.ref_t, seen.ref, seen.past_t, seen.past = seen.t, seen.anchor, None, None
         if not self.accepts(seen.label, seen.score):
             return None
+        twin = self._twin_crossed(seen, at)
+        self._crossed[track_id] = at   # the object's crossing, counted on whichever of its tracks came first
+        if twin:
+            return None
         per = self.counts.setdefault(seen.label, {"left_to_right": 0, "right_to_left": 0})
         per[way] += 1  # both ways are counted; only the configured one raises events
         if self.direction != "any" and way != self.direction:
             return None
         return Episode(key=self._key(), label=seen.label, first_seen=at, start=start, last_t=seen.t,
                        box=seen.box, score=seen.score, track_id=track_id, count=sum(per.values()), done=True)
+
+    def _twin_crossed(self, seen: _Seen, at: float) -> bool:
+        """A twin of the track (the same object seen twice) crossed, either way, within TWIN_S of `at`
+        (counted, or itself the same object's crossing again): this one is the same object's. On
+        real_street_bicycles_line_small at night, with noise, a pushed bicycle's two tracks each crossed down,
+        and the smaller box's feet stepped back up over the line and down again: four counts for one."""
+        return any(abs(at - self._crossed.get(tid, -np.inf)) <= TWIN_S for tid in seen.twins)
 
     def _carried(self, g: Track, ctx: RuleContext) -> list[Episode]:
         """Tracks that went into `g`'s box as it crossed: one not seen since before this frame (within
@@ -218,7 +237,8 @@ class Line(ZoneRule):
             crossed = self._crossing(seen.ref, heading)
             if crossed is None:
                 continue
-            moved = _Seen(g.last_t, heading, seen.ref_t, seen.ref, seen.box, seen.label, seen.score)
+            moved = _Seen(g.last_t, heading, seen.ref_t, seen.ref, seen.box, seen.label, seen.score,
+                          twins=seen.twins)
             ep = self._count(moved, other.id, crossed, start=g.last_t)
             seen.ref_t, seen.ref, seen.anchor, seen.past_t, seen.past = g.last_t, heading, heading, None, None
             if ep is not None:
@@ -298,7 +318,7 @@ class Line(ZoneRule):
         return tid in self._taken and tid not in self._back
 
     def state_size(self) -> int:
-        return len(self._seen) + len(self._taken)
+        return len(self._seen) + len(self._taken) + len(self._crossed)
 
 
 def _group(tr: Track, ctx: RuleContext) -> bool:
