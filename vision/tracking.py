@@ -16,6 +16,7 @@ runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -112,21 +113,15 @@ def seen_twice(box: np.ndarray, other: np.ndarray, family: int) -> bool:
 def straddles(box: np.ndarray, others: np.ndarray) -> bool:
     """`box` lies (STRADDLE) in two of `others` together, each holding a good part of it: the detector seeing
     the gap between two people side by side as a third."""
-    if len(others) < 2:
-        return False
-    a = float((box[2] - box[0]) * (box[3] - box[1]))
-    if a <= 0:
-        return False
-    parts = inside_fractions(box, others)
-    for i in range(len(others)):
-        for j in range(i + 1, len(others)):
-            if min(parts[i], parts[j]) < STRADDLE_PART:
-                continue
-            both = np.array([max(others[i][0], others[j][0]), max(others[i][1], others[j][1]),
-                             min(others[i][2], others[j][2]), min(others[i][3], others[j][3])])
-            shared = inside_fraction(box, both) if both[2] > both[0] and both[3] > both[1] else 0.0
-            if parts[i] + parts[j] - shared >= STRADDLE:
-                return True
+    parts = inside_fractions(box, others)   # zeros for an empty box
+    for i, j in combinations(range(len(others)), 2):
+        if min(parts[i], parts[j]) < STRADDLE_PART:
+            continue
+        # the part of it in both (an empty intersection box holds none of it)
+        a, b = others[i], others[j]
+        both = np.concatenate([np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])])
+        if parts[i] + parts[j] - inside_fraction(box, both) >= STRADDLE:
+            return True
     return False
 
 
