@@ -210,11 +210,12 @@ class TrackRule(ZoneRule):
             if not self.accepts(label, tr.max_score) or not self._may_take(tr, ctx):
                 continue
             ok, since = self.qualifies(tr, ctx)
-            if tr.doubles and any(tid in tr.doubles and (tracks[tid].last_t == t or key not in lost)
+            if tr.doubles and any(tid in tr.doubles and key not in lost
                                   and self._same_kind(self._episodes[key].label, label)
                                   for tid, key in self._by_track.items()):
-                # the same object seen twice (Track.doubles), its other track here now, or its visit begun in
-                # this very frame (both tracks' time came up together): one visit
+                # the same object seen twice (Track.doubles), its other track here now (its visit not `lost`),
+                # or its visit begun or handed over in this very frame (both tracks' time came up together):
+                # one visit
                 continue
             match = next((ep for ep in orphans if self._same_kind(ep.label, label)
                           and (iou(ep.box, tr.box) >= 0.4 or ep.track_id in tr.doubles)), None)
