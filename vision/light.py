@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 LEVEL_EASE = 0.03          # a factor within this of 1: the frame is left as it is
-LEVEL_RELEARN = 1.5        # a factor beyond this (or under its inverse): learn the new light anew
+LEVEL_RELEARN = 1.5        # a factor beyond this (or under its inverse): not levelled, read afresh
 LEVEL_DARK = 8             # pixels darker than this (or saturated) do not tell the light
 LEVEL_SATURATED = 250
 LEVEL_KEY = 10             # measured frames a key frame serves (the light is read against it)
@@ -40,7 +40,6 @@ class Light:
     def __init__(self, history: int) -> None:
         self.history = history
         self.gain = 1.0                        # the last measured frame's factor, as applied
-        self.beyond = False                    # its light changed too much to be levelled
         self._frames = 0                       # frames measured (the model's own count)
         self._key: np.ndarray | None = None    # a measured frame's grey copy, thinned out, as it came
         self._key_level = 1.0                  # the factor that brought it to the learnt light
@@ -58,11 +57,12 @@ class Light:
             ok = (now >= LEVEL_DARK) & (key >= LEVEL_DARK) & (now < LEVEL_SATURATED) & (key < LEVEL_SATURATED)
             if np.count_nonzero(ok) * 4 >= ok.size:
                 level *= float(np.median(key[ok].astype(np.float32) / now[ok]))
-        self.beyond = not 1.0 / LEVEL_RELEARN <= level <= LEVEL_RELEARN
+        if not 1.0 / LEVEL_RELEARN <= level <= LEVEL_RELEARN:
+            self._key, level = None, 1.0   # too much to level: this frame as it comes, the next against it
         self._keyed += 1
         if self._key is None or self._keyed >= LEVEL_KEY:
             self._key, self._key_level, self._keyed = now, level, 0
-        self.gain = 1.0 if abs(level - 1.0) <= LEVEL_EASE or self.beyond else level
+        self.gain = 1.0 if abs(level - 1.0) <= LEVEL_EASE else level
         return self.levelled(grey)
 
     def levelled(self, grey: np.ndarray) -> np.ndarray:

@@ -27,9 +27,7 @@ become boxes, padded and merged. ``plan`` then decides:
 - ``skip``: nothing moves (in the zones) and no keep-alive is due: no inference at all.
 
 The picture's overall brightness is levelled before the background model sees it (vision/light.py): a
-cloud, dusk or a light switched off changes every pixel by about the same factor, which is no motion. A light
-that changed by more than half, or a scene still nearly all moving after about a second (the camera turned,
-a light where the picture saturates), is learnt anew.
+cloud, dusk or a light dimmed changes every pixel by about the same factor, which is no motion.
 """
 
 from __future__ import annotations
@@ -51,8 +49,6 @@ from vision.zones import zone_mask
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
 Mode = Literal["skip", "regions", "full"]
 CHANGE = 12  # grey levels (blurred small copy): a pixel that changed more than this since the frame before
-RELEARN_FRACTION = 0.8     # motion boxes over this much of the frame ...
-RELEARN_FRAMES = 5         # ... in this many measured frames in a row: the model learns the scene anew
 
 
 class MotionConfig(BaseModel):
@@ -126,7 +122,8 @@ class MotionDetector:
         w, h = frame_size
         self.scale = min(1.0, config.width / w)
         self.small_size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
-        self._bg = self._subtractor()
+        self._bg = cv2.createBackgroundSubtractorMOG2(history=config.history, varThreshold=config.threshold,
+                                                      detectShadows=False)
         self._zones = zone_mask(zones, self.small_size) if zones else None
         # motion masks: grown by the dilation below, so a masked overlay's edge never leaks into a blob
         self._ignore = (cv2.dilate(zone_mask(config.mask, self.small_size), np.ones((5, 5), np.uint8)) > 0
@@ -138,12 +135,6 @@ class MotionDetector:
         self.prev_grey: np.ndarray | None = None  # the one before (frame difference: is it still moving?)
         self._fed: np.ndarray | None = None  # the grey copy of the last frame measured
         self.light = Light(config.history)   # each frame to the light the model has learnt
-        self._floods = 0                     # measured frames in a row nearly all moving
-
-    def _subtractor(self) -> cv2.BackgroundSubtractorMOG2:
-        c = self.config
-        return cv2.createBackgroundSubtractorMOG2(history=c.history, varThreshold=c.threshold,
-                                                  detectShadows=False)
 
     def levelled(self, grey: np.ndarray) -> np.ndarray:
         """A small grey copy levelled as the last measured frame was (vision/light.py)."""
@@ -160,23 +151,9 @@ class MotionDetector:
     def measure(self, image: np.ndarray, grey: np.ndarray | None = None) -> MotionSample:
         """Feed one frame (BGR, frame size; `grey`: its `small_grey`, if made already) to the background
         model. Depends only on the frames fed, in order, so it may run ahead of `use` in another thread."""
-        raw = self.small_grey(image) if grey is None else grey
-        grey = self.light.level(raw)
-        if self.light.beyond:   # the light changed too much to level (vision/light.py): learnt anew
-            self._bg, self.light = self._subtractor(), Light(self.config.history)
-            grey = self.light.level(raw)
+        grey = self.light.level(self.small_grey(image) if grey is None else grey)
         prev, self._fed = self._fed, grey
-        sample = self._sample(self._bg.apply(grey), grey, prev)
-        w, h = self.frame_size
-        covered = sum((b[2] - b[0]) * (b[3] - b[1]) for b in sample.regions) / float(w * h)
-        self._floods = self._floods + 1 if covered >= RELEARN_FRACTION else 0
-        if self._floods >= RELEARN_FRAMES:
-            # nearly all of it moving for a second or so: the scene has changed (a light the levelling cannot
-            # undo, where the picture saturates; the camera turned); learnt anew from the next frame on,
-            # instead of over the next minute (MOG2 learns at 1 / history a frame)
-            self._bg = self._subtractor()
-            self.light, self._floods = Light(self.config.history), 0
-        return sample
+        return self._sample(self._bg.apply(grey), grey, prev)
 
     def difference(self, grey: np.ndarray, prev: np.ndarray | None,
                    prev2: np.ndarray | None = None) -> MotionSample:
