@@ -300,6 +300,37 @@ def test_vtest_is_mostly_gated() -> None:
     assert stats["skip_fraction"] + stats["regions_fraction"] + stats["full_fraction"] == pytest.approx(1)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("levelled", [True, False])
+def test_vtest_dimmed_halfway_keeps_being_gated_and_counts_the_same(levelled: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real clip with its light dimmed to 0.7 from 40 % of the case on (a light switched off): the same
+    events as unperturbed, and no frame is made a whole-frame run for the light; without levelling, MOG2
+    took the whole frame for motion until it had learnt the new light."""
+    from vision import motion
+    from vision.eval import run_case
+    from vision.perturb import parse
+
+    if not levelled:
+        monkeypatch.setattr("vision.light.LEVEL_EASE", 10.0)
+    reasons: list[str] = []
+    plan = motion.MotionGate.plan
+
+    def spy(self: MotionGate, *a: object, **kw: object) -> motion.Plan:
+        p = plan(self, *a, **kw)   # type: ignore[arg-type]
+        reasons.append(p.reason)
+        return p
+
+    monkeypatch.setattr(motion.MotionGate, "plan", spy)
+    case = ROOT / "sample_videos" / "cases" / "real_vtest_road_and_path"
+    res, _ = run_case(case, perturb=parse("light=0.7@40%"))
+    flooded = reasons.count("motion covers most of the frame")
+    if levelled:
+        assert (res.tp, res.fp, res.fn) == (5, 0, 0) and flooded == 0
+    else:
+        assert flooded >= 5
+
+
 @pytest.mark.parametrize("size", [(641, 481), (300, 200), (1280, 720)])
 def test_zones_with_odd_and_small_frame_sizes(size: tuple[int, int]) -> None:
     # reported: with zones given, update() indexed a full-size mask with a small-mask window (IndexError)
