@@ -25,9 +25,6 @@ become boxes, padded and merged. ``plan`` then decides:
   detector costs one inference and sees small objects larger than on the full frame;
   if they do not fit at that scale, the full frame is no worse and is used instead;
 - ``skip``: nothing moves (in the zones) and no keep-alive is due: no inference at all.
-
-The picture's overall brightness is levelled before the background model sees it (vision/light.py): a
-cloud, dusk or a light dimmed changes every pixel by about the same factor, which is no motion.
 """
 
 from __future__ import annotations
@@ -41,10 +38,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vision.boxes import merge_boxes
-from vision.light import Light
 from vision.objects import Masks
 from vision.packing import PAD_VALUE, DetectorBatch, Tile, _shelf_pack
-from vision.zones import zone_mask
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
 Mode = Literal["skip", "regions", "full"]
@@ -100,6 +95,33 @@ class Plan:
     blobs: list[Box] = field(default_factory=list)  # the moving blobs themselves, frame pixels (unpadded)
 
 
+def feet_touch(region: Box, blobs: list[Box], mask: np.ndarray) -> bool:
+    """Whether a blob of this region could stand in `mask` (uint8, frame size): its lowest quarter, or a
+    little below it (a moving upper body over still legs), touches the mask. Without blobs: the region."""
+    mine = [
+        b
+        for b in blobs
+        if region[0] <= (b[0] + b[2]) / 2 <= region[2] and region[1] <= (b[1] + b[3]) / 2 <= region[3]
+    ]
+    if not mine:
+        return bool(mask[region[1]:region[3], region[0]:region[2]].any())
+    for x1, y1, x2, y2 in mine:
+        h = y2 - y1
+        if mask[max(0, y2 - h // 4):y2 + max(8, int(0.3 * h)), x1:x2].any():
+            return True
+    return False
+
+
+def zone_mask(zones: Sequence[Sequence[tuple[float, float]]], size: tuple[int, int]) -> np.ndarray:
+    """A uint8 mask (h, w) of the union of relative 0..1 polygons at `size` = (w, h)."""
+    w, h = size
+    mask = np.zeros((h, w), np.uint8)
+    for poly in zones:
+        pts = np.round(np.asarray(poly, np.float64) * [w, h]).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 255)
+    return mask
+
+
 @dataclass
 class MotionSample:
     """What the background model made of one frame: motion boxes (padded, merged) and blobs in frame
@@ -134,11 +156,10 @@ class MotionDetector:
         self.grey: np.ndarray | None = None  # last blurred small grey frame
         self.prev_grey: np.ndarray | None = None  # the one before (frame difference: is it still moving?)
         self._fed: np.ndarray | None = None  # the grey copy of the last frame measured
-        self.light = Light(config.history)   # each frame to the light the model has learnt
 
-    def levelled(self, grey: np.ndarray) -> np.ndarray:
-        """A small grey copy levelled as the last measured frame was (vision/light.py)."""
-        return self.light.levelled(grey)
+    def reset(self) -> None:
+        self._bg = cv2.createBackgroundSubtractorMOG2(history=self.config.history,
+                                                      varThreshold=self.config.threshold, detectShadows=False)
 
     def small_grey(self, image: np.ndarray) -> np.ndarray:
         """The blurred small grey copy the background model works on (depends on this frame alone)."""
@@ -151,7 +172,7 @@ class MotionDetector:
     def measure(self, image: np.ndarray, grey: np.ndarray | None = None) -> MotionSample:
         """Feed one frame (BGR, frame size; `grey`: its `small_grey`, if made already) to the background
         model. Depends only on the frames fed, in order, so it may run ahead of `use` in another thread."""
-        grey = self.light.level(self.small_grey(image) if grey is None else grey)
+        grey = self.small_grey(image) if grey is None else grey
         prev, self._fed = self._fed, grey
         return self._sample(self._bg.apply(grey), grey, prev)
 
@@ -159,8 +180,7 @@ class MotionDetector:
                    prev2: np.ndarray | None = None) -> MotionSample:
         """What moved since the frame before (`prev`: its small grey copy), not fed to the background model: a
         line camera's frames between two detect-fps ones, where what matters is fast (gating.LineBurst).
-        With the frame before that (`prev2`), only what differs from both: where the object is now. The grey
-        copies are `levelled` ones."""
+        With the frame before that (`prev2`), only what differs from both: where the object is now."""
         fg = np.zeros_like(grey) if prev is None else cv2.absdiff(grey, prev)
         if prev2 is not None:
             fg = cv2.min(fg, cv2.absdiff(grey, prev2))

@@ -27,13 +27,13 @@ from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
 from vision.gating import Cadence, LineBurst, MotionExplainer, Predictions, WatchedAreas, at_line, near_line
 from vision.lifecycle import EventManager
-from vision.motion import MotionGate, MotionSample, Plan
+from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
 from vision.packing import drop_cut
 from vision.rules import LeftObject, Line, Occupancy, RuleContext, ZoneRule, build_rule, seconds_of_day
 from vision.rules.occupancy import closer_look, look_bounds, take_samples
 from vision.tracking import ObjectTracker, family_of
-from vision.zones import PolygonZone, feet_touch
+from vision.zones import PolygonZone
 
 log = logging.getLogger(__name__)
 UNFIT = ("motion regions do not fit one input at full-frame scale", "motion covers most of the frame")
@@ -183,11 +183,10 @@ class CameraPipeline:
         motion = self.gate.motion
         if self._cadence is None:
             return motion.measure(image)
-        sample = motion.measure(image) if self._cadence.base(t) else None
-        grey = sample.grey if sample is not None else motion.levelled(motion.small_grey(image))
+        grey = motion.small_grey(image)
         prev, prev2 = self._grey, self._grey2
         self._grey, self._grey2 = grey, prev
-        return sample if sample is not None else (grey, prev, prev2)
+        return motion.measure(image, grey) if self._cadence.base(t) else (grey, prev, prev2)
 
     def _plan(self, image: np.ndarray, t: float, base: bool = True, early: Early | None = None) -> Plan:
         assert self.gate is not None

@@ -6,12 +6,8 @@ An object is in a zone when its box's bottom-centre is inside the polygon. Membe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
-
-Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
 
 
 def to_pixels(points: list[tuple[float, float]] | np.ndarray, width: int, height: int) -> np.ndarray:
@@ -77,30 +73,3 @@ class PolygonZone:
 
     def state_size(self) -> int:
         return len(self._state)
-
-
-def feet_touch(region: Box, blobs: list[Box], mask: np.ndarray) -> bool:
-    """Whether a blob of this region could stand in `mask` (uint8, frame size): its lowest quarter, or a
-    little below it (a moving upper body over still legs), touches the mask. Without blobs: the region."""
-    mine = [
-        b
-        for b in blobs
-        if region[0] <= (b[0] + b[2]) / 2 <= region[2] and region[1] <= (b[1] + b[3]) / 2 <= region[3]
-    ]
-    if not mine:
-        return bool(mask[region[1]:region[3], region[0]:region[2]].any())
-    for x1, y1, x2, y2 in mine:
-        h = y2 - y1
-        if mask[max(0, y2 - h // 4):y2 + max(8, int(0.3 * h)), x1:x2].any():
-            return True
-    return False
-
-
-def zone_mask(zones: Sequence[Sequence[tuple[float, float]]], size: tuple[int, int]) -> np.ndarray:
-    """A uint8 mask (h, w) of the union of relative 0..1 polygons at `size` = (w, h)."""
-    w, h = size
-    mask = np.zeros((h, w), np.uint8)
-    for poly in zones:
-        pts = np.round(np.asarray(poly, np.float64) * [w, h]).astype(np.int32)
-        cv2.fillPoly(mask, [pts], 255)
-    return mask

@@ -11,8 +11,7 @@ from tests.vision.test_detectors_real import vtest_frame
 from tests.vision.test_motion import H, W, scene, with_square
 from vision.detectors import MODELS_DIR, create_detector
 from vision.detectors.decoding import preprocess
-from vision.motion import MotionConfig, MotionGate, Plan
-from vision.zones import feet_touch
+from vision.motion import MotionConfig, MotionGate, Plan, feet_touch
 
 YOLOX = MODELS_DIR / "yolox_nano_416.onnx"
 
