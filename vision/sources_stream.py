@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -30,6 +30,7 @@ from vision.base import Frame
 from vision.errors import SourceError
 from vision.sources_base import Backoff, FrameSource, StateCallback
 from vision.sources_file import Timeline
+from vision.stream_urls import masked
 
 log = logging.getLogger("vision.sources")
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")  # read by each open
@@ -250,16 +251,6 @@ class StreamSource(FrameSource):
 
 FIX = ("check that the camera is on and reachable, and its URL in the camera config "
        "(scheme, host, port, path; rtsp://user:password@host:port/path when it needs a login)")
-
-
-def masked(url: str) -> str:
-    """The URL with its password replaced by ***, for messages and logs."""
-    u = urlsplit(url)
-    if u.password is None:
-        return url
-    host = u.hostname or ""
-    netloc = f"{u.username}:***@{host}" + (f":{u.port}" if u.port else "")
-    return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
 
 
 def diagnose(url: str, timeout_s: float) -> str:

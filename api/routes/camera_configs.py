@@ -33,6 +33,7 @@ from api.services.camera_health import health
 from api.services.onvif_streams import onvif_streams
 from api.services.retention import storage_by_camera
 from api.services.rule_forms import rule_form_schema
+from api.services.stream_secrets import hide
 from api.views import ERRORS
 
 router = APIRouter(prefix="/api/camera-configs", tags=["camera configs"], responses=ERRORS)
@@ -55,6 +56,13 @@ def probe(source: str, field: str = "source") -> tuple[bytes, int, int]:
     if not ok:
         raise ConfigInvalid("", [FieldError(field, "the first frame could not be encoded as JPEG")])
     return buf.tobytes(), int(img.shape[1]), int(img.shape[0])
+
+
+def _shown(row: object) -> CameraConfigOut:
+    """A stored config as the pages see it: stream passwords as *** (api.services.stream_secrets)."""
+    out = CameraConfigOut.model_validate(row)
+    out.config = hide(out.config)
+    return out
 
 
 def _probe_named(name: str, config: dict[str, Any], old: dict[str, Any] | None = None) -> None:
@@ -80,6 +88,7 @@ def list_configs(_: Engineer, ctx: CtxDep) -> list[CameraRowOut]:
     out = []
     for r in rows:
         item = CameraRowOut.model_validate(r)
+        item.config = hide(item.config)
         h = well[r.camera]
         item.uptime_24h, item.reconnects_24h = h.uptime_24h, h.reconnects_24h
         item.last_error, item.last_error_at = h.last_error, h.last_error_at
@@ -111,8 +120,10 @@ def schema(_: Engineer, ctx: CtxDep,
 
 @router.post("/probe", response_model=ProbeOut,
              summary="Try a source: its first frame, or the decoder's error")
-async def probe_source(body: ProbeIn, _: Engineer) -> ProbeOut:
-    jpeg, w, h = await run_in_threadpool(probe, body.source)
+async def probe_source(body: ProbeIn, _: Engineer, ctx: CtxDep) -> ProbeOut:
+    # a stored camera's URL read back with *** is tried with its stored password
+    source = await run_in_threadpool(ctx.camera_configs.reveal, body.source)
+    jpeg, w, h = await run_in_threadpool(probe, source)
     return ProbeOut(width=w, height=h, jpeg="data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
 
 
@@ -125,10 +136,20 @@ async def onvif(body: OnvifIn, _: Engineer) -> list[OnvifStreamOut]:
 
 @router.get("/export.yaml", response_class=Response,
             responses={200: {"content": {"application/yaml": {}}, "description": "The YAML contract"}},
-            summary="Cameras as the YAML contract (all enabled ones, or those named)")
-def export_yaml(_: Engineer, ctx: CtxDep,
-                camera: Annotated[list[str] | None, Query(max_length=200)] = None) -> Response:
-    return Response(ctx.camera_configs.export_yaml(camera), media_type="application/yaml")
+            summary="Cameras as the YAML contract (all enabled ones, or those named); stream passwords as "
+                    "*** unless an admin asks for them")
+def export_yaml(user: Engineer, ctx: CtxDep,
+                camera: Annotated[list[str] | None, Query(max_length=200)] = None,
+                passwords: Annotated[bool, Query(description="Stream passwords in clear (admin only: to move "
+                                                             "the cameras to another server)")] = False,
+                ) -> Response:
+    if passwords:
+        if user.role != "admin":
+            raise HTTPException(403, "only an admin may export the cameras' stream passwords; without "
+                                     "passwords=true they show as *** (an import here keeps them)")
+        ctx.audit(user.name, "cameras_exported_with_passwords", ",".join(camera or [])[:200])
+    text = ctx.camera_configs.export_yaml(camera, passwords=passwords)
+    return Response(text, media_type="application/yaml", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/import", response_model=list[SavedOut],
@@ -157,7 +178,7 @@ def create(body: CameraConfigIn, user: Engineer, ctx: CtxDep) -> SavedOut:
 
 @router.get("/{camera_id}", response_model=CameraConfigOut, summary="One camera's config")
 def get_one(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> CameraConfigOut:
-    return CameraConfigOut.model_validate(ctx.camera_configs.get(camera_id))
+    return _shown(ctx.camera_configs.get(camera_id))
 
 
 @router.put("/{camera_id}", response_model=SavedOut,
@@ -181,13 +202,16 @@ def set_enabled(camera_id: CameraId, body: EnabledIn, user: Engineer, ctx: CtxDe
             summary="How many days this camera's snapshots and clips are kept")
 def set_retention(camera_id: CameraId, body: RetentionIn, user: Engineer, ctx: CtxDep) -> CameraConfigOut:
     ctx.camera_configs.set_retention(camera_id, body.model_dump(exclude_none=True), user.name)
-    return CameraConfigOut.model_validate(ctx.camera_configs.get(camera_id))
+    return _shown(ctx.camera_configs.get(camera_id))
 
 
 @router.get("/{camera_id}/history", response_model=list[ChangeOut], summary="Who changed what, when")
 def history(camera_id: CameraId, _: Engineer, ctx: CtxDep) -> list[ChangeOut]:
     ctx.camera_configs.get(camera_id)
-    return [ChangeOut.model_validate(c) for c in ctx.camera_configs.history(camera_id)]
+    out = [ChangeOut.model_validate(c) for c in ctx.camera_configs.history(camera_id)]
+    for change in out:
+        change.config = hide(change.config)
+    return out
 
 
 @router.get("/{camera_id}/debug.jpg", response_class=Response,

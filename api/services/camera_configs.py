@@ -21,6 +21,7 @@ from api.db.models import Camera, CameraConfig, CameraConfigChange
 from api.errors import Exists, NotFound
 from api.services.camera_checks import ConfigInvalid, FieldError, absolute_source, check_camera, fold_globals
 from api.services.ingest import CameraCache
+from api.services.stream_secrets import hide, known_urls, restore, reveal
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class CameraConfigs:
     def check(self, name: str, raw: object, base_dir: Path | None = None) -> dict[str, object]:
         base = base_dir or self.base_dir
         if isinstance(raw, dict):
-            raw = absolute_source(raw, base)
+            raw = absolute_source(restore(name, raw, self.known_urls), base)
         return check_camera(name, raw, base)
 
     def save(self, name: str, raw: object, actor: str, *, create: bool | None = None) -> Saved:
@@ -177,6 +178,14 @@ class CameraConfigs:
         with self.sessions() as session:
             return list(session.scalars(select(CameraConfig).order_by(CameraConfig.camera)))
 
+    def known_urls(self) -> dict[str, str]:
+        """Every stored stream URL with a password, by its masked form (api.services.stream_secrets)."""
+        return known_urls(r.config for r in self.all())
+
+    def reveal(self, url: str, field: str = "source") -> str:
+        """A URL read back with *** as the stored one it stands for (to try it again)."""
+        return reveal(url, self.known_urls, field)
+
     def history(self, name: str, limit: int = 100) -> list[CameraConfigChange]:
         with self.sessions() as session:
             q = (select(CameraConfigChange).where(CameraConfigChange.camera == name)
@@ -217,15 +226,17 @@ class CameraConfigs:
             session.commit()
         return sorted(configs)
 
-    def export_yaml(self, names: list[str] | None = None, *, include_disabled: bool = False) -> str:
-        """The cameras as the YAML contract (only the cameras' own keys: nothing outside the contract)."""
+    def export_yaml(self, names: list[str] | None = None, *, include_disabled: bool = False,
+                    passwords: bool = False) -> str:
+        """The cameras as the YAML contract (only the cameras' own keys: nothing outside the contract); stream
+        passwords as *** unless `passwords` (importing the file here again keeps them either way)."""
         rows = [r for r in self.all() if (names is None or r.camera in names)
                 and (r.enabled or include_disabled or names is not None)]
         if names is not None:
             missing = sorted(set(names) - {r.camera for r in rows})
             if missing:
                 raise NotFound(f"no camera config {missing[0]!r}")
-        doc = {"cameras": {r.camera: _ordered(r.config) for r in rows}}
+        doc = {"cameras": {r.camera: _ordered(r.config if passwords else hide(r.config)) for r in rows}}
         return yaml.dump(doc, Dumper=_ContractDumper, sort_keys=False, allow_unicode=True, width=110)
 
     def worker_feed(self) -> dict[str, object]:
