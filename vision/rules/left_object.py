@@ -127,8 +127,8 @@ class LeftObject(ZoneRule):
 
     kind = "left_object"
     hold_s = 5.0  # a region hidden this long (people in front of it) has gone
-    stood_s = 3.0  # an object still this long (not someone putting a thing down) ...
-    stood_memory_s = 60.0  # ... leaves a ghost where it stood that is not reported for this long
+    stood_s = 3.0  # someone still this long while the background is first learnt (or lingering then) ...
+    stood_memory_s = 60.0  # ... leaves a ghost where he stood that is not reported for this long
     # someone who stays by a region this long (a track that stays, over it at every look) is with it: its
     # time starts again (its owner came back to it); one who walks past it in less is not (on left_objects at
     # sampling phase 2 a walker turning by the bag left at 30 s, slower than 0.3 sizes a second at one look,
@@ -144,8 +144,9 @@ class LeftObject(ZoneRule):
         self._regions: dict[str, Episode] = {}  # key -> candidate region (since = first_seen)
         self._fired: set[str] = set()
         self._attended: dict[str, float] = {}   # key -> since when someone staying has been over it, unbroken
-        # where objects stood still for a while (a person waiting): what they leave behind is their ghost
+        # where people the first seconds' background learnt stood: what they leave behind is their ghost
         self._stood: deque[tuple[float, np.ndarray]] = deque(maxlen=2000)
+        self._learnt: set[int] = set()   # ids of the people it learnt
 
     def _evaluate(self, ctx: RuleContext) -> list[Episode]:
         if ctx.image is None:
@@ -153,12 +154,21 @@ class LeftObject(ZoneRule):
         mask = self.background.apply(ctx.image, ctx.t, ctx.shrunk)
         while self._stood and ctx.t - self._stood[0][0] > self.stood_memory_s:
             self._stood.popleft()
+        warming = self.background.warming(ctx.t)
         for tr in ctx.tracks:
-            # stood: still; or, while the background is first learnt (fast, everywhere), someone who lingers
-            # (talking, swaying: under half their size from where they were) is learnt into it
-            lingered = self.background.warming(ctx.t) and tr.drift <= 0.5 and ctx.t - tr.first_t >= 1.0
-            stood = tr.still_seconds(ctx.t) >= self.stood_s or lingered
-            if tr.last_t == ctx.t and stood and ctx.label(tr) == "person":
+            if tr.last_t != ctx.t or ctx.label(tr) != "person":
+                continue
+            still = tr.still_seconds(ctx.t) >= self.stood_s
+            # while the background is first learnt (fast, everywhere), someone still, or lingering (talking,
+            # swaying: under half their size from where they were), is learnt into it. Only they leave a
+            # ghost: later the long-term background never learns where something stands (a person waiting
+            # or what he put down), so a thing left by someone who stood over it is a thing, not his ghost
+            # (a carton set down and stood over for 4 s was taken for the ghost and not reported for 60 s)
+            if not (still or (warming and tr.drift <= 0.5 and ctx.t - tr.first_t >= 1.0)):
+                continue
+            if warming:
+                self._learnt.add(tr.id)
+            if tr.id in self._learnt:
                 self._stood.append((ctx.t, tr.box.copy()))
         s = self.background.scale
         h, w = ctx.image.shape[:2]
