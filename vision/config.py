@@ -101,6 +101,9 @@ class CrowdRule(RuleBase):
     labels: list[str] = Field(min_length=1, description="Object labels (COCO names) counted")
     min_count: int = Field(ge=2, description="Objects at once that make a crowd")
     min_seconds: float = Field(ge=0, description="Seconds the crowd lasts before the event starts")
+    gap_s: float = Field(default=8.0, ge=0, description="The count may fall below min_count for up to this "
+                         "many seconds (someone hidden, or stepping away a moment) and it is the same crowd: "
+                         "one event; thinned out longer, it has dispersed")
 
 
 class LineRule(RuleBase):

@@ -97,9 +97,9 @@ def test_crowd() -> None:
             p.last_t = k * 0.2
         eps = rule.evaluate(ctx(k * 0.2, people))
     assert len(eps) == 1 and eps[0].count == 3
-    for k in range(8, 30):
+    for k in range(8, 60):   # thinned out to one from 1.6 s: dispersed once gap_s (8 s) has passed
         eps = rule.evaluate(ctx(k * 0.2, people[:1]))
-    assert eps == [] or eps[0].done
+        assert (eps == [] or eps[0].done) == (k * 0.2 > 1.4 + 8.0 + 1e-6), k
 
 
 def test_a_crowd_counts_people_present_now_not_those_looked_for_in_vain() -> None:
@@ -136,6 +136,31 @@ def test_a_crowd_event_begins_only_while_the_crowd_is_there() -> None:
             p.last_t = t
         eps = rule.evaluate(ctx(t, people))
     assert len(eps) == 1 and eps[0].first_seen == 0.0 and eps[0].start == pytest.approx(2.4)
+
+
+@pytest.mark.parametrize(("gap_s", "events"), [(8.0, 1), (2.0, 3)])
+def test_a_gathering_whose_count_dips_a_moment_is_one_crowd(gap_s: float, events: int) -> None:
+    """Six people gather for 3 min (crowd: 5 for 30 s); two step away for 4 s, twice. With the default gap_s
+    (8 s) that is one crowd, one event, ending where the crowd was last there; with 2 s (as it was before
+    gap_s) three events, the second and third each 30 s after a dip, while the crowd never left."""
+    rule = Crowd(CrowdRule(kind="crowd", labels=["person"], min_count=5, min_seconds=30, event="crowd",
+                           gap_s=gap_s), ZONE)
+    people = [track(i, [12 * i, 60, 12 * i + 10, 90], 0, "person") for i in range(1, 7)]
+    started, ended = [], []
+    for k in range(0, 5 * 200):
+        t = k * 0.2
+        here = people if t < 180 else []
+        if 60 <= t < 64 or 120 <= t < 124:
+            here = people[:4]
+        for p in here:
+            p.last_t = t
+        for ep in rule.evaluate(ctx(t, here)):
+            if ep.start == t:
+                started.append(t)
+            if ep.done:
+                ended.append(ep.last_t)
+    assert len(started) == events and started[0] == pytest.approx(30.0)
+    assert ended[-1] == pytest.approx(179.8)
 
 
 def test_line_direction_and_counts() -> None:

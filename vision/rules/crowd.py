@@ -9,9 +9,10 @@ one miss is the detector's flicker. Counting misses, not seconds, makes "briefly
 phase 2 counted 6 from 2.27 s with 4 people there: a torso box beside a girl's and a bin seen now and then,
 each counted for the 1 s after it was last seen.)
 
-The count may dip below min_count for up to `hold_s` (someone hidden for a moment) without starting the
-crowd's time again; but the event begins only at a frame where the crowd is there (>= min_count now), not
-where min_seconds after its start have passed while it has already thinned out.
+The count may dip below min_count for up to `gap_s` (someone hidden, or stepping away a moment) without
+ending the crowd or starting its time again (with 2 s, a gathering whose count dipped for 4 s twice was three
+events, each min_seconds after a dip); but the event begins only at a frame where the crowd is there
+(>= min_count now), not where min_seconds after its start have passed while it has already thinned out.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ class Crowd(ZoneRule):
     """At least min_count objects in the zone at once for >= min_seconds."""
 
     kind = "crowd"
-    hold_s = 2.0
 
     def __init__(self, cfg: CrowdRule, zone: PolygonZone) -> None:
         super().__init__(cfg, zone)
         self.min_count = cfg.min_count
         self.min_seconds = cfg.min_seconds
+        self.hold_s = cfg.gap_s
         self._since: float | None = None
         self._last_ok = -1e9
         self._current: Episode | None = None
