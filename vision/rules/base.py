@@ -266,8 +266,7 @@ class TrackRule(ZoneRule):
         """Whether a track without an event may start one now, or take over one (a rule may ask more)."""
         return True
 
-    @staticmethod
-    def _looks_there(ep: Episode, ctx: RuleContext) -> bool:
+    def _looks_there(self, ep: Episode, ctx: RuleContext) -> bool:
         """Whether an object that stood still, now unseen by the detector (a parked bicycle it loses, someone
         standing with their back to the camera), is still there to the eye: its place looks just like it.
         Its visit then goes on."""

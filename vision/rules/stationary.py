@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from vision import appearance
+from vision.boxes import inside_fractions
 from vision.config import StationaryRule
 from vision.rules.base import Episode, RuleContext, TrackRule
+from vision.rules.crowd import present
 from vision.track import Track
 from vision.zones import PolygonZone
 
 EMPTY_LOOK = 0.5  # appearance distance above which a place no longer looks like the object that stood there
 EMPTY_S = 3.0
 UNSEEN_S = 6.0    # ... and the object has not been detected for this long (two full-frame looks, by default)
+OCCLUDED = 0.5    # this much of an unseen object's box inside another's seen now: hidden behind it, not gone
 
 
 class Stationary(TrackRule):
@@ -38,12 +43,27 @@ class Stationary(TrackRule):
             return False
         return tr.still_since <= since + 1e-6
 
+    def _occluded(self, ep: Episode, ctx: RuleContext) -> bool:
+        """Whether something else there now stands in front of the object's place (a bus stopping beside a
+        car parked in the fire lane): half of its box or more lies in the other's. The car is hidden, not
+        gone: its place looks like the bus, and it cannot be seen to drive off until the bus has gone."""
+        others = [tr.box for tr in ctx.tracks if tr.id != ep.track_id and present(tr, ctx.t, ctx.misses)]
+        return bool(others) and float(inside_fractions(ep.box, np.array(others)).max()) >= OCCLUDED
+
+    def _looks_there(self, ep: Episode, ctx: RuleContext) -> bool:
+        # hidden behind another object that stopped in front of it: its visit goes on (a bus that stood 5 s
+        # in front of a car parked in the fire lane ended its event, and a second began 30 s after it left)
+        return super()._looks_there(ep, ctx) or self._occluded(ep, ctx)
+
     def _gone(self, ep: Episode, ctx: RuleContext) -> bool:
         """A still object the detector misses for a while is still there: its place looks like it. When it has
         not been detected for UNSEEN_S and its place has looked unlike it for EMPTY_S (longer than someone
-        passing in front of it takes), it has driven off, and another one that stops there later is another
-        event."""
+        passing in front of it takes), and nothing seen now stands in front of it, it has driven off, and
+        another one that stops there later is another event."""
         if ctx.image is None or ep.embedding is None:
+            return False
+        if self._occluded(ep, ctx):
+            ep.empty_since = None
             return False
         if appearance.distance(appearance.embed(ctx.image, ep.box), ep.embedding) <= EMPTY_LOOK:
             ep.empty_since = None

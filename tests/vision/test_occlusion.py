@@ -1,0 +1,69 @@
+"""A car parked in a fire lane, hidden for a while by a bus that stops in front of it (synthetic frames, one
+colour per object): one event while the car stays, and its end once it is known to have gone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from vision.base import Frame
+from vision.config import parse_config
+from vision.pipeline import CameraPipeline
+
+from .conftest import ColourDetector, scene
+
+Box = tuple[float, float, float, float]
+CAR: Box = (120, 140, 200, 185)
+
+
+def _bus(t: float, stops: float, leaves: float) -> list[tuple[str, Box]]:
+    """A bus that drives in from the right (4 s), stands in front of the car's place, and drives off left."""
+    if stops - 4 <= t < stops:
+        x = 90 + 60 * (stops - t)
+    elif stops <= t < leaves:
+        x = 90.0
+    elif leaves <= t < leaves + 5:
+        x = 90 - 60 * (t - leaves)
+    else:
+        return []
+    return [("bus", (x, 115, x + 150, 200))]
+
+
+def _events(objects: Callable[[float], list[tuple[str, Box]]], seconds: float) -> list[tuple[float, float]]:
+    """(start_s, end_s) of each fire_lane event (stationary car, 30 s) over `seconds` at 5 frames a second."""
+    rule = {"kind": "stationary", "labels": ["car"], "min_seconds": 30, "event": "fire_lane"}
+    lane = {"polygon": [[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]], "rules": [rule]}
+    camera = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False}, "zones": {"lane": lane}}
+    cam = parse_config({"cameras": {"c": camera}}).cameras["c"]
+    pipe = CameraPipeline("c", cam, ColourDetector())
+    out = []
+    for k in range(int(seconds * 5)):
+        t = k / 5
+        out += pipe.process(Frame(index=k, t=t, image=scene(t, objects(t)).image))
+    out += pipe.finish()
+    return [(m.start_s, m.end_s) for m in out if m.lifecycle == "end"]
+
+
+@pytest.mark.parametrize("hidden_s", [5.0, 40.0])
+def test_a_car_hidden_by_a_bus_that_stops_in_front_of_it_is_one_event(hidden_s: float) -> None:
+    """Half of the car's box or more in the bus's: hidden, not gone (its place looks like the bus; it was
+    ended when the bus reached it, and a second event began 30 s after the bus left)."""
+    def objects(t: float) -> list[tuple[str, Box]]:
+        return ([("car", CAR)] if 20 <= t < 250 else []) + _bus(t, 104, 104 + hidden_s)
+
+    [(start, end)] = _events(objects, 260)
+    assert start == pytest.approx(50, abs=1) and end == pytest.approx(250, abs=1)
+
+
+def test_a_car_that_drove_off_while_hidden_ends_when_its_place_is_seen_empty() -> None:
+    """The car leaves at 110 s behind a bus that stands until 164 s: its event ends once the bus has gone and
+    the place looks empty; another car that parks there later is another event."""
+    def objects(t: float) -> list[tuple[str, Box]]:
+        cars = [("car", CAR)] if 20 <= t < 110 else [("car", (125, 140, 205, 185))] if 240 <= t < 330 else []
+        return cars + _bus(t, 104, 164)
+
+    events = _events(objects, 340)
+    assert len(events) == 2
+    assert events[0][0] == pytest.approx(50, abs=1) and 160 <= events[0][1] <= 172
+    assert events[1][0] == pytest.approx(270, abs=1)
