@@ -41,6 +41,7 @@ class Episode:
     # track rules: since when its place has looked unlike it, while unseen
     empty_since: float | None = None
     still: bool = False  # track rules: the object was standing still when last seen
+    place: np.ndarray | None = None  # track rules: its box when the event began or a new track took it over
     done: bool = False  # instantaneous (line): ends in the frame it starts
 
 
@@ -234,7 +235,7 @@ class TrackRule(ZoneRule):
                     orphans.append(match)
             if match is not None and self._adoptable(tr):
                 orphans.remove(match)
-                match.track_id, match.last_t, match.box = tr.id, tr.last_t, tr.box
+                match.track_id, match.last_t, match.box, match.place = tr.id, tr.last_t, tr.box, tr.box.copy()
                 self._by_track[tr.id] = match.key
                 self._adopted[match.key] = t
                 continue
@@ -245,7 +246,7 @@ class TrackRule(ZoneRule):
                 self._episodes[key] = Episode(key=key, label=label, first_seen=since, start=t,
                                               last_t=tr.last_t,
                                               box=tr.box.copy(), score=tr.max_score, track_id=tr.id,
-                                              displacement=round(tr.drift, 3))
+                                              displacement=round(tr.drift, 3), place=tr.box.copy())
                 self._by_track[tr.id] = key
         # 3. orphans past the gap, or whose place has been seen empty, end
         for ep in orphans:

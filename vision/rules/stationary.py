@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vision import appearance
-from vision.boxes import inside_fractions
+from vision.boxes import area, inside_fractions
 from vision.config import StationaryRule
 from vision.rules.base import Episode, RuleContext, TrackRule
 from vision.rules.crowd import present
@@ -15,6 +15,7 @@ from vision.zones import PolygonZone
 EMPTY_LOOK = 0.5  # appearance distance above which a place no longer looks like the object that stood there
 EMPTY_S = 3.0
 UNSEEN_S = 6.0    # ... and the object has not been detected for this long (two full-frame looks, by default)
+IN_PLACE = 0.9    # this much of the place an object stood in still under its box: it has not left it
 OCCLUDED = 0.5    # this much of an unseen object's box inside another's seen now: hidden behind it, not gone
 
 
@@ -41,7 +42,18 @@ class Stationary(TrackRule):
         since = max(ep.start, self._adopted.get(ep.key, ep.start))
         if tr.odd and not self.zone.contains(tr.anchor[None])[0]:
             return False
-        return tr.still_since <= since + 1e-6
+        return tr.still_since <= since + 1e-6 or self._in_place(ep, tr)
+
+    @staticmethod
+    def _in_place(ep: Episode, tr: Track) -> bool:
+        """Whether the object's box still covers the place it stood in when the event began (IN_PLACE of it),
+        at most twice its size: a door or a boot lid opened, someone getting out beside it, widens the box
+        and moves its centre (a door that widened a car's box by 37 % ended its event and began another), but
+        a car driving off uncovers its place within a tenth of its length."""
+        if ep.place is None:
+            return False
+        grown = float(area(tr.box)[0]) <= 2.0 * float(area(ep.place)[0])
+        return grown and float(inside_fractions(ep.place, tr.box[None])[0]) >= IN_PLACE
 
     def _occluded(self, ep: Episode, ctx: RuleContext) -> bool:
         """Whether something else there now stands in front of the object's place (a bus stopping beside a

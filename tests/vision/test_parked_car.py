@@ -1,5 +1,6 @@
-"""A car parked in a fire lane, hidden for a while by a bus that stops in front of it (synthetic frames, one
-colour per object): one event while the car stays, and its end once it is known to have gone."""
+"""A car parked in a fire lane (synthetic frames, one colour per object): hidden for a while by a bus that
+stops in front of it, or with a door opened, it is one event while it stays, and its event ends once it is
+known to have gone."""
 
 from __future__ import annotations
 
@@ -67,3 +68,23 @@ def test_a_car_that_drove_off_while_hidden_ends_when_its_place_is_seen_empty() -
     assert len(events) == 2
     assert events[0][0] == pytest.approx(50, abs=1) and 160 <= events[0][1] <= 172
     assert events[1][0] == pytest.approx(270, abs=1)
+
+
+def test_a_door_opened_on_a_parked_car_is_no_move_driving_off_is() -> None:
+    """A door (or a boot lid) opened widens the car's box by 37 % for 10 s and moves its centre by more than
+    still_radius: the car has not left its place (its box still covers it), so its event goes on (it ended,
+    and another began 42 s later); a car that drives off slowly (8 px a second) still ends within 2 s."""
+    def door(t: float) -> list[tuple[str, Box]]:
+        if not 20 <= t < 250:
+            return []
+        return [("car", (120, 140, 230, 185) if 100 <= t < 110 else CAR)]
+
+    [(start, end)] = _events(door, 260)
+    assert start == pytest.approx(50, abs=1) and end == pytest.approx(250, abs=1)
+
+    def drive(t: float) -> list[tuple[str, Box]]:
+        x = 120 - 8 * max(0.0, t - 100)
+        return [("car", (x, 140, x + 80, 185))] if 20 <= t and x > -80 else []
+
+    [(start, end)] = _events(drive, 130)
+    assert start == pytest.approx(50, abs=1) and 100 <= end <= 102
