@@ -144,6 +144,7 @@ class LeftObject(ZoneRule):
         self._regions: dict[str, Episode] = {}  # key -> candidate region (since = first_seen)
         self._fired: set[str] = set()
         self._attended: dict[str, float] = {}   # key -> since when someone staying has been over it, unbroken
+        self._whole: dict[str, np.ndarray] = {}   # key -> its box last seen whole (nobody in front of it)
         # where people the first seconds' background learnt stood: what they leave behind is their ghost
         self._stood: deque[tuple[float, np.ndarray]] = deque(maxlen=2000)
         self._learnt: set[int] = set()   # ids of the people it learnt
@@ -201,10 +202,14 @@ class LeftObject(ZoneRule):
                 continue
             boxes.append((box, explained))
         seen: set[str] = set()
+        # what may stand in front of a region: every object tracked now (a still one unlooked-at included)
+        fronts = np.array([tr.box for tr in ctx.tracks], np.float32).reshape(-1, 4)
         for box, explained in boxes:
             match = _best_match(box, [ep for ep in self._regions.values() if ep.key not in seen])
             if match is not None:
                 if match.key not in self._fired:
+                    if not (explained or _piece(match.box, box) or _overlaps(match.box, fronts, 0.0, 0.0)):
+                        self._whole[match.key] = box   # seen whole: nobody in front of it, no piece of it
                     match.box = box
                     # not left behind while someone stays with it: its time starts again (attend_s)
                     since = self._attended.setdefault(match.key, ctx.t) if explained else None
@@ -214,6 +219,14 @@ class LeftObject(ZoneRule):
                         match.first_seen = ctx.t
                 match.last_t = ctx.t
                 seen.add(match.key)
+            elif not explained and (part := next((ep for ep in self._regions.values()
+                                                  if ep.key not in self._fired and ep.key in self._whole
+                                                  and _holds(self._whole[ep.key], box)), None)) is not None:
+                # the other piece of a thing someone walks past (he hides its middle): that thing, as last
+                # seen whole (its box had become the piece on his one side, the piece on his other did not
+                # match it, and with a walker every 6 s a bag's time started again every 6 s: never reported)
+                part.last_t = ctx.t
+                seen.add(part.key)
             elif (whole := next((ep for ep in self._regions.values()
                                  if ep.key in self._fired and _holds(ep.box, box)), None)) is not None:
                 # a piece of a reported thing whose region came apart (someone beside it walked off, part of
@@ -229,6 +242,7 @@ class LeftObject(ZoneRule):
             if ctx.t - ep.last_t > self.hold_s:
                 del self._regions[key]
                 self._attended.pop(key, None)
+                self._whole.pop(key, None)
                 if key in self._fired:
                     self._fired.discard(key)
                     ep.done = True
@@ -252,6 +266,7 @@ class LeftObject(ZoneRule):
         self._regions.clear()
         self._fired.clear()
         self._attended.clear()
+        self._whole.clear()
 
     def state_size(self) -> int:
         return len(self._regions)
@@ -272,6 +287,13 @@ def _best_match(box: np.ndarray, eps: list[Episode]) -> Episode | None:
         if (o >= 0.3 or inside) and o > best_iou:
             best, best_iou = ep, o
     return best
+
+
+def _piece(whole: np.ndarray, box: np.ndarray) -> bool:
+    """Whether `box` is a part of `whole`: lies (90 %) inside it at under 70 % of its area."""
+    inter, b_area, w_area = overlap(np.asarray(box, np.float64).tolist(),
+                                    np.asarray(whole, np.float64).tolist())
+    return b_area > 0 and inter / b_area >= 0.9 and b_area < 0.7 * w_area
 
 
 def _holds(outer: np.ndarray, box: np.ndarray, min_inside: float = 0.6) -> bool:
