@@ -120,7 +120,7 @@ def test_a_crowd_counts_people_present_now_not_those_looked_for_in_vain() -> Non
 
 
 def test_a_crowd_event_begins_only_while_the_crowd_is_there() -> None:
-    """Three people for 0.6 s, then two: the count may dip for hold_s without the crowd's time starting
+    """Three people for 0.6 s, then two: the count may dip for gap_s without the crowd's time starting
     again, but an event does not begin min_seconds after its start once it has thinned out."""
     rule = Crowd(CrowdRule(kind="crowd", labels=["person"], min_count=3, min_seconds=1, event="crowd"), ZONE)
     people = [track(i, [10 * i, 60, 10 * i + 8, 90], 0, "person") for i in range(1, 4)]

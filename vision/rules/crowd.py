@@ -46,7 +46,7 @@ class Crowd(ZoneRule):
         super().__init__(cfg, zone)
         self.min_count = cfg.min_count
         self.min_seconds = cfg.min_seconds
-        self.hold_s = cfg.gap_s
+        self.gap_s = cfg.gap_s
         self._since: float | None = None
         self._last_ok = -1e9
         self._current: Episode | None = None
@@ -58,7 +58,7 @@ class Crowd(ZoneRule):
         if crowd_now:
             self._since = ctx.t if self._since is None else self._since
             self._last_ok = ctx.t
-        elif self._since is not None and ctx.t - self._last_ok > self.hold_s:
+        elif self._since is not None and ctx.t - self._last_ok > self.gap_s:
             self._since = None
         ep = self._current
         if (self._since is not None and ctx.t - self._since >= self.min_seconds and members
