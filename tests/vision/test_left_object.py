@@ -290,3 +290,13 @@ def test_a_bag_in_a_corridor_people_walk_past_is_reported() -> None:
     never reported)."""
     starts = _corridor_starts(6.0)
     assert len(starts) == 1 and 50 <= starts[0] <= 56, starts
+
+
+@pytest.mark.parametrize("period_s", [3.0, 4.0, 8.0])
+def test_a_bag_walked_past_at_other_rates_is_reported_once(period_s: float) -> None:
+    """Its box last seen whole is the whole bag, not the piece a walker leaves in sight (one came at 4 s
+    intervals, the box shrank to a piece and the other piece began again: never reported); and it is
+    reported as the whole bag (reported as a piece, the whole bag seen next did not match that piece and was
+    reported again 30 s later, with a walker every 3 s or 8 s)."""
+    starts = _corridor_starts(period_s)
+    assert len(starts) == 1 and 50 <= starts[0] <= 56, starts

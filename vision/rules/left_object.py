@@ -208,7 +208,11 @@ class LeftObject(ZoneRule):
             match = _best_match(box, [ep for ep in self._regions.values() if ep.key not in seen])
             if match is not None:
                 if match.key not in self._fired:
-                    if not (explained or _piece(match.box, box) or _overlaps(match.box, fronts, 0.0, 0.0)):
+                    # a box over 90 % inside the one last seen whole is that, or part of it: a walker may have
+                    # hidden a side of it just now without being tracked over it yet
+                    last = self._whole.get(match.key)
+                    if not (explained or _piece(match.box, box) or _overlaps(match.box, fronts, 0.0, 0.0)
+                            or (last is not None and _holds(last, box, 0.9))):
                         self._whole[match.key] = box   # seen whole: nobody in front of it, no piece of it
                     match.box = box
                     # not left behind while someone stays with it: its time starts again (attend_s)
@@ -258,6 +262,11 @@ class LeftObject(ZoneRule):
                     continue
                 self._fired.add(key)
                 ep.start = ctx.t
+                last = self._whole.get(key)
+                if last is not None and _holds(last, ep.box, 0.9):
+                    # reported as the whole thing, not the piece a walker left in sight now: a reported
+                    # region keeps its box, and the whole of it seen next is that thing, not a new one
+                    ep.box = last
             if key in self._fired:
                 out.append(ep)
         return out
