@@ -26,6 +26,7 @@ from vision.confirm import confirmer_for
 from vision.detections import Detections, known_object_at
 from vision.events import EventMessage
 from vision.gating import Cadence, LineBurst, MotionExplainer, Predictions, WatchedAreas, at_line, near_line
+from vision.holding import StillHolder
 from vision.lifecycle import EventManager
 from vision.motion import MotionGate, MotionSample, Plan, feet_touch
 from vision.objects import ObjectFilterer
@@ -66,6 +67,7 @@ class CameraPipeline:
         model = str(getattr(detector, "path", "the detector"))
         check_labels(config_path, _single(name, camera), self.class_names, model)
         self.tracker = ObjectTracker(camera.tracker, self.class_names)
+        self.holder = StillHolder(camera.tracker, self.class_names)   # still objects a run missed
         self._solo: Detector | None = None   # the detector while a read-ahead thread works beside (ahead)
         self._runner: Detector = detector     # the one this pipeline runs: _solo once a read-ahead began
         self.confirm = confirm if confirm is not None else confirmer_for(camera.detector_section(),
@@ -313,7 +315,8 @@ class CameraPipeline:
         if mode == "skip":
             self.stats.skipped += 1
         else:
-            dets = self._detect(image, plan)
+            dets = self.holder.add(self._detect(image, plan), image, t, mode, plan.regions,
+                                   self.tracker.tracks.values())
             if mode == "full":
                 self.stats.full += 1
             else:

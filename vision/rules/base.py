@@ -188,8 +188,13 @@ class TrackRule(ZoneRule):
                 ep.label = ctx.label(tr)
                 ep.displacement = max(ep.displacement or 0.0, round(tr.drift, 3))
                 if tr.last_t == t:
-                    ep.embedding, ep.empty_since = appearance.blend(ep.embedding, tr.embedding), None
-                    ep.still = tr.drift <= STILL_DRIFT and not tr.odd
+                    ep.empty_since = None
+                    if not tr.odd:
+                        # what it looks like, and whether it stands still, from its own boxes: not from an
+                        # odd one (part of it, beside someone passing in front of it, who would end its
+                        # visit when the detector misses it next: its place no longer looked like that)
+                        ep.embedding = appearance.blend(ep.embedding, tr.embedding)
+                        ep.still = tr.drift <= STILL_DRIFT
                 elif self._looks_there(ep, ctx):
                     ep.last_t = t
             elif not inside and t - ep.last_t <= self.revisit_s:
@@ -246,7 +251,12 @@ class TrackRule(ZoneRule):
                 self._episodes[key] = Episode(key=key, label=label, first_seen=since, start=t,
                                               last_t=tr.last_t,
                                               box=tr.box.copy(), score=tr.max_score, track_id=tr.id,
-                                              displacement=round(tr.drift, 3), place=tr.box.copy())
+                                              displacement=round(tr.drift, 3), place=tr.box.copy(),
+                                              # what it looked like when last seen: a track unseen as its time
+                                              # comes up (a still e-bike the keep-alive missed) may be lost
+                                              # next, and its place is then watched (_looks_there) by it
+                                              embedding=tr.embedding,
+                                              still=tr.drift <= STILL_DRIFT and not tr.odd)
                 self._by_track[tr.id] = key
         # 3. orphans past the gap, or whose place has been seen empty, end
         for ep in orphans:
