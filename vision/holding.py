@@ -27,6 +27,7 @@ from vision.track import Track
 from vision.tracking import family_of
 
 HOLD_LOOKS = 2   # runs in a row a missed still track is held through (a third miss in a row lets it go)
+STILL_S = 2.0    # seconds it has been seen standing where it is now
 MIN_SEEN = 3     # looks it was found at before it is held: a box seen once or twice is no parked object
 
 
@@ -43,6 +44,7 @@ class StillHolder:
         """`dets` plus a box for each held track (`mode` "full" or "regions": which tracks the run looked
         for; a track the regions do not hold whole was not looked for, as its box would be cut)."""
         s = self.settings
+        height, width = image.shape[:2]
         fams = np.array([family_of(int(c), self.class_names) for c in dets.class_id], dtype=int)
         boxes, scores, classes = [], [], []
         held: dict[int, tuple[int, float]] = {}
@@ -50,9 +52,12 @@ class StillHolder:
             runs, at = self._held.get(tr.id, (0, -1.0))
             if tr.last_t > at:
                 runs = 0   # found since it was last held
-            # still: seen at least twice where it stands now (it may have stopped just before)
+            # still: seen standing where it is now for STILL_S (a walker who paused is not held); not cut
+            # by the frame's edge (it may have walked out of the picture without moving in it)
             if (runs >= HOLD_LOOKS or len(tr.history) < MIN_SEEN or tr.odd or tr.speed >= 0.2
-                    or tr.still_since >= tr.last_t or t - tr.last_t > s.lost_s or tr.embedding is None):
+                    or tr.last_t - tr.still_since < STILL_S or t - tr.last_t > s.lost_s
+                    or tr.embedding is None
+                    or tr.box[0] <= 2 or tr.box[1] <= 2 or tr.box[2] >= width - 2 or tr.box[3] >= height - 2):
                 if runs:
                     held[tr.id] = (runs, at)   # not let off its count by a run that did not look for it
                 continue

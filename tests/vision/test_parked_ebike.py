@@ -38,7 +38,8 @@ def _events(seed: int, p_missed: float, passers_s: float | None, stay_s: float =
     rng = np.random.default_rng(seed)
     rule = {"kind": "presence", "labels": ["bicycle", "motorcycle"], "min_seconds": 10, "event": "ebike"}
     zone = {"polygon": [[0, 0.4], [1, 0.4], [1, 1], [0, 1]], "rules": [rule]}
-    cam = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False}, "zones": {"corridor": zone}}
+    cam = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False},
+           "zones": {"corridor": zone}}
     pipe = CameraPipeline("c", parse_config({"cameras": {"c": cam}}).cameras["c"], UnsureDetector())
     out = []
     for k in range(int((stay_s + 40) * 5)):
@@ -90,7 +91,8 @@ def test_a_still_object_the_detector_stops_finding_is_held_through_two_looks_onl
     as any lost track is, 5 s after it was last held: it is kept alive by being found, not by its place."""
     rule = {"kind": "presence", "labels": ["bicycle"], "min_seconds": 1000, "event": "bike"}
     zone = {"polygon": [[0, 0.4], [1, 0.4], [1, 1], [0, 1]], "rules": [rule]}
-    cam = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False}, "zones": {"corridor": zone}}
+    cam = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False},
+           "zones": {"corridor": zone}}
     pipe = CameraPipeline("c", parse_config({"cameras": {"c": cam}}).cameras["c"], UnsureDetector())
     seen_until = None
     for k in range(60 * 5):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vision import appearance
-from vision.boxes import iou
+from vision.boxes import inside_fractions, iou
 from vision.config import RuleBase
 from vision.track import Track
 from vision.zones import PolygonZone
@@ -189,12 +189,13 @@ class TrackRule(ZoneRule):
                 ep.displacement = max(ep.displacement or 0.0, round(tr.drift, 3))
                 if tr.last_t == t:
                     ep.empty_since = None
-                    if not tr.odd:
-                        # what it looks like, and whether it stands still, from its own boxes: not from an
-                        # odd one (part of it, beside someone passing in front of it, who would end its
-                        # visit when the detector misses it next: its place no longer looked like that)
-                        ep.embedding = appearance.blend(ep.embedding, tr.embedding)
-                        ep.still = tr.drift <= STILL_DRIFT
+                    # an odd box inside the one it had is part of it, someone passing in front: that says
+                    # nothing of what it looks like or whether it stands still (it ended an e-bike's visit
+                    # once the detector missed it next); one out of it is the start of a move
+                    if not (tr.odd and float(inside_fractions(tr.box, ep.box[None])[0]) >= 0.9):
+                        ep.still = tr.drift <= STILL_DRIFT and not tr.odd
+                        if not tr.odd:
+                            ep.embedding = appearance.blend(ep.embedding, tr.embedding)
                 elif self._looks_there(ep, ctx):
                     ep.last_t = t
             elif not inside and t - ep.last_t <= self.revisit_s:
