@@ -202,7 +202,7 @@ class MotionExplainer:
         for tr in tracks:  # missed until found again
             if tr.last_t >= t - 1e-6:
                 continue
-            if mode == "full" or any(covered(tr.box, b[None], 0.99, 0.0, 0.0) for b in boxes):
+            if mode == "full" or any(covered(tr.box, b[None], 0.5, 0.0, 0.0) for b in boxes):
                 misses[tr.id] = self.misses.get(tr.id, 0) + 1
             elif tr.id in self.misses:
                 misses[tr.id] = self.misses[tr.id]
