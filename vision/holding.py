@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from vision import appearance
-from vision.boxes import covered
+from vision.boxes import covered, intersection
 from vision.config import TrackerSettings
 from vision.detections import Detections
 from vision.rules.base import SAME_LOOK
@@ -45,7 +45,8 @@ class StillHolder:
         for; a track the regions do not hold whole was not looked for, as its box would be cut)."""
         s = self.settings
         height, width = image.shape[:2]
-        fams = np.array([family_of(int(c), self.class_names) for c in dets.class_id], dtype=int)
+        looked = None if mode == "full" else np.asarray(regions, np.float32).reshape(-1, 4)
+        fams: np.ndarray | None = None
         boxes, scores, classes = [], [], []
         held: dict[int, tuple[int, float]] = {}
         for tr in tracks:
@@ -53,26 +54,25 @@ class StillHolder:
             if tr.last_t > at:
                 runs = 0   # found since it was last held
             # still: seen standing where it is now for STILL_S (a walker who paused is not held); not cut
-            # by the frame's edge (it may have walked out of the picture without moving in it)
-            if (runs >= HOLD_LOOKS or len(tr.history) < MIN_SEEN or tr.odd or tr.speed >= 0.2
-                    or tr.last_t - tr.still_since < STILL_S or t - tr.last_t > s.lost_s
+            # by the frame's edge (it may have walked out of the picture without moving in it); looked for
+            # by this run (a region that does not hold its whole box would cut it)
+            if (runs >= HOLD_LOOKS or len(tr.history) < MIN_SEEN or tr.speed >= 0.2
+                    or tr.still_seconds(tr.last_t) < STILL_S or t - tr.last_t > s.lost_s
                     or tr.embedding is None
-                    or tr.box[0] <= 2 or tr.box[1] <= 2 or tr.box[2] >= width - 2 or tr.box[3] >= height - 2):
+                    or tr.box[0] <= 2 or tr.box[1] <= 2 or tr.box[2] >= width - 2 or tr.box[3] >= height - 2
+                    or (looked is not None and not any(covered(tr.box, r[None], 0.99, 0.0, 0.0)
+                                                       for r in looked))):
                 if runs:
                     held[tr.id] = (runs, at)   # not let off its count by a run that did not look for it
                 continue
-            if mode != "full" and not any(covered(tr.box, np.asarray(r, np.float32)[None], 0.99, 0.0, 0.0)
-                                          for r in regions):
-                if runs:
-                    held[tr.id] = (runs, at)
-                continue
             # a box of its kind where it is, or within half its size of it: it may have moved off (a bicycle
             # wheeled away, its old place still looking much like it), or be seen there; ByteTrack decides
+            if fams is None:
+                fams = np.array([family_of(int(c), self.class_names) for c in dets.class_id], dtype=int)
             same = dets.xyxy[fams == family_of(tr.class_id, self.class_names)]
             w, h = tr.box[2] - tr.box[0], tr.box[3] - tr.box[1]
             near = tr.box + np.array([-w / 2, -h / 2, w / 2, h / 2], np.float32)
-            if len(same) and bool(((same[:, 0] < near[2]) & (same[:, 2] > near[0]) & (same[:, 1] < near[3])
-                                   & (same[:, 3] > near[1])).any()):
+            if len(same) and bool((intersection(near, same) > 0).any()):
                 continue
             if appearance.distance(appearance.embed(image, tr.box), tr.embedding) > SAME_LOOK:
                 continue

@@ -30,17 +30,22 @@ class UnsureDetector(ColourDetector):
         return Detections(xyxy=d.xyxy[keep], confidence=score[keep], class_id=cls[keep])
 
 
+def _corridor(rule: dict[str, object]) -> CameraPipeline:
+    """A corridor camera (5 frames a second, its lower 60 % one zone with `rule`) with the unsure detector."""
+    zone = {"polygon": [[0, 0.4], [1, 0.4], [1, 1], [0, 1]], "rules": [rule]}
+    cam = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False},
+           "zones": {"corridor": zone}}
+    return CameraPipeline("c", parse_config({"cameras": {"c": cam}}).cameras["c"], UnsureDetector())
+
+
 def _events(seed: int, p_missed: float, passers_s: float | None, stay_s: float = 120.0,
             p_moto: float = 0.3) -> list[tuple[str, float, float | None]]:
     """(lifecycle, start_s, end_s) of the events of a corridor where an e-bike is wheeled in from the left at
     5-10 s (its owner beside it), left at x 110-160 while he plugs it in (to 14 s) and walks off, and wheeled
     out to the right after `stay_s`; someone walks past in front of it every `passers_s` from 30 s."""
     rng = np.random.default_rng(seed)
-    rule = {"kind": "presence", "labels": ["bicycle", "motorcycle"], "min_seconds": 10, "event": "ebike"}
-    zone = {"polygon": [[0, 0.4], [1, 0.4], [1, 1], [0, 1]], "rules": [rule]}
-    cam = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False},
-           "zones": {"corridor": zone}}
-    pipe = CameraPipeline("c", parse_config({"cameras": {"c": cam}}).cameras["c"], UnsureDetector())
+    pipe = _corridor({"kind": "presence", "labels": ["bicycle", "motorcycle"], "min_seconds": 10,
+                      "event": "ebike"})
     out = []
     for k in range(int((stay_s + 40) * 5)):
         t = k / 5
@@ -89,11 +94,7 @@ def test_a_still_object_the_detector_stops_finding_is_held_through_two_looks_onl
     """A bicycle found at every look for 20 s and then at none, its place unchanged (a poster the detector
     took for one, a bicycle it will not see again): held through two missed looks (3 s apart), then let go
     as any lost track is, 5 s after it was last held: it is kept alive by being found, not by its place."""
-    rule = {"kind": "presence", "labels": ["bicycle"], "min_seconds": 1000, "event": "bike"}
-    zone = {"polygon": [[0, 0.4], [1, 0.4], [1, 1], [0, 1]], "rules": [rule]}
-    cam = {"source": "none.mp4", "detect": {"fps": 5}, "events": {"clips": False},
-           "zones": {"corridor": zone}}
-    pipe = CameraPipeline("c", parse_config({"cameras": {"c": cam}}).cameras["c"], UnsureDetector())
+    pipe = _corridor({"kind": "presence", "labels": ["bicycle"], "min_seconds": 1000, "event": "bike"})
     seen_until = None
     for k in range(60 * 5):
         t = k / 5

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vision import appearance
-from vision.boxes import inside_fractions, iou
+from vision.boxes import inside_fraction, iou
 from vision.config import RuleBase
 from vision.track import Track
 from vision.zones import PolygonZone
@@ -140,6 +140,11 @@ STILL_DRIFT = 0.3   # box sizes moved over the still window below which an objec
 SAME_LOOK = 0.25    # appearance distance below which an unseen still object's place looks just like it
 
 
+def _stands(tr: Track) -> bool:
+    """Whether a track's object stands still for its episode (`Episode.still`)."""
+    return tr.drift <= STILL_DRIFT and not tr.odd
+
+
 def _first_and_now(tr: Track) -> list[np.ndarray]:
     """A track's box now and, while its history holds it, where it first appeared."""
     first = [tr.history[0][1]] if tr.history and tr.history[0][0] == tr.first_t else []
@@ -192,8 +197,8 @@ class TrackRule(ZoneRule):
                     # an odd box inside the one it had is part of it, someone passing in front: that says
                     # nothing of what it looks like or whether it stands still (it ended an e-bike's visit
                     # once the detector missed it next); one out of it is the start of a move
-                    if not (tr.odd and float(inside_fractions(tr.box, ep.box[None])[0]) >= 0.9):
-                        ep.still = tr.drift <= STILL_DRIFT and not tr.odd
+                    if not (tr.odd and inside_fraction(tr.box, ep.box) >= 0.9):
+                        ep.still = _stands(tr)
                         if not tr.odd:
                             ep.embedding = appearance.blend(ep.embedding, tr.embedding)
                 elif self._looks_there(ep, ctx):
@@ -256,8 +261,7 @@ class TrackRule(ZoneRule):
                                               # what it looked like when last seen: a track unseen as its time
                                               # comes up (a still e-bike the keep-alive missed) may be lost
                                               # next, and its place is then watched (_looks_there) by it
-                                              embedding=tr.embedding,
-                                              still=tr.drift <= STILL_DRIFT and not tr.odd)
+                                              embedding=tr.embedding, still=_stands(tr))
                 self._by_track[tr.id] = key
         # 3. orphans past the gap, or whose place has been seen empty, end
         for ep in orphans:
