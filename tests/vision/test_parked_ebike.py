@@ -39,10 +39,11 @@ def _corridor(rule: dict[str, object]) -> CameraPipeline:
 
 
 def _events(seed: int, p_missed: float, passers_s: float | None, stay_s: float = 120.0,
-            p_moto: float = 0.3) -> list[tuple[str, float, float | None]]:
+            p_moto: float = 0.3, in_front: bool = False) -> list[tuple[str, float, float | None]]:
     """(lifecycle, start_s, end_s) of the events of a corridor where an e-bike is wheeled in from the left at
-    5-10 s (its owner beside it), left at x 110-160 while he plugs it in (to 14 s) and walks off, and wheeled
-    out to the right after `stay_s`; someone walks past in front of it every `passers_s` from 30 s."""
+    5-10 s (its owner beside it), left at x 110-160 while he plugs it in (to 14 s; `in_front`: standing in
+    front of its right half, which the detector's box then leaves out) and walks off, and wheeled out to the
+    right after `stay_s`; someone walks past in front of it every `passers_s` from 30 s."""
     rng = np.random.default_rng(seed)
     pipe = _corridor({"kind": "presence", "labels": ["bicycle", "motorcycle"], "min_seconds": 10,
                       "event": "ebike"})
@@ -55,7 +56,9 @@ def _events(seed: int, p_missed: float, passers_s: float | None, stay_s: float =
             objs += [("bus", (x, 150, x + 50, 200)), ("person", (x + 55, 100, x + 80, 200))]
         elif 10 <= t < 10 + stay_s:
             objs.append(("bus", (110, 150, 160, 200)))
-            if t < 20:
+            if t < 14 and in_front:
+                objs.append(("person", (135, 100, 160, 205)))
+            elif t < 20:
                 x = 165 + max(0.0, 40 * (t - 14))
                 objs.append(("person", (x, 100, x + 25, 200)))
             if passers_s and t > 30:
@@ -85,6 +88,22 @@ def test_an_ebike_parked_two_minutes_is_one_event_though_the_detector_misses_it_
     beside someone passing in front of it keeps what it looked like and that it stood still (rules/base.py):
     one event, from 10 s after it came in until it is wheeled out."""
     events = _events(seed, p_missed, passers_s)
+    assert [e[0] for e in events] == ["new", "end"], events
+    assert events[0][1] == pytest.approx(15.0, abs=0.5)
+    assert 130.0 <= events[1][2] <= 137.0, events
+
+
+@pytest.mark.parametrize(("seed", "p_missed"), [(1, 0.1), (2, 0.1), (4, 0.2)])
+def test_an_ebike_its_owner_stood_in_front_of_while_plugging_it_in_is_one_event(seed: int,
+                                                                               p_missed: float) -> None:
+    """While its owner stands in front of it, the detector's box holds the e-bike's free half only; when he
+    walks off, it grows to the whole e-bike, a box out of place for the tracker (so not yet standing still).
+    Missed at the next look, its track was lost and its event ended at the gap; the next track there, called
+    a motorcycle at a score under the rule's, could not take it over, and a second event began 10 s after
+    the bicycle was seen again (2 events in 5 of 12 runs). A box grown round the one it had, of an object
+    that has not moved, is that object seen whole (rules/base.py `_revealed`): its event watches the whole
+    box's place while it is unseen, and the next track there takes the event over. One event."""
+    events = _events(seed, p_missed, 20.0, in_front=True)
     assert [e[0] for e in events] == ["new", "end"], events
     assert events[0][1] == pytest.approx(15.0, abs=0.5)
     assert 130.0 <= events[1][2] <= 137.0, events

@@ -145,6 +145,18 @@ def _stands(tr: Track) -> bool:
     return tr.drift <= STILL_DRIFT and not tr.odd
 
 
+def _revealed(ep: Episode, tr: Track, ctx: RuleContext) -> bool:
+    """Whether a track seen now with an odd box that holds its episode's box, its object not moved over the
+    still window, is that object seen whole again: someone who stood in front of a parked e-bike while
+    plugging it in has walked off, and the detector's box, cut to the part he left free, grows to the whole
+    e-bike. The tracker calls the grown box out of place until it has seen it a few times, and a still
+    object is looked at only every few seconds: its episode takes it as standing where it stood, and
+    watches its place while it is unseen (`_looks_there`) by the whole box's look (the old box's, a part of
+    it, would say a place that still holds it is empty)."""
+    return (tr.odd and tr.last_t == ctx.t and tr.drift <= STILL_DRIFT
+            and inside_fraction(ep.box, tr.box) >= 0.9 and not np.array_equal(ep.box, tr.box))
+
+
 def _first_and_now(tr: Track) -> list[np.ndarray]:
     """A track's box now and, while its history holds it, where it first appeared."""
     first = [tr.history[0][1]] if tr.history and tr.history[0][0] == tr.first_t else []
@@ -187,7 +199,8 @@ class TrackRule(ZoneRule):
             ok, _ = self.qualifies(tr, ctx) if inside else (False, 0.0)
             if ok or (inside and self._holds(ep, tr, ctx)):
                 ep.last_t = max(ep.last_t, tr.last_t)
-                if not tr.odd:  # not while an odd box (an occlusion, or the start of a move) is the latest
+                revealed = _revealed(ep, tr, ctx)
+                if not tr.odd or revealed:  # not while an odd box (an occlusion, a move) is the latest
                     ep.box = tr.box
                 ep.score = max(ep.score, tr.max_score)
                 ep.label = ctx.label(tr)
@@ -197,7 +210,12 @@ class TrackRule(ZoneRule):
                     # an odd box inside the one it had is part of it, someone passing in front: that says
                     # nothing of what it looks like or whether it stands still (it ended an e-bike's visit
                     # once the detector missed it next); one out of it is the start of a move
-                    if not (tr.odd and inside_fraction(tr.box, ep.box) >= 0.9):
+                    if revealed:
+                        # it looks now as its whole box does, and stands where it stood
+                        ep.still = True
+                        ep.embedding = appearance.embed(ctx.image, tr.box) if ctx.image is not None \
+                            else tr.embedding
+                    elif not (tr.odd and inside_fraction(tr.box, ep.box) >= 0.9):
                         ep.still = _stands(tr)
                         if not tr.odd:
                             ep.embedding = appearance.blend(ep.embedding, tr.embedding)
