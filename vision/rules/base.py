@@ -42,6 +42,7 @@ class Episode:
     empty_since: float | None = None
     still: bool = False  # track rules: the object was standing still when last seen
     place: np.ndarray | None = None  # track rules: its box when the event began or a new track took it over
+    seen: np.ndarray | None = None   # track rules: its track's latest box, odd or not (where last seen)
     done: bool = False  # instantaneous (line): ends in the frame it starts
 
 
@@ -157,6 +158,22 @@ def _revealed(ep: Episode, tr: Track, ctx: RuleContext) -> bool:
             and inside_fraction(ep.box, tr.box) >= 0.9 and not np.array_equal(ep.box, tr.box))
 
 
+def _found_again(ep: Episode, tr: Track, boxes: list[np.ndarray]) -> bool:
+    """Whether a new track is an episode's object, its track lost, found again at its place: one of `boxes`
+    (the new track's now, and where it appeared) lies there. If the object was last seen away from its
+    place (its latest box, odd or not, not overlapping that by half the smaller), only where the new track
+    appeared counts, at that place or where the object was last seen: a loiterer who walked out of the
+    picture in less time than makes odd boxes a move (tracker ODD_S) kept his standing place, and the next
+    passer-by to walk through it took his visit over, an alert that did not end. Where the new track
+    appeared still counts (a tracker that gave his track to a passer-by, and him a new one where he
+    stands)."""
+    seen = ep.seen
+    if seen is None or max(inside_fraction(seen, ep.box), inside_fraction(ep.box, seen)) >= 0.5:
+        return max(iou(ep.box, b) for b in boxes) >= 0.4
+    first = tr.history[0][1] if tr.history and tr.history[0][0] == tr.first_t else None
+    return first is not None and max(iou(ep.box, first), iou(seen, first)) >= 0.4
+
+
 def _first_and_now(tr: Track) -> list[np.ndarray]:
     """A track's box now and, while its history holds it, where it first appeared."""
     first = [tr.history[0][1]] if tr.history and tr.history[0][0] == tr.first_t else []
@@ -207,6 +224,7 @@ class TrackRule(ZoneRule):
                 ep.displacement = max(ep.displacement or 0.0, round(tr.drift, 3))
                 if tr.last_t == t:
                     ep.empty_since = None
+                    ep.seen = tr.box
                     # an odd box inside the one it had is part of it, someone passing in front: that says
                     # nothing of what it looks like or whether it stands still (it ended an e-bike's visit
                     # once the detector missed it next); one out of it is the start of a move
@@ -248,14 +266,13 @@ class TrackRule(ZoneRule):
                 # one visit
                 continue
             match = next((ep for ep in orphans if self._same_kind(ep.label, label)
-                          and (iou(ep.box, tr.box) >= 0.4 or ep.track_id in tr.doubles)), None)
+                          and (_found_again(ep, tr, [tr.box]) or ep.track_id in tr.doubles)), None)
             if match is None:
                 match = next((self._episodes[k] for k, old in lost.items()
                               if self._same_kind(self._episodes[k].label, label)
                               and (old.id in tr.doubles
                                    or (old.last_t < tr.first_t
-                                       and max(iou(self._episodes[k].box, b)
-                                               for b in _first_and_now(tr)) >= 0.4))),
+                                       and _found_again(self._episodes[k], tr, _first_and_now(tr))))),
                              None)
                 if match is not None and self._adoptable(tr):
                     old_id = lost.pop(match.key).id
@@ -265,6 +282,7 @@ class TrackRule(ZoneRule):
             if match is not None and self._adoptable(tr):
                 orphans.remove(match)
                 match.track_id, match.last_t, match.box, match.place = tr.id, tr.last_t, tr.box, tr.box.copy()
+                match.seen = tr.box
                 self._by_track[tr.id] = match.key
                 self._adopted[match.key] = t
                 continue
@@ -276,6 +294,7 @@ class TrackRule(ZoneRule):
                                               last_t=tr.last_t,
                                               box=tr.box.copy(), score=tr.max_score, track_id=tr.id,
                                               displacement=round(tr.drift, 3), place=tr.box.copy(),
+                                              seen=tr.box,
                                               # what it looked like when last seen: a track unseen as its time
                                               # comes up (a still e-bike the keep-alive missed) may be lost
                                               # next, and its place is then watched (_looks_there) by it

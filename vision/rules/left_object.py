@@ -134,6 +134,7 @@ class LeftObject(ZoneRule):
     # sampling phase 2 a walker turning by the bag left at 30 s, slower than 0.3 sizes a second at one look,
     # started its time again at 40.2 s, 0.8 s before it was due: reported 10 s late)
     attend_s = 1.0
+    together_s = 5.0  # regions first seen within this of each other, side by side (`_beside`), are one thing
 
     def __init__(self, cfg: LeftObjectRule, zone: PolygonZone,
                  background: Callable[[np.ndarray, float], np.ndarray] | None = None) -> None:
@@ -260,6 +261,21 @@ class LeftObject(ZoneRule):
                 if ctx.verify is not None and ctx.verify(ep.box):
                     ep.first_seen = ctx.t  # a person standing still, say: look again after min_seconds
                     continue
+                near = next((r for k in self._fired if abs((r := self._regions[k]).first_seen - ep.first_seen)
+                             <= self.together_s and _beside(r.box, ep.box)), None)
+                if near is not None:
+                    # the other piece of a reported thing, never seen whole (with someone walking past every
+                    # 2 s, a bag's middle was hidden at every look: its two sides were reported 2 s apart), or
+                    # a thing set down beside it at the same time (one pile): the reported thing, which takes
+                    # its box in. Not one set down later (on left_objects a bag put down 15 s after a heap of
+                    # garbage, 50 px from it, is a thing of its own)
+                    near.box = np.concatenate([np.minimum(near.box[:2], ep.box[:2]),
+                                               np.maximum(near.box[2:], ep.box[2:])]).astype(np.float32)
+                    near.last_t = ctx.t
+                    del self._regions[key]
+                    self._attended.pop(key, None)
+                    self._whole.pop(key, None)
+                    continue
                 self._fired.add(key)
                 ep.start = ctx.t
                 last = self._whole.get(key)
@@ -303,6 +319,20 @@ def _piece(whole: np.ndarray, box: np.ndarray) -> bool:
     inter, b_area, w_area = overlap(np.asarray(box, np.float64).tolist(),
                                     np.asarray(whole, np.float64).tolist())
     return b_area > 0 and inter / b_area >= 0.9 and b_area < 0.7 * w_area
+
+
+def _beside(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two boxes lie side by side (over half the shorter's height level with each other, or half the
+    narrower's width one over the other) at most the shorter side of the larger one apart: the two sides of a
+    thing whose middle someone hides, or two things set down together."""
+    ax1, ay1, ax2, ay2 = (float(v) for v in a)
+    bx1, by1, bx2, by2 = (float(v) for v in b)
+    big = max((ax2 - ax1, ay2 - ay1), (bx2 - bx1, by2 - by1), key=lambda wh: wh[0] * wh[1])
+    gap = min(big)
+    level = min(ay2, by2) - max(ay1, by1) >= 0.5 * min(ay2 - ay1, by2 - by1)
+    above = min(ax2, bx2) - max(ax1, bx1) >= 0.5 * min(ax2 - ax1, bx2 - bx1)
+    return ((level and max(ax1, bx1) - min(ax2, bx2) <= gap)
+            or (above and max(ay1, by1) - min(ay2, by2) <= gap))
 
 
 def _holds(outer: np.ndarray, box: np.ndarray, min_inside: float = 0.6) -> bool:
