@@ -170,8 +170,7 @@ def _found_again(ep: Episode, tr: Track, boxes: list[np.ndarray]) -> bool:
     seen = ep.seen
     if seen is None or max(inside_fraction(seen, ep.box), inside_fraction(ep.box, seen)) >= 0.5:
         return max(iou(ep.box, b) for b in boxes) >= 0.4
-    first = tr.history[0][1] if tr.history and tr.history[0][0] == tr.first_t else None
-    return first is not None and max(iou(ep.box, first), iou(seen, first)) >= 0.4
+    return any(max(iou(ep.box, first), iou(seen, first)) >= 0.4 for first in _first_and_now(tr)[1:])
 
 
 def _first_and_now(tr: Track) -> list[np.ndarray]:
