@@ -37,6 +37,7 @@ CUT_SHORT = 0.8      # a box this much shorter than the track's boxes before it 
 STRADDLE = 0.9       # a new person's box this much in two known people's boxes together is the gap between
 STRADDLE_PART = 0.2  # them (each holding at least this much of it)
 FLICKER_MISSES = 2   # a track looked for in vain this often in a row, and as often as it was seen, flickered
+STILL_S, STILL_GAP_S = 1.0, 1.0   # a track standing this long (still_seconds), unseen this long: no speed
 
 
 # ByteTrack matches boxes by overlap alone; one tracker per family of classes keeps a person walking past a
@@ -169,6 +170,7 @@ class ObjectTracker:
         trunk was a person at two or three looks, missed at six whole-frame looks, and 3 s later continued
         by a girl walking past, who then crossed the line twice)."""
         self.ended = []
+        self._stand_still(t)
         fams = np.array([family_of(int(c), self.class_names) for c in detections.class_id], dtype=int)
         tids = np.full(len(detections), -1, dtype=np.int64)
         for fam in set(fams.tolist()) | set(self._bts):
@@ -330,6 +332,21 @@ class ObjectTracker:
             tr.state_estimator = type(tr.state_estimator)(np.asarray(box, dtype=np.float32))
             tr._configure_noise()   # noqa: SLF001 - as the tracklet configures a new filter
             tr.time_since_update, tr.time_since_update_seconds = 0, 0.0
+
+    def _stand_still(self, t: float) -> None:
+        """Tracklets of still tracks unseen for a while keep no speed in their Kalman filter. The filter reads
+        a still person's sway (a few pixels in 0.2 s) as speed, and motion gating looks at still people only
+        at the keep-alive: 3 s on, people standing in a row were each predicted most of a person along, and
+        ByteTrack swapped their ids (six in a row: new ids began, not yet inside, and their crowd ended)."""
+        still = {tr.id for tr in self.tracks.values()
+                 if t - tr.last_t >= STILL_GAP_S and tr.still_seconds(tr.last_t) >= STILL_S}
+        if not still:
+            return
+        for fam, bt in self._bts.items():
+            for tl in bt.tracks:
+                bt_id = int(tl.tracker_id) + fam * ID_STRIDE
+                if self._alias.get(bt_id, bt_id) in still:
+                    tl.state_estimator.kf.state[4:8] = 0.0
 
     def _tracklets_of(self, tid: int) -> list[Any]:
         """The ByteTrack tracklets of our track `tid`: its own, and those aliased to it."""

@@ -401,3 +401,20 @@ def test_a_track_kept_only_by_weak_boxes_outlives_its_last_strong_box() -> None:
         assert int(out.tracker_id[0]) == walker, t
         t = round(t + 0.6, 3)
     assert list(tr.tracks) == [walker] and tr.tracks[walker].last_t > 2.0 + settings.lost_s
+
+
+def test_people_standing_in_a_row_keep_their_ids_across_a_gap_in_looks() -> None:
+    """Two people standing 50 px apart, swaying a few pixels, the last two sways before a gap of 2.4 s
+    without a look (motion gating looks at still people at the keep-alive) 4 px each to the right. ByteTrack's
+    Kalman filter read the sway as 20 px a second and put each most of a person on: the two swapped ids (six
+    people in a row: new ids began, not yet inside the zone, and their crowd event ended). A still track
+    unseen for a second or more keeps no speed in its tracklet (ObjectTracker._stand_still): each his own."""
+    tr = ObjectTracker(TrackerSettings(), list(COCO_NAMES))
+    rng = np.random.default_rng(3)
+    for k in range(20):
+        sway = [int(v) for v in rng.integers(-2, 3, 2)] if k < 18 else [4 * (k - 17)] * 2
+        boxes = [[100 + sway[0], 50, 125 + sway[0], 150], [150 + sway[1], 50, 175 + sway[1], 150]]
+        out = tr.update(dets(boxes, [0, 0]), k * 0.2)
+    before = [int(i) for i in out.tracker_id]
+    out = tr.update(dets([[100, 50, 125, 150], [150, 50, 175, 150]], [0, 0]), 19 * 0.2 + 2.4)
+    assert [int(i) for i in out.tracker_id] == before, (before, out.tracker_id)
