@@ -344,11 +344,10 @@ class ObjectTracker:
                  if t - tr.last_t >= STILL_GAP_S and tr.still_seconds(tr.last_t) >= STILL_S}
         if not still:
             return
-        for fam, bt in self._bts.items():
-            for tl in bt.tracks:
-                bt_id = int(tl.tracker_id) + fam * ID_STRIDE
-                if self._alias.get(bt_id, bt_id) in still:
-                    tl.state_estimator.kf.state[4:8] = 0.0
+        for fam, tl in self._bt_tracks:
+            bt_id = int(tl.tracker_id) + fam * ID_STRIDE
+            if self._alias.get(bt_id, bt_id) in still:
+                tl.state_estimator.kf.state[4:8] = 0.0
 
     def _tracklets_of(self, tid: int) -> list[Any]:
         """The ByteTrack tracklets of our track `tid`: its own, and those aliased to it."""

@@ -245,9 +245,7 @@ class LeftObject(ZoneRule):
         out = []
         for key, ep in list(self._regions.items()):
             if ctx.t - ep.last_t > self.hold_s:
-                del self._regions[key]
-                self._attended.pop(key, None)
-                self._whole.pop(key, None)
+                self._forget(key)
                 if key in self._fired:
                     self._fired.discard(key)
                     ep.done = True
@@ -272,9 +270,7 @@ class LeftObject(ZoneRule):
                     near.box = np.concatenate([np.minimum(near.box[:2], ep.box[:2]),
                                                np.maximum(near.box[2:], ep.box[2:])]).astype(np.float32)
                     near.last_t = ctx.t
-                    del self._regions[key]
-                    self._attended.pop(key, None)
-                    self._whole.pop(key, None)
+                    self._forget(key)
                     continue
                 self._fired.add(key)
                 ep.start = ctx.t
@@ -286,6 +282,12 @@ class LeftObject(ZoneRule):
             if key in self._fired:
                 out.append(ep)
         return out
+
+    def _forget(self, key: str) -> None:
+        """Drop a candidate region and what is kept of it (not whether it was reported)."""
+        del self._regions[key]
+        self._attended.pop(key, None)
+        self._whole.pop(key, None)
 
     def reset(self) -> None:
         self._regions.clear()
